@@ -1,0 +1,43 @@
+"""Vector index backends and the factory that picks one by kind name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from simsearch.backends.base import VectorIndex
+from simsearch.backends.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex
+from simsearch.errors import InvalidArgumentError
+
+IndexKind = Literal["auto", "flat", "hnsw", "ivf", "ivfpq"]
+BACKENDS: dict[str, type[FaissIndex]] = {cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex)}
+KINDS: tuple[str, ...] = ("auto", *BACKENDS)
+
+# Exact search scans every vector: about 1.5 MB per 1,000 documents at 384 dimensions, a few
+# milliseconds per query up to this size on 2 CPU cores. Above it HNSW answers in about a
+# millisecond with recall@10 near 0.99.
+EXACT_SEARCH_LIMIT = 20_000
+
+
+def choose_kind(kind: str, n_vectors: int) -> str:
+    """Resolve ``auto`` by corpus size; validate any other kind name."""
+    if kind not in KINDS:
+        raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(KINDS)}.")
+    if kind != "auto":
+        return kind
+    return "flat" if n_vectors <= EXACT_SEARCH_LIMIT else "hnsw"
+
+
+def create_vector_index(
+    kind: str, dimension: int, n_vectors: int, params: dict[str, Any] | None = None
+) -> VectorIndex:
+    return BACKENDS[choose_kind(kind, n_vectors)].create(dimension, n_vectors, params)
+
+
+def load_vector_index(path: Path, kind: str, params: dict[str, Any]) -> VectorIndex:
+    if kind not in BACKENDS:
+        raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(BACKENDS)}.")
+    return BACKENDS[kind].load(path, params)
+
+
+__all__ = ["KINDS", "IndexKind", "VectorIndex", "choose_kind", "create_vector_index", "load_vector_index"]

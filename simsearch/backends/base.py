@@ -1,0 +1,57 @@
+"""The interface every vector index backend provides, so index.py never sees FAISS types.
+
+Ids are int64 and chosen by the caller (the store's row ids): one id space for
+vectors and texts, so nothing is renumbered by an add or a delete.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class VectorIndex(ABC):
+    """Inner-product search over unit vectors with caller-chosen int64 ids.
+
+    Thread-safety: ``search`` may run from many threads at once; ``build``,
+    ``add`` and ``remove`` need a single writer and no concurrent searches.
+    """
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def build(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Train (where the kind needs it) and fill a new index."""
+
+    @abstractmethod
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        """Add vectors to a built index under the given ids."""
+
+    @abstractmethod
+    def remove(self, ids: np.ndarray) -> None:
+        """Make these ids unfindable; their ids are never reused."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scores, ids), each (n_queries, k), best first; missing slots have id -1."""
+
+    @abstractmethod
+    def copy(self) -> VectorIndex:
+        """An independent copy: writers change a copy and swap it in, so readers never wait."""
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` (CPU form, the backend's own format, never pickle)."""
+
+    @property
+    @abstractmethod
+    def count(self) -> int:
+        """Number of searchable vectors."""
+
+    @property
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Settings that reproduce this index (recorded in the manifest)."""

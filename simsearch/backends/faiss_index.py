@@ -1,0 +1,261 @@
+"""FAISS backends, one small class per index kind.
+
+All kinds use inner product on unit vectors (= cosine similarity) and the
+caller's int64 ids. Kinds whose FAISS index cannot ``remove_ids`` (HNSW) keep
+deleted ids as tombstones and filter them out with an ``IDSelector`` at search
+time; a rebuild drops them for good.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import faiss
+import numpy as np
+
+from simsearch.backends.base import VectorIndex
+from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
+from simsearch.errors import InvalidArgumentError
+
+
+class FaissIndex(VectorIndex):
+    """Shared FAISS plumbing; subclasses say how to make the index and tune its search."""
+
+    gpu_capable: ClassVar[bool] = True
+    removes_in_place: ClassVar[bool] = True
+
+    def __init__(self, index: faiss.Index, params: dict[str, Any], deleted: np.ndarray | None = None) -> None:
+        self._cpu = index
+        self._params = params
+        self._deleted: set[int] = set() if deleted is None else {int(i) for i in deleted}
+        self._gpu: faiss.Index | None = None
+        self._tune(index)
+
+    # --- construction -------------------------------------------------------------------
+    @classmethod
+    def create(cls, dimension: int, n_vectors: int, params: dict[str, Any] | None = None) -> FaissIndex:
+        settings = {**cls.default_params(dimension, n_vectors), **(params or {})}
+        cls.check_params(settings, dimension, n_vectors)
+        return cls(cls.make(dimension, settings), settings)
+
+    @classmethod
+    def load(cls, path: Path, params: dict[str, Any]) -> FaissIndex:
+        index = faiss.read_index(str(path))
+        tombstones = _tombstone_path(path)
+        deleted = np.load(tombstones, allow_pickle=False) if tombstones.exists() else None
+        return cls(index, params, deleted)
+
+    @classmethod
+    def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
+        """Raise InvalidArgumentError for settings FAISS would reject with a cryptic message."""
+
+    @classmethod
+    def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
+        raise NotImplementedError
+
+    def _tune(self, index: faiss.Index) -> None:
+        """Apply search-time knobs (efSearch, nprobe) to a CPU or GPU index."""
+
+    # --- VectorIndex --------------------------------------------------------------------
+    def build(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        vectors, ids = _as_inputs(vectors, ids)
+        target = to_gpu(self._cpu) if self._uses_gpu() else self._cpu
+        if not target.is_trained:
+            target.train(vectors)
+        target.add_with_ids(vectors, ids)
+        if target is not self._cpu:
+            self._cpu, self._gpu = to_cpu(target), target
+            self._tune(self._gpu)
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        vectors, ids = _as_inputs(vectors, ids)
+        self._cpu.add_with_ids(vectors, ids)
+        self._gpu = None  # re-cloned on the next search
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.removes_in_place:
+            self._cpu.remove_ids(faiss.IDSelectorBatch(ids))
+        else:
+            self._deleted.update(int(i) for i in ids)
+        self._gpu = None
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        index = self._search_index()
+        if self._deleted:
+            return self._search_without_deleted(index, queries, k)
+        return index.search(queries, k)
+
+    def copy(self) -> FaissIndex:
+        return type(self)(faiss.clone_index(self._cpu), dict(self._params), np.array(sorted(self._deleted)))
+
+    def save(self, path: Path) -> None:
+        _write_atomically(path, lambda tmp: faiss.write_index(self._cpu, str(tmp)))
+        if self._deleted:
+            deleted = np.array(sorted(self._deleted), dtype=np.int64)
+            _write_atomically(_tombstone_path(path), lambda tmp: _save_npy(tmp, deleted))
+
+    @property
+    def count(self) -> int:
+        return int(self._cpu.ntotal) - len(self._deleted)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._cpu.d)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    # --- helpers ------------------------------------------------------------------------
+    def _uses_gpu(self) -> bool:
+        return self.gpu_capable and gpu_count() > 0
+
+    def _search_index(self) -> faiss.Index:
+        if not self._uses_gpu():
+            return self._cpu
+        if self._gpu is None:
+            self._gpu = to_gpu(self._cpu)
+            self._tune(self._gpu)
+        return self._gpu
+
+    def _search_without_deleted(self, index: faiss.Index, queries: np.ndarray, k: int):
+        excluded = faiss.IDSelectorBatch(np.array(sorted(self._deleted), dtype=np.int64))
+        parameters = self._search_parameters()
+        parameters.sel = faiss.IDSelectorNot(excluded)
+        return index.search(queries, k, params=parameters)
+
+    def _search_parameters(self) -> faiss.SearchParameters:
+        return faiss.SearchParameters()
+
+
+class FlatIndex(FaissIndex):
+    """Exact search: every vector scored. Best below a few tens of thousands of documents."""
+
+    kind = "flat"
+
+    @classmethod
+    def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+
+
+class HNSWIndex(FaissIndex):
+    """Graph search: sub-linear queries, high recall, 4 bytes a dimension plus the graph."""
+
+    kind = "hnsw"
+    gpu_capable = False  # faiss-gpu has no HNSW; the graph stays on CPU
+    removes_in_place = False  # FAISS HNSW cannot remove_ids: tombstones instead
+
+    @classmethod
+    def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
+        return {"m": 32, "ef_construction": 80, "ef_search": 64}
+
+    @classmethod
+    def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
+        hnsw = faiss.IndexHNSWFlat(dimension, int(params["m"]), faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = int(params["ef_construction"])
+        return faiss.IndexIDMap2(hnsw)
+
+    def _tune(self, index: faiss.Index) -> None:
+        faiss.downcast_index(index.index).hnsw.efSearch = int(self._params["ef_search"])
+
+    def _search_parameters(self) -> faiss.SearchParameters:
+        return faiss.SearchParametersHNSW(efSearch=int(self._params["ef_search"]))
+
+
+class IVFIndex(FaissIndex):
+    """Inverted lists over k-means cells: fast to build, recall set by nprobe."""
+
+    kind = "ivf"
+
+    @classmethod
+    def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
+        # ~4*sqrt(n) cells is FAISS's usual guidance; 39 points a cell keeps k-means stable.
+        nlist = max(1, min(int(4 * math.sqrt(n_vectors)), n_vectors // 39))
+        return {"nlist": nlist, "nprobe": min(nlist, max(8, nlist // 16))}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
+        if n_vectors < int(params["nlist"]):
+            raise InvalidArgumentError(
+                f"kind {cls.kind} with nlist={params['nlist']} needs at least that many documents "
+                f"(got {n_vectors}); use --kind flat for small corpora."
+            )
+
+    @classmethod
+    def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
+        quantizer = faiss.IndexFlatIP(dimension)
+        return faiss.IndexIVFFlat(quantizer, dimension, int(params["nlist"]), faiss.METRIC_INNER_PRODUCT)
+
+    def _tune(self, index: faiss.Index) -> None:
+        faiss.extract_index_ivf(index).nprobe = int(self._params["nprobe"])
+
+    def _search_parameters(self) -> faiss.SearchParameters:
+        return faiss.SearchParametersIVF(nprobe=int(self._params["nprobe"]))
+
+
+class IVFPQIndex(IVFIndex):
+    """IVF with product-quantised codes: a few dozen bytes a document, approximate scores."""
+
+    kind = "ivfpq"
+    min_documents: ClassVar[int] = 256  # 8-bit PQ trains 256 centroids per sub-quantiser
+
+    @classmethod
+    def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
+        return {**super().default_params(dimension, n_vectors), "m": _pq_subquantizers(dimension), "nbits": 8}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
+        super().check_params(params, dimension, n_vectors)
+        if n_vectors < cls.min_documents:
+            raise InvalidArgumentError(
+                f"kind ivfpq needs at least {cls.min_documents} documents to train (got {n_vectors}); "
+                "use --kind flat for small corpora."
+            )
+        if dimension % int(params["m"]):
+            raise InvalidArgumentError(f"ivfpq m={params['m']} must divide the dimension {dimension}.")
+
+    @classmethod
+    def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
+        quantizer = faiss.IndexFlatIP(dimension)
+        return faiss.IndexIVFPQ(
+            quantizer, dimension, int(params["nlist"]), int(params["m"]), int(params["nbits"]),
+            faiss.METRIC_INNER_PRODUCT,
+        )
+
+
+def _pq_subquantizers(dimension: int) -> int:
+    """Four dimensions per byte-sized code, the largest such divisor of the dimension."""
+    for m in range(max(1, dimension // 4), 0, -1):
+        if dimension % m == 0:
+            return m
+    return 1
+
+
+def _as_inputs(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
+
+
+def _tombstone_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".deleted.npy")
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+
+
+def _write_atomically(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,215 @@
+"""Read a user's file into Documents, refusing anything that would give a broken index.
+
+Validation happens here, before any encoding starts, so a bad file costs the
+user seconds rather than a half-finished build.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simsearch.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_EXTENSIONS = (".txt", ".csv", ".jsonl", ".parquet")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text to index. ``id`` is the user's own id; ``None`` lets the index assign one."""
+
+    text: str
+    id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The documents read from a file and how many rows were skipped as blank."""
+
+    documents: list[Document]
+    skipped_blank: int = 0
+
+
+def read_corpus(path: str | Path, text_column: str = "text", id_column: str | None = "id") -> Corpus:
+    """Read a .txt (one text a line), .csv, .jsonl or .parquet file.
+
+    Columns other than the id and text columns become metadata. ``id_column`` may
+    be absent from the file when it is the default ``"id"``; ids are then assigned
+    by the index. Blank texts are skipped and counted; a file with none left is refused.
+    """
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        rows = [{"text": line} for line in _decoded_lines(path)]
+        text_column, id_column = "text", None
+    elif suffix == ".csv":
+        rows = _read_csv(path)
+    elif suffix == ".jsonl":
+        rows = _read_jsonl(path)
+    else:
+        rows = _read_parquet(path)
+    return documents_from_rows(rows, text_column, id_column, source=path.name)
+
+
+def documents_from_rows(
+    rows: Sequence[dict[str, Any]],
+    text_column: str = "text",
+    id_column: str | None = "id",
+    source: str = "input",
+) -> Corpus:
+    """Turn dict rows (from a file or from Python callers) into validated Documents."""
+    if not rows:
+        raise InputError(f"{source} has no rows; give a file with at least one text.")
+    columns = _columns_of(rows)
+    if text_column not in columns:
+        raise InputError(
+            f"{source} has no text column {text_column!r} (columns found: {', '.join(columns)}); "
+            "pass --text-column with one of them."
+        )
+    use_ids = id_column is not None and id_column in columns
+    if id_column is not None and id_column != "id" and not use_ids:
+        raise InputError(
+            f"{source} has no id column {id_column!r} (columns found: {', '.join(columns)}); "
+            "pass --id-column with one of them, or leave it out to number the texts."
+        )
+    documents, skipped = [], 0
+    for row in rows:
+        text = _as_text(row.get(text_column))
+        if not text.strip():
+            skipped += 1
+            continue
+        doc_id = _as_id(row.get(id_column), source) if use_ids else None
+        metadata = {
+            key: _json_safe(value) for key, value in row.items() if key not in (text_column, id_column)
+        }
+        documents.append(Document(text=text, id=doc_id, metadata=metadata))
+    if not documents:
+        raise InputError(f"{source}: all {skipped} texts are empty or whitespace; nothing to index.")
+    if skipped:
+        log.warning("skipped %d empty or whitespace-only texts in %s", skipped, source)
+    check_unique_ids(documents, source)
+    return Corpus(documents, skipped)
+
+
+def check_unique_ids(documents: Iterable[Document], source: str = "input") -> None:
+    """Refuse repeated ids: an id must name exactly one text, or delete and search results lie."""
+    counts = Counter(doc.id for doc in documents if doc.id is not None)
+    repeated = [doc_id for doc_id, n in counts.items() if n > 1]
+    if repeated:
+        shown = ", ".join(repr(r) for r in repeated[:5])
+        more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        raise InputError(f"{source} has duplicate ids: {shown}{more}; make every id unique.")
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"input file {str(path)!r} does not exist; check the path.")
+    if not path.is_file():
+        raise InputError(f"input {str(path)!r} is not a file; give a file, not a folder.")
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise InputError(
+            f"unknown input extension {path.suffix or '(none)'!r} for {path.name}; "
+            f"use one of {', '.join(SUPPORTED_EXTENSIONS)}."
+        )
+    if path.stat().st_size == 0:
+        raise InputError(f"input file {path.name} is empty; give a file with at least one text.")
+
+
+def _decoded_lines(path: Path) -> list[str]:
+    """Decode line by line so an encoding error can name the line it is on."""
+    lines = []
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InputError(
+                f"{path.name} line {number} is not valid UTF-8; re-save the file as UTF-8."
+            ) from None
+    if lines and lines[0].startswith("\ufeff"):
+        lines[0] = lines[0][1:]
+    return lines
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    import io
+
+    import pandas as pd
+
+    text = "\n".join(_decoded_lines(path))
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path.name} has no rows; give a file with at least one text.") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path.name} is not valid CSV ({exc}); fix the quoting.") from None
+    return frame.to_dict(orient="records")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for number, line in enumerate(_decoded_lines(path), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path.name} line {number} is not valid JSON ({exc.msg}); fix that line.") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path.name} line {number} is not a JSON object; write one object a line.")
+        rows.append(row)
+    return rows
+
+
+def _read_parquet(path: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file
+        raise InputError(f"{path.name} is not a readable Parquet file ({exc}).") from None
+    return table.to_pylist()
+
+
+def _columns_of(rows: Sequence[dict[str, Any]]) -> list[str]:
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns)
+
+
+def _as_text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _as_id(value: Any, source: str) -> str | None:
+    if value is None:
+        return None  # a JSON null or a Python None asks the index to number the text
+    text = _as_text(value).strip()
+    if not text:
+        raise InputError(f"{source} has a row with an empty id; give every row an id.")
+    return text
+
+
+def _json_safe(value: Any) -> Any:
+    """Metadata goes to SQLite as JSON: reduce numpy and pandas scalars to plain values."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        json.dumps(value)
+    except TypeError:
+        return str(value)
+    return value

@@ -1,0 +1,146 @@
+"""Where named indexes live on disk, and how a new version replaces an old one atomically.
+
+``indexes/NAME`` is a symbolic link to a complete build folder under
+``indexes/.builds/``. A build or rebuild writes a fresh folder, then swaps the
+link with one ``rename``: a crash at any moment leaves the old link (old index)
+or the new one (new index), never a mix. Processes that opened the old folder
+keep reading it until they reopen.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from simsearch.errors import IndexNotFoundError, InvalidArgumentError, SimsearchError
+
+BUILDS = ".builds"
+LOCKS = ".locks"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def index_home(index_dir: str | Path | None = None) -> Path:
+    """``index_dir`` if given, else ``$SIMSEARCH_HOME``, else ``./indexes``."""
+    chosen = index_dir or os.environ.get("SIMSEARCH_HOME") or "indexes"
+    return Path(chosen).expanduser()
+
+
+def check_name(name: str) -> str:
+    """Refuse names that could escape the index folder or confuse a shell."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise InvalidArgumentError(
+            f"invalid index name {name!r}; use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (no '/' or '..')."
+        )
+    return name
+
+
+def list_index_names(home: Path) -> list[str]:
+    if not home.is_dir():
+        return []
+    return sorted(
+        entry.name
+        for entry in home.iterdir()
+        if not entry.name.startswith(".") and (entry / "manifest.json").exists()
+    )
+
+
+def current_folder(home: Path, name: str) -> Path:
+    """The build folder the name points at now; IndexNotFoundError lists the known names."""
+    link = home / check_name(name)
+    if not (link / "manifest.json").exists():
+        known = ", ".join(list_index_names(home)) or "none yet"
+        raise IndexNotFoundError(
+            f"no index named {name!r} in {home} (known: {known}); build it with `simsearch build {name} --input FILE`."
+        )
+    return link.resolve()
+
+
+def exists(home: Path, name: str) -> bool:
+    return (home / check_name(name) / "manifest.json").exists()
+
+
+def new_build_folder(home: Path, name: str) -> Path:
+    folder = home / BUILDS / f"{name}@{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def publish(home: Path, name: str, folder: Path) -> None:
+    """Point ``home/name`` at ``folder`` with one atomic rename, then delete older builds."""
+    link = home / name
+    if link.is_dir() and not link.is_symlink():
+        _adopt_plain_folder(home, name)
+    temporary = home / f".{name}.link-{uuid.uuid4().hex[:8]}"
+    os.symlink(os.path.relpath(folder, home), temporary)
+    os.replace(temporary, link)
+    _fsync_dir(home)
+    remove_unused_builds(home, name)
+
+
+def remove_unused_builds(home: Path, name: str) -> None:
+    """Delete build folders of ``name`` that the link does not point at.
+
+    Call only under the writer lock: then no build of this name is in progress,
+    so every unlinked folder is a leftover of an interrupted or replaced build.
+    Processes still reading a removed folder keep their open files.
+    """
+    builds = home / BUILDS
+    if not builds.is_dir():
+        return
+    link = home / name
+    keep = link.resolve() if link.exists() else None
+    for folder in builds.glob(f"{name}@*"):  # '@' cannot occur in a name, so no other index matches
+        if folder.resolve() != keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_index(home: Path, name: str) -> None:
+    folder = current_folder(home, name)
+    (home / name).unlink() if (home / name).is_symlink() else shutil.rmtree(home / name)
+    shutil.rmtree(folder, ignore_errors=True)
+    remove_unused_builds(home, name)
+
+
+@contextmanager
+def writer_lock(home: Path, name: str) -> Iterator[None]:
+    """One writer per index across processes; a second writer is told to wait, not queued."""
+    locks = home / LOCKS
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SimsearchError(
+                f"index {name!r} is being changed by another process; try again when it has finished."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def folder_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def _adopt_plain_folder(home: Path, name: str) -> None:
+    """An index copied in as a plain folder moves under .builds so it can be swapped atomically."""
+    target = home / BUILDS / f"{name}@adopted-{uuid.uuid4().hex[:8]}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(home / name, target)
+    os.symlink(os.path.relpath(target, home), home / name)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
