@@ -1,0 +1,232 @@
+"""The `simsearch` command: parse arguments, call the Python API, print. No logic of its own.
+
+Every SimsearchError becomes one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from simsearch.errors import InputError, SimsearchError
+
+app = typer.Typer(
+    help="Semantic sentence search: build FAISS indexes of your texts and query them by meaning.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+
+IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Folder of indexes [default: $SIMSEARCH_HOME or ./indexes].")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
+Model = Annotated[Optional[str], typer.Option("--model", help="Model folder or hub id [default: all-MiniLM-L6-v2].")]
+Pooling = Annotated[Optional[str], typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@app.command()
+def build(
+    name: str,
+    input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
+    id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
+    model: Model = None, pooling: Pooling = None,
+    kind: Annotated[str, typer.Option(help="auto, flat, hnsw, ivf or ivfpq.")] = "auto",
+    batch_size: BatchSize = 64,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing index of this name.")] = False,
+    index_dir: IndexDir = None, quiet: Quiet = False,
+) -> None:
+    """Build a new index NAME from a file of texts."""
+    from simsearch import Index, read_corpus
+    from simsearch.progress import progress_wanted
+
+    corpus = read_corpus(input, text_column, id_column)
+    index = Index.build(name, corpus, model=model, pooling=pooling, kind=kind, batch_size=batch_size,
+                        index_dir=index_dir, overwrite=overwrite, progress=progress_wanted(quiet))
+    _say(f"built {name!r}: {len(index)} texts, kind {index.manifest.kind}, "
+         f"{index.manifest.build_seconds:.1f} s ({corpus.skipped_blank} blank skipped)", quiet)
+
+
+@app.command()
+def rebuild(
+    name: str, model: Model = None, pooling: Pooling = None,
+    kind: Annotated[Optional[str], typer.Option(help="New index kind [default: keep].")] = None,
+    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
+) -> None:
+    """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
+    from simsearch import Index
+    from simsearch.progress import progress_wanted
+
+    new = Index.open(name, index_dir=index_dir).rebuild(
+        model=model, pooling=pooling, kind=kind, batch_size=batch_size, progress=progress_wanted(quiet))
+    _say(f"rebuilt {name!r}: {len(new)} texts, kind {new.manifest.kind}, {new.manifest.build_seconds:.1f} s", quiet)
+
+
+@app.command()
+def add(
+    name: str,
+    input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
+    id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
+    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
+) -> None:
+    """Add the texts of a file to NAME in place; existing ids are refused."""
+    from simsearch import Index, read_corpus
+    from simsearch.progress import progress_wanted
+
+    corpus = read_corpus(input, text_column, id_column)
+    index = Index.open(name, index_dir=index_dir)
+    ids = index.add(corpus, batch_size=batch_size, progress=progress_wanted(quiet))
+    _say(f"added {len(ids)} texts to {name!r} (now {len(index)})", quiet)
+
+
+@app.command()
+def delete(name: str, ids: list[str], index_dir: IndexDir = None, quiet: Quiet = False) -> None:
+    """Delete documents by id from NAME in place."""
+    from simsearch import Index
+
+    index = Index.open(name, index_dir=index_dir)
+    removed = index.delete(ids)
+    _say(f"deleted {removed} texts from {name!r} (now {len(index)})", quiet)
+
+
+@app.command()
+def search(
+    name: str,
+    query: Annotated[Optional[str], typer.Argument(help="Text to search for.")] = None,
+    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
+    queries: Annotated[Optional[Path], typer.Option("--queries", help="File with one query a line.")] = None,
+    as_json: AsJson = False, index_dir: IndexDir = None,
+) -> None:
+    """Search NAME for the texts closest in meaning to QUERY (or each line of --queries)."""
+    from simsearch import Index
+    from simsearch.search import check_k, check_query
+
+    texts = _queries_from(query, queries)
+    for text in texts:
+        check_query(text)
+    check_k(k)
+    index = Index.open(name, index_dir=index_dir)
+    for text, hits in zip(texts, index.search_batch(texts, k)):
+        if as_json:
+            typer.echo(json.dumps({"query": text, "hits": [hit.to_dict() for hit in hits]}, ensure_ascii=False))
+        else:
+            _print_hits(text, hits, show_query=len(texts) > 1)
+
+
+@app.command("list")
+def list_(as_json: AsJson = False, index_dir: IndexDir = None) -> None:
+    """List the indexes in the index folder."""
+    from simsearch import list_indexes
+
+    names = list_indexes(index_dir)
+    typer.echo(json.dumps(names) if as_json else "\n".join(names) or "(no indexes)")
+
+
+@app.command()
+def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None:
+    """Model, dimension, pooling, kind and parameters, count, size and build time of NAME."""
+    from simsearch import Index
+
+    details = Index.open(name, index_dir=index_dir).info()
+    if as_json:
+        typer.echo(json.dumps(details, indent=2))
+        return
+    model = details["model"]
+    rows = [
+        ("name", details["name"]), ("model", model["name"]), ("fingerprint", model["fingerprint"]),
+        ("dimension", model["dimension"]), ("pooling", model["pooling"]),
+        ("max tokens", model["max_seq_length"]), ("kind", details["kind"]),
+        ("parameters", json.dumps(details["params"])), ("documents", details["count"]),
+        ("size on disk", _human_bytes(details["size_bytes"])), ("built at", _when(details["built_at"])),
+        ("build time", f"{details['build_seconds']:.1f} s"), ("updated at", _when(details["updated_at"])),
+        ("path", details["path"]),
+    ]
+    for label, value in rows:
+        typer.echo(f"{label:>13}  {value}")
+
+
+@app.command()
+def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+         index_dir: IndexDir = None) -> None:
+    """Delete index NAME from disk."""
+    from simsearch import drop_index
+
+    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete index {name!r}?"):
+        raise typer.Exit(1)
+    drop_index(name, index_dir)
+    typer.echo(f"dropped {name!r}")
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501, index_dir: IndexDir = None) -> None:
+    """Serve the web UI (Streamlit) on http://localhost:PORT."""
+    app_file = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    if not app_file.exists():
+        raise SimsearchError(f"the web UI is not next to this install ({app_file}); run from a source checkout.")
+    env = dict(os.environ)
+    if index_dir is not None:
+        env["SIMSEARCH_HOME"] = str(index_dir.resolve())
+    command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(command, env=env))
+
+
+def _queries_from(query: str | None, queries: Path | None) -> list[str]:
+    if (query is None) == (queries is None):
+        raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
+    if query is not None:
+        return [query]
+    from simsearch.corpus import read_corpus
+
+    if queries.suffix.lower() != ".txt":
+        raise InputError(f"--queries takes a .txt file with one query a line (got {queries.name}).")
+    return [doc.text for doc in read_corpus(queries).documents]
+
+
+def _print_hits(query: str, hits, show_query: bool) -> None:
+    if show_query:
+        typer.echo(f"\n{query}")
+    if not hits:
+        typer.echo("  (no hits)")
+    for rank, hit in enumerate(hits, start=1):
+        meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
+        typer.echo(f"{rank:>3}. {hit.score:.3f}  [{hit.id}] {hit.text}{meta}")
+
+
+def _say(message: str, quiet: bool) -> None:
+    if not quiet:
+        typer.echo(message, err=True)
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def main() -> None:
+    """Console-script entry point: one clean line and exit 1 for every user error."""
+    quiet = "--quiet" in sys.argv or "-q" in sys.argv
+    logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="warning: %(message)s")
+    try:
+        app()
+    except SimsearchError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; the index is unchanged.", err=True)
+        sys.exit(130)

@@ -1,0 +1,74 @@
+"""Shared fixtures: a tiny random-weight BERT for fast tests, the real default model, temp index homes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+DEMO_CSV = REPO / "simsearch" / "data" / "demo.csv"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A plain 2-layer BERT (no pooling config) with random weights and the real WordPiece vocab."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from simsearch.encoder import default_model_path
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
+    tokenizer.model_max_length = 128
+    # initializer_range 0.2 (not BERT's 0.02) keeps random sentence vectors apart enough to rank
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
+                        initializer_range=0.2)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_checkpoint, tmp_path_factory) -> str:
+    """The tiny BERT saved as a sentence-transformers folder (Transformer + mean Pooling + Normalize)."""
+    from simsearch.encoder import Encoder
+
+    folder = tmp_path_factory.mktemp("tiny-st") / "model"
+    Encoder.load(tiny_checkpoint, "mean").model.save(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def default_encoder():
+    from simsearch.encoder import Encoder
+
+    return Encoder.load()
+
+
+@pytest.fixture
+def index_dir(tmp_path) -> Path:
+    return tmp_path / "indexes"
+
+
+@pytest.fixture
+def animals() -> list[dict]:
+    """A small corpus with ids and a category, for index mechanics."""
+    texts = [
+        ("a1", "The cat sleeps on the warm windowsill.", "pets"),
+        ("a2", "A dog fetches the ball in the park.", "pets"),
+        ("a3", "The stock market fell sharply on Monday.", "finance"),
+        ("a4", "Interest rates rose again this quarter.", "finance"),
+        ("a5", "Fresh basil makes the tomato sauce better.", "cooking"),
+        ("a6", "Knead the dough for ten minutes before baking.", "cooking"),
+        ("a7", "The hikers reached the summit at sunrise.", "outdoors"),
+        ("a8", "Heavy rain flooded the mountain trail.", "outdoors"),
+    ]
+    return [{"id": i, "text": t, "category": c} for i, t, c in texts]
