@@ -12,7 +12,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,12 @@ app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
 
-IndexDir = Annotated[Optional[Path], typer.Option("--index-dir", help="Folder of indexes [default: $SIMSEARCH_HOME or ./indexes].")]
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Folder of indexes [default: $SIMSEARCH_HOME or ./indexes].")
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
-Model = Annotated[Optional[str], typer.Option("--model", help="Model folder or hub id [default: all-MiniLM-L6-v2].")]
-Pooling = Annotated[Optional[str], typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id [default: all-MiniLM-L6-v2].")]
+Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -57,7 +59,7 @@ def build(
 @app.command()
 def rebuild(
     name: str, model: Model = None, pooling: Pooling = None,
-    kind: Annotated[Optional[str], typer.Option(help="New index kind [default: keep].")] = None,
+    kind: Annotated[str | None, typer.Option(help="New index kind [default: keep].")] = None,
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
@@ -100,9 +102,9 @@ def delete(name: str, ids: list[str], index_dir: IndexDir = None, quiet: Quiet =
 @app.command()
 def search(
     name: str,
-    query: Annotated[Optional[str], typer.Argument(help="Text to search for.")] = None,
+    query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
-    queries: Annotated[Optional[Path], typer.Option("--queries", help="File with one query a line.")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="File with one query a line.")] = None,
     as_json: AsJson = False, index_dir: IndexDir = None,
 ) -> None:
     """Search NAME for the texts closest in meaning to QUERY (or each line of --queries)."""

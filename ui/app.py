@@ -16,7 +16,7 @@ from simsearch import Index, SimsearchError, list_indexes
 @st.cache_resource(show_spinner="Opening index and loading the model…")
 def open_index(name: str) -> Index:
     index = Index.open(name)
-    index.encoder  # load the model now, once, rather than on the first query
+    index.encoder.encode(["warm-up"])  # load the model now, once, not on the first query
     return index
 
 

@@ -84,7 +84,8 @@ class FaissIndex(VectorIndex):
         if self.removes_in_place:
             self._cpu.remove_ids(faiss.IDSelectorBatch(ids))
         else:
-            self._deleted.update(int(i) for i in ids)
+            stored = set(faiss.vector_to_array(self._cpu.id_map).tolist())
+            self._deleted.update(int(i) for i in ids if int(i) in stored)
         self._gpu = None
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

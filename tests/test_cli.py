@@ -1,0 +1,176 @@
+"""The `simsearch` command run as a real process: outputs, exit codes, one-line errors, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from simsearch import Index, list_indexes
+
+
+def run(*args: str, index_dir: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir)}
+    result = subprocess.run([sys.executable, "-m", "simsearch", *args], capture_output=True, text=True, env=env,
+                            timeout=300, **kwargs)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+@pytest.fixture
+def csv_file(tmp_path, animals) -> Path:
+    import pandas as pd
+
+    path = tmp_path / "animals.csv"
+    pd.DataFrame(animals).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def built_cli(csv_file, tiny_model, index_dir) -> Path:
+    run("build", "zoo", "--input", str(csv_file), "--model", tiny_model, index_dir=index_dir)
+    return index_dir
+
+
+def test_build_search_json_sorted_with_metadata(built_cli):
+    result = run("search", "zoo", "The cat sleeps on the warm windowsill.", "-k", "3", "--json", index_dir=built_cli)
+    line = json.loads(result.stdout)
+    assert line["query"] == "The cat sleeps on the warm windowsill."
+    hits = line["hits"]
+    assert [set(h) for h in hits] == [{"id", "text", "score", "metadata"}] * 3
+    assert hits[0]["id"] == "a1" and hits[0]["metadata"] == {"category": "pets"}
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+
+def test_queries_file_gives_one_json_object_a_line(built_cli, tmp_path):
+    queries = tmp_path / "q.txt"
+    queries.write_text("Heavy rain flooded the mountain trail.\n\nInterest rates rose again this quarter.\n")
+    result = run("search", "zoo", "--queries", str(queries), "-k", "2", "--json", index_dir=built_cli)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(x["query"], x["hits"][0]["id"]) for x in lines] == [
+        ("Heavy rain flooded the mountain trail.", "a8"), ("Interest rates rose again this quarter.", "a4")]
+
+
+def test_add_delete_info_list_drop(built_cli, tmp_path):
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text('{"id": "n1", "text": "Owls hunt at night.", "category": "birds"}\n')
+    run("add", "zoo", "--input", str(extra), index_dir=built_cli)
+    run("delete", "zoo", "a1", "a2", index_dir=built_cli)
+    info = json.loads(run("info", "zoo", "--json", index_dir=built_cli).stdout)
+    assert info["count"] == 7 and info["kind"] == "flat" and info["model"]["pooling"] == "mean"
+    assert info["size_bytes"] > 0 and info["built_at"] > 0
+    assert "documents" in run("info", "zoo", index_dir=built_cli).stdout
+    assert run("list", index_dir=built_cli).stdout.split() == ["zoo"]
+    run("drop", "zoo", "--yes", index_dir=built_cli)
+    assert "no indexes" in run("list", index_dir=built_cli).stdout
+
+
+def test_rebuild_swaps_in_new_kind_with_same_results(built_cli):
+    before = run("search", "zoo", "baking bread", "--json", index_dir=built_cli).stdout
+    run("rebuild", "zoo", "--kind", "hnsw", index_dir=built_cli)
+    assert json.loads(run("info", "zoo", "--json", index_dir=built_cli).stdout)["kind"] == "hnsw"
+    after = run("search", "zoo", "baking bread", "--json", index_dir=built_cli).stdout
+    assert [h["id"] for h in json.loads(after)["hits"]] == [h["id"] for h in json.loads(before)["hits"]]
+
+
+BAD_INPUTS = {
+    "missing file": (["build", "x", "--input", "nope.csv"], ["does not exist"]),
+    "unknown extension": (["build", "x", "--input", "{tmp}/data.xlsx"], ["unknown input extension"]),
+    "empty file": (["build", "x", "--input", "{tmp}/empty.txt"], ["is empty"]),
+    "missing text column": (["build", "x", "--input", "{tmp}/cols.csv"], ["no text column", "title, body"]),
+    "only blank texts": (["build", "x", "--input", "{tmp}/blank.txt"], ["nothing to index"]),
+    "invalid utf-8": (["build", "x", "--input", "{tmp}/latin1.txt"], ["line 2", "UTF-8"]),
+    "duplicate ids": (["build", "x", "--input", "{tmp}/dups.csv"], ["duplicate ids", "'7'"]),
+    "unsafe name": (["build", "../up", "--input", "{tmp}/ok.txt"], ["invalid index name"]),
+    "unknown index": (["search", "ghost", "hello"], ["no index named 'ghost'", "known: zoo"]),
+    "empty query": (["search", "zoo", "   "], ["query is empty"]),
+    "k below one": (["search", "zoo", "cats", "-k", "0"], ["k must be"]),
+    "existing index": (["build", "zoo", "--input", "{tmp}/ok.txt"], ["exists already"]),
+    "unknown kind": (["rebuild", "zoo", "--kind", "lsh"], ["unknown index kind", "flat"]),
+    "offline hub model": (["build", "y", "--input", "{tmp}/ok.txt", "--model", "nobody/no-such-model"],
+                          ["neither a local folder nor reachable"]),
+}
+
+
+@pytest.fixture
+def bad_files(tmp_path) -> Path:
+    (tmp_path / "data.xlsx").write_text("x")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "cols.csv").write_text("title,body\na,b\n")
+    (tmp_path / "blank.txt").write_text("  \n\t\n\n")
+    (tmp_path / "latin1.txt").write_bytes("fine line\ncaf\xe9 au lait\n".encode("latin-1"))
+    (tmp_path / "dups.csv").write_text("id,text\n7,one\n7,two\n")
+    (tmp_path / "ok.txt").write_text("one text\n")
+    return tmp_path
+
+
+def index_files_digest(home: Path) -> dict[str, str]:
+    """Every file of every index and build, by content: equal digests mean nothing was touched."""
+    import hashlib
+
+    return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(home.rglob("*")) if p.is_file() and ".locks" not in p.parts}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_error_and_leaves_index_alone(case, tiny_model, index_dir, animals, bad_files):
+    Index.build("zoo", animals, model=tiny_model, index_dir=index_dir)
+    before = index_files_digest(index_dir)
+    args, fragments = BAD_INPUTS[case]
+    result = run(*[a.format(tmp=bad_files) for a in args], index_dir=index_dir, check=False, cwd=bad_files)
+    assert_one_line_error(result, *fragments)
+    assert index_files_digest(index_dir) == before
+    assert list_indexes(index_dir) == ["zoo"]
+
+
+def test_corrupted_index_file_gives_one_line_error(built_cli):
+    (built_cli / "zoo" / "vectors-1.faiss").write_bytes(b"\x00" * 64)
+    assert_one_line_error(run("search", "zoo", "cats", index_dir=built_cli, check=False), "damaged", "rebuild")
+
+
+def test_rebuild_killed_midway_keeps_old_index(tiny_model, index_dir):
+    texts = [f"Sentence {i} describes item {i % 97} in some detail for the test corpus." for i in range(20_000)]
+    index = Index.build("big", texts, model=tiny_model, index_dir=index_dir)
+    queries = ["item 5 in detail", "sentence 1234", "test corpus"]
+    expected = [[(h.id, round(h.score, 5)) for h in hits] for hits in index.search_batch(queries, k=5)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "simsearch", "rebuild", "big", "--kind", "hnsw", "--quiet"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((index_dir / ".builds").glob("big@*"))) < 2:
+        time.sleep(0.05)
+    time.sleep(1.0)  # well into encoding 20,000 texts
+    assert process.poll() is None, "the rebuild finished before it could be killed; make the corpus bigger"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    reopened = Index.open("big", index_dir=index_dir)
+    assert reopened.manifest.kind == "flat"
+    assert [[(h.id, round(h.score, 5)) for h in hits] for hits in reopened.search_batch(queries, k=5)] == expected
+    # the next writer clears the half-written build away and succeeds
+    assert reopened.rebuild(kind="hnsw").manifest.kind == "hnsw"
+    assert len(list((index_dir / ".builds").glob("big@*"))) == 1
+
+
+def test_open_index_keeps_serving_while_a_rebuild_swaps_in(tiny_model, index_dir, animals):
+    serving = Index.build("live", animals, model=tiny_model, index_dir=index_dir)
+    before = [h.id for h in serving.search("cats", k=8)]
+    run("rebuild", "live", "--kind", "hnsw", index_dir=index_dir)
+    assert [h.id for h in serving.search("cats", k=8)] == before
+    assert serving.is_stale()
+    assert Index.open("live", index_dir=index_dir).manifest.kind == "hnsw"

@@ -1,0 +1,221 @@
+"""The SQLite store on a real file: row ids as vector ids, fetch, delete, id reservation, refusals."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from simsearch.corpus import Document
+from simsearch.errors import CorruptIndexError, InputError
+from simsearch.store import Store, StoredDocument
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "store.sqlite")
+    yield store
+    store.close()
+
+
+def insert(store: Store, documents: list[Document], first_row_id: int | None = None) -> list[int]:
+    """Insert in one transaction, as the index does."""
+    store.begin()
+    row_ids = store.insert(documents, first_row_id)
+    store.commit()
+    return row_ids
+
+
+def delete(store: Store, row_ids: list[int]) -> None:
+    store.begin()
+    store.delete(row_ids)
+    store.commit()
+
+
+def test_insert_returns_row_ids_counting_from_one(store):
+    row_ids = insert(store, [Document("first", "a"), Document("second", "b"), Document("third", "c")])
+    assert row_ids == [1, 2, 3]
+    assert store.count() == 3
+
+
+def test_documents_without_id_get_their_row_id_as_id(store):
+    row_ids = insert(store, [Document("named", "n1"), Document("unnamed"), Document("also unnamed")])
+    fetched = store.fetch(row_ids)
+    assert [fetched[r].id for r in row_ids] == ["n1", "2", "3"]
+    assert store.row_ids_for(["2", "3"]) == {"2": 2, "3": 3}
+
+
+def test_fetch_returns_text_and_metadata_by_row_id(store):
+    metadata = {"category": "pets", "year": 2021, "tags": ["a", "b"], "score": 0.5, "missing": None}
+    [row_id] = insert(store, [Document("The cat sleeps.", "c1", metadata)])
+    assert store.fetch([row_id]) == {
+        row_id: StoredDocument(row_id=row_id, id="c1", text="The cat sleeps.", metadata=metadata)
+    }
+
+
+def test_fetch_leaves_out_unknown_and_negative_row_ids(store):
+    insert(store, [Document("only one", "x")])
+    assert list(store.fetch([1, 99, -1])) == [1]
+    assert store.fetch([]) == {}
+
+
+def test_fetch_of_more_ids_than_one_query_batch_finds_them_all(store):
+    row_ids = insert(store, [Document(f"text {i}") for i in range(1200)])
+    fetched = store.fetch(row_ids)
+    assert len(fetched) == 1200
+    assert fetched[1200].text == "text 1199"
+
+
+def test_delete_removes_rows_and_leaves_the_others(store):
+    insert(store, [Document("one", "a"), Document("two", "b"), Document("three", "c")])
+    delete(store, [1, 3])
+    assert store.count() == 1
+    assert list(store.fetch([1, 2, 3])) == [2]
+    assert store.row_ids_for(["a", "b", "c"]) == {"b": 2}
+
+
+def test_deleted_row_id_is_never_reused(store):
+    insert(store, [Document("one"), Document("two"), Document("three")])
+    delete(store, [3])
+    assert insert(store, [Document("four")]) == [4]
+    assert store.fetch([4])[4].id == "4"
+    assert store.next_row_id() == 5
+
+
+def test_deleted_row_id_is_not_reused_after_reopening(tmp_path):
+    path = tmp_path / "store.sqlite"
+    first = Store(path)
+    insert(first, [Document("one"), Document("two")])
+    delete(first, [2])
+    first.close()
+    reopened = Store(path)
+    try:
+        assert insert(reopened, [Document("three")]) == [3]
+    finally:
+        reopened.close()
+
+
+def test_reserve_row_ids_below_makes_the_next_id_start_there(store):
+    insert(store, [Document("one"), Document("two")])
+    store.begin()
+    store.reserve_row_ids_below(100)
+    store.commit()
+    assert store.next_row_id() == 100
+    assert insert(store, [Document("after the gap")]) == [100]
+
+
+def test_reserve_row_ids_below_works_on_an_empty_store(store):
+    store.begin()
+    store.reserve_row_ids_below(50)
+    store.commit()
+    assert insert(store, [Document("first")]) == [50]
+
+
+def test_insert_with_first_row_id_keeps_given_ids(store):
+    assert insert(store, [Document("a"), Document("b")], first_row_id=10) == [10, 11]
+    assert store.fetch([10, 11])[11].id == "11"
+    assert store.next_row_id() == 12
+
+
+def test_insert_rows_copies_ids_unchanged(tmp_path, store):
+    insert(store, [Document("one", "a", {"k": 1}), Document("two"), Document("three", "c")])
+    delete(store, [2])
+    copy = Store(tmp_path / "copy.sqlite")
+    try:
+        copy.begin()
+        for batch in store.iter_documents():
+            copy.insert_rows(batch)
+        copy.commit()
+        assert copy.fetch([1, 3]) == store.fetch([1, 3])
+    finally:
+        copy.close()
+
+
+def test_duplicate_user_id_is_refused_naming_the_id(store):
+    insert(store, [Document("first", "dup")])
+    store.begin()
+    with pytest.raises(InputError, match="'dup' is already in the index"):
+        store.insert([Document("second", "dup")])
+    store.rollback()
+    assert store.count() == 1
+    assert store.fetch([1])[1].text == "first"
+
+
+def test_rollback_discards_the_whole_transaction(store):
+    insert(store, [Document("kept", "k")])
+    store.begin()
+    store.insert([Document("dropped 1", "d1"), Document("dropped 2", "d2")])
+    store.rollback()
+    assert store.count() == 1
+    assert store.row_ids_for(["k", "d1", "d2"]) == {"k": 1}
+
+
+def test_unnamed_text_whose_number_is_taken_as_an_id_is_refused(store):
+    insert(store, [Document("named two", "2")])
+    store.begin()
+    with pytest.raises(InputError, match="that id is taken"):
+        store.insert([Document("would be numbered 2")])
+    store.rollback()
+
+
+def test_iter_documents_batches_cover_all_rows_in_row_id_order(store):
+    insert(store, [Document(f"text {i}", f"id{i}") for i in range(10)])
+    delete(store, [4])
+    batches = list(store.iter_documents(batch_size=3))
+    assert [len(batch) for batch in batches] == [3, 3, 3]
+    row_ids = [doc.row_id for batch in batches for doc in batch]
+    assert row_ids == [1, 2, 3, 5, 6, 7, 8, 9, 10]
+    assert [doc.id for doc in batches[0]] == ["id0", "id1", "id2"]
+
+
+def test_iter_documents_of_an_empty_store_yields_nothing(store):
+    assert list(store.iter_documents()) == []
+
+
+def test_existing_ids_lists_only_ids_in_the_store(store):
+    insert(store, [Document("one", "a"), Document("two", "b")])
+    assert sorted(store.existing_ids(["a", "zzz", "b", "a"])) == ["a", "b"]
+
+
+def test_meta_values_round_trip_and_default_when_absent(store):
+    assert store.meta("generation") is None
+    assert store.meta("generation", "0") == "0"
+    store.set_meta("generation", "3")
+    store.set_meta("generation", "4")
+    assert store.meta("generation") == "4"
+
+
+def test_data_survives_closing_and_reopening(tmp_path):
+    path = tmp_path / "store.sqlite"
+    first = Store(path)
+    insert(first, [Document("persisted", "p", {"x": 1})])
+    first.set_meta("generation", "1")
+    first.close()
+    reopened = Store(path)
+    try:
+        assert reopened.fetch([1])[1] == StoredDocument(1, "p", "persisted", {"x": 1})
+        assert reopened.meta("generation") == "1"
+    finally:
+        reopened.close()
+
+
+def test_file_that_is_not_sqlite_is_refused_as_corrupt(tmp_path):
+    path = tmp_path / "store.sqlite"
+    path.write_bytes(os.urandom(8192))
+    with pytest.raises(CorruptIndexError, match="store.sqlite is damaged"):
+        Store(path)
+
+
+def test_sqlite_file_with_a_foreign_documents_table_is_refused_as_corrupt_on_read(tmp_path):
+    path = tmp_path / "store.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE documents (something_else TEXT)")
+    db.commit()
+    db.close()
+    store = Store(path)
+    try:
+        with pytest.raises(CorruptIndexError, match="damaged"):
+            store.fetch([1])
+    finally:
+        store.close()
