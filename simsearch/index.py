@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +68,10 @@ class Index:
             )
         choose_kind(kind, len(documents))
         encoder = Encoder.load(model, pooling)
-        with layout.writer_lock(home, name):
-            layout.remove_unused_builds(home, name)
-            folder = layout.new_build_folder(home, name)
-            store = Store(folder / STORE_FILE)
-            store.begin()
-            row_ids = store.insert(documents)
-            texts = [doc.text for doc in documents]
-            _write_build(folder, store, encoder, texts, row_ids, kind, params, batch_size, progress, created_at=None)
-            store.close()
-            layout.publish(home, name, folder)
+        def fill(store: Store) -> tuple[list[str], list[int]]:
+            return [doc.text for doc in documents], store.insert(documents)
+
+        folder = _publish_new_build(home, name, fill, encoder, kind, params, batch_size, progress, created_at=None)
         return cls._load(home, folder, encoder)
 
     @classmethod
@@ -172,21 +166,18 @@ class Index:
         encoder = Encoder.load(model, pooling) if model is not None else self.encoder
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
-        with layout.writer_lock(self.home, self.name):
-            layout.remove_unused_builds(self.home, self.name)
-            folder = layout.new_build_folder(self.home, self.name)
-            store = Store(folder / STORE_FILE)
-            store.begin()
+        choose_kind(kind, len(self))
+        def copy_rows(store: Store) -> tuple[list[str], list[int]]:
             texts, row_ids = [], []
             for batch in self.store.iter_documents():
                 store.insert_rows(batch)
                 texts += [doc.text for doc in batch]
                 row_ids += [doc.row_id for doc in batch]
             store.reserve_row_ids_below(self.store.next_row_id())
-            _write_build(folder, store, encoder, texts, row_ids, kind, params, batch_size, progress,
-                         created_at=self.manifest.created_at)
-            store.close()
-            layout.publish(self.home, self.name, folder)
+            return texts, row_ids
+
+        folder = _publish_new_build(self.home, self.name, copy_rows, encoder, kind, params, batch_size, progress,
+                                    created_at=self.manifest.created_at)
         return Index._load(self.home, folder, encoder)
 
     def info(self) -> dict[str, Any]:
@@ -293,6 +284,24 @@ def drop_index(name: str, index_dir: str | Path | None = None) -> None:
     home = layout.index_home(index_dir)
     with layout.writer_lock(home, layout.check_name(name)):
         layout.remove_index(home, name)
+
+
+def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
+                       encoder: Encoder, kind: str, params: dict[str, Any] | None, batch_size: int, progress: bool,
+                       created_at: float | None) -> Path:
+    """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
+    with layout.writer_lock(home, name):
+        layout.remove_unused_builds(home, name)
+        with layout.new_build_folder(home, name) as folder:
+            store = Store(folder / STORE_FILE)
+            try:
+                store.begin()
+                texts, row_ids = fill(store)
+                _write_build(folder, store, encoder, texts, row_ids, kind, params, batch_size, progress, created_at)
+            finally:
+                store.close()
+            layout.publish(home, name, folder)
+    return folder
 
 
 def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str], row_ids: list[int], kind: str,

@@ -66,10 +66,16 @@ def exists(home: Path, name: str) -> bool:
     return (home / check_name(name) / "manifest.json").exists()
 
 
-def new_build_folder(home: Path, name: str) -> Path:
+@contextmanager
+def new_build_folder(home: Path, name: str) -> Iterator[Path]:
+    """A fresh build folder, removed again if the build fails before it is published."""
     folder = home / BUILDS / f"{name}@{uuid.uuid4().hex[:12]}"
     folder.mkdir(parents=True)
-    return folder
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def publish(home: Path, name: str, folder: Path) -> None:
