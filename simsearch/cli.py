@@ -29,6 +29,8 @@ IndexDir = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
 Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id [default: all-MiniLM-L6-v2].")]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+Backend = Annotated[str | None, typer.Option(
+    "--backend", help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -39,8 +41,8 @@ def build(
     input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
     text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
-    model: Model = None, pooling: Pooling = None,
-    kind: Annotated[str, typer.Option(help="auto, flat, hnsw, ivf or ivfpq.")] = "auto",
+    model: Model = None, pooling: Pooling = None, backend: Backend = None,
+    kind: Annotated[str, typer.Option(help="auto, flat, hnsw, ivf, ivfpq or ivfsq.")] = "auto",
     batch_size: BatchSize = 64,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing index of this name.")] = False,
     index_dir: IndexDir = None, quiet: Quiet = False,
@@ -51,14 +53,15 @@ def build(
 
     corpus = read_corpus(input, text_column, id_column)
     index = Index.build(name, corpus, model=model, pooling=pooling, kind=kind, batch_size=batch_size,
-                        index_dir=index_dir, overwrite=overwrite, progress=progress_wanted(quiet))
+                        index_dir=index_dir, overwrite=overwrite, progress=progress_wanted(quiet),
+                        backend=backend or "torch")
     _say(f"built {name!r}: {len(index)} texts, kind {index.manifest.kind}, "
          f"{index.manifest.build_seconds:.1f} s ({corpus.skipped_blank} blank skipped)", quiet)
 
 
 @app.command()
 def rebuild(
-    name: str, model: Model = None, pooling: Pooling = None,
+    name: str, model: Model = None, pooling: Pooling = None, backend: Backend = None,
     kind: Annotated[str | None, typer.Option(help="New index kind [default: keep].")] = None,
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
@@ -67,7 +70,8 @@ def rebuild(
     from simsearch.progress import progress_wanted
 
     new = Index.open(name, index_dir=index_dir).rebuild(
-        model=model, pooling=pooling, kind=kind, batch_size=batch_size, progress=progress_wanted(quiet))
+        model=model, pooling=pooling, kind=kind, batch_size=batch_size, progress=progress_wanted(quiet),
+        backend=backend)
     _say(f"rebuilt {name!r}: {len(new)} texts, kind {new.manifest.kind}, {new.manifest.build_seconds:.1f} s", quiet)
 
 
@@ -105,7 +109,7 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
     k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
     queries: Annotated[Path | None, typer.Option("--queries", help="File with one query a line.")] = None,
-    as_json: AsJson = False, index_dir: IndexDir = None,
+    as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None,
 ) -> None:
     """Search NAME for the texts closest in meaning to QUERY (or each line of --queries)."""
     from simsearch import Index
@@ -115,7 +119,7 @@ def search(
     for text in texts:
         check_query(text)
     check_k(k)
-    index = Index.open(name, index_dir=index_dir)
+    index = Index.open(name, index_dir=index_dir, backend=backend)
     for text, hits in zip(texts, index.search_batch(texts, k)):
         if as_json:
             typer.echo(json.dumps({"query": text, "hits": [hit.to_dict() for hit in hits]}, ensure_ascii=False))
@@ -145,7 +149,8 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
     rows = [
         ("name", details["name"]), ("model", model["name"]), ("fingerprint", model["fingerprint"]),
         ("dimension", model["dimension"]), ("pooling", model["pooling"]),
-        ("max tokens", model["max_seq_length"]), ("kind", details["kind"]),
+        ("max tokens", model["max_seq_length"]), ("encoder", details.get("encoder_backend", "torch")),
+        ("kind", details["kind"]),
         ("parameters", json.dumps(details["params"])), ("documents", details["count"]),
         ("size on disk", _human_bytes(details["size_bytes"])), ("built at", _when(details["built_at"])),
         ("build time", f"{details['build_seconds']:.1f} s"), ("updated at", _when(details["updated_at"])),
@@ -177,8 +182,109 @@ def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501, inde
     if index_dir is not None:
         env["SIMSEARCH_HOME"] = str(index_dir.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+               "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     raise typer.Exit(subprocess.call(command, env=env))
+
+
+@app.command()
+def train(
+    pairs: Annotated[Path, typer.Option("--pairs", help="Pairs: sentence1,sentence2,label|score or anchor,positive.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the trained model (must not exist).")],
+    base: Annotated[str | None, typer.Option(help="Model to start from: default, a model folder or a BERT.")] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="contrastive, online-contrastive, mnrl or cosent [default: chosen from the columns].")] = None,
+    pooling: Pooling = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the pairs [default: per layout].")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=2, help="Pairs per step.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    eval: Annotated[Path | None, typer.Option("--eval", help="Pairs to evaluate on after each epoch; "
+                                              "the best epoch is kept.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (shuffling, dropout).")] = 42,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fine-tune the Siamese BERT on your pairs; use the result with `build/rebuild --model DIR`."""
+    from simsearch.progress import progress_wanted
+    from simsearch.train import train_model
+
+    result = train_model(pairs, output, base=base, loss=loss, pooling=pooling, epochs=epochs, batch_size=batch_size,
+                         learning_rate=lr, eval_pairs=eval, seed=seed, overwrite=overwrite,
+                         progress=progress_wanted(quiet), say=lambda line: _say(line, quiet))
+    kept = f"epoch {result.best_epoch}"
+    if result.selection_metric:
+        kept += f", {result.selection_metric} {result.best_metrics[result.selection_metric]:.2f}"
+    _say(f"saved {result.output} ({kept}; {result.wall_seconds:.0f} s); report in training.json", quiet)
+
+
+eval_app = typer.Typer(help="Measure a model or an index: STS correlation and retrieval metrics.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("sts")
+def eval_sts(
+    file: Annotated[Path, typer.Argument(help="sentence1,sentence2,score file (.csv, .jsonl, .parquet).")],
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+) -> None:
+    """Spearman and Pearson (x100) of cosine similarity against the gold scores."""
+    from simsearch.encoder import Encoder
+    from simsearch.evaluate import sts_metrics
+    from simsearch.pairs import read_pairs
+
+    pairs = read_pairs(file)
+    encoder = Encoder.load(model, pooling)
+    _print_metrics(encoder.name, len(pairs), sts_metrics(encoder, pairs, batch_size), as_json)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Annotated[Path, typer.Option("--corpus", help="BEIR corpus.jsonl (_id, title, text).")],
+    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl (_id, text).")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels .tsv (query-id, corpus-id, score).")],
+    model: Model = None, pooling: Pooling = None,
+    index: Annotated[str | None, typer.Option("--index", help="Search this index instead of a model.")] = None,
+    as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None,
+) -> None:
+    """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index."""
+    from simsearch.evaluate import index_retrieval_metrics, read_beir, retrieval_metrics
+
+    if index is not None and (model is not None or pooling is not None):
+        raise InputError("give --model or --index, not both: an index searches with its own model.")
+    data = read_beir(corpus, queries, qrels)
+    if index is not None:
+        from simsearch import Index
+
+        opened = Index.open(index, index_dir=index_dir)
+        name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size)
+    else:
+        from simsearch.encoder import Encoder
+
+        encoder = Encoder.load(model, pooling)
+        name, metrics = encoder.name, retrieval_metrics(encoder, data, batch_size)
+    _print_metrics(name, len(data.qrels), metrics, as_json)
+
+
+@eval_app.command("paraphrase")
+def eval_paraphrase(
+    files: Annotated[list[Path], typer.Argument(help="STS-style pair files; their sentences form the corpus.")],
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+) -> None:
+    """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
+    from simsearch.encoder import Encoder
+    from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics
+
+    data = paraphrase_retrieval_set(files)
+    encoder = Encoder.load(model, pooling)
+    _print_metrics(encoder.name, len(data.qrels), retrieval_metrics(encoder, data, batch_size), as_json)
+
+
+def _print_metrics(name: str, count: int, metrics: dict[str, float], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"model": name, "count": count, **metrics}))
+        return
+    typer.echo(f"{name} ({count} evaluated)")
+    for metric, value in metrics.items():
+        typer.echo(f"{metric:>12}  {value:.2f}")
 
 
 def _queries_from(query: str | None, queries: Path | None) -> list[str]:

@@ -61,6 +61,29 @@ def read_corpus(path: str | Path, text_column: str = "text", id_column: str | No
     return documents_from_rows(rows, text_column, id_column, source=path.name)
 
 
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of an input file (``["text"]`` for .txt), to offer as text and id columns."""
+    path = Path(path)
+    _check_file(path)
+    if path.suffix.lower() == ".txt":
+        return ["text"]
+    rows = read_rows(path)
+    if not rows:
+        raise InputError(f"{path.name} has no rows; give a file with at least one text.")
+    return _columns_of(rows)
+
+
+def read_rows(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a .csv, .jsonl or .parquet file as dicts (CSV values stay strings), for other readers."""
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        raise InputError(f"{path.name} is plain text; give a .csv, .jsonl or .parquet file with named columns.")
+    reader = {".csv": _read_csv, ".jsonl": _read_jsonl}.get(suffix, _read_parquet)
+    return reader(path)
+
+
 def documents_from_rows(
     rows: Sequence[dict[str, Any]],
     text_column: str = "text",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +52,8 @@ class ModelInfo:
 class Encoder:
     """Encodes texts with a sentence-transformers model; safe to call from several threads."""
 
+    backend = "torch"  # which runtime computes the vectors; see simsearch.encoders for the others
+
     def __init__(self, model: SentenceTransformer, name: str, fingerprint: str) -> None:
         self.model = model
         self.name = name
@@ -65,9 +67,14 @@ class Encoder:
         )
 
     @classmethod
-    def load(cls, model: str | Path | None = None, pooling: PoolingMode | None = None) -> Encoder:
-        """Load (and cache per process) a model: the default, a local folder or a hub id."""
-        return _load_cached(str(model) if model is not None else DEFAULT_MODEL, pooling)
+    def load(cls, model: str | Path | None = None, pooling: PoolingMode | None = None,
+             backend: str = "torch") -> Encoder:
+        """Load (and cache per process) a model: the default, a local folder or a hub id.
+
+        ``backend`` is torch, onnx or onnx-int8 (see simsearch.encoders); the onnx ones
+        export a local model folder once and then load without importing torch.
+        """
+        return _load_cached(str(model) if model is not None else DEFAULT_MODEL, pooling, backend)
 
     @property
     def dimension(self) -> int:
@@ -77,20 +84,25 @@ class Encoder:
     def device(self) -> str:
         return str(self.model.device)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False,
+               on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """Return an (n, dimension) float32 array of unit vectors, one row per text.
 
         Texts longer than the model's maximum sequence length are truncated by the
         model; callers that index documents should warn with ``count_truncated``.
+        ``on_progress(done, total)`` is called after each step (for a web progress bar).
         """
         if batch_size < 1:
             raise InvalidArgumentError(f"batch size must be at least 1 (got {batch_size}).")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        step = _CHUNK if on_progress is None else min(_CHUNK, 4 * batch_size)  # a watched bar should move often
         with progress_bar(len(texts), "encoding", unit="text", enabled=progress) as bar:
-            for start in range(0, len(texts), _CHUNK):
-                chunk = list(texts[start : start + _CHUNK])
+            for start in range(0, len(texts), step):
+                chunk = list(texts[start : start + step])
                 out[start : start + len(chunk)] = self._encode_chunk(chunk, batch_size)
                 bar.update(len(chunk))
+                if on_progress is not None:
+                    on_progress(start + len(chunk), len(texts))
         return out
 
     def similarity(self, a: str, b: str) -> float:
@@ -119,16 +131,33 @@ class Encoder:
 
 
 @lru_cache(maxsize=8)
-def _load_cached(model: str, pooling: PoolingMode | None) -> Encoder:
+def _load_cached(model: str, pooling: PoolingMode | None, backend: str = "torch") -> Encoder:
     if pooling is not None and pooling not in POOLING_MODES:
         raise InvalidArgumentError(f"invalid pooling {pooling!r}; valid: {', '.join(POOLING_MODES)}.")
     name, source = resolve_model(model)
+    if backend != "torch":
+        from simsearch.encoders import load_fast_encoder
+
+        return load_fast_encoder(name, source, pooling, backend)
     st_model = _build_sentence_transformer(name, source, pooling)
     fingerprint = model_fingerprint(st_model)
     if st_model.device.type == "cuda":
         st_model.half()  # fp16 doubles GPU throughput; the fingerprint is taken from the fp32 weights
     log.info("loaded model %s on %s", name, st_model.device)
     return Encoder(st_model, name, fingerprint)
+
+
+def load_sentence_transformer(model: str | Path | None = None,
+                              pooling: PoolingMode | None = None) -> SentenceTransformer:
+    """A fresh, uncached SentenceTransformer for training, which changes the weights in place.
+
+    Same sources as ``Encoder.load``: the default model, a sentence-transformers folder,
+    or a plain BERT checkpoint made Siamese with ``pooling`` (mean when not given).
+    """
+    if pooling is not None and pooling not in POOLING_MODES:
+        raise InvalidArgumentError(f"invalid pooling {pooling!r}; valid: {', '.join(POOLING_MODES)}.")
+    name, source = resolve_model(str(model) if model is not None else DEFAULT_MODEL)
+    return _build_sentence_transformer(name, source, pooling)
 
 
 def resolve_model(model: str) -> tuple[str, str]:

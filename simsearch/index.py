@@ -23,6 +23,7 @@ from simsearch.backends import VectorIndex, choose_kind, create_vector_index, lo
 from simsearch.corpus import Corpus, Document, documents_from_rows
 from simsearch.encoder import Encoder, PoolingMode
 from simsearch.errors import CorruptIndexError, IndexExistsError, InputError, ModelMismatchError, SimsearchError
+from simsearch.filters import Filters, allowed_row_ids
 from simsearch.manifest import Manifest, read_manifest, write_manifest
 from simsearch.search import Hit, check_k, check_query, ranked_hits
 from simsearch.store import Store
@@ -42,23 +43,33 @@ class Index:
         self._vectors = vectors
         self._generation = generation
         self._encoder: Encoder | None = None
+        self._backend: str | None = None  # encoder backend for queries; None: the one that built the index
 
     # --- opening and building -----------------------------------------------------------
     @classmethod
-    def open(cls, name: str, *, index_dir: str | Path | None = None, model: str | Path | None = None) -> Index:
-        """Open an existing index. A ``model`` other than the one it was built with is refused."""
+    def open(cls, name: str, *, index_dir: str | Path | None = None, model: str | Path | None = None,
+             backend: str | None = None) -> Index:
+        """Open an existing index. A ``model`` other than the one it was built with is refused.
+
+        ``backend`` (torch, onnx, onnx-int8) runs the queries; by default the one that built the index.
+        """
         home = layout.index_home(index_dir)
         index = cls._load(home, layout.current_folder(home, name))
+        index._backend = backend
         if model is not None:
-            index._encoder = index._checked(Encoder.load(model))
+            index._encoder = index._checked(Encoder.load(model, backend=backend or index.manifest.encoder_backend))
         return index
 
     @classmethod
     def build(cls, name: str, records: Records, *, model: str | Path | None = None,
               pooling: PoolingMode | None = None, kind: str = "auto", params: dict[str, Any] | None = None,
               batch_size: int = 64, index_dir: str | Path | None = None, overwrite: bool = False,
-              progress: bool = False) -> Index:
-        """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``."""
+              progress: bool = False, backend: str = "torch",
+              on_progress: Callable[[int, int], None] | None = None) -> Index:
+        """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``.
+
+        ``on_progress(done, total)`` reports encoding progress (texts encoded so far).
+        """
         home = layout.index_home(index_dir)
         layout.check_name(name)
         documents = as_documents(records)
@@ -67,11 +78,12 @@ class Index:
                 f"index {name!r} exists already; use `simsearch rebuild {name}` or pass --overwrite to replace it."
             )
         choose_kind(kind, len(documents))
-        encoder = Encoder.load(model, pooling)
+        encoder = Encoder.load(model, pooling, backend)
         def fill(store: Store) -> tuple[list[str], list[int]]:
             return [doc.text for doc in documents], store.insert(documents)
 
-        folder = _publish_new_build(home, name, fill, encoder, kind, params, batch_size, progress, created_at=None)
+        folder = _publish_new_build(home, name, fill, encoder, kind, params, batch_size, progress, created_at=None,
+                                    on_progress=on_progress)
         return cls._load(home, folder, encoder)
 
     @classmethod
@@ -101,22 +113,45 @@ class Index:
         """The index's own model, loaded on first use so that `info` and `list` stay fast."""
         if self._encoder is None:
             model = self.manifest.model
-            self._encoder = self._checked(Encoder.load(model["name"], _pooling_to_rebuild(model)))
+            backend = self._backend or self.manifest.encoder_backend
+            self._encoder = self._checked(Encoder.load(model["name"], _pooling_to_rebuild(model), backend))
         return self._encoder
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The ``k`` most similar documents, best first, scored by cosine similarity."""
-        return self.search_batch([query], k)[0]
+    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """The ``k`` most similar documents, best first, scored by cosine similarity.
 
-    def search_batch(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+        ``filters`` ({"category": "music"}, or a list of values) keeps only matching metadata.
+        """
+        return self.search_batch([query], k, filters)[0]
+
+    def search_batch(self, queries: Sequence[str], k: int = 10,
+                     filters: Filters | None = None) -> list[list[Hit]]:
         """Search several queries in one encoder pass; one list of hits per query."""
         queries = [check_query(q) for q in queries]
         k = check_k(k)
-        return self.search_vectors(self.encoder.encode(queries), k)
+        return self.search_vectors(self.encoder.encode(queries), k, filters)
 
-    def search_vectors(self, query_vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
+    def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
+                       filters: Filters | None = None) -> list[list[Hit]]:
         """Search with unit vectors already made by this index's encoder."""
-        return ranked_hits(self._vectors, self.store, query_vectors, check_k(k))
+        allowed = allowed_row_ids(self.store, filters) if filters else None
+        return ranked_hits(self._vectors, self.store, query_vectors, check_k(k), allowed)
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The unit vectors of these documents, one row per id in order (for maps and diagnostics).
+
+        Read back from the vector index where its kind keeps them (flat, hnsw), else re-encoded.
+        """
+        found = self.store.row_ids_for([str(i) for i in ids])
+        unknown = [i for i in ids if str(i) not in found]
+        if unknown:
+            raise InputError(f"unknown ids in index {self.name!r}: {', '.join(map(repr, unknown[:5]))}.")
+        row_ids = np.array([found[str(i)] for i in ids], dtype=np.int64)
+        stored = self._vectors.reconstruct(row_ids)
+        if stored is not None:
+            return np.asarray(stored, dtype=np.float32)
+        documents = self.store.fetch(row_ids.tolist())
+        return self.encoder.encode([documents[int(r)].text for r in row_ids])
 
     def __len__(self) -> int:
         return self._vectors.count
@@ -158,12 +193,19 @@ class Index:
 
     def rebuild(self, *, model: str | Path | None = None, pooling: PoolingMode | None = None,
                 kind: str | None = None, params: dict[str, Any] | None = None, batch_size: int = 64,
-                progress: bool = False) -> Index:
+                progress: bool = False, backend: str | None = None,
+                on_progress: Callable[[int, int], None] | None = None) -> Index:
         """Re-encode the stored texts into a new build and swap it in; ids stay the same.
 
         This object keeps serving the old version; the returned Index is the new one.
         """
-        encoder = Encoder.load(model, pooling) if model is not None else self.encoder
+        if model is not None:
+            encoder = Encoder.load(model, pooling, backend or self.manifest.encoder_backend)
+        elif backend is not None:  # same model, another runtime
+            encoder = self._checked(Encoder.load(self.manifest.model["name"],
+                                                 _pooling_to_rebuild(self.manifest.model), backend))
+        else:
+            encoder = self.encoder
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
         choose_kind(kind, len(self))
@@ -177,7 +219,7 @@ class Index:
             return texts, row_ids
 
         folder = _publish_new_build(self.home, self.name, copy_rows, encoder, kind, params, batch_size, progress,
-                                    created_at=self.manifest.created_at)
+                                    created_at=self.manifest.created_at, on_progress=on_progress)
         return Index._load(self.home, folder, encoder)
 
     def info(self) -> dict[str, Any]:
@@ -288,7 +330,7 @@ def drop_index(name: str, index_dir: str | Path | None = None) -> None:
 
 def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
                        encoder: Encoder, kind: str, params: dict[str, Any] | None, batch_size: int, progress: bool,
-                       created_at: float | None) -> Path:
+                       created_at: float | None, on_progress: Callable[[int, int], None] | None = None) -> Path:
     """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
     with layout.writer_lock(home, name):
         layout.remove_unused_builds(home, name)
@@ -297,7 +339,8 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
             try:
                 store.begin()
                 texts, row_ids = fill(store)
-                _write_build(folder, store, encoder, texts, row_ids, kind, params, batch_size, progress, created_at)
+                _write_build(folder, store, encoder, texts, row_ids, kind, params, batch_size, progress, created_at,
+                             on_progress)
             finally:
                 store.close()
             layout.publish(home, name, folder)
@@ -305,11 +348,12 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
 
 
 def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str], row_ids: list[int], kind: str,
-                 params: dict[str, Any] | None, batch_size: int, progress: bool, created_at: float | None) -> None:
+                 params: dict[str, Any] | None, batch_size: int, progress: bool, created_at: float | None,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
     """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
     started = time.time()
     _warn_truncated(encoder, texts)
-    embeddings = encoder.encode(texts, batch_size, progress)
+    embeddings = encoder.encode(texts, batch_size, progress, on_progress)
     vectors = create_vector_index(kind, encoder.dimension, len(texts), params)
     vectors.build(embeddings, np.array(row_ids, dtype=np.int64))
     vectors.save(folder / _vectors_file(1))
@@ -320,6 +364,7 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
         name=folder.name.split("@")[0], model=encoder.info.to_dict(), kind=vectors.kind, params=vectors.params,
         count=vectors.count, build_id=folder.name.split("@")[1], created_at=created_at or now, built_at=now,
         updated_at=now, build_seconds=round(now - started, 3), simsearch_version=__version__,
+        encoder_backend=encoder.backend,
     )
     write_manifest(folder, manifest)
 

@@ -43,9 +43,13 @@ def check_k(k: int) -> int:
     return int(k)
 
 
-def ranked_hits(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int) -> list[list[Hit]]:
-    """Search every query vector and join the ids to their stored texts, best first."""
-    scores, row_ids = vectors.search(query_vectors, k)
+def ranked_hits(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
+                allowed_ids: np.ndarray | None = None) -> list[list[Hit]]:
+    """Search every query vector and join the ids to their stored texts, best first.
+
+    ``allowed_ids`` (from a metadata filter) restricts the hits to those row ids.
+    """
+    scores, row_ids = vectors.search(query_vectors, k, allowed_ids)
     documents = store.fetch(np.unique(row_ids).tolist())
     return [_hits_of_one_query(row_scores, row_ids_, documents) for row_scores, row_ids_ in zip(scores, row_ids)]
 

@@ -153,6 +153,10 @@ class Store:
             yield [_document(row) for row in rows]
             last = rows[-1][0]
 
+    def select(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        """Run a read-only query on the ``documents`` table (used by simsearch.filters)."""
+        return self._query(sql, args)
+
     def next_row_id(self) -> int:
         """The id SQLite will assign next (AUTOINCREMENT never reuses deleted ids)."""
         row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")

@@ -1,14 +1,18 @@
-"""The Streamlit search page, driven by Streamlit's own AppTest (a real script run, no browser)."""
+"""Every page of the web UI, driven by Streamlit's own AppTest (real script runs, real indexes, no browser)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simsearch import Index
-from tests.conftest import REPO
+from simsearch import Index, list_indexes, read_corpus
+from tests.conftest import DEMO_CSV, REPO
 
 APP = str(REPO / "ui" / "app.py")
+SCORE = re.compile(r'class="ss-score">(-?[0-9.]+)<')
+CHART = "vega_lite_chart"
 
 
 @pytest.fixture
@@ -18,33 +22,223 @@ def app_home(tiny_model, index_dir, animals, monkeypatch):
     return index_dir
 
 
-def test_search_page_shows_ranked_results_with_scores(app_home):
-    app = AppTest.from_file(APP, default_timeout=60).run()
+def start(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=120).run()
+    if page is not None:
+        app.switch_page(f"views/{page}.py").run()
     assert not app.exception
-    app.text_input[0].input("Heavy rain flooded the mountain trail.").run()
+    return app
+
+
+def search(app: AppTest, query: str) -> AppTest:
+    app.text_input(key="_query").input(query).run()
     assert not app.exception
-    texts = [m.value for m in app.markdown]
-    assert texts[0].endswith("Heavy rain flooded the mountain trail.")
+    return app
+
+
+def result_texts(app: AppTest) -> list[str]:
+    return [re.sub(r"^\*\*\d+\.\*\* ", "", m.value) for m in app.markdown if re.match(r"^\*\*\d+\.\*\* ", m.value)]
+
+
+def result_scores(app: AppTest) -> list[float]:
+    return [float(found) for m in app.markdown for found in SCORE.findall(m.value)]
+
+
+def button(app: AppTest, label: str):
+    matches = [b for b in app.button if b.label == label]
+    assert matches, f"no button {label!r}; buttons: {[b.label for b in app.button]}"
+    return matches[0]
+
+
+def all_markdown(app: AppTest) -> str:
+    return "\n".join(m.value for m in app.markdown)
+
+
+# --- search -----------------------------------------------------------------------------
+def test_search_page_shows_ranked_results_with_scores_and_latency(app_home):
+    app = search(start(), "Heavy rain flooded the mountain trail.")
+    texts = result_texts(app)
+    assert texts[0] == "Heavy rain flooded the mountain trail."
     assert len(texts) == 8  # all documents, k defaults to 10
-    scores = [float(m.value) for m in app.metric]
+    scores = result_scores(app)
     assert scores == sorted(scores, reverse=True) and scores[0] == pytest.approx(1.0, abs=1e-3)
+    timing = next(c.value for c in app.caption if "results from" in c.value)
+    assert re.search(r"encode [0-9.]+ ms · search [0-9.]+ ms", timing)
+    assert any("category: **outdoors**" in c.value for c in app.caption)
 
 
-def test_k_slider_limits_results(app_home):
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    app.sidebar.slider[0].set_value(3).run()
-    app.text_input[0].input("cats").run()
-    assert len(app.metric) == 3
+def test_k_limits_results(app_home):
+    app = start()
+    app.number_input(key="k").set_value(3).run()
+    assert len(result_texts(search(app, "cats"))) == 3
+
+
+def test_category_filter_narrows_results(app_home):
+    app = search(start(), "The stock market fell sharply on Monday.")
+    assert len(result_texts(app)) == 8
+    select = app.selectbox(key="filter-zoo-category")
+    assert select.options[0] == "any" and "pets (2)" in select.options
+    select.set_value("pets (2)").run()
+    assert not app.exception
+    assert sorted(result_texts(app)) == ["A dog fetches the ball in the park.",
+                                         "The cat sleeps on the warm windowsill."]
+    assert any("matching category = pets" in c.value for c in app.caption)
+
+
+def test_find_similar_searches_with_the_hit_text(app_home):
+    app = search(start(), "The stock market fell sharply on Monday.")
+    third = result_texts(app)[2]
+    app.button(key="hit-3-similar").click().run()
+    assert app.text_input(key="_query").value == third
+    assert result_texts(app)[0] == third and result_scores(app)[0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_explain_opens_token_heatmap_between_query_and_hit(app_home):
+    app = search(start(), "The stock market fell sharply on Monday.")
+    second, second_score = result_texts(app)[1], result_scores(app)[1]
+    app.button(key="hit-2-explain").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Explain a result"
+    text = all_markdown(app)
+    assert "**Query:** The stock market fell sharply on Monday." in text and second in text
+    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text
+    assert len(app.get(CHART)) == 1
+    assert float(app.metric[0].value) == pytest.approx(second_score, abs=1e-3)  # the same cosine as the hit
 
 
 def test_whitespace_query_shows_message_not_traceback(app_home):
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    app.text_input[0].input("   ").run()
-    assert not app.exception
+    app = search(start(), "   ")
     assert "empty" in app.error[0].value
 
 
 def test_no_indexes_explains_how_to_build(tmp_path, monkeypatch):
     monkeypatch.setenv("SIMSEARCH_HOME", str(tmp_path / "none"))
-    app = AppTest.from_file(APP, default_timeout=60).run()
-    assert "simsearch build" in app.info[0].value
+    app = start()
+    assert "Build" in app.info[0].value and "simsearch build" in app.info[0].value
+
+
+def test_corrupted_index_shows_error_not_traceback(app_home):
+    index = Index.open("zoo", index_dir=app_home)
+    next(index.folder.glob("vectors-*.faiss")).write_bytes(b"not a faiss file")
+    app = start()
+    assert not app.exception
+    assert "damaged" in app.error[0].value and "rebuild" in app.error[0].value
+
+
+def test_app_picks_up_a_cli_rebuild_without_restart(app_home):
+    app = search(start(), "cats")
+    assert any("kind flat" in c.value for c in app.caption)
+    Index.open("zoo", index_dir=app_home).rebuild(kind="hnsw")
+    search(app, "dogs")
+    assert any("kind hnsw" in c.value for c in app.caption)
+    assert len(result_texts(app)) == 8
+
+
+# --- compare ----------------------------------------------------------------------------
+def test_compare_shows_score_reading_and_word_pieces(app_home, tiny_model):
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    app.text_area[0].input("The cat sleeps.").run()
+    app.text_area[1].input("A kitten is napping.").run()
+    assert not app.exception
+    score = float(app.metric[0].value)
+    assert -1.0 <= score <= 1.0
+    text = all_markdown(app)
+    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text
+    assert ">kitten<small>" in text
+    assert len(app.get(CHART)) == 1
+
+
+def test_compare_with_an_empty_sentence_says_so(app_home, tiny_model):
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    app.text_area[1].input("  ").run()
+    assert "second sentence is empty" in app.error[0].value
+
+
+@pytest.mark.slow
+def test_compare_with_the_real_model_reads_a_paraphrase_as_close(app_home):
+    app = start("compare")  # the default model is the first choice
+    app.text_area[0].input("A man is playing a guitar.").run()
+    app.text_area[1].input("Someone is playing a guitar.").run()
+    assert float(app.metric[0].value) > 0.75
+    assert any("same meaning" in m.value for m in app.markdown)
+
+
+# --- build, rebuild, drop -----------------------------------------------------------------
+def upload(app: AppTest, name: str, content: bytes) -> AppTest:
+    app.file_uploader[0].upload(name, content, "application/octet-stream").run()
+    assert not app.exception
+    return app
+
+
+def test_build_page_builds_an_index_from_an_uploaded_csv(app_home, tiny_model):
+    app = upload(start("build"), "my pets.csv",
+                 b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n")
+    assert app.selectbox(key="text-column").options == ["key", "body", "kind"]
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="id-column").set_value("key").run()
+    assert app.text_input[0].value == "my-pets"
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    assert not app.exception
+    assert "my-pets" in list_indexes(app_home)
+    assert app.sidebar.selectbox[0].value == "my-pets"  # in the picker, selected, without a restart
+    assert "Built index **my-pets**: 2 texts" in app.success[0].value
+    hits = Index.open("my-pets", index_dir=app_home).search("kitten", k=2)
+    assert {h.id for h in hits} == {"p1", "p2"} and {h.metadata["kind"] for h in hits} == {"cat", "dog"}
+
+
+def test_upload_over_the_size_cap_is_refused_with_the_cli_alternative(app_home, monkeypatch):
+    monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", "0.0001")  # about 100 bytes
+    app = upload(start("build"), "big.txt", b"a sentence\n" * 50)
+    assert "over this page's" in app.error[0].value and "simsearch build" in app.error[0].value
+
+
+def test_bad_upload_shows_the_line_at_fault(app_home):
+    app = upload(start("build"), "rows.jsonl", b'{"text": "fine"}\n{not json\n')
+    assert "line 2 is not valid JSON" in app.error[0].value
+
+
+def test_rebuild_from_the_build_page_changes_the_kind(app_home):
+    app = start("build")
+    app.selectbox(key="rebuild-kind").set_value("hnsw").run()
+    button(app, "Rebuild").click().run()
+    assert not app.exception
+    assert "Rebuilt index **zoo**" in app.success[0].value
+    assert Index.open("zoo", index_dir=app_home).manifest.kind == "hnsw"
+
+
+def test_drop_asks_for_confirmation_first(app_home):
+    app = start("build")
+    assert button(app, "Drop index").disabled
+    app.checkbox(key="drop-confirm-zoo").check().run()
+    button(app, "Drop index").click().run()
+    assert not app.exception
+    assert list_indexes(app_home) == []
+    assert "Dropped index **zoo**" in app.success[0].value
+    assert not app.sidebar.selectbox  # nothing left to pick
+
+
+# --- overview ---------------------------------------------------------------------------
+def test_overview_shows_manifest_and_embedding_map(app_home, tiny_model):
+    app = start("overview")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["texts"] == "8" and metrics["kind"] == "flat" and metrics["dimension"] == "32"
+    assert metrics["size on disk"].endswith("KB")
+    text = all_markdown(app)
+    assert tiny_model in text and "| built at |" in text and "| pooling | `mean` |" in text
+    assert len(app.get(CHART)) == 1
+    assert any("all 8 texts" in c.value for c in app.caption)
+
+
+# --- the real default model -------------------------------------------------------------
+@pytest.mark.slow
+def test_demo_index_with_the_default_model_finds_the_paraphrase(index_dir, monkeypatch):
+    Index.build("demo", read_corpus(DEMO_CSV), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = search(start(), "my flight was cancelled")
+    assert result_texts(app)[0] == "Our flight to Oslo was cancelled because of a heavy snowstorm."
+    app.selectbox(key="filter-demo-category").set_value(
+        next(o for o in app.selectbox(key="filter-demo-category").options if o.startswith("finance"))).run()
+    assert result_texts(app)[0] == "I cancelled two streaming subscriptions I no longer watched to cut costs."

@@ -1,70 +1,45 @@
-"""simsearch web UI: pick an index, type a query, see ranked results.
+"""simsearch web UI: the entry point (`streamlit run ui/app.py`, `simsearch ui`, `make run`).
 
-Run with `make run` or `simsearch ui`. Only the public Python API is used here;
-indexes (and through them the model) are cached across Streamlit reruns.
+This file only sets the page up: the index picker in the sidebar, shared by every
+page, and the navigation between the pages in ui/views/. Only the public
+simsearch API is used anywhere under ui/.
 """
 
 from __future__ import annotations
 
-import time
+import sys
+from pathlib import Path
 
 import streamlit as st
 
-from simsearch import Index, SimsearchError, list_indexes
+_HERE = Path(__file__).resolve().parent
+if str(_HERE.parent) not in sys.path:  # `import ui.…` from any working directory
+    sys.path.insert(0, str(_HERE.parent))
+
+from ui import components, state  # noqa: E402
+
+PAGES = [
+    st.Page(_HERE / "views" / "search.py", title="Search", icon=":material/search:", default=True),
+    st.Page(_HERE / "views" / "compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page(_HERE / "views" / "explain.py", title="Explain a result", icon=":material/grid_on:"),
+    st.Page(_HERE / "views" / "build.py", title="Build", icon=":material/construction:"),
+    st.Page(_HERE / "views" / "overview.py", title="Index overview", icon=":material/scatter_plot:"),
+]
 
 
-@st.cache_resource(show_spinner="Opening index and loading the model…")
-def open_index(name: str) -> Index:
-    index = Index.open(name)
-    index.encoder.encode(["warm-up"])  # load the model now, once, not on the first query
-    return index
+def index_picker() -> None:
+    names = state.index_names()
+    state.apply_pending_selection(names)
+    with st.sidebar:
+        if names:
+            st.selectbox("Index", names, key=state.INDEX_KEY, help="Every page works on this index.")
+        else:
+            st.caption("No indexes yet: build one on the Build page.")
+        st.caption(f"Indexes in `{state.home()}`")
 
 
-def current_index(name: str) -> Index:
-    """The cached index, reopened when a rebuild or add has changed it on disk."""
-    index = open_index(name)
-    if index.is_stale():
-        open_index.clear()
-        index = open_index(name)
-    return index
-
-
-def show_hits(hits) -> None:
-    for rank, hit in enumerate(hits, start=1):
-        with st.container(border=True):
-            left, right = st.columns([5, 1])
-            left.markdown(f"**{rank}.** {hit.text}")
-            right.metric("cosine", f"{hit.score:.3f}", label_visibility="collapsed")
-            right.progress(max(0.0, min(1.0, hit.score)))
-            if hit.metadata:
-                left.caption(" · ".join(f"{key}: {value}" for key, value in hit.metadata.items()) + f" · id {hit.id}")
-            else:
-                left.caption(f"id {hit.id}")
-
-
-def main() -> None:
-    st.set_page_config(page_title="simsearch", page_icon="🔎", layout="wide")
-    st.title("simsearch")
-    st.caption("Find the sentences that mean the same as yours.")
-    names = list_indexes()
-    if not names:
-        st.info("No indexes yet. Build one with `simsearch build NAME --input FILE`.")
-        return
-    name = st.sidebar.selectbox("Index", names, index=names.index("demo") if "demo" in names else 0)
-    k = st.sidebar.slider("Results (k)", min_value=1, max_value=50, value=10)
-    query = st.text_input("Query", placeholder="Type a sentence and press Enter")
-    if not query:
-        return
-    try:
-        index = current_index(name)
-        started = time.perf_counter()
-        hits = index.search(query, k=k)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-    except SimsearchError as error:
-        st.error(str(error))
-        return
-    st.caption(f"{len(hits)} results from {len(index)} texts in {elapsed_ms:.0f} ms")
-    show_hits(hits)
-
-
-main()
+st.set_page_config(page_title="simsearch", page_icon="🔎", layout="wide")
+page = st.navigation(PAGES)
+components.inject_css()
+index_picker()
+page.run()

@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from simsearch.backends.base import VectorIndex
-from simsearch.backends.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex
+from simsearch.backends.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
 from simsearch.errors import InvalidArgumentError
 
-IndexKind = Literal["auto", "flat", "hnsw", "ivf", "ivfpq"]
-BACKENDS: dict[str, type[FaissIndex]] = {cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex)}
+IndexKind = Literal["auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq"]
+BACKENDS: dict[str, type[FaissIndex]] = {
+    cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex)
+}
 KINDS: tuple[str, ...] = ("auto", *BACKENDS)
 
 # Exact search scans every vector: about 1.5 MB per 1,000 documents at 384 dimensions, a few

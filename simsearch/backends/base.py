@@ -35,8 +35,16 @@ class VectorIndex(ABC):
         """Make these ids unfindable; their ids are never reused."""
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return (scores, ids), each (n_queries, k), best first; missing slots have id -1."""
+    def search(self, queries: np.ndarray, k: int,
+               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scores, ids), each (n_queries, k), best first; missing slots have id -1.
+
+        With ``allowed_ids`` only those ids can be returned (exact for flat: the best k among them).
+        """
+
+    def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
+        """The stored vectors of these ids, or None where the kind cannot give them back."""
+        return None
 
     @abstractmethod
     def copy(self) -> VectorIndex:

@@ -1,0 +1,125 @@
+"""Quality before and after fine-tuning: STS-B dev correlation and paraphrase retrieval.
+
+Runs, in one process: the default model on STS-B dev; fine-tuning it on STS-B train
+(selecting the epoch on dev, with simsearch's defaults for graded scores unless told
+otherwise); the fine-tuned model on dev; paraphrase retrieval built from dev, before
+and after. Prints one markdown table and writes the figures as JSON.
+
+    python benchmarks/quality.py [--output artifacts/stsb-tuned] [--epochs N --lr X --batch-size B]
+    python benchmarks/quality.py --smoke    # a tiny random BERT on synthetic pairs, in seconds
+
+Run the full benchmark under `flock /tmp/simsearch-heavy.lock` (it trains for many minutes on CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the smoke data comes from tests/pair_data.py
+STSB = REPO.parent / "shared" / "data" / "stsb"
+PARAPHRASE_ROWS = ("ndcg@10", "mrr@10", "recall@1", "recall@10")
+
+
+def measure(model: str | Path, dev: Path) -> dict[str, dict[str, float]]:
+    from simsearch.encoder import Encoder
+    from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics, sts_metrics
+    from simsearch.pairs import read_pairs
+
+    encoder = Encoder.load(model)
+    return {"sts": sts_metrics(encoder, read_pairs(dev)),
+            "paraphrase": retrieval_metrics(encoder, paraphrase_retrieval_set([dev]))}
+
+
+def smoke_inputs(folder: Path) -> tuple[Path, Path, Path]:
+    """A tiny BERT with BERT's own initialisation, and synthetic topic pairs it can learn."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from simsearch.encoder import default_model_path
+    from tests.pair_data import write_scored
+
+    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder / "tiny-bert")
+    tokenizer.save_pretrained(folder / "tiny-bert")
+    return folder / "tiny-bert", write_scored(folder / "train.csv", 48, seed=1), write_scored(folder / "dev.csv", 40, 2)
+
+
+def table(report: dict) -> str:
+    before, after = report["before"], report["after"]
+    rows = [("STS-B dev Spearman", "sts", "spearman"), ("STS-B dev Pearson", "sts", "pearson")]
+    rows += [(f"paraphrase {name}", "paraphrase", name) for name in PARAPHRASE_ROWS]
+    lines = [f"| measure ({report['mode']}) | {report['base']} | fine-tuned | change |", "|---|---:|---:|---:|"]
+    for label, group, name in rows:
+        old, new = before[group][name], after[group][name]
+        lines.append(f"| {label} | {old:.2f} | {new:.2f} | {new - old:+.2f} |")
+    training = report["training"]
+    hyper = training["hyperparameters"]
+    lines.append(f"| training wall time | | {training['wall_seconds'] / 60:.1f} min | |")
+    lines.append(f"| training setup | | {training['loss']}, lr {hyper['learning_rate']:g}, batch "
+                 f"{hyper['batch_size']}, {hyper['epochs']} epochs, kept epoch {training['best_epoch']} | |")
+    lines.append(f"\n{report['date']}, {report['machine']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny model and synthetic data, for CI")
+    parser.add_argument("--output", type=Path, default=REPO / "artifacts" / "stsb-tuned", help="trained model folder")
+    parser.add_argument("--json-out", type=Path, default=None, help="where to write the figures as JSON")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is 2 cores)")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    import torch
+
+    from simsearch.train import train_model
+
+    torch.set_num_threads(args.threads)
+    scratch = tempfile.TemporaryDirectory()
+    if args.smoke:
+        base, train_file, dev = smoke_inputs(Path(scratch.name))
+        output = Path(scratch.name) / "tuned"
+        hyper = {"epochs": 8, "learning_rate": 2e-3, "batch_size": 8}
+        json_out = args.json_out or Path(scratch.name) / "quality.json"
+    else:
+        if not (STSB / "train.csv").exists():
+            sys.exit(f"STS-B is not at {STSB}; the full benchmark needs ../shared/data/stsb.")
+        base, train_file, dev, output = "default", STSB / "train.csv", STSB / "dev.csv", args.output
+        hyper = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size}
+        json_out = args.json_out or REPO / "benchmarks" / "results" / "quality.json"
+    before = measure(base, dev)
+    result = train_model(train_file, output, base=base, pooling="mean" if args.smoke else None, eval_pairs=dev,
+                         seed=args.seed, overwrite=True, progress=sys.stderr.isatty(),
+                         say=lambda line: print(line, file=sys.stderr), **hyper)
+    after = measure(output, dev)
+    report = {
+        "mode": "smoke" if args.smoke else "full", "base": "tiny random BERT" if args.smoke else "all-MiniLM-L6-v2",
+        "before": before, "after": after, "training": result.to_dict(), "model": str(output),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), "
+                   f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+    }
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(report, indent=2))
+    print(table(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""Measure a model (or an index) before trusting it: STS correlation and retrieval metrics.
+
+Every function returns ``dict[str, float]`` with figures on a 0-100 scale (Spearman x100,
+nDCG@10 x100, ...), so before/after tables read the same everywhere. Retrieval with a
+model is exact brute-force search over unit vectors; with an index it is whatever the
+index's kind returns, which is the point of evaluating an index.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simsearch.errors import InputError
+from simsearch.pairs import PairSet, read_pairs
+
+if TYPE_CHECKING:
+    from simsearch.encoder import Encoder
+    from simsearch.index import Index
+
+Qrels = Mapping[str, Mapping[str, int]]  # query id -> {document id: relevance > 0}
+RETRIEVAL_DEPTH = 100  # deepest cut-off reported (Recall@100, MAP@100)
+PARAPHRASE_MIN_SCORE = 4.0  # on the 0-5 STS scale: "mostly equivalent" and above
+
+
+@dataclass(frozen=True)
+class RetrievalSet:
+    """Queries, the documents to search and which documents answer which query."""
+
+    corpus: dict[str, str]  # document id -> text
+    queries: dict[str, str]  # query id -> text
+    qrels: dict[str, dict[str, int]]
+    exclude: dict[str, str]  # query id -> a document id never to count as its answer (the query itself)
+
+
+# --- STS and pair files ------------------------------------------------------------------
+def sts_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict[str, float]:
+    """Spearman and Pearson correlation (x100) between cosine similarity and the gold scores."""
+    from scipy.stats import pearsonr, spearmanr
+
+    if pairs.format != "scored":
+        raise InputError(f"{pairs.source} has no score column; STS evaluation needs sentence1,sentence2,score.")
+    cosine = _pair_cosines(encoder, pairs, batch_size)
+    gold = np.asarray(pairs.targets, dtype=np.float64)
+    if np.ptp(gold) == 0:
+        raise InputError(f"{pairs.source}: every score is the same, so no correlation can be measured.")
+    return {"spearman": 100 * float(spearmanr(cosine, gold).statistic),
+            "pearson": 100 * float(pearsonr(cosine, gold).statistic)}
+
+
+def pair_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict[str, float]:
+    """The natural figures for any pair file; the first key is the one training selects on.
+
+    scored -> Spearman/Pearson; labelled -> average precision of ranking the similar
+    pairs first by cosine; triplets -> MRR@10 of finding each anchor's positive.
+    """
+    if pairs.format == "scored":
+        return sts_metrics(encoder, pairs, batch_size)
+    if pairs.format == "labelled":
+        cosine = _pair_cosines(encoder, pairs, batch_size)
+        return {"average_precision": 100 * average_precision(cosine, pairs.targets)}
+    return retrieval_metrics(encoder, anchor_retrieval_set(pairs), batch_size)
+
+
+def average_precision(scores: Sequence[float], labels: Sequence[float]) -> float:
+    """Mean precision at each similar (label 1) pair when pairs are sorted by score, best first (0-1)."""
+    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+    relevant = np.asarray(labels, dtype=np.float64)[order] == 1
+    if not relevant.any():
+        raise InputError("no pair is labelled 1, so average precision is undefined; add similar pairs.")
+    hits = np.cumsum(relevant)
+    return float(np.mean(hits[relevant] / (np.flatnonzero(relevant) + 1)))
+
+
+def _pair_cosines(encoder: Encoder, pairs: PairSet, batch_size: int) -> np.ndarray:
+    first, second = (pairs.texts[c] for c in ("sentence1", "sentence2"))
+    unique = list(dict.fromkeys(first + second))  # STS files repeat sentences; encode each once
+    vectors = encoder.encode(unique, batch_size=batch_size)
+    row = {text: i for i, text in enumerate(unique)}
+    a = vectors[[row[t] for t in first]]
+    b = vectors[[row[t] for t in second]]
+    return np.sum(a * b, axis=1, dtype=np.float64)
+
+
+# --- retrieval ---------------------------------------------------------------------------
+def retrieval_metrics(encoder: Encoder, data: RetrievalSet, batch_size: int = 64) -> dict[str, float]:
+    """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100) by exact search with ``encoder``."""
+    doc_ids = list(data.corpus)
+    query_ids = [q for q in data.queries if q in data.qrels]
+    doc_vectors = encoder.encode([data.corpus[d] for d in doc_ids], batch_size=batch_size)
+    query_vectors = encoder.encode([data.queries[q] for q in query_ids], batch_size=batch_size)
+    depth = min(RETRIEVAL_DEPTH + 1, len(doc_ids))  # one spare for the excluded self-match
+    rankings: dict[str, list[str]] = {}
+    for start in range(0, len(query_ids), 256):  # blocks keep the score matrix small
+        scores = query_vectors[start : start + 256] @ doc_vectors.T
+        top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
+        for row, candidates in enumerate(top):
+            ordered = candidates[np.argsort(-scores[row, candidates], kind="stable")]
+            rankings[query_ids[start + row]] = [doc_ids[i] for i in ordered]
+    return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
+
+
+def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 64) -> dict[str, float]:
+    """The same figures, searching an existing index (its documents and its own model) instead."""
+    query_ids = [q for q in data.queries if q in data.qrels]
+    vectors = index.encoder.encode([data.queries[q] for q in query_ids], batch_size=batch_size)
+    k = min(RETRIEVAL_DEPTH + 1, len(index))
+    hits = index.search_vectors(vectors, k)
+    rankings = {q: [hit.id for hit in found] for q, found in zip(query_ids, hits)}
+    return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
+
+
+def ranking_metrics(rankings: Mapping[str, Sequence[str]], qrels: Qrels,
+                    exclude: Mapping[str, str] | None = None) -> dict[str, float]:
+    """Average the per-query metrics over every query that has at least one relevant document.
+
+    Gains are the qrels relevance values (linear, as in BEIR's nDCG); a query missing
+    from ``rankings`` scores 0. Documents in ``exclude`` are dropped before cutting.
+    """
+    exclude = exclude or {}
+    totals = dict.fromkeys(("ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100", "map@100"), 0.0)
+    judged = [q for q, docs in qrels.items() if any(r > 0 for r in docs.values())]
+    if not judged:
+        raise InputError("no query has a relevant document in the qrels; check the qrels file and its ids.")
+    for query in judged:
+        relevance = {d: r for d, r in qrels[query].items() if r > 0}
+        ranked = [d for d in rankings.get(query, []) if d != exclude.get(query)][:RETRIEVAL_DEPTH]
+        for name, value in _query_metrics(ranked, relevance).items():
+            totals[name] += value
+    return {name: 100 * total / len(judged) for name, total in totals.items()}
+
+
+def _query_metrics(ranked: Sequence[str], relevance: Mapping[str, int]) -> dict[str, float]:
+    gains = [relevance.get(d, 0) for d in ranked]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains[:10]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(relevance.values(), reverse=True)[:10]))
+    first = next((i for i, g in enumerate(gains[:10]) if g > 0), None)
+    hit_ranks = [i for i, g in enumerate(gains) if g > 0]
+    precision_sum = sum((n + 1) / (i + 1) for n, i in enumerate(hit_ranks))
+    return {
+        "ndcg@10": dcg / ideal,
+        "mrr@10": 0.0 if first is None else 1 / (first + 1),
+        "recall@1": sum(g > 0 for g in gains[:1]) / len(relevance),
+        "recall@10": sum(g > 0 for g in gains[:10]) / len(relevance),
+        "recall@100": len(hit_ranks) / len(relevance),
+        "map@100": precision_sum / len(relevance),
+    }
+
+
+# --- building retrieval sets -------------------------------------------------------------
+def read_beir(corpus: str | Path, queries: str | Path, qrels: str | Path) -> RetrievalSet:
+    """BEIR files: corpus.jsonl (_id, title, text), queries.jsonl (_id, text), qrels .tsv with a header.
+
+    A document's title, when present, is put before its text, as BEIR does.
+    """
+    documents = {str(row["_id"]): " ".join(filter(None, (row.get("title"), row.get("text"))))
+                 for row in _beir_rows(corpus)}
+    questions = {str(row["_id"]): str(row.get("text") or "") for row in _beir_rows(queries)}
+    judgements = _read_qrels(Path(qrels))
+    unknown = {d for docs in judgements.values() for d in docs} - documents.keys()
+    if unknown and len(unknown) == len({d for docs in judgements.values() for d in docs}):
+        raise InputError(f"no document id in {Path(qrels).name} is in {Path(corpus).name}; "
+                         "the qrels and the corpus do not belong together.")
+    return RetrievalSet(documents, questions, judgements, {})
+
+
+def paraphrase_retrieval_set(files: Sequence[str | Path], min_score: float = PARAPHRASE_MIN_SCORE) -> RetrievalSet:
+    """Retrieval built from STS-style pairs: find each sentence's paraphrase among all sentences.
+
+    Queries are the sentence1 of pairs scored >= ``min_score`` (0-5 scale; label 1 for
+    labelled files), relevant documents their sentence2, and the corpus every distinct
+    sentence of the files. A query's own text never counts as its answer.
+    """
+    if not files:
+        raise InputError("give at least one pair file to build paraphrase retrieval from.")
+    all_pairs = [read_pairs(path) for path in files]
+    texts: dict[str, str] = {}  # text -> id: identical sentences are one document
+    for pairs in all_pairs:
+        if pairs.format == "triplets":
+            raise InputError(f"{pairs.source} is anchor/positive data; paraphrase retrieval needs sentence pairs.")
+        for text in pairs.texts["sentence1"] + pairs.texts["sentence2"]:
+            texts.setdefault(text, f"d{len(texts)}")
+    qrels: dict[str, dict[str, int]] = {}
+    for pairs in all_pairs:
+        threshold = 1.0 if pairs.format == "labelled" else min_score / 5
+        for first, second, target in zip(pairs.texts["sentence1"], pairs.texts["sentence2"], pairs.targets):
+            if target >= threshold - 1e-9 and first != second:
+                qrels.setdefault(texts[first], {})[texts[second]] = 1
+    if not qrels:
+        raise InputError(f"no pair scores {min_score:g} or more (or is labelled 1); "
+                         "paraphrase retrieval needs some close pairs.")
+    corpus = {doc_id: text for text, doc_id in texts.items()}
+    queries = {doc_id: corpus[doc_id] for doc_id in qrels}
+    return RetrievalSet(corpus, queries, qrels, exclude={doc_id: doc_id for doc_id in qrels})
+
+
+def anchor_retrieval_set(pairs: PairSet) -> RetrievalSet:
+    """Anchor/positive rows as retrieval: each anchor must find its positive among all positives and negatives."""
+    texts: dict[str, str] = {}
+    for column in ("positive", "negative"):
+        for text in pairs.texts.get(column, []):
+            texts.setdefault(text, f"d{len(texts)}")
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for number, (anchor, positive) in enumerate(zip(pairs.texts["anchor"], pairs.texts["positive"])):
+        queries[f"q{number}"] = anchor
+        qrels[f"q{number}"] = {texts[positive]: 1}
+    exclude = {q: texts[anchor] for q, anchor in queries.items() if anchor in texts}
+    return RetrievalSet({d: t for t, d in texts.items()}, queries, qrels, exclude)
+
+
+def _beir_rows(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file {str(path)!r} does not exist; check the path.")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path.name} line {number} is not valid JSON ({exc.msg}); fix that line.") from None
+        if not isinstance(row, dict) or "_id" not in row:
+            raise InputError(f"{path.name} line {number} has no _id; BEIR files need _id on every line.")
+        rows.append(row)
+    if not rows:
+        raise InputError(f"{path.name} is empty; give a BEIR jsonl file.")
+    return rows
+
+
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    if not path.is_file():
+        raise InputError(f"qrels file {str(path)!r} does not exist; check the path.")
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.rstrip("\n").split("\t")
+        if number == 1 and not fields[-1].lstrip("-").isdigit():
+            continue  # the header: query-id, corpus-id, score
+        if not line.strip():
+            continue
+        if len(fields) != 3 or not fields[2].strip().lstrip("-").isdigit():
+            raise InputError(f"{path.name} line {number} is not 'query-id<TAB>corpus-id<TAB>score'; fix that line.")
+        qrels.setdefault(fields[0].strip(), {})[fields[1].strip()] = int(fields[2])
+    if not qrels:
+        raise InputError(f"{path.name} holds no judgements; give a BEIR qrels .tsv file.")
+    return qrels

@@ -1,0 +1,83 @@
+"""What the model sees: WordPiece tokens, their contextual embeddings, token-to-token similarity.
+
+The Siamese encoder pools the transformer's per-token outputs into one sentence
+vector. Looking one step earlier, at those per-token vectors, shows which words
+of one sentence lined up with which words of the other. Only the model's own
+tokenizer and forward pass are used (``Encoder.model``, a SentenceTransformer),
+so the pieces and ids are exactly the ones the index was built with.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from simsearch.encoder import Encoder
+from simsearch.search import check_query
+
+_lock = threading.Lock()  # the fast tokenizer refuses concurrent use from two threads
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word piece: ``text`` as the tokenizer writes it ("[CLS]", "guitar", "##ing") and its vocabulary id."""
+
+    text: str
+    id: int
+    special: bool
+
+
+@dataclass(frozen=True)
+class TokenSimilarity:
+    """Cosine similarity of every token of ``a`` with every token of ``b`` (rows: a, columns: b)."""
+
+    tokens_a: list[Token]
+    tokens_b: list[Token]
+    matrix: np.ndarray
+
+    def best_matches(self) -> list[tuple[Token, Token, float]]:
+        """For each ordinary token of ``a``, its closest ordinary token of ``b``, best pairs first."""
+        columns = [j for j, token in enumerate(self.tokens_b) if not token.special]
+        if not columns:
+            return []
+        pairs = []
+        for i, token in enumerate(self.tokens_a):
+            if token.special:
+                continue
+            j = columns[int(np.argmax(self.matrix[i, columns]))]
+            pairs.append((token, self.tokens_b[j], float(self.matrix[i, j])))
+        return sorted(pairs, key=lambda pair: -pair[2])
+
+
+def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
+    """The tokens the model reads for ``text``, special tokens included, truncated like encoding is."""
+    model = (encoder or Encoder.load()).model
+    tokenizer = model.tokenizer
+    with _lock:
+        ids = tokenizer(check_query(text), truncation=True, max_length=model.max_seq_length)["input_ids"]
+        pieces = tokenizer.convert_ids_to_tokens(ids)
+    special = set(tokenizer.all_special_ids)
+    return [Token(piece, int(token_id), int(token_id) in special) for piece, token_id in zip(pieces, ids)]
+
+
+def token_embeddings(text: str, encoder: Encoder | None = None) -> np.ndarray:
+    """The transformer's contextual output for each token of ``text``, as unit rows (n_tokens, hidden)."""
+    model = (encoder or Encoder.load()).model
+    with _lock:
+        output = model.encode([check_query(text)], output_value="token_embeddings", show_progress_bar=False)[0]
+    vectors = output.detach().float().cpu().numpy() if hasattr(output, "detach") else np.asarray(output)
+    vectors = vectors.astype(np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def token_similarity(a: str, b: str, encoder: Encoder | None = None) -> TokenSimilarity:
+    """Token-by-token cosine similarity between two texts' contextual embeddings."""
+    encoder = encoder or Encoder.load()
+    tokens_a, tokens_b = word_pieces(a, encoder), word_pieces(b, encoder)
+    vectors_a, vectors_b = token_embeddings(a, encoder), token_embeddings(b, encoder)
+    if (len(tokens_a), len(tokens_b)) != (len(vectors_a), len(vectors_b)):  # would pair the wrong labels
+        raise RuntimeError(f"tokenizer gave {len(tokens_a)}/{len(tokens_b)} tokens but the model "
+                           f"{len(vectors_a)}/{len(vectors_b)} vectors")
+    return TokenSimilarity(tokens_a, tokens_b, vectors_a @ vectors_b.T)

@@ -1,0 +1,209 @@
+"""End to end: the real app under `streamlit run`, in headless Chromium driven by Playwright.
+
+Needs Debian's chromium (`make test` installs it with apt-get where it can) and the
+playwright Python package (the dev extra); never Playwright's own browser download.
+Screenshots of every page land in artifacts/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from simsearch import Index, read_corpus
+from tests.conftest import DEMO_CSV, REPO
+
+CHROMIUM = Path(os.environ.get("SIMSEARCH_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = REPO / "artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+QUERY, TOP_HIT = "my flight was cancelled", "Our flight to Oslo was cancelled because of a heavy snowstorm"
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
+
+
+def start_app(home: Path, cwd: Path, command: list[str] | None = None) -> tuple[str, subprocess.Popen]:
+    """`streamlit run ui/app.py` (or ``command`` + port) on a free port, from ``cwd`` outside the repository.
+
+    The server runs in its own process group, so stop_app ends it and anything it started.
+    """
+    port = free_port()
+    if command is None:
+        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"), "--server.port", str(port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true",
+                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+                   "--client.toolbarMode", "viewer"]
+    else:
+        command = [*command, "--port", str(port)]
+    env = {**os.environ, "SIMSEARCH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, server)
+    except BaseException:
+        stop_app(server)
+        raise
+    return url, server
+
+
+def stop_app(server: subprocess.Popen) -> None:
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api",
+                                         reason="playwright is not installed: pip install -e '.[dev]'")
+    if not CHROMIUM.exists():
+        pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium; `make test` does)")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """The demo index built with the real default model, served by the real app."""
+    home = tmp_path_factory.mktemp("browser-home") / "indexes"
+    Index.build("demo", read_corpus(DEMO_CSV), index_dir=home)
+    url, server = start_app(home, cwd=tmp_path_factory.mktemp("elsewhere"))
+    yield url
+    stop_app(server)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole page: Streamlit scrolls inside its main pane, so grow the viewport to its height first."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.wait_for_timeout(500)  # let charts finish their transition
+    height = page.evaluate("""() => Math.max(...Array.from(
+        document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]'),
+        (element) => element.scrollHeight), window.innerHeight)""")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": min(int(height), 4000)})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+    return path
+
+
+def search(page, query: str) -> None:
+    box = page.get_by_label("Query")
+    box.fill(query)
+    box.press("Enter")
+    page.get_by_text(re.compile(r"results( matching .*)? from [\d,]+ texts")).wait_for()
+
+
+def first_result(page) -> str:
+    card = page.locator("[data-testid='stMarkdownContainer'] p").filter(has=page.locator("strong", has_text="1."))
+    return card.first.inner_text()
+
+
+def test_typed_query_shows_expected_top_hit(page, app_url):
+    page.goto(app_url)
+    page.get_by_label("Query").wait_for()
+    search(page, QUERY)
+    assert TOP_HIT in first_result(page)
+    assert page.get_by_text("encode").first.is_visible()
+    assert screenshot(page, "search").stat().st_size > 10_000
+
+
+def test_every_page_renders_without_error(page, app_url, tmp_path):
+    page.goto(app_url)
+    search(page, QUERY)
+    page.get_by_role("combobox", name=re.compile("category")).click()
+    page.get_by_role("option", name=re.compile(r"^travel")).click()
+    page.get_by_text("results matching category = travel").wait_for()
+    screenshot(page, "search-filtered")
+
+    page.get_by_role("button", name="Explain").first.click()
+    page.get_by_role("heading", name="Explain a result").wait_for()
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
+    assert page.get_by_text("[CLS]").first.is_visible()
+    screenshot(page, "explain")
+
+    page.get_by_role("link", name="Compare").click()
+    page.get_by_text("Under the hood").wait_for()
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
+    assert page.get_by_text("[SEP]").first.is_visible()
+    screenshot(page, "compare")
+
+    page.get_by_role("link", name="Index overview").click()
+    page.get_by_text("Map of the embeddings").wait_for()
+    page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
+    screenshot(page, "overview")
+
+    upload = tmp_path / "demo copy.csv"  # 320 texts: long enough to see the bar move
+    upload.write_bytes(DEMO_CSV.read_bytes())
+    page.get_by_role("link", name="Build").click()
+    page.locator("input[type='file']").set_input_files(str(upload))
+    page.get_by_role("button", name="Build index").click()
+    page.get_by_text(re.compile(r"encoded [\d,]+ of 320 texts")).wait_for()
+    screenshot(page, "build-progress")
+    page.get_by_text("Built index demo-copy: 320 texts").wait_for()
+    screenshot(page, "build")
+    page.get_by_role("link", name="Search").click()  # the new index is picked in the sidebar, no restart
+    page.get_by_text("Index demo-copy: 320 texts").wait_for()
+    assert not page.locator("[data-testid='stException']").count()
+
+
+def test_simsearch_ui_command_serves_the_app(page, tmp_path, tiny_model, animals):
+    """`simsearch ui --index-dir DIR --port N`, started from an unrelated folder, serves a working search."""
+    home = tmp_path / "elsewhere-indexes"
+    Index.build("zoo", animals, model=tiny_model, index_dir=home)
+    command = [sys.executable, "-m", "simsearch", "ui", "--index-dir", str(home)]
+    url, server = start_app(tmp_path / "not-this-one", cwd=tmp_path, command=command)
+    try:
+        page.goto(url)
+        search(page, "Heavy rain flooded the mountain trail.")
+        assert "Heavy rain flooded the mountain trail." in first_result(page)
+    finally:
+        stop_app(server)

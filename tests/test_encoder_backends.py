@@ -1,0 +1,116 @@
+"""The onnx and onnx-int8 encoder backends against torch, and their place in indexes and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from simsearch import Index
+from simsearch.encoder import Encoder
+from simsearch.errors import InvalidArgumentError
+
+pytest.importorskip("onnxruntime")
+
+SENTENCES = [
+    "The cat sleeps on the warm windowsill.",
+    "Interest rates rose again this quarter.",
+    "A",
+    "Knead the dough for ten minutes before baking, then let it rest under a damp cloth.",
+    "UPPER case and lower case",
+    "word " * 300,  # longer than any model here reads: truncated the same way by both runtimes
+]
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1)
+
+
+def test_onnx_matches_torch_on_tiny_sentence_model(tiny_model):
+    torch_vectors = Encoder.load(tiny_model).encode(SENTENCES)
+    onnx = Encoder.load(tiny_model, backend="onnx")
+    assert onnx.backend == "onnx"
+    np.testing.assert_allclose(onnx.encode(SENTENCES), torch_vectors, atol=1e-4)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "max", "mean"])
+def test_onnx_pools_plain_checkpoints_like_torch(tiny_checkpoint, pooling):
+    torch_encoder = Encoder.load(tiny_checkpoint, pooling)
+    onnx = Encoder.load(tiny_checkpoint, pooling, backend="onnx")
+    assert onnx.info == torch_encoder.info  # same fingerprint: an index accepts either
+    np.testing.assert_allclose(onnx.encode(SENTENCES, batch_size=4), torch_encoder.encode(SENTENCES), atol=1e-4)
+    assert onnx.count_truncated(SENTENCES) == torch_encoder.count_truncated(SENTENCES) == 1
+
+
+def test_onnx_encoder_still_offers_the_torch_model(tiny_model):
+    onnx = Encoder.load(tiny_model, backend="onnx")
+    assert type(onnx.model).__name__ == "SentenceTransformer"
+    assert onnx.similarity("a cat", "a cat") == pytest.approx(1.0, abs=1e-5)
+
+
+def test_unknown_backend_is_refused_with_the_valid_names(tiny_model):
+    with pytest.raises(InvalidArgumentError, match="valid: torch, onnx, onnx-int8"):
+        Encoder.load(tiny_model, backend="tensorrt")
+
+
+def test_onnx_needs_a_local_model_folder():
+    with pytest.raises(InvalidArgumentError, match="local model folder"):
+        Encoder.load("someone/not-a-folder", backend="onnx")
+
+
+def test_backend_is_recorded_and_other_backends_can_search(tiny_model, index_dir, animals):
+    index = Index.build("pets", animals, model=tiny_model, backend="onnx", index_dir=index_dir)
+    assert index.manifest.encoder_backend == "onnx"
+    expected = [hit.id for hit in index.search("a sleepy cat", k=3)]
+    reopened = Index.open("pets", index_dir=index_dir, backend="torch")
+    assert reopened.encoder.backend == "torch"
+    assert [hit.id for hit in reopened.search("a sleepy cat", k=3)] == expected
+    rebuilt = reopened.rebuild(backend="torch")
+    assert rebuilt.manifest.encoder_backend == "torch"
+
+
+@pytest.mark.slow
+def test_index_built_with_onnx_is_searched_without_torch_in_a_new_process(tiny_model, index_dir, animals, tmp_path):
+    Index.build("pets", animals, model=tiny_model, backend="onnx", index_dir=index_dir)
+    script = (
+        "import json, sys; from simsearch import Index; "
+        f"hits = Index.open('pets', index_dir={str(index_dir)!r}).search('a sleepy cat', k=2); "
+        "print(json.dumps({'ids': [h.id for h in hits], "
+        "'torch': 'torch' in sys.modules, 'st': 'sentence_transformers' in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(answer["ids"]) == 2
+    assert answer["torch"] is False and answer["st"] is False
+
+
+@pytest.mark.slow
+def test_cli_build_with_backend_and_bad_backend(tiny_model, index_dir, tmp_path):
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("a cat on a mat\nthe stock market fell\nbake the bread slowly\n", encoding="utf-8")
+    cli = [sys.executable, "-m", "simsearch"]
+    common = ["--index-dir", str(index_dir)]
+    subprocess.run([*cli, "build", "docs", "-i", str(corpus), "--model", tiny_model, "--backend", "onnx-int8",
+                    "-q", *common], check=True, capture_output=True)
+    info = subprocess.run([*cli, "info", "docs", "--json", *common], check=True, capture_output=True, text=True)
+    assert json.loads(info.stdout)["encoder_backend"] == "onnx-int8"
+    found = subprocess.run([*cli, "search", "docs", "kitten", "-k", "1", *common], capture_output=True, text=True)
+    assert found.returncode == 0 and "1." in found.stdout
+    bad = subprocess.run([*cli, "search", "docs", "kitten", "--backend", "tensorrt", *common],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert bad.stderr.strip().startswith("error: unknown encoder backend 'tensorrt'")
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_default_model_onnx_equals_torch_and_int8_stays_close(default_encoder):
+    onnx = Encoder.load(backend="onnx").encode(SENTENCES)
+    int8 = Encoder.load(backend="onnx-int8").encode(SENTENCES)
+    reference = default_encoder.encode(SENTENCES)
+    np.testing.assert_allclose(onnx, reference, atol=1e-4)
+    assert cosine_rows(int8, reference).min() > 0.95
+    assert cosine_rows(int8, reference).mean() > 0.98

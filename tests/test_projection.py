@@ -1,0 +1,48 @@
+"""The 2-D embedding map: sampling, PCA, metadata carried to every point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simsearch import Index
+from simsearch.errors import InvalidArgumentError
+from simsearch.projection import embedding_map
+
+
+@pytest.fixture
+def zoo(tiny_model, index_dir, animals) -> Index:
+    return Index.build("zoo", animals, model=tiny_model, index_dir=index_dir)
+
+
+def test_map_has_one_point_per_document_with_metadata(zoo, animals):
+    projected = embedding_map(zoo, method="pca")
+    assert projected.method == "pca" and not projected.sampled and projected.total == 8
+    assert {p.id for p in projected.points} == {row["id"] for row in animals}
+    assert all(p.metadata["category"] for p in projected.points)
+    assert projected.explained[0] >= projected.explained[1] > 0
+
+
+def test_pca_axes_are_the_leading_variance_directions(zoo):
+    projected = embedding_map(zoo, method="pca")
+    xy = np.array([[p.x, p.y] for p in projected.points])
+    vectors = zoo.vectors([p.id for p in projected.points])
+    centred = vectors - vectors.mean(axis=0)
+    total = (centred**2).sum()
+    assert (xy**2).sum(axis=0)[0] / total == pytest.approx(projected.explained[0], rel=1e-3)
+
+
+def test_large_index_is_sampled_reproducibly(zoo):
+    first, second = embedding_map(zoo, sample=3, method="pca"), embedding_map(zoo, sample=3, method="pca")
+    assert first.sampled and len(first.points) == 3
+    assert [p.id for p in first.points] == [p.id for p in second.points]
+
+
+def test_ivf_index_map_falls_back_to_encoding(tiny_model, index_dir, animals):
+    index = Index.build("zi", animals, model=tiny_model, index_dir=index_dir, kind="ivf")
+    assert len(embedding_map(index, method="pca").points) == 8
+
+
+def test_unknown_method_is_refused(zoo):
+    with pytest.raises(InvalidArgumentError, match="valid: auto, pca, umap"):
+        embedding_map(zoo, method="tsne")

@@ -1,0 +1,58 @@
+"""WordPiece tokens, contextual token embeddings and the sentence comparison built on them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simsearch import Encoder
+from simsearch.compare import compare_texts, describe_similarity
+from simsearch.errors import InvalidArgumentError
+from simsearch.tokens import token_similarity, word_pieces
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tiny_model) -> Encoder:
+    return Encoder.load(tiny_model)
+
+
+def test_word_pieces_show_special_tokens_subwords_and_ids(tiny_encoder):
+    tokens = word_pieces("unbelievably snowboarding", tiny_encoder)
+    assert tokens[0].text == "[CLS]" and tokens[-1].text == "[SEP]"
+    assert tokens[0].special and tokens[-1].special and not any(t.special for t in tokens[1:-1])
+    assert any(t.text.startswith("##") for t in tokens)
+    tokenizer = tiny_encoder.model.tokenizer
+    assert [t.id for t in tokens] == tokenizer("unbelievably snowboarding")["input_ids"]
+
+
+def test_token_similarity_of_a_sentence_with_itself_has_unit_diagonal(tiny_encoder):
+    view = token_similarity("The cat sleeps.", "The cat sleeps.", tiny_encoder)
+    assert view.matrix.shape == (len(view.tokens_a), len(view.tokens_b))
+    np.testing.assert_allclose(np.diag(view.matrix), 1.0, atol=1e-4)
+    best = view.best_matches()
+    assert all(a.text == b.text for a, b, _ in best)
+
+
+def test_compare_score_equals_encoder_similarity(tiny_encoder):
+    comparison = compare_texts("A man plays guitar.", "Stocks fell today.", tiny_encoder)
+    assert comparison.score == pytest.approx(tiny_encoder.similarity("A man plays guitar.", "Stocks fell today."))
+    assert comparison.reading == describe_similarity(comparison.score)
+
+
+def test_empty_sentence_is_refused(tiny_encoder):
+    with pytest.raises(InvalidArgumentError, match="second sentence is empty"):
+        compare_texts("hello", "  ", tiny_encoder)
+
+
+def test_describe_similarity_bands_are_ordered():
+    assert describe_similarity(0.95) == "the same meaning"
+    assert describe_similarity(0.05) == "different topics"
+    assert describe_similarity(0.5) != describe_similarity(0.7)
+
+
+@pytest.mark.slow
+def test_real_model_matches_guitar_to_guitar(default_encoder):
+    comparison = compare_texts("A man plays guitar.", "Someone is playing a guitar.", default_encoder)
+    assert comparison.score > 0.7
+    matches = {a.text: (b.text, score) for a, b, score in comparison.tokens.best_matches()}
+    assert matches["guitar"][0] == "guitar"

@@ -1,0 +1,134 @@
+"""Small drawing helpers shared by the pages: error guard, result cards, tokens, heatmap, manifest."""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from simsearch import Hit, SimsearchError
+from simsearch.tokens import Token, TokenSimilarity
+
+log = logging.getLogger(__name__)
+
+_CHIP_CSS = """
+<style>
+.ss-tokens {display: flex; flex-wrap: wrap; gap: 4px; margin: 2px 0 10px 0;}
+.ss-tok {display: inline-flex; flex-direction: column; align-items: center; padding: 2px 7px; border-radius: 6px;
+         background: rgba(49, 51, 63, 0.06); border: 1px solid rgba(49, 51, 63, 0.15); font-family: monospace;}
+.ss-tok.special {background: rgba(255, 75, 75, 0.10); border-color: rgba(255, 75, 75, 0.35);}
+.ss-tok.piece {background: rgba(28, 131, 225, 0.10); border-color: rgba(28, 131, 225, 0.35);}
+.ss-tok small {font-size: 0.68em; opacity: 0.65;}
+.ss-score {font-size: 1.35rem; font-weight: 600; text-align: right; font-variant-numeric: tabular-nums;}
+.ss-bar {height: 8px; border-radius: 4px; background: rgba(49, 51, 63, 0.10); margin-top: 6px;}
+.ss-bar > div {height: 8px; border-radius: 4px; background: #1c83e1;}
+</style>
+"""
+
+
+def guarded(render: Callable[[], Any]) -> Any:
+    """Run a page body; a user error becomes one red line, anything else a short note (details in the log)."""
+    try:
+        return render()
+    except SimsearchError as error:
+        st.error(str(error), icon="⚠️")
+    except Exception as error:  # a bug: keep the page alive, put the traceback in the server log
+        log.exception("unexpected error in the web UI")
+        st.error(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.",
+                 icon="🐞")
+    return None
+
+
+def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | None = None,
+             on_explain: Callable[[Hit], None] | None = None) -> None:
+    """One result: rank and text, cosine as a number and a bar, metadata, and the two actions."""
+    with st.container(border=True):
+        text_column, score_column = st.columns([7, 1], vertical_alignment="center")
+        text_column.markdown(f"**{rank}.** {hit.text}")
+        score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>{score_bar(hit.score)}',
+                              unsafe_allow_html=True)
+        details, similar, explain = st.columns([5, 1, 1], vertical_alignment="center")
+        details.caption(" · ".join([f"{name}: **{value}**" for name, value in hit.metadata.items()]
+                                   + [f"id `{hit.id}`"]))
+        if on_similar is not None:
+            similar.button("Find similar", key=f"{key}-similar", on_click=on_similar, args=(hit,),
+                           icon=":material/manage_search:", type="tertiary", help="Search with this text")
+        if on_explain is not None:
+            explain.button("Explain", key=f"{key}-explain", on_click=on_explain, args=(hit,),
+                           icon=":material/grid_on:", type="tertiary", help="Which words matched your query")
+
+
+def inject_css() -> None:
+    """The styles of the token chips and score bars, once per run (the entry point calls it)."""
+    st.html(_CHIP_CSS)
+
+
+def score_bar(score: float) -> str:
+    width = max(0.0, min(1.0, score)) * 100
+    return f'<div class="ss-bar" title="cosine {score:.3f}"><div style="width:{width:.1f}%"></div></div>'
+
+
+def token_chips(tokens: list[Token]) -> None:
+    """The word pieces as the model reads them, each with its vocabulary id underneath."""
+    chips = []
+    for token in tokens:
+        kind = "special" if token.special else "piece" if token.text.startswith("##") else ""
+        chips.append(f'<span class="ss-tok {kind}">{html.escape(token.text)}<small>{token.id}</small></span>')
+    st.markdown(f'<div class="ss-tokens">{"".join(chips)}</div>', unsafe_allow_html=True)
+
+
+def token_heatmap(view: TokenSimilarity, label_a: str, label_b: str) -> None:
+    """Token-to-token cosine similarity as a heatmap: rows are ``a``'s tokens, columns ``b``'s."""
+    rows_a = [f"{i:>2} {t.text}" for i, t in enumerate(view.tokens_a)]
+    rows_b = [f"{j:>2} {t.text}" for j, t in enumerate(view.tokens_b)]
+    cells = pd.DataFrame(
+        [(a, b, float(view.matrix[i, j])) for i, a in enumerate(rows_a) for j, b in enumerate(rows_b)],
+        columns=["a", "b", "cosine"],
+    )
+    step = 26 if len(rows_a) <= 40 else 14
+    base = alt.Chart(cells).encode(
+        x=alt.X("b:N", sort=rows_b, title=label_b,
+                axis=alt.Axis(orient="top", labelAngle=-40, labelOverlap=False, labelLimit=140)),
+        y=alt.Y("a:N", sort=rows_a, title=label_a, axis=alt.Axis(labelOverlap=False, labelLimit=140)),
+    )
+    heat = base.mark_rect().encode(
+        color=alt.Color("cosine:Q", scale=alt.Scale(scheme="blues"),
+                        legend=alt.Legend(title="cosine", gradientLength=max(60, step * len(rows_a) - 30))),
+        tooltip=[alt.Tooltip("a:N", title=label_a), alt.Tooltip("b:N", title=label_b),
+                 alt.Tooltip("cosine:Q", format=".3f")],
+    )
+    layers = heat
+    if len(rows_b) <= 28:  # numbers only where the cells are wide enough to read
+        labels = base.mark_text(fontSize=11).encode(
+            text=alt.Text("cosine:Q", format=".2f"),
+            color=alt.condition(alt.datum.cosine > 0.6, alt.value("white"), alt.value("#262730")),
+        )
+        layers = heat + labels
+    st.altair_chart(layers.properties(height=alt.Step(step)), width="stretch")
+
+
+def best_matches(view: TokenSimilarity, label_a: str, label_b: str, limit: int = 12) -> None:
+    pairs = view.best_matches()[:limit]
+    if pairs:
+        table = pd.DataFrame([(a.text, b.text, round(score, 3)) for a, b, score in pairs],
+                             columns=[label_a, f"closest in {label_b}", "cosine"])
+        st.dataframe(table, hide_index=True)
+
+
+def readable_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def readable_size(n_bytes: int) -> str:
+    size = float(n_bytes)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n_bytes} bytes"

@@ -1,0 +1,110 @@
+"""What the UI keeps between reruns: open indexes, loaded models, computed views, the chosen index.
+
+Indexes and models are cached per process (``st.cache_resource``), so the model
+loads once and an index opens once. A cached index is reopened when the one on
+disk has changed (rebuilt or added to by the CLI or this UI), compared by the
+manifest's build id and update time through ``Index.is_stale()``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from simsearch import Encoder, Index, SimsearchError, list_indexes
+from simsearch.encoder import DEFAULT_MODEL
+from simsearch.filters import Facet, metadata_facets
+from simsearch.layout import current_folder, index_home
+from simsearch.manifest import read_manifest
+
+INDEX_KEY = "index_name"  # the sidebar picker's widget key
+_PENDING_INDEX = "pending_index_name"  # set before a rerun to move the picker to a new index
+_FLASH = "flash_message"
+
+
+def home() -> str:
+    """The index folder this app serves ($SIMSEARCH_HOME, else ./indexes), as the cache key."""
+    return str(index_home().resolve())
+
+
+def index_names() -> list[str]:
+    return list_indexes(home())
+
+
+@st.cache_resource(show_spinner="Opening the index and loading its model…", max_entries=16)
+def _open_index(folder: str, name: str) -> Index:
+    index = Index.open(name, index_dir=folder)
+    index.encoder.encode(["warm-up"])  # load the model now, once, not on the first query
+    return index
+
+
+def current_index(name: str) -> Index:
+    """The cached index ``name``, reopened when the version on disk has changed."""
+    index = _open_index(home(), name)
+    if index.is_stale():
+        _open_index.clear()
+        index = _open_index(home(), name)
+    return index
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def encoder(model: str) -> Encoder:
+    return Encoder.load(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def facets(folder: str, name: str, version: tuple) -> list[Facet]:
+    """Metadata drop-downs for one version of an index (``version`` only keys the cache)."""
+    return metadata_facets(current_index(name).store)
+
+
+def index_version(index: Index) -> tuple:
+    return (index.manifest.build_id, index.manifest.updated_at)
+
+
+def index_facets(index: Index) -> list[Facet]:
+    return facets(home(), index.name, index_version(index))
+
+
+def known_models() -> list[str]:
+    """The default model first, then every model an index here was built with."""
+    models = [DEFAULT_MODEL]  # the name manifests record, so the index and this page share one loaded model
+    for name in index_names():
+        try:
+            model = read_manifest(current_folder(Path(home()), name)).model["name"]
+        except SimsearchError:  # a damaged index must not hide the others' models
+            continue
+        if model not in models:
+            models.append(model)
+    return models
+
+
+def select_index_after_rerun(name: str | None, message: str | None = None) -> None:
+    """Point the sidebar picker at ``name`` (None: the first) on the next run, and show ``message`` there."""
+    st.session_state[_PENDING_INDEX] = name
+    if message:
+        st.session_state[_FLASH] = message
+
+
+def apply_pending_selection(names: list[str]) -> None:
+    """Call before the picker is drawn: a widget's value can only be set before it exists."""
+    if _PENDING_INDEX in st.session_state:
+        wanted = st.session_state.pop(_PENDING_INDEX)
+        st.session_state[INDEX_KEY] = wanted if wanted in names else (names[0] if names else None)
+    elif st.session_state.get(INDEX_KEY) not in names and names:
+        st.session_state[INDEX_KEY] = "demo" if "demo" in names else names[0]
+
+
+def pop_flash() -> str | None:
+    return st.session_state.pop(_FLASH, None)
+
+
+def selected_index_name() -> str | None:
+    return st.session_state.get(INDEX_KEY)
+
+
+def max_upload_bytes() -> int:
+    """Upload cap: $SIMSEARCH_UI_MAX_UPLOAD_MB (default 50 MB); bigger files belong to `simsearch build`."""
+    return int(float(os.environ.get("SIMSEARCH_UI_MAX_UPLOAD_MB", "50")) * 1024 * 1024)

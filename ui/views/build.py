@@ -1,0 +1,131 @@
+"""Build page: a new index from an uploaded file, with a live progress bar; rebuild or drop one."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from simsearch import Index, drop_index, read_corpus
+from simsearch.backends import KINDS
+from simsearch.corpus import SUPPORTED_EXTENSIONS, read_columns
+from simsearch.errors import InputError
+from ui import components, state
+
+NUMBERED = "(number the texts)"
+OTHER_MODEL = "another model folder or hub id…"
+
+
+def progress_reporter(label: str):
+    """A st.progress bar and the on_progress(done, total) callback that moves it."""
+    bar = st.progress(0.0, text=f"{label}: loading the model…")
+
+    def report(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{label}: encoded {done:,} of {total:,} texts")
+
+    return bar, report
+
+
+def saved_upload(upload) -> Path:
+    """The upload as a file with its own extension (the corpus reader goes by it), written once per upload."""
+    paths = st.session_state.setdefault("upload_paths", {})
+    if upload.file_id not in paths:
+        folder = Path(tempfile.mkdtemp(prefix="simsearch-upload-"))
+        path = folder / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        paths[upload.file_id] = str(path)
+    return Path(paths[upload.file_id])
+
+
+def suggested_name(filename: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(filename).stem).strip("-._")
+    return stem[:64] or "my-index"
+
+
+def new_index_section() -> None:
+    st.subheader("New index from a file")
+    limit = state.max_upload_bytes()
+    upload = st.file_uploader(
+        f"Texts: {', '.join(SUPPORTED_EXTENSIONS)} (up to {components.readable_size(limit)})",
+        type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS], max_upload_size=max(1, -(-limit // 2**20)),
+        key=f"upload-{st.session_state.get('upload_round', 0)}",  # a new key after a build empties the box
+    )
+    if upload is None:
+        st.caption("A .txt file holds one text a line; .csv, .jsonl and .parquet files have a text column and "
+                   "optionally an id column; every other column becomes metadata you can filter on.")
+        return
+    if upload.size > limit:
+        raise InputError(f"{upload.name} is {components.readable_size(upload.size)}, over this page's "
+                         f"{components.readable_size(limit)} limit; build it with `simsearch build NAME --input "
+                         f"{upload.name}` instead.")
+    path = saved_upload(upload)
+    columns = read_columns(path)
+    left, right = st.columns(2)
+    text_column = left.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
+                                   key="text-column")
+    id_choices = [NUMBERED, *(c for c in columns if c != text_column)]
+    id_column = right.selectbox("Id column", id_choices, index=id_choices.index("id") if "id" in id_choices else 0,
+                                 key="id-column")
+    name = left.text_input("Index name", suggested_name(upload.name), key=f"index-name-{upload.file_id}")
+    models = state.known_models()
+    model = right.selectbox("Model", [*models, OTHER_MODEL], key="build-model")
+    if model == OTHER_MODEL:
+        model = right.text_input("Model folder or hub id", placeholder="/path/to/model").strip()
+    kind = left.selectbox("Index kind", KINDS, key="build-kind",
+                          help="auto: exact flat search up to 20,000 texts, HNSW above.")
+    overwrite = right.checkbox("Replace an index of the same name", value=False)
+    if not st.button("Build index", type="primary", icon=":material/play_arrow:"):
+        return
+    if not model:
+        raise InputError("no model given; type a model folder or hub id, or pick one from the list.")
+    corpus = read_corpus(path, text_column=text_column, id_column=None if id_column == NUMBERED else id_column)
+    bar, report = progress_reporter(f"Building {name}")
+    index = Index.build(name, corpus, model=model, kind=kind, overwrite=overwrite, on_progress=report,
+                        index_dir=state.home())
+    bar.progress(1.0, text="Done")
+    st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
+    skipped = f" ({corpus.skipped_blank} blank rows skipped)" if corpus.skipped_blank else ""
+    return index.name, f"Built index **{index.name}**: {len(index):,} texts{skipped}, kind {index.manifest.kind}."
+
+
+def existing_index_section() -> tuple[str | None, str] | None:
+    name = state.selected_index_name()
+    if name is None:
+        return None
+    st.subheader(f"Rebuild or drop “{name}”")
+    left, right = st.columns(2)
+    with left.container(border=True):
+        st.markdown("**Rebuild**: re-encode the stored texts into a new build and swap it in; ids stay.")
+        kinds = ["(keep current)", *KINDS]
+        kind = st.selectbox("Kind for the rebuild", kinds, key="rebuild-kind")
+        if st.button("Rebuild", icon=":material/autorenew:"):
+            index = state.current_index(name)
+            bar, report = progress_reporter(f"Rebuilding {name}")
+            new = index.rebuild(kind=None if kind == kinds[0] else kind, on_progress=report)
+            bar.progress(1.0, text="Done")
+            return name, f"Rebuilt index **{name}**: {len(new):,} texts, kind {new.manifest.kind}."
+    with right.container(border=True):
+        st.markdown("**Drop**: delete the index and every file of it. This cannot be undone.")
+        sure = st.checkbox(f"Yes, delete “{name}” for good", key=f"drop-confirm-{name}")
+        if st.button("Drop index", type="primary", disabled=not sure, icon=":material/delete:"):
+            drop_index(name, index_dir=state.home())
+            return None, f"Dropped index **{name}**."
+    return None
+
+
+def render() -> tuple[str | None, str] | None:
+    st.title("Build")
+    flash = state.pop_flash()
+    if flash:
+        st.success(flash)
+    done = new_index_section()
+    st.divider()
+    return done or existing_index_section()
+
+
+outcome = components.guarded(render)
+if outcome is not None:  # outside the guard: st.rerun stops this run
+    state.select_index_after_rerun(*outcome)
+    st.rerun()

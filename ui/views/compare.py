@@ -1,0 +1,43 @@
+"""Compare page: two sentences, their cosine similarity, and the tokens behind it."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from simsearch.compare import compare_texts
+from ui import components, state
+
+
+def render() -> None:
+    st.title("Compare two sentences")
+    models = state.known_models()
+    model = st.selectbox("Model", models, help="The default model, or one an index here was built with.")
+    left, right = st.columns(2)
+    first = left.text_area("First sentence", "A man is playing a guitar.", height=80)
+    second = right.text_area("Second sentence", "Someone plays an instrument on stage.", height=80)
+    if not first.strip() and not second.strip():
+        st.info("Type two sentences to compare them.")
+        return
+    comparison = compare_texts(first, second, state.encoder(model))
+    score_column, reading_column = st.columns([1, 4], vertical_alignment="center")
+    score_column.metric("cosine similarity", f"{comparison.score:.3f}")
+    reading_column.markdown(f"### {comparison.reading.capitalize()}")
+    reading_column.caption("Cosine of the two sentence vectors (1: same direction, 0: unrelated), read on the "
+                           "STS-B scale people use to rate sentence pairs. Calibrated on all-MiniLM-L6-v2; other "
+                           "models spread scores differently.")
+    st.divider()
+    st.subheader("Under the hood")
+    st.markdown("**Word pieces** as the model reads them, with their vocabulary ids. `[CLS]` opens and `[SEP]` "
+                "closes every input; `##` marks a piece that continues the word before it.")
+    st.caption("First sentence")
+    components.token_chips(comparison.tokens.tokens_a)
+    st.caption("Second sentence")
+    components.token_chips(comparison.tokens.tokens_b)
+    st.markdown("**Token-to-token similarity** of the contextual token vectors the sentence vector is pooled "
+                "from: which words matched which.")
+    components.token_heatmap(comparison.tokens, "first sentence", "second sentence")
+    st.markdown("**Closest partner** of each token of the first sentence in the second:")
+    components.best_matches(comparison.tokens, "first sentence", "second")
+
+
+components.guarded(render)

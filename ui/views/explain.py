@@ -1,0 +1,39 @@
+"""Explain a result: which tokens of the query lined up with which tokens of a hit."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from simsearch.compare import compare_texts
+from ui import components, state
+
+
+def render() -> None:
+    st.title("Explain a result")
+    request = st.session_state.pop("explain_request", None)
+    if request is not None:
+        st.session_state["explained"] = request
+    explained = st.session_state.get("explained")
+    if explained is None:
+        st.info("Press **Explain** under a search result to see how the model matched it to your query.")
+        return
+    index = state.current_index(explained["index"])
+    st.markdown(f"**Query:** {explained['query']}")
+    st.markdown(f"**Hit** `{explained['id']}` in index **{index.name}**: {explained['text']}")
+    comparison = compare_texts(explained["query"], explained["text"], index.encoder)
+    st.metric("cosine similarity", f"{comparison.score:.3f}")
+    st.markdown(f"*{comparison.reading}*")
+    st.subheader("Tokens as the model sees them")
+    st.caption("Query")
+    components.token_chips(comparison.tokens.tokens_a)
+    st.caption("Hit")
+    components.token_chips(comparison.tokens.tokens_b)
+    st.subheader("Which query token matched which hit token")
+    st.caption("Cosine similarity of the model's contextual token vectors (before pooling into one sentence "
+               "vector). Darker cells: tokens the model read as meaning the same here.")
+    components.token_heatmap(comparison.tokens, "query token", "hit token")
+    st.markdown("**Closest partner** of each query token in the hit:")
+    components.best_matches(comparison.tokens, "query token", "hit")
+
+
+components.guarded(render)
