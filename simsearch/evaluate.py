@@ -8,7 +8,6 @@ index's kind returns, which is the point of evaluating an index.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simsearch.corpus import read_rows
 from simsearch.errors import InputError
 from simsearch.pairs import PairSet, read_pairs
 
@@ -216,20 +216,14 @@ def anchor_retrieval_set(pairs: PairSet) -> RetrievalSet:
 
 
 def _beir_rows(path: str | Path) -> list[dict]:
+    """The rows of a BEIR corpus or queries file (jsonl), each checked for its ``_id``."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"file {str(path)!r} does not exist; check the path.")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path.name} line {number} is not valid JSON ({exc.msg}); fix that line.") from None
-        if not isinstance(row, dict) or "_id" not in row:
-            raise InputError(f"{path.name} line {number} has no _id; BEIR files need _id on every line.")
-        rows.append(row)
+    if path.suffix.lower() != ".jsonl":
+        raise InputError(f"{path.name} is not .jsonl; BEIR corpus and queries files are JSON lines.")
+    rows = read_rows(path)
+    for number, row in enumerate(rows, start=1):
+        if "_id" not in row:
+            raise InputError(f"{path.name} row {number} has no _id; BEIR files need _id on every line.")
     if not rows:
         raise InputError(f"{path.name} is empty; give a BEIR jsonl file.")
     return rows

@@ -121,6 +121,25 @@ def best_matches(view: TokenSimilarity, label_a: str, label_b: str, limit: int =
         st.dataframe(table, hide_index=True)
 
 
+def token_view(view: TokenSimilarity, name_a: str, name_b: str) -> None:
+    """Word pieces of both texts, their token-to-token heatmap and each token's closest partner.
+
+    Shared by Compare and Explain so both pages teach the same picture of what BERT matched.
+    """
+    st.markdown("**Word pieces** as the model reads them, with their vocabulary ids. `[CLS]` opens and `[SEP]` "
+                "closes every input; `##` marks a piece that continues the word before it.")
+    st.caption(name_a.capitalize())
+    token_chips(view.tokens_a)
+    st.caption(name_b.capitalize())
+    token_chips(view.tokens_b)
+    st.markdown(f"**Which {name_a} token matched which {name_b} token**: cosine similarity of the contextual "
+                "token vectors the sentence vector is pooled from. Darker cells: tokens the model read as "
+                "meaning the same here.")
+    token_heatmap(view, f"{name_a} token", f"{name_b} token")
+    st.markdown(f"**Closest partner** of each {name_a} token in the {name_b}:")
+    best_matches(view, f"{name_a} token", name_b)
+
+
 def readable_time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
 

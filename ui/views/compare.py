@@ -27,17 +27,6 @@ def render() -> None:
                            "models spread scores differently.")
     st.divider()
     st.subheader("Under the hood")
-    st.markdown("**Word pieces** as the model reads them, with their vocabulary ids. `[CLS]` opens and `[SEP]` "
-                "closes every input; `##` marks a piece that continues the word before it.")
-    st.caption("First sentence")
-    components.token_chips(comparison.tokens.tokens_a)
-    st.caption("Second sentence")
-    components.token_chips(comparison.tokens.tokens_b)
-    st.markdown("**Token-to-token similarity** of the contextual token vectors the sentence vector is pooled "
-                "from: which words matched which.")
-    components.token_heatmap(comparison.tokens, "first sentence", "second sentence")
-    st.markdown("**Closest partner** of each token of the first sentence in the second:")
-    components.best_matches(comparison.tokens, "first sentence", "second")
-
+    components.token_view(comparison.tokens, "first sentence", "second sentence")
 
 components.guarded(render)

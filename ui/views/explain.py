@@ -23,17 +23,7 @@ def render() -> None:
     comparison = compare_texts(explained["query"], explained["text"], index.encoder)
     st.metric("cosine similarity", f"{comparison.score:.3f}")
     st.markdown(f"*{comparison.reading}*")
-    st.subheader("Tokens as the model sees them")
-    st.caption("Query")
-    components.token_chips(comparison.tokens.tokens_a)
-    st.caption("Hit")
-    components.token_chips(comparison.tokens.tokens_b)
-    st.subheader("Which query token matched which hit token")
-    st.caption("Cosine similarity of the model's contextual token vectors (before pooling into one sentence "
-               "vector). Darker cells: tokens the model read as meaning the same here.")
-    components.token_heatmap(comparison.tokens, "query token", "hit token")
-    st.markdown("**Closest partner** of each query token in the hit:")
-    components.best_matches(comparison.tokens, "query token", "hit")
-
+    st.subheader("Under the hood")
+    components.token_view(comparison.tokens, "query", "hit")
 
 components.guarded(render)
