@@ -51,7 +51,7 @@ class Hyperparameters:
 
 # Graded scores: tuned on STS-B train/dev with the default model (README, "Fine-tuning and evaluation").
 DEFAULTS: dict[PairFormat, Hyperparameters] = {
-    "scored": Hyperparameters(epochs=4, batch_size=16, learning_rate=5e-5),
+    "scored": Hyperparameters(epochs=6, batch_size=16, learning_rate=5e-5),
     "labelled": Hyperparameters(epochs=2, batch_size=32, learning_rate=2e-5),
     "triplets": Hyperparameters(epochs=1, batch_size=32, learning_rate=2e-5),  # bigger batches, more negatives
 }
@@ -194,7 +194,10 @@ def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName
 
     if loss_name == "mnrl" and pairs.format == "labelled":
         pairs = pairs.positives()
-    sampler = BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else BatchSamplers.BATCH_SAMPLER
+    from simsearch.batching import LengthBucketBatchSampler
+
+    # MNRL takes other rows as negatives, so a batch must not repeat a text; other losses batch by length.
+    sampler = BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else LengthBucketBatchSampler
     args = SentenceTransformerTrainingArguments(
         output_dir=str(staging / "trainer"), num_train_epochs=hyper.epochs,
         per_device_train_batch_size=hyper.batch_size, learning_rate=hyper.learning_rate,

@@ -295,3 +295,13 @@ def test_ivfpq_with_subquantizers_not_dividing_dimension_is_refused():
 def test_params_override_defaults_and_are_reported():
     index = create_vector_index("hnsw", DIMENSION, 100, {"ef_search": 128})
     assert index.params == {"m": 32, "ef_construction": 80, "ef_search": 128}
+
+
+def test_hnsw_searches_wider_as_the_corpus_grows():
+    breadth = [create_vector_index("hnsw", DIMENSION, n).params["ef_search"] for n in (10_000, 300_000, 1_000_000)]
+    assert breadth == [64, 128, 256]
+
+
+def test_ivf_probes_at_least_32_lists():
+    assert create_vector_index("ivf", DIMENSION, 10_000).params == {"nlist": 256, "nprobe": 32}
+    assert create_vector_index("ivf", DIMENSION, 100_000).params == {"nlist": 1264, "nprobe": 79}
