@@ -29,7 +29,7 @@ class LengthBucketBatchSampler(DefaultBatchSampler):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
                          valid_label_columns=valid_label_columns, generator=generator, seed=seed)
         text_columns = [c for c in dataset.column_names if c not in (valid_label_columns or [])]
-        columns = [dataset[c] for c in text_columns]
+        columns = [list(dataset[c]) for c in text_columns]  # materialised: row access on a lazy Column is slow
         self.lengths = [sum(len(column[row]) for column in columns) for row in range(len(dataset))]
 
     def __len__(self) -> int:

@@ -81,6 +81,14 @@ class Encoder:
         return self.info.dimension
 
     @property
+    def lock(self) -> threading.Lock:
+        """Held while the model or its tokenizer runs: neither is safe under concurrent calls.
+
+        Token views (simsearch.tokens) share a model with searches, so they take this lock too.
+        """
+        return self._lock
+
+    @property
     def device(self) -> str:
         return str(self.model.device)
 

@@ -109,6 +109,10 @@ def retrieval_metrics(encoder: Encoder, data: RetrievalSet, batch_size: int = 64
 def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 64) -> dict[str, float]:
     """The same figures, searching an existing index (its documents and its own model) instead."""
     query_ids = [q for q in data.queries if q in data.qrels]
+    answers = sorted({doc for q in query_ids for doc in data.qrels[q]})
+    if not index.store.row_ids_for(answers):
+        raise InputError(f"index {index.name!r} holds none of the qrels' document ids, so every score would be 0; "
+                         "build it from the BEIR corpus with --id-column _id.")
     vectors = index.encoder.encode([data.queries[q] for q in query_ids], batch_size=batch_size)
     k = min(RETRIEVAL_DEPTH + 1, len(index))
     hits = index.search_vectors(vectors, k)

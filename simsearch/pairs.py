@@ -51,6 +51,9 @@ class PairSet:
         if self.format != "labelled":
             raise InputError(f"{self.source}: only labelled pairs can be reduced to their positives.")
         keep = [i for i, label in enumerate(self.targets) if label == 1]
+        if len(keep) < 2:
+            raise InputError(f"{self.source} has {len(keep)} pair(s) labelled 1; mnrl needs at least 2. "
+                             "Add similar pairs or use --loss online-contrastive.")
         texts = {"anchor": [self.texts["sentence1"][i] for i in keep],
                  "positive": [self.texts["sentence2"][i] for i in keep]}
         return PairSet("triplets", texts, [], self.source)

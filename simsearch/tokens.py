@@ -9,15 +9,12 @@ so the pieces and ids are exactly the ones the index was built with.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from simsearch.encoder import Encoder
 from simsearch.search import check_query
-
-_lock = threading.Lock()  # the fast tokenizer refuses concurrent use from two threads
 
 
 @dataclass(frozen=True)
@@ -53,9 +50,10 @@ class TokenSimilarity:
 
 def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
     """The tokens the model reads for ``text``, special tokens included, truncated like encoding is."""
-    model = (encoder or Encoder.load()).model
+    encoder = encoder or Encoder.load()
+    model = encoder.model
     tokenizer = model.tokenizer
-    with _lock:
+    with encoder.lock:
         ids = tokenizer(check_query(text), truncation=True, max_length=model.max_seq_length)["input_ids"]
         pieces = tokenizer.convert_ids_to_tokens(ids)
     special = set(tokenizer.all_special_ids)
@@ -64,8 +62,9 @@ def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
 
 def token_embeddings(text: str, encoder: Encoder | None = None) -> np.ndarray:
     """The transformer's contextual output for each token of ``text``, as unit rows (n_tokens, hidden)."""
-    model = (encoder or Encoder.load()).model
-    with _lock:
+    encoder = encoder or Encoder.load()
+    model = encoder.model
+    with encoder.lock:
         output = model.encode([check_query(text)], output_value="token_embeddings", show_progress_bar=False)[0]
     vectors = output.detach().float().cpu().numpy() if hasattr(output, "detach") else np.asarray(output)
     vectors = vectors.astype(np.float32)

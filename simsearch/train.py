@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import platform
 import shutil
@@ -123,6 +124,7 @@ def train_model(
     set_seed(seed)
     model = load_sentence_transformer(base, pooling)  # type: ignore[arg-type]
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the published model should read like any folder
     try:
         monitor = _Monitor(model, eval_set, staging, progress, say)
         _run_trainer(model, train_set, loss_name, hyper, seed, monitor, staging)
@@ -260,7 +262,10 @@ class _Monitor(TrainerCallback):
         if metrics:
             self.selection_metric = next(iter(metrics))
             value = metrics[self.selection_metric]
-            if self._best is None or value > self._best:
+            if math.isnan(value):  # a collapsed model (constant cosines) has no correlation
+                log.warning("epoch %d: %s is undefined (constant similarities); not kept", epoch,
+                            self.selection_metric)
+            elif self._best is None or value > self._best:
                 self._best, self.best_epoch = value, epoch
                 _save_model(self.model, self.staging)
         else:
@@ -337,6 +342,12 @@ def _move_into_place(staging: Path, output: Path) -> None:
     if output.exists():
         old = output.with_name(f".{output.name}.old-{os.getpid()}")
         os.replace(output, old)
-    os.replace(staging, output)
+    try:
+        os.replace(staging, output)
+    except OSError as error:
+        if old is not None:
+            os.replace(old, output)  # the previous model stays where it was
+        raise InvalidArgumentError(f"could not move the trained model into {str(output)!r} ({error.strerror}); "
+                                   "check the folder's permissions.") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

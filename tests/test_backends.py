@@ -305,3 +305,27 @@ def test_hnsw_searches_wider_as_the_corpus_grows():
 def test_ivf_probes_at_least_32_lists():
     assert create_vector_index("ivf", DIMENSION, 10_000).params == {"nlist": 256, "nprobe": 32}
     assert create_vector_index("ivf", DIMENSION, 100_000).params == {"nlist": 1264, "nprobe": 79}
+
+
+def test_selective_filter_on_hnsw_returns_the_exact_best_matches():
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(5000, DIMENSION)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(5000, dtype=np.int64)
+    index = create_vector_index("hnsw", DIMENSION, len(vectors), {"ef_search": 8})
+    index.build(vectors, ids)
+    allowed = ids[::250]  # 20 documents scattered over the graph
+    queries = vectors[:5] + 0.05
+    scores, found = index.search(queries, 10, allowed)
+    brute = queries @ vectors[allowed].T
+    expected = allowed[np.argsort(-brute, axis=1)[:, :10]]
+    assert (found == expected).all()
+    assert np.allclose(scores, np.sort(brute, axis=1)[:, ::-1][:, :10], atol=1e-5)
+
+
+def test_filter_matching_fewer_than_k_pads_with_minus_one():
+    vectors = np.eye(DIMENSION, dtype=np.float32)[:8]
+    index = create_vector_index("flat", DIMENSION, 8)
+    index.build(vectors, np.arange(10, 18, dtype=np.int64))
+    _, found = index.search(vectors[:1], 5, np.array([11, 12], dtype=np.int64))
+    assert sorted(found[0][:2]) == [11, 12] and list(found[0][2:]) == [-1, -1, -1]

@@ -124,6 +124,15 @@ def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model,
     assert 0 < by_model["ndcg@10"] <= 100
 
 
+def test_index_without_the_qrels_ids_is_refused_not_scored_zero(beir_files, tiny_model, animals, index_dir):
+    from simsearch import Index
+
+    renumbered = [{**a, "id": f"doc-{n}"} for n, a in enumerate(animals)]
+    index = Index.build("numbered", renumbered, model=tiny_model, kind="flat", index_dir=index_dir)
+    with pytest.raises(InputError, match="--id-column _id"):
+        index_retrieval_metrics(index, read_beir(*beir_files))
+
+
 def test_bad_qrels_line_is_named(tmp_path, beir_files):
     corpus, queries, _ = beir_files
     qrels = tmp_path / "bad.tsv"

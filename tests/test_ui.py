@@ -242,3 +242,10 @@ def test_demo_index_with_the_default_model_finds_the_paraphrase(index_dir, monke
     app.selectbox(key="filter-demo-category").set_value(
         next(o for o in app.selectbox(key="filter-demo-category").options if o.startswith("finance"))).run()
     assert result_texts(app)[0] == "I cancelled two streaming subscriptions I no longer watched to cut costs."
+
+
+def test_user_text_is_escaped_so_markdown_cannot_restyle_it():
+    from ui.components import escape_markdown
+
+    shown = escape_markdown("pay $5 or $6 for [this](http://x) *now*")
+    assert shown == r"pay \$5 or \$6 for \[this\](http://x) \*now\*"

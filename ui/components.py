@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from simsearch.tokens import Token, TokenSimilarity
 
 log = logging.getLogger(__name__)
 
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>$~])")  # what changes the look of text inside a line
 _CHIP_CSS = """
 <style>
 .ss-tokens {display: flex; flex-wrap: wrap; gap: 4px; margin: 2px 0 10px 0;}
@@ -50,11 +52,12 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
     """One result: rank and text, cosine as a number and a bar, metadata, and the two actions."""
     with st.container(border=True):
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
-        text_column.markdown(f"**{rank}.** {hit.text}")
+        text_column.markdown(f"**{rank}.** {escape_markdown(hit.text)}")
         score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>{score_bar(hit.score)}',
                               unsafe_allow_html=True)
         details, similar, explain = st.columns([5, 1, 1], vertical_alignment="center")
-        details.caption(" · ".join([f"{name}: **{value}**" for name, value in hit.metadata.items()]
+        details.caption(" · ".join([f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
+                                    for name, value in hit.metadata.items()]
                                    + [f"id `{hit.id}`"]))
         if on_similar is not None:
             similar.button("Find similar", key=f"{key}-similar", on_click=on_similar, args=(hit,),
@@ -62,6 +65,11 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
         if on_explain is not None:
             explain.button("Explain", key=f"{key}-explain", on_click=on_explain, args=(hit,),
                            icon=":material/grid_on:", type="tertiary", help="Which words matched your query")
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown as itself: without this, `$x$` renders as maths, `*a*` in italics, `[a](b)` as a link."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def inject_css() -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from simsearch import Encoder, Index, SimsearchError, list_indexes
 from simsearch.encoder import DEFAULT_MODEL
+from simsearch.errors import InputError
 from simsearch.filters import Facet, metadata_facets
 from simsearch.layout import current_folder, index_home
 from simsearch.manifest import read_manifest
@@ -107,4 +108,9 @@ def selected_index_name() -> str | None:
 
 def max_upload_bytes() -> int:
     """Upload cap: $SIMSEARCH_UI_MAX_UPLOAD_MB (default 50 MB); bigger files belong to `simsearch build`."""
-    return int(float(os.environ.get("SIMSEARCH_UI_MAX_UPLOAD_MB", "50")) * 1024 * 1024)
+    raw = os.environ.get("SIMSEARCH_UI_MAX_UPLOAD_MB", "50")
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        raise InputError(f"SIMSEARCH_UI_MAX_UPLOAD_MB={raw!r} is not a number; set it to megabytes, e.g. 50.") from None
+    return int(megabytes * 1024 * 1024)

@@ -20,6 +20,9 @@ from simsearch.backends.base import VectorIndex
 from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
 from simsearch.errors import InvalidArgumentError
 
+# Filtered searches over at most this many documents score them exactly (see _exact_among).
+EXACT_FILTER_LIMIT = 20_000
+
 
 class FaissIndex(VectorIndex):
     """Shared FAISS plumbing; subclasses say how to make the index and tune its search."""
@@ -147,6 +150,10 @@ class FaissIndex(VectorIndex):
         allowed = np.asarray(allowed_ids, dtype=np.int64)
         if self._deleted:
             allowed = np.setdiff1d(allowed, np.array(sorted(self._deleted), dtype=np.int64))
+        if len(allowed) <= EXACT_FILTER_LIMIT:
+            stored = self.reconstruct(allowed)
+            if stored is not None:
+                return _exact_among(queries, k, allowed, stored)
         parameters = self._search_parameters()
         parameters.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed))
         return self._cpu.search(queries, k, params=parameters)
@@ -274,6 +281,21 @@ def _hnsw_ef_search(n_vectors: int) -> int:
     if n_vectors <= 200_000:
         return 64
     return 128 if n_vectors <= 500_000 else 256
+
+
+def _exact_among(queries: np.ndarray, k: int, ids: np.ndarray, vectors: np.ndarray):
+    """Exact top-k over a filtered subset.
+
+    A graph walk with a selector visits the same nodes as an unfiltered search, so a
+    selective filter on HNSW found few or none of the matching texts; scoring a small
+    subset directly is both exact and fast.
+    """
+    subset = faiss.IndexFlatIP(vectors.shape[1])
+    subset.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    scores, positions = subset.search(queries, k)
+    if len(ids) == 0:
+        return scores, positions  # all -1: nothing matched the filter
+    return scores, np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
 
 
 def _pq_subquantizers(dimension: int) -> int:

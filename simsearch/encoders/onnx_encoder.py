@@ -36,6 +36,7 @@ class OnnxEncoder(Encoder):
                               pooling=meta["pooling"], max_seq_length=meta["max_seq_length"])
         self._meta, self._source, self._folder = meta, source, folder
         self._lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self._st_model: SentenceTransformer | None = None
         self._tokenizer = _load_tokenizer(folder / onnx_export.TOKENIZER_FILE, meta)
         self._session = _load_session(folder / (onnx_export.INT8_FILE if quantized else onnx_export.FP32_FILE))
@@ -43,11 +44,12 @@ class OnnxEncoder(Encoder):
     @property
     def model(self) -> SentenceTransformer:
         """The torch SentenceTransformer of the same weights, loaded on first use (slow: imports torch)."""
-        if self._st_model is None:
-            from simsearch.encoder import _build_sentence_transformer
+        with self._model_lock:  # two first callers must not load two models
+            if self._st_model is None:
+                from simsearch.encoder import _build_sentence_transformer
 
-            pooling = self.info.pooling if not (Path(self._source) / "modules.json").exists() else None
-            self._st_model = _build_sentence_transformer(self.name, self._source, pooling)
+                pooling = self.info.pooling if not (Path(self._source) / "modules.json").exists() else None
+                self._st_model = _build_sentence_transformer(self.name, self._source, pooling)
         return self._st_model
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -32,6 +33,9 @@ def saved_upload(upload) -> Path:
     """The upload as a file with its own extension (the corpus reader goes by it), written once per upload."""
     paths = st.session_state.setdefault("upload_paths", {})
     if upload.file_id not in paths:
+        for old in paths.values():  # one upload kept per browser session, so a long-running server stays small
+            shutil.rmtree(Path(old).parent, ignore_errors=True)
+        paths.clear()
         folder = Path(tempfile.mkdtemp(prefix="simsearch-upload-"))
         path = folder / Path(upload.name).name
         path.write_bytes(upload.getvalue())

@@ -18,8 +18,9 @@ def render() -> None:
         st.info("Press **Explain** under a search result to see how the model matched it to your query.")
         return
     index = state.current_index(explained["index"])
-    st.markdown(f"**Query:** {explained['query']}")
-    st.markdown(f"**Hit** `{explained['id']}` in index **{index.name}**: {explained['text']}")
+    st.markdown(f"**Query:** {components.escape_markdown(explained['query'])}")
+    hit_text = components.escape_markdown(explained["text"])
+    st.markdown(f"**Hit** `{explained['id']}` in index **{index.name}**: {hit_text}")
     comparison = compare_texts(explained["query"], explained["text"], index.encoder)
     st.metric("cosine similarity", f"{comparison.score:.3f}")
     st.markdown(f"*{comparison.reading}*")
