@@ -181,18 +181,25 @@ def test_every_page_renders_without_error(page, app_url, tmp_path):
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
     screenshot(page, "overview")
 
-    upload = tmp_path / "demo copy.csv"  # 320 texts: long enough to see the bar move
-    upload.write_bytes(DEMO_CSV.read_bytes())
+    upload = tmp_path / "demo copy.csv"
+    write_demo_copies(upload, copies=6)  # 1,920 texts: several seconds of encoding, so the bar is seen moving
     page.get_by_role("link", name="Build").click()
     page.locator("input[type='file']").set_input_files(str(upload))
     page.get_by_role("button", name="Build index").click()
-    page.get_by_text(re.compile(r"encoded [\d,]+ of 320 texts")).wait_for()
+    page.get_by_text(re.compile(r"encoded [\d,]+ of 1,920 texts")).wait_for()
     screenshot(page, "build-progress")
-    page.get_by_text("Built index demo-copy: 320 texts").wait_for()
+    page.get_by_text("Built index demo-copy: 1,920 texts").wait_for()
     screenshot(page, "build")
     page.get_by_role("link", name="Search").click()  # the new index is picked in the sidebar, no restart
-    page.get_by_text("Index demo-copy: 320 texts").wait_for()
+    page.get_by_text("Index demo-copy: 1,920 texts").wait_for()
     assert not page.locator("[data-testid='stException']").count()
+
+
+def write_demo_copies(path: Path, copies: int) -> None:
+    """The demo corpus repeated with fresh ids (the build refuses duplicate ids)."""
+    header, *rows = DEMO_CSV.read_text(encoding="utf-8").splitlines()
+    lines = [header] + [f"{row.split(',', 1)[0]}-{n},{row.split(',', 1)[1]}" for n in range(copies) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def test_simsearch_ui_command_serves_the_app(page, tmp_path, tiny_model, animals):
