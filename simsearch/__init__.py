@@ -12,9 +12,9 @@ import os
 __version__ = "0.1.0"
 
 # FAISS and torch each bring their own OpenMP runtime. With the default (spinning) wait policy,
-# FAISS's idle threads keep both cores busy after a search, and the next query's encoding ran at
-# half speed: 21.6 ms instead of 12.5 ms per demo query with the torch backend. Passive waiting
-# must be set before either library loads, so it is set here; a caller's own value wins.
+# FAISS's idle threads keep both cores busy after a search and the next query's encoding slows:
+# benchmarks/core_latency.py measured a demo-index p50 of 20.1 ms before this line, 12.6 ms after.
+# Passive waiting must be set before either library loads, so it is set here; a caller's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from simsearch.corpus import Corpus, Document, read_corpus  # noqa: E402

@@ -32,10 +32,6 @@ class LengthBucketBatchSampler(DefaultBatchSampler):
         columns = [list(dataset[c]) for c in text_columns]  # materialised: row access on a lazy Column is slow
         self.lengths = [sum(len(column[row]) for column in columns) for row in range(len(dataset))]
 
-    def __len__(self) -> int:
-        full, rest = divmod(len(self.lengths), self.batch_size)
-        return full + (1 if rest and not self.drop_last else 0)
-
     def __iter__(self) -> Iterator[list[int]]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator).tolist()

@@ -133,17 +133,13 @@ def test_index_without_the_qrels_ids_is_refused_not_scored_zero(beir_files, tiny
         index_retrieval_metrics(index, read_beir(*beir_files))
 
 
-def test_bad_qrels_line_is_named(tmp_path, beir_files):
+@pytest.mark.parametrize("lines, message", [
+    ("query-id\tcorpus-id\tscore\n1\ta1\n", "line 2"),  # a line without its score
+    ("1\tzz1\t1\n", "do not belong together"),  # qrels of another corpus
+])
+def test_unusable_qrels_are_refused_with_the_reason(tmp_path, beir_files, lines, message):
     corpus, queries, _ = beir_files
-    qrels = tmp_path / "bad.tsv"
-    qrels.write_text("query-id\tcorpus-id\tscore\n1\ta1\n")
-    with pytest.raises(InputError, match="line 2"):
-        read_beir(corpus, queries, qrels)
-
-
-def test_qrels_of_another_corpus_are_refused(tmp_path, beir_files):
-    corpus, queries, _ = beir_files
-    qrels = tmp_path / "other.tsv"
-    qrels.write_text("1\tzz1\t1\n")
-    with pytest.raises(InputError, match="do not belong together"):
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text(lines)
+    with pytest.raises(InputError, match=message):
         read_beir(corpus, queries, qrels)
