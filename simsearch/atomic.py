@@ -1,0 +1,40 @@
+"""Writing a file so that a reader sees the old version or the new one, never half of either.
+
+Every file simsearch replaces in place (manifests, vector files, tombstones, exported
+models, training reports) goes through ``replacing``: the new content is written to a
+temporary file in the same folder, flushed to disk, and renamed over the target. A
+crash at any moment leaves at most a stray ``*.tmp`` file, which the next write of the
+same target overwrites.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; when the block succeeds, it becomes ``path`` atomically.
+
+    The block writes the temporary file however it likes (``faiss.write_index``,
+    ``numpy.save``, ``onnx.save``); if it raises, the temporary file is removed and
+    ``path`` is untouched.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) atomically."""
+    with replacing(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
