@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from simsearch import Document, Index, drop_index, list_indexes, load_encoder
+from simsearch import Document, Index, describe_index, drop_index, list_indexes, load_encoder
 from simsearch.errors import (
     CorruptIndexError,
     FormatVersionError,
@@ -50,6 +50,34 @@ def test_search_batch_matches_single_searches(built):
     queries = ["rain on the trail", "baking bread", "share prices"]
     batch = built.search_batch(queries, k=3)
     assert [[h.id for h in hits] for hits in batch] == [[h.id for h in built.search(q, k=3)] for q in queries]
+
+
+def test_query_reports_stage_timings_that_add_up_and_the_hits_of_search_batch(built):
+    queries = ["rain on the trail", "baking bread", "share prices"]
+    result = built.query(queries, k=3)
+    assert result.hits == built.search_batch(queries, k=3)
+    timings = result.timings
+    stages = timings.encode_ms + timings.candidates_ms + timings.fetch_ms
+    assert min(timings.encode_ms, timings.candidates_ms, timings.fetch_ms) >= 0
+    assert stages <= timings.total_ms <= stages + 5  # validation is the only untimed stage
+
+
+def test_a_bare_string_is_not_a_list_of_queries(built):
+    with pytest.raises(InvalidArgumentError, match="list of strings"):
+        built.query("cats")
+
+
+def test_build_reports_progress_through_one_callback(tiny_encoder, index_dir, animals):
+    calls = []
+    Index.build("progress", animals, encoder=tiny_encoder, index_dir=index_dir,
+                on_progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1] == (8, 8)
+
+
+def test_describe_index_reads_the_manifest_without_opening(built, index_dir):
+    manifest = describe_index("animals", index_dir)
+    assert (manifest.name, manifest.count, manifest.kind) == ("animals", 8, "flat")
+    assert manifest.build_id == built.manifest.build_id
 
 
 def test_on_disk_layout_has_manifest_faiss_and_sqlite(built, index_dir):
@@ -207,7 +235,8 @@ def test_broken_manifest_is_reported(built, index_dir):
 
 
 def test_same_weights_from_another_folder_are_accepted(built, tiny_checkpoint, index_dir):
-    index = Index.open("animals", index_dir=index_dir, encoder=load_encoder(tiny_checkpoint))  # plain checkpoint, mean pooling
+    same_weights = load_encoder(tiny_checkpoint)  # plain checkpoint, mean pooling
+    index = Index.open("animals", index_dir=index_dir, encoder=same_weights)
     assert index.search("cats", k=1)
 
 
