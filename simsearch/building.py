@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch import layout
 from simsearch.backends import IndexKind, choose_kind, create_vector_index
 from simsearch.corpus import Corpus, Document, documents_from_rows
 from simsearch.errors import IndexExistsError, InputError
 from simsearch.generations import vectors_file
+from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
 from simsearch.manifest import Manifest, write_manifest
 from simsearch.store import Store
 from simsearch.version import __version__
@@ -67,8 +67,8 @@ def as_documents(records: Records) -> list[Document]:
 def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
                 overwrite: bool = False) -> Path:
     """Build a new index ``name`` from ``documents``; returns the published build folder."""
-    layout.check_name(name)
-    if layout.exists(home, name) and not overwrite:
+    check_name(name)
+    if exists(home, name) and not overwrite:
         raise IndexExistsError(
             f"index {name!r} exists already; use `simsearch rebuild {name}` or pass --overwrite to replace it."
         )
@@ -107,9 +107,9 @@ def warn_truncated(encoder: Encoder, texts: Sequence[str]) -> None:
 def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
                        encoder: Encoder, options: BuildOptions, created_at: float | None) -> Path:
     """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
-    with layout.writer_lock(home, name):
-        layout.remove_unused_builds(home, name)
-        with layout.new_build_folder(home, name) as folder:
+    with writer_lock(home, name):
+        remove_unused_builds(home, name)
+        with new_build_folder(home, name) as folder:
             store = Store(folder / STORE_FILE)
             try:
                 store.begin()
@@ -117,7 +117,7 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
                 _write_build(folder, store, encoder, texts, row_ids, options, created_at)
             finally:
                 store.close()
-            layout.publish(home, name, folder)
+            publish(home, name, folder)
     return folder
 
 

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsearch import layout
 from simsearch.backends import VectorIndex, load_vector_index
 from simsearch.errors import CorruptIndexError, StaleWriterError
+from simsearch.layout import current_folder, writer_lock
 from simsearch.manifest import Manifest, write_manifest
 from simsearch.store import Store
 
@@ -36,7 +36,10 @@ def vectors_file(number: int) -> str:
 
 
 def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generation:
-    """Load the vector file whose generation the store names (re-read once if a writer just moved it on)."""
+    """Load the vector file whose generation the store names (re-read once if a writer just moved it on).
+
+    Vectors and texts out of step (a file copied in by hand, a damaged store) are reported, not served.
+    """
     for _attempt in range(2):
         number = int(store.meta("generation", "0"))
         path = folder / vectors_file(number)
@@ -54,6 +57,11 @@ def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generatio
     if vectors.dimension != manifest.dimension:
         raise CorruptIndexError(f"vector file {path.name} has dimension {vectors.dimension}, manifest says "
                                 f"{manifest.dimension}; rebuild the index.")
+    if vectors.count != store.count():
+        raise CorruptIndexError(
+            f"index {manifest.name!r} holds {vectors.count} vectors but {store.count()} texts; "
+            f"rebuild it with `simsearch rebuild {manifest.name}`."
+        )
     return Generation(vectors, number)
 
 
@@ -74,8 +82,8 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
     and the old generation stays in force. Raises IndexBusyError while another process
     writes, and StaleWriterError when the index was rebuilt since ``folder`` was opened.
     """
-    with layout.writer_lock(home, manifest.name):
-        if layout.current_folder(home, manifest.name) != folder:
+    with writer_lock(home, manifest.name):
+        if current_folder(home, manifest.name) != folder:
             raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
         if int(store.meta("generation", "0")) != current.number:  # another process changed it
             current = load_generation(folder, manifest, store)

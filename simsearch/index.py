@@ -15,10 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch import building, layout
-from simsearch.building import STORE_FILE, BuildOptions, ProgressCallback, Records, as_documents
+from simsearch.building import (
+    STORE_FILE,
+    BuildOptions,
+    ProgressCallback,
+    Records,
+    as_documents,
+    build_index,
+    rebuild_index,
+    warn_truncated,
+)
 from simsearch.errors import CorruptIndexError, InputError, SimsearchError
 from simsearch.generations import Generation, load_generation, writing
+from simsearch.layout import check_name, current_folder, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder, read_manifest
 from simsearch.search import Filters, Hit, SearchResult, SearchTarget, check_k, fetch_hits, run_query, vector_candidates
 from simsearch.store import Store
@@ -48,8 +57,8 @@ class Index:
         ``backend`` (torch, onnx, onnx-int8) runs the queries when the index loads its own
         encoder; by default the one that built the index.
         """
-        home = layout.index_home(index_dir)
-        index = cls._load(home, layout.current_folder(home, name), encoder)
+        home = index_home(index_dir)
+        index = cls._load(home, current_folder(home, name), encoder)
         index._backend = backend
         return index
 
@@ -63,11 +72,11 @@ class Index:
         """
         from simsearch.encoders import load_encoder
 
-        home = layout.index_home(index_dir)
-        layout.check_name(name)
+        home = index_home(index_dir)
+        check_name(name)
         encoder = encoder or load_encoder()
         options = BuildOptions(kind, params, batch_size, on_progress)
-        folder = building.build_index(home, name, as_documents(records), encoder, options, overwrite)
+        folder = build_index(home, name, as_documents(records), encoder, options, overwrite)
         return cls._load(home, folder, encoder)
 
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
@@ -82,7 +91,7 @@ class Index:
             kind, params = self.manifest.kind, params or self.manifest.params
         encoder = encoder or self.encoder
         options = BuildOptions(kind, params, batch_size, on_progress)
-        folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
+        folder = rebuild_index(self.home, self.manifest, self._store, encoder, options)
         return Index._load(self.home, folder, encoder)
 
     @classmethod
@@ -91,13 +100,7 @@ class Index:
         if not (folder / STORE_FILE).exists():
             raise CorruptIndexError(f"index {manifest.name!r} has no {STORE_FILE}; rebuild it from its source file.")
         store = Store(folder / STORE_FILE)
-        generation = load_generation(folder, manifest, store)
-        if generation.vectors.count != store.count():
-            raise CorruptIndexError(
-                f"index {manifest.name!r} holds {generation.vectors.count} vectors but {store.count()} texts; "
-                f"rebuild it with `simsearch rebuild {manifest.name}`."
-            )
-        index = cls(home, folder, manifest, store, generation)
+        index = cls(home, folder, manifest, store, load_generation(folder, manifest, store))
         if encoder is not None:
             index._encoder = check_encoder(manifest, encoder)
         return index
@@ -175,7 +178,7 @@ class Index:
                 "use new ids, or delete the old documents first."
             )
         texts = [doc.text for doc in documents]
-        building.warn_truncated(self.encoder, texts)
+        warn_truncated(self.encoder, texts)
         vectors = self.encoder.encode(texts, batch_size, on_progress=on_progress)
         with self._writing() as draft:
             row_ids = self._store.insert(documents)
@@ -198,12 +201,12 @@ class Index:
     def info(self) -> dict[str, Any]:
         """The manifest plus live figures: documents now, bytes on disk, folder."""
         return {**self.manifest.to_dict(), "count": self._store.count(),
-                "size_bytes": layout.folder_size(self.folder), "path": str(self.folder)}
+                "size_bytes": folder_size(self.folder), "path": str(self.folder)}
 
     def is_stale(self) -> bool:
         """True when the index on disk has changed (rebuilt, added to) since this object read it."""
         try:
-            current = read_manifest(layout.current_folder(self.home, self.name))
+            current = read_manifest(current_folder(self.home, self.name))
         except SimsearchError:
             return True
         return (current.build_id, current.updated_at) != (self.manifest.build_id, self.manifest.updated_at)

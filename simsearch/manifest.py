@@ -1,7 +1,8 @@
 """manifest.json: what an index is (model, kind, parameters) and when it was built.
 
 Plain JSON, versioned, so a newer simsearch can read an older index and an older
-one refuses a newer index instead of misreading it.
+one refuses a newer index instead of misreading it. The manifest also names the
+model that made the vectors, so an index loads that model and refuses any other.
 """
 
 from __future__ import annotations
