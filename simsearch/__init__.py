@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-__version__ = "0.1.0"
-
 # FAISS and torch each bring their own OpenMP runtime. With the default (spinning) wait policy,
 # FAISS's idle threads keep both cores busy after a search and the next query's encoding slows:
 # benchmarks/core_latency.py measured a demo-index p50 of 20.1 ms before this line, 12.6 ms after.
@@ -18,12 +16,14 @@ __version__ = "0.1.0"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from simsearch.corpus import Corpus, Document, read_corpus  # noqa: E402
-from simsearch.encoder import Encoder  # noqa: E402
+from simsearch.encoders import Encoder, load_encoder  # noqa: E402
 from simsearch.errors import SimsearchError  # noqa: E402
-from simsearch.index import Index, drop_index, list_indexes  # noqa: E402
-from simsearch.search import Hit  # noqa: E402
+from simsearch.index import Index  # noqa: E402
+from simsearch.layout import describe_index, drop_index, list_indexes  # noqa: E402
+from simsearch.search import Hit, SearchResult  # noqa: E402
+from simsearch.version import __version__  # noqa: E402
 
 __all__ = [
-    "Corpus", "Document", "Encoder", "Hit", "Index", "SimsearchError",
-    "drop_index", "list_indexes", "read_corpus", "__version__",
+    "Corpus", "Document", "Encoder", "Hit", "Index", "SearchResult", "SimsearchError",
+    "describe_index", "drop_index", "list_indexes", "load_encoder", "read_corpus", "__version__",
 ]

@@ -48,13 +48,15 @@ def build(
     index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Build a new index NAME from a file of texts."""
-    from simsearch import Index, read_corpus
-    from simsearch.progress import progress_wanted
+    from simsearch import Index, load_encoder, read_corpus
+    from simsearch.progress import progress_wanted, terminal_progress
 
     corpus = read_corpus(input, text_column, id_column)
-    index = Index.build(name, corpus, model=model, pooling=pooling, kind=kind, batch_size=batch_size,
-                        index_dir=index_dir, overwrite=overwrite, progress=progress_wanted(quiet),
-                        backend=backend or "torch")
+    chosen = any(option is not None for option in (model, pooling, backend))  # else Index.build's default
+    encoder = load_encoder(model, pooling, backend or "torch") if chosen else None
+    with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
+        index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size, index_dir=index_dir,
+                            overwrite=overwrite, on_progress=on_progress)
     _say(f"built {name!r}: {len(index)} texts, kind {index.manifest.kind}, "
          f"{index.manifest.build_seconds:.1f} s ({corpus.skipped_blank} blank skipped)", quiet)
 
@@ -66,12 +68,15 @@ def rebuild(
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
-    from simsearch import Index
-    from simsearch.progress import progress_wanted
+    from simsearch import Index, load_encoder
+    from simsearch.progress import progress_wanted, terminal_progress
 
-    new = Index.open(name, index_dir=index_dir).rebuild(
-        model=model, pooling=pooling, kind=kind, batch_size=batch_size, progress=progress_wanted(quiet),
-        backend=backend)
+    index = Index.open(name, index_dir=index_dir, backend=backend)  # no --model: its own model, maybe new runtime
+    encoder = None
+    if model is not None:
+        encoder = load_encoder(model, pooling, backend or index.manifest.encoder_backend)
+    with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
+        new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress)
     _say(f"rebuilt {name!r}: {len(new)} texts, kind {new.manifest.kind}, {new.manifest.build_seconds:.1f} s", quiet)
 
 
@@ -85,11 +90,12 @@ def add(
 ) -> None:
     """Add the texts of a file to NAME in place; existing ids are refused."""
     from simsearch import Index, read_corpus
-    from simsearch.progress import progress_wanted
+    from simsearch.progress import progress_wanted, terminal_progress
 
     corpus = read_corpus(input, text_column, id_column)
     index = Index.open(name, index_dir=index_dir)
-    ids = index.add(corpus, batch_size=batch_size, progress=progress_wanted(quiet))
+    with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
+        ids = index.add(corpus, batch_size=batch_size, on_progress=on_progress)
     _say(f"added {len(ids)} texts to {name!r} (now {len(index)})", quiet)
 
 
@@ -113,12 +119,8 @@ def search(
 ) -> None:
     """Search NAME for the texts closest in meaning to QUERY (or each line of --queries)."""
     from simsearch import Index
-    from simsearch.search import check_k, check_query
 
     texts = _queries_from(query, queries)
-    for text in texts:
-        check_query(text)
-    check_k(k)
     index = Index.open(name, index_dir=index_dir, backend=backend)
     for text, hits in zip(texts, index.search_batch(texts, k)):
         if as_json:
@@ -227,12 +229,12 @@ def eval_sts(
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
 ) -> None:
     """Spearman and Pearson (x100) of cosine similarity against the gold scores."""
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
     from simsearch.evaluate import sts_metrics
     from simsearch.pairs import read_pairs
 
     pairs = read_pairs(file)
-    encoder = Encoder.load(model, pooling)
+    encoder = load_encoder(model, pooling)
     _print_metrics(encoder.name, len(pairs), sts_metrics(encoder, pairs, batch_size), as_json)
 
 
@@ -257,9 +259,9 @@ def eval_retrieval(
         opened = Index.open(index, index_dir=index_dir)
         name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size)
     else:
-        from simsearch.encoder import Encoder
+        from simsearch.encoders import load_encoder
 
-        encoder = Encoder.load(model, pooling)
+        encoder = load_encoder(model, pooling)
         name, metrics = encoder.name, retrieval_metrics(encoder, data, batch_size)
     _print_metrics(name, len(data.qrels), metrics, as_json)
 
@@ -270,11 +272,11 @@ def eval_paraphrase(
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
     from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics
 
     data = paraphrase_retrieval_set(files)
-    encoder = Encoder.load(model, pooling)
+    encoder = load_encoder(model, pooling)
     _print_metrics(encoder.name, len(data.qrels), retrieval_metrics(encoder, data, batch_size), as_json)
 
 

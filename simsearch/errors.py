@@ -45,3 +45,11 @@ class ModelNotFoundError(SimsearchError):
 
 class MissingDependencyError(SimsearchError):
     """An optional package is needed for this feature and is not installed."""
+
+
+class IndexBusyError(SimsearchError):
+    """Another process is changing the index; a second writer is refused at once, never queued."""
+
+
+class StaleWriterError(SimsearchError):
+    """The index was rebuilt after this object opened it, so its writes would go to a retired build."""

@@ -5,11 +5,13 @@
 link with one ``rename``: a crash at any moment leaves the old link (old index)
 or the new one (new index), never a mix. Processes that opened the old folder
 keep reading it until they reopen.
+
+Listing, describing and dropping indexes live here too: they need only these
+paths and the manifest, never an opened index.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -18,7 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simsearch.errors import IndexNotFoundError, InvalidArgumentError, SimsearchError
+from filelock import FileLock, Timeout
+
+from simsearch.errors import IndexBusyError, IndexNotFoundError, InvalidArgumentError
+from simsearch.manifest import MANIFEST_FILE, Manifest, read_manifest
 
 BUILDS = ".builds"
 LOCKS = ".locks"
@@ -41,20 +46,37 @@ def check_name(name: str) -> str:
     return name
 
 
+def list_indexes(index_dir: str | Path | None = None) -> list[str]:
+    """The names of the indexes in ``index_dir`` (see ``index_home``), sorted."""
+    return list_index_names(index_home(index_dir))
+
+
+def describe_index(name: str, index_dir: str | Path | None = None) -> Manifest:
+    """An index's manifest (model, kind, count, times) without opening its store or vectors."""
+    return read_manifest(current_folder(index_home(index_dir), name))
+
+
+def drop_index(name: str, index_dir: str | Path | None = None) -> None:
+    """Delete an index and every build of it; refused while another process changes it."""
+    home = index_home(index_dir)
+    with writer_lock(home, check_name(name)):
+        remove_index(home, name)
+
+
 def list_index_names(home: Path) -> list[str]:
     if not home.is_dir():
         return []
     return sorted(
         entry.name
         for entry in home.iterdir()
-        if not entry.name.startswith(".") and (entry / "manifest.json").exists()
+        if not entry.name.startswith(".") and (entry / MANIFEST_FILE).exists()
     )
 
 
 def current_folder(home: Path, name: str) -> Path:
     """The build folder the name points at now; IndexNotFoundError lists the known names."""
     link = home / check_name(name)
-    if not (link / "manifest.json").exists():
+    if not (link / MANIFEST_FILE).exists():
         known = ", ".join(list_index_names(home)) or "none yet"
         raise IndexNotFoundError(
             f"no index named {name!r} in {home} (known: {known}); build it with `simsearch build {name} --input FILE`."
@@ -63,7 +85,7 @@ def current_folder(home: Path, name: str) -> Path:
 
 
 def exists(home: Path, name: str) -> bool:
-    return (home / check_name(name) / "manifest.json").exists()
+    return (home / check_name(name) / MANIFEST_FILE).exists()
 
 
 @contextmanager
@@ -116,20 +138,23 @@ def remove_index(home: Path, name: str) -> None:
 
 @contextmanager
 def writer_lock(home: Path, name: str) -> Iterator[None]:
-    """One writer per index across processes; a second writer is told to wait, not queued."""
+    """One writer per index across processes; a second writer is refused at once, not queued.
+
+    The lock file lives in ``home/.locks`` (not in a build folder, which a rebuild replaces).
+    """
     locks = home / LOCKS
     locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{name}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SimsearchError(
-                f"index {name!r} is being changed by another process; try again when it has finished."
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(locks / f"{name}.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise IndexBusyError(
+            f"index {name!r} is being changed by another process; try again when it has finished."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def folder_size(folder: Path) -> int:

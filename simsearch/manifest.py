@@ -1,19 +1,23 @@
 """manifest.json: what an index is (model, kind, parameters) and when it was built.
 
 Plain JSON, versioned, so a newer simsearch can read an older index and an older
-one refuses a newer index instead of misreading it.
+one refuses a newer index instead of misreading it. The manifest also names the
+model that made the vectors, so an index loads that model and refuses any other.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simsearch.errors import CorruptIndexError, FormatVersionError
+from simsearch.atomic import write_text
+from simsearch.errors import CorruptIndexError, FormatVersionError, ModelMismatchError
+
+if TYPE_CHECKING:
+    from simsearch.encoders import Backend, Encoder
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -68,11 +72,34 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a manifest."""
-    path = folder / MANIFEST_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(manifest.to_dict(), handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Replace the manifest atomically, so a reader never sees half of one."""
+    write_text(folder / MANIFEST_FILE, json.dumps(manifest.to_dict(), indent=2, sort_keys=True))
+
+
+def check_encoder(manifest: Manifest, encoder: Encoder) -> Encoder:
+    """``encoder`` if it makes the vectors this index holds (same weights, same dimension), else refused."""
+    expected = manifest.model
+    if (encoder.info.fingerprint, encoder.info.dimension) != (expected["fingerprint"], expected["dimension"]):
+        raise ModelMismatchError(
+            f"index {manifest.name!r} was built with model {expected['name']!r} "
+            f"(fingerprint {expected['fingerprint']}, dimension {expected['dimension']}), but "
+            f"{encoder.name!r} differs (fingerprint {encoder.info.fingerprint}, dimension "
+            f"{encoder.info.dimension}); open it without a model, or rebuild it with the new one."
+        )
+    return encoder
+
+
+def load_own_encoder(manifest: Manifest, backend: Backend | None = None) -> Encoder:
+    """Load the model the index was built with, run by ``backend`` (default: the one that built it)."""
+    from simsearch.encoders import load_encoder
+
+    model = manifest.model
+    return load_encoder(model["name"], _pooling_to_reload(model), backend or manifest.encoder_backend)
+
+
+def _pooling_to_reload(model: dict[str, Any]) -> str | None:
+    """A plain checkpoint needs its pooling again; a sentence-transformers folder carries its own."""
+    path = Path(model["name"])
+    if path.is_dir() and not (path / "modules.json").exists() and model["pooling"] in ("mean", "cls", "max"):
+        return model["pooling"]
+    return None

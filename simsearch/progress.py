@@ -1,9 +1,13 @@
-"""Progress bars for long work: shown on a terminal, silent in pipes, logs and tests."""
+"""Progress bars for long work: shown on a terminal, silent in pipes, logs and tests.
+
+The package reports progress through one ``on_progress(done, total)`` callback and
+never draws anything itself; the CLI turns the callback into a tqdm bar here.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from tqdm import tqdm
@@ -22,3 +26,18 @@ def progress_bar(total: int, description: str, unit: str = "it", enabled: bool =
         yield bar
     finally:
         bar.close()
+
+
+@contextmanager
+def terminal_progress(description: str, enabled: bool, unit: str = "it") -> Iterator[Callable[[int, int], None]]:
+    """Yield an ``on_progress(done, total)`` callback that drives a bar (a no-op when disabled).
+
+    The total is taken from each call, so the caller need not know it before the work starts.
+    """
+    with progress_bar(0, description, unit, enabled) as bar:
+
+        def on_progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        yield on_progress

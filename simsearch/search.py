@@ -1,21 +1,32 @@
-"""Query vectors in, ranked hits with texts out.
+"""The query pipeline: validate -> encode -> candidates -> fetch -> result, each stage timed.
 
-Reads are lock-free: the caller passes the vector index it holds now, and hits
-whose rows have just been deleted by a concurrent writer are dropped rather
+Every search goes through here (Index.search, search_batch and query, hence the
+CLI, the UI and the benchmarks). Each stage is one small function with plain
+inputs and outputs, so a new stage (lexical candidates, fusion, re-ranking) slots
+in between two others without touching them.
+
+Reads are lock-free: the caller passes the vector index of the generation it holds
+now, and hits whose rows a concurrent writer has just deleted are dropped rather
 than returned without a text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch.backends.base import VectorIndex
 from simsearch.errors import InvalidArgumentError
-from simsearch.store import Store
+
+if TYPE_CHECKING:
+    from simsearch.backends import VectorIndex
+    from simsearch.encoders import Encoder
+    from simsearch.store import Store
+
+Filters = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,68 @@ class Hit:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class StageTimings:
+    """Wall-clock milliseconds per stage; ``total_ms`` spans the whole query, validation included.
+
+    The split tells a user what to change: a slow encode wants a smaller model or the
+    ONNX backend; slow candidates want another index kind (or a narrower filter).
+    """
+
+    encode_ms: float
+    candidates_ms: float
+    fetch_ms: float
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One list of hits per query, best first, and where the time went."""
+
+    hits: list[list[Hit]]
+    timings: StageTimings
+
+
+@dataclass(frozen=True)
+class SearchTarget:
+    """The parts of one index a query reads: its encoder, the vectors of one generation, its store."""
+
+    encoder: Encoder
+    vectors: VectorIndex
+    store: Store
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Row ids and scores per query, best first; -1 marks an empty slot (fewer than k found)."""
+
+    scores: np.ndarray
+    row_ids: np.ndarray
+
+
+def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10,
+              filters: Filters | None = None) -> SearchResult:
+    """Run every stage for a batch of queries and time each one."""
+    started = time.perf_counter()
+    queries, k = validate_queries(queries), check_k(k)
+    marks = [time.perf_counter()]
+    query_vectors = encode_queries(target.encoder, queries)
+    marks.append(time.perf_counter())
+    candidates = vector_candidates(target.vectors, target.store, query_vectors, k, filters)
+    marks.append(time.perf_counter())
+    hits = fetch_hits(target.store, candidates)
+    marks.append(time.perf_counter())
+    encode_ms, candidates_ms, fetch_ms = ((end - start) * 1000 for start, end in zip(marks, marks[1:]))
+    return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (marks[-1] - started) * 1000))
+
+
+def validate_queries(queries: Sequence[str]) -> list[str]:
+    """Refuse a bare string (it would search each character) and any empty query."""
+    if isinstance(queries, str):
+        raise InvalidArgumentError("queries must be a list of strings; wrap a single query in a list.")
+    return [check_query(query) for query in queries]
+
+
 def check_query(query: str) -> str:
     if not isinstance(query, str) or not query.strip():
         raise InvalidArgumentError("the query is empty; type some words to search for.")
@@ -43,21 +116,31 @@ def check_k(k: int) -> int:
     return int(k)
 
 
-def ranked_hits(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
-                allowed_ids: np.ndarray | None = None) -> list[list[Hit]]:
-    """Search every query vector and join the ids to their stored texts, best first.
+def encode_queries(encoder: Encoder, queries: list[str]) -> np.ndarray:
+    """Unit query vectors, one row per query, in the index's own vector space."""
+    return encoder.encode(queries)
 
-    ``allowed_ids`` (from a metadata filter) restricts the hits to those row ids.
+
+def vector_candidates(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
+                      filters: Filters | None = None) -> Candidates:
+    """The ``k`` nearest rows per query vector, restricted to the rows matching ``filters``.
+
+    The store turns the filters into an allow list of row ids, so a flat index returns
+    exactly the best k among the matching documents (approximate kinds may return
+    fewer than k when very few documents match).
     """
-    scores, row_ids = vectors.search(query_vectors, k, allowed_ids)
-    documents = store.fetch(np.unique(row_ids).tolist())
-    return [_hits_of_one_query(row_scores, row_ids_, documents) for row_scores, row_ids_ in zip(scores, row_ids)]
+    allowed = store.matching_row_ids(filters) if filters else None
+    scores, row_ids = vectors.search(query_vectors, k, allowed)
+    return Candidates(scores, row_ids)
 
 
-def _hits_of_one_query(scores: Sequence[float], row_ids: Sequence[int], documents: dict) -> list[Hit]:
-    hits = []
-    for score, row_id in zip(scores, row_ids):
-        doc = documents.get(int(row_id))
-        if doc is not None:
-            hits.append(Hit(id=doc.id, text=doc.text, score=float(score), metadata=doc.metadata))
-    return hits
+def fetch_hits(store: Store, candidates: Candidates) -> list[list[Hit]]:
+    """Join candidate row ids to their stored texts and metadata, keeping the candidates' order."""
+    documents = store.fetch([int(r) for r in np.unique(candidates.row_ids) if r >= 0])
+    results = []
+    for scores, row_ids in zip(candidates.scores, candidates.row_ids):
+        hits = [Hit(id=documents[int(r)].id, text=documents[int(r)].text, score=float(score),
+                    metadata=documents[int(r)].metadata)
+                for score, r in zip(scores, row_ids) if int(r) in documents]
+        results.append(hits)
+    return results

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from simsearch import Document, Index, drop_index, list_indexes
+from simsearch import Document, Index, describe_index, drop_index, list_indexes, load_encoder
 from simsearch.errors import (
     CorruptIndexError,
     FormatVersionError,
@@ -17,12 +17,18 @@ from simsearch.errors import (
     InputError,
     InvalidArgumentError,
     ModelMismatchError,
+    StaleWriterError,
 )
 
 
 @pytest.fixture
-def built(tiny_model, index_dir, animals) -> Index:
-    return Index.build("animals", animals, model=tiny_model, index_dir=index_dir)
+def tiny_encoder(tiny_model):
+    return load_encoder(tiny_model)
+
+
+@pytest.fixture
+def built(tiny_encoder, index_dir, animals) -> Index:
+    return Index.build("animals", animals, encoder=tiny_encoder, index_dir=index_dir)
 
 
 def test_search_returns_own_text_first_with_descending_cosine(built, animals):
@@ -34,9 +40,9 @@ def test_search_returns_own_text_first_with_descending_cosine(built, animals):
         assert hits[0].metadata == {"category": row["category"]}
 
 
-def test_reopened_index_gives_identical_results(built, tiny_model, index_dir):
+def test_reopened_index_gives_identical_results(built, tiny_encoder, index_dir):
     before = built.search("a dog in the park", k=8)
-    after = Index.open("animals", index_dir=index_dir, model=tiny_model).search("a dog in the park", k=8)
+    after = Index.open("animals", index_dir=index_dir, encoder=tiny_encoder).search("a dog in the park", k=8)
     assert [(h.id, round(h.score, 5)) for h in before] == [(h.id, round(h.score, 5)) for h in after]
 
 
@@ -44,6 +50,34 @@ def test_search_batch_matches_single_searches(built):
     queries = ["rain on the trail", "baking bread", "share prices"]
     batch = built.search_batch(queries, k=3)
     assert [[h.id for h in hits] for hits in batch] == [[h.id for h in built.search(q, k=3)] for q in queries]
+
+
+def test_query_reports_stage_timings_that_add_up_and_the_hits_of_search_batch(built):
+    queries = ["rain on the trail", "baking bread", "share prices"]
+    result = built.query(queries, k=3)
+    assert result.hits == built.search_batch(queries, k=3)
+    timings = result.timings
+    stages = timings.encode_ms + timings.candidates_ms + timings.fetch_ms
+    assert min(timings.encode_ms, timings.candidates_ms, timings.fetch_ms) >= 0
+    assert stages <= timings.total_ms <= stages + 5  # validation is the only untimed stage
+
+
+def test_a_bare_string_is_not_a_list_of_queries(built):
+    with pytest.raises(InvalidArgumentError, match="list of strings"):
+        built.query("cats")
+
+
+def test_build_reports_progress_through_one_callback(tiny_encoder, index_dir, animals):
+    calls = []
+    Index.build("progress", animals, encoder=tiny_encoder, index_dir=index_dir,
+                on_progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1] == (8, 8)
+
+
+def test_describe_index_reads_the_manifest_without_opening(built, index_dir):
+    manifest = describe_index("animals", index_dir)
+    assert (manifest.name, manifest.count, manifest.kind) == ("animals", 8, "flat")
+    assert manifest.build_id == built.manifest.build_id
 
 
 def test_on_disk_layout_has_manifest_faiss_and_sqlite(built, index_dir):
@@ -56,7 +90,7 @@ def test_on_disk_layout_has_manifest_faiss_and_sqlite(built, index_dir):
     assert len(manifest["model"]["fingerprint"]) == 16
 
 
-def test_add_and_delete_keep_ids_stable(built, tiny_model, index_dir):
+def test_add_and_delete_keep_ids_stable(built, tiny_encoder, index_dir):
     built.add([{"id": "b1", "text": "Parrots can learn to repeat words."}, "An unnamed text gets a number."])
     assert len(built) == 10
     assert built.search("An unnamed text gets a number.", k=1)[0].id == "10"
@@ -73,7 +107,7 @@ def test_add_and_delete_keep_ids_stable(built, tiny_model, index_dir):
 def test_add_with_existing_id_is_refused_and_changes_nothing(built):
     with pytest.raises(InputError, match="a2"):
         built.add([{"id": "a2", "text": "A second text under a taken id."}])
-    assert len(built) == 8 and built.store.count() == 8
+    assert len(built) == 8 and built.info()["count"] == 8
 
 
 def test_delete_unknown_id_deletes_nothing(built):
@@ -82,8 +116,8 @@ def test_delete_unknown_id_deletes_nothing(built):
     assert len(built) == 8
 
 
-def test_hnsw_index_supports_delete_by_tombstone(tiny_model, index_dir, animals):
-    index = Index.build("graph", animals, model=tiny_model, kind="hnsw", index_dir=index_dir)
+def test_hnsw_index_supports_delete_by_tombstone(tiny_encoder, index_dir, animals):
+    index = Index.build("graph", animals, encoder=tiny_encoder, kind="hnsw", index_dir=index_dir)
     index.delete(["a2"])
     reopened = Index.open("graph", index_dir=index_dir)
     assert len(reopened) == 7
@@ -104,7 +138,7 @@ def test_rebuild_keeps_ids_and_results_and_can_change_kind(built, index_dir):
 
 def test_old_handle_refuses_writes_after_rebuild(built):
     built.rebuild()
-    with pytest.raises(Exception, match="open it again"):
+    with pytest.raises(StaleWriterError, match="open it again"):
         built.add(["too late"])
 
 
@@ -123,17 +157,17 @@ def test_list_and_drop(built, index_dir):
     assert not any((index_dir / ".builds").iterdir())
 
 
-def test_existing_name_refused_unless_overwrite(built, tiny_model, index_dir):
+def test_existing_name_refused_unless_overwrite(built, tiny_encoder, index_dir):
     with pytest.raises(IndexExistsError, match="rebuild"):
-        Index.build("animals", ["x"], model=tiny_model, index_dir=index_dir)
-    replaced = Index.build("animals", ["only one"], model=tiny_model, index_dir=index_dir, overwrite=True)
+        Index.build("animals", ["x"], encoder=tiny_encoder, index_dir=index_dir)
+    replaced = Index.build("animals", ["only one"], encoder=tiny_encoder, index_dir=index_dir, overwrite=True)
     assert len(replaced) == 1
 
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "..", "", ".hidden", "sp ace", "x" * 65])
-def test_unsafe_index_names_are_refused(tiny_model, index_dir, name):
+def test_unsafe_index_names_are_refused(tiny_encoder, index_dir, name):
     with pytest.raises(InvalidArgumentError, match="invalid index name"):
-        Index.build(name, ["text"], model=tiny_model, index_dir=index_dir)
+        Index.build(name, ["text"], encoder=tiny_encoder, index_dir=index_dir)
     assert not index_dir.exists() or not any(index_dir.glob("**/manifest.json"))
 
 
@@ -167,8 +201,8 @@ def test_garbage_store_file_is_reported(built, index_dir):
         Index.open("animals", index_dir=index_dir)
 
 
-def test_truncated_store_file_is_reported(tiny_model, index_dir):
-    Index.build("big", [f"sentence number {i} about things" for i in range(3000)], model=tiny_model,
+def test_truncated_store_file_is_reported(tiny_encoder, index_dir):
+    Index.build("big", [f"sentence number {i} about things" for i in range(3000)], encoder=tiny_encoder,
                 index_dir=index_dir)
     path = index_dir / "big" / "store.sqlite"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
@@ -201,34 +235,33 @@ def test_broken_manifest_is_reported(built, index_dir):
 
 
 def test_same_weights_from_another_folder_are_accepted(built, tiny_checkpoint, index_dir):
-    index = Index.open("animals", index_dir=index_dir, model=tiny_checkpoint)  # plain checkpoint, mean pooling
+    same_weights = load_encoder(tiny_checkpoint)  # plain checkpoint, mean pooling
+    index = Index.open("animals", index_dir=index_dir, encoder=same_weights)
     assert index.search("cats", k=1)
 
 
 def test_other_model_is_refused(built, default_encoder, index_dir):
     with pytest.raises(ModelMismatchError, match="dimension 384"):
-        Index.open("animals", index_dir=index_dir, model="all-MiniLM-L6-v2")
+        Index.open("animals", index_dir=index_dir, encoder=default_encoder)
 
 
 def test_plain_checkpoint_pooling_choice_changes_vectors(tiny_checkpoint, index_dir):
-    from simsearch.encoder import Encoder
-
-    mean = Encoder.load(tiny_checkpoint, "mean").encode(["one two three"])
-    cls = Encoder.load(tiny_checkpoint, "cls").encode(["one two three"])
-    assert Encoder.load(tiny_checkpoint, "cls").info.pooling == "cls"
+    mean = load_encoder(tiny_checkpoint, "mean").encode(["one two three"])
+    cls = load_encoder(tiny_checkpoint, "cls").encode(["one two three"])
+    assert load_encoder(tiny_checkpoint, "cls").info.pooling == "cls"
     assert float(mean[0] @ cls[0]) < 0.999
     with pytest.raises(InvalidArgumentError, match="valid: mean, cls, max"):
-        Encoder.load(tiny_checkpoint, "avg")
+        load_encoder(tiny_checkpoint, "avg")
 
 
-def test_documents_and_plain_strings_are_accepted(tiny_model, index_dir):
+def test_documents_and_plain_strings_are_accepted(tiny_encoder, index_dir):
     index = Index.build("mixed", [Document("first text", "x1", {"lang": "en"}), "second text"],
-                        model=tiny_model, index_dir=index_dir)
+                        encoder=tiny_encoder, index_dir=index_dir)
     hits = {h.id: h for h in index.search("first text", k=2)}
     assert hits["x1"].metadata == {"lang": "en"} and "2" in hits
 
 
-def test_index_dir_defaults_to_simsearch_home(tiny_model, tmp_path, monkeypatch):
+def test_index_dir_defaults_to_simsearch_home(tiny_encoder, tmp_path, monkeypatch):
     monkeypatch.setenv("SIMSEARCH_HOME", str(tmp_path / "home"))
-    Index.build("envhome", ["hello"], model=tiny_model)
+    Index.build("envhome", ["hello"], encoder=tiny_encoder)
     assert (tmp_path / "home" / "envhome" / "manifest.json").exists()

@@ -1,0 +1,142 @@
+"""Building an index: encode texts into a whole new build folder, write its manifest, swap it in.
+
+Build (from records) and rebuild (from an index's own store) differ only in how the
+new store is filled; both then encode, create the vector index, save generation 1,
+commit, write the manifest and publish the folder with one atomic link swap
+(layout.py). A failure at any point removes the new folder and leaves the old
+index as it was. Index.build and Index.rebuild call in here and open the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simsearch.backends import IndexKind, choose_kind, create_vector_index
+from simsearch.corpus import Corpus, Document, documents_from_rows
+from simsearch.errors import IndexExistsError, InputError
+from simsearch.generations import vectors_file
+from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
+from simsearch.manifest import Manifest, write_manifest
+from simsearch.store import Store
+from simsearch.version import __version__
+
+if TYPE_CHECKING:
+    from simsearch.encoders import Encoder
+
+log = logging.getLogger(__name__)
+
+STORE_FILE = "store.sqlite"
+Records = Corpus | Iterable[Document | str | dict[str, Any]]
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to encode and index: the vector index kind and its parameters, the batch size, progress."""
+
+    kind: IndexKind = "auto"
+    params: dict[str, Any] | None = None
+    batch_size: int = 64
+    on_progress: ProgressCallback | None = None  # on_progress(texts encoded, total)
+
+
+def as_documents(records: Records) -> list[Document]:
+    """Accept a Corpus, Documents, plain strings or dict rows, validated like a file would be."""
+    if isinstance(records, Corpus):
+        return records.documents
+    rows = []
+    for record in records:
+        if isinstance(record, Document):
+            rows.append({**record.metadata, "text": record.text, "id": record.id})
+        elif isinstance(record, str):
+            rows.append({"text": record, "id": None})
+        elif isinstance(record, dict):
+            rows.append(record)
+        else:
+            raise InputError(f"cannot index a {type(record).__name__}; give strings, dicts or Documents.")
+    return documents_from_rows(rows, source="records").documents
+
+
+def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
+                overwrite: bool = False) -> Path:
+    """Build a new index ``name`` from ``documents``; returns the published build folder."""
+    check_name(name)
+    if exists(home, name) and not overwrite:
+        raise IndexExistsError(
+            f"index {name!r} exists already; use `simsearch rebuild {name}` or pass --overwrite to replace it."
+        )
+    choose_kind(options.kind, len(documents))
+
+    def fill(store: Store) -> tuple[list[str], list[int]]:
+        return [doc.text for doc in documents], store.insert(documents)
+
+    return _publish_new_build(home, name, fill, encoder, options, created_at=None)
+
+
+def rebuild_index(home: Path, manifest: Manifest, source: Store, encoder: Encoder, options: BuildOptions) -> Path:
+    """Re-encode the texts of ``source`` (the current store) into a new build of the same index; ids stay."""
+    choose_kind(options.kind, source.count())
+
+    def copy_rows(store: Store) -> tuple[list[str], list[int]]:
+        texts, row_ids = [], []
+        for batch in source.iter_documents():
+            store.insert_rows(batch)
+            texts += [doc.text for doc in batch]
+            row_ids += [doc.row_id for doc in batch]
+        store.reserve_row_ids_below(source.next_row_id())  # ids of deleted rows are never reused
+        return texts, row_ids
+
+    return _publish_new_build(home, manifest.name, copy_rows, encoder, options, created_at=manifest.created_at)
+
+
+def warn_truncated(encoder: Encoder, texts: Sequence[str]) -> None:
+    """Log how many texts the model cuts short: their tails do not count towards similarity."""
+    truncated = encoder.count_truncated(texts)
+    if truncated:
+        log.warning("%d of %d texts are longer than the model's %d tokens and were truncated",
+                    truncated, len(texts), encoder.info.max_seq_length)
+
+
+def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
+                       encoder: Encoder, options: BuildOptions, created_at: float | None) -> Path:
+    """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
+    with writer_lock(home, name):
+        remove_unused_builds(home, name)
+        with new_build_folder(home, name) as folder:
+            store = Store(folder / STORE_FILE)
+            try:
+                store.begin()
+                texts, row_ids = fill(store)
+                _write_build(folder, store, encoder, texts, row_ids, options, created_at)
+            finally:
+                store.close()
+            publish(home, name, folder)
+    return folder
+
+
+def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str], row_ids: list[int],
+                 options: BuildOptions, created_at: float | None) -> None:
+    """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
+    started = time.time()
+    warn_truncated(encoder, texts)
+    embeddings = encoder.encode(texts, options.batch_size, on_progress=options.on_progress)
+    vectors = create_vector_index(options.kind, encoder.dimension, len(texts), options.params)
+    vectors.build(embeddings, np.array(row_ids, dtype=np.int64))
+    vectors.save(folder / vectors_file(1))
+    store.set_meta("generation", "1")
+    store.commit()
+    now = time.time()
+    name, build_id = folder.name.split("@")
+    manifest = Manifest(
+        name=name, model=encoder.info.to_dict(), kind=vectors.kind, params=vectors.params, count=vectors.count,
+        build_id=build_id, created_at=created_at or now, built_at=now, updated_at=now,
+        build_seconds=round(now - started, 3), simsearch_version=__version__, encoder_backend=encoder.backend,
+    )
+    write_manifest(folder, manifest)
