@@ -23,10 +23,10 @@ from simsearch.backends import VectorIndex, choose_kind, create_vector_index, lo
 from simsearch.corpus import Corpus, Document, documents_from_rows
 from simsearch.encoder import Encoder, PoolingMode
 from simsearch.errors import CorruptIndexError, IndexExistsError, InputError, ModelMismatchError, SimsearchError
-from simsearch.filters import Filters, allowed_row_ids
+from simsearch.filters import Filters
 from simsearch.manifest import Manifest, read_manifest, write_manifest
 from simsearch.search import Hit, check_k, check_query, ranked_hits
-from simsearch.store import Store
+from simsearch.store import Facet, Store, StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class Index:
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
         """Search with unit vectors already made by this index's encoder."""
-        allowed = allowed_row_ids(self.store, filters) if filters else None
+        allowed = self.store.matching_row_ids(filters) if filters else None
         return ranked_hits(self._vectors, self.store, query_vectors, check_k(k), allowed)
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
@@ -156,11 +156,25 @@ class Index:
     def __len__(self) -> int:
         return self._vectors.count
 
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these document ids the index holds."""
+        return set(self.store.row_ids_for(ids))
+
+    def facets(self, max_values: int = 25) -> list[Facet]:
+        """Metadata columns with few distinct values, for filter drop-downs."""
+        return self.store.facets(max_values)
+
+    def sample_documents(self, size: int, seed: int = 0) -> list[StoredDocument]:
+        """A seeded random sample of ``size`` documents in row-id order (all of them when fewer)."""
+        row_ids = self.store.sample_row_ids(size, seed).tolist()
+        documents = self.store.fetch(row_ids)
+        return [documents[r] for r in row_ids if r in documents]
+
     # --- changing in place --------------------------------------------------------------
     def add(self, records: Records, *, batch_size: int = 64, progress: bool = False) -> list[str]:
         """Encode and add documents; returns their ids. Existing ids are refused, not replaced."""
         documents = as_documents(records)
-        taken = self.store.existing_ids([doc.id for doc in documents if doc.id is not None])
+        taken = list(self.store.row_ids_for([doc.id for doc in documents if doc.id is not None]))
         if taken:
             raise InputError(
                 f"ids already in index {self.name!r}: {', '.join(map(repr, taken[:5]))}; "
