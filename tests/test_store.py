@@ -371,3 +371,20 @@ def test_store_from_a_newer_simsearch_is_refused_naming_the_fix(tmp_path):
     with pytest.raises(FormatVersionError, match="upgrade simsearch") as info:
         Store(path)
     assert "\n" not in str(info.value)
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    import simsearch.store as store_module
+
+    path = tmp_path / "store.sqlite"
+    write_store_as_first_release(path)
+    broken = (*store_module._MIGRATIONS, ("CREATE TABLE extra (x TEXT)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(store_module, "_MIGRATIONS", broken)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(CorruptIndexError):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 0  # migration 1 rolled back with the rest
+    assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'extra'").fetchall()
+    assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
+    db.close()
