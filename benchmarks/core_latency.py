@@ -13,12 +13,12 @@ import argparse
 import csv
 import json
 import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from measure import time_queries  # benchmarks/measure.py, beside this script
 
 from simsearch import Index, read_corpus
 
@@ -34,22 +34,6 @@ def stsb_sentences() -> list[str]:
                 seen.setdefault(row["sentence1"], None)
                 seen.setdefault(row["sentence2"], None)
     return list(seen)
-
-
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    ms = np.array(seconds) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "mean_ms": round(statistics.fmean(ms), 2)}
-
-
-def time_queries(search, queries: list[str]) -> dict[str, float]:
-    search(queries[0])  # warm-up: first call pays lazy initialisation
-    timings = []
-    for query in queries:
-        started = time.perf_counter()
-        search(query)
-        timings.append(time.perf_counter() - started)
-    return percentiles(timings)
 
 
 def plain_stack(texts: list[str], model):

@@ -37,9 +37,11 @@ from simsearch.corpus import Document  # noqa: E402
 from simsearch.encoder import Encoder, default_model_path  # noqa: E402
 from simsearch.search import ranked_hits  # noqa: E402
 from simsearch.store import Store  # noqa: E402
+from simsearch.testing import noisy_copies  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_plots import draw_plots  # noqa: E402
+from measure import time_queries  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
@@ -141,7 +143,7 @@ def search_benchmark(model: str, sizes: list[int], real: int, n_queries: int, ba
     plain_model = SentenceTransformer(model, device="cpu")
     rows, curves = [], []
     for size in sizes:
-        vectors = grown(base_vectors, size)
+        vectors = noisy_copies(base_vectors, size, noise=NOISE)
         truth = exact_neighbours(vectors, query_vectors)
         rows.append(plain_stack_row(plain_model, vectors, texts, queries, truth, size, real))
         print(json.dumps(rows[-1]), flush=True)
@@ -208,19 +210,18 @@ def plain_stack_row(model, vectors, texts, queries, truth, size, real) -> dict:
 
 
 def knob_curve(kind: str, index, query_vectors: np.ndarray, truth: np.ndarray, size: int) -> list[dict]:
-    """Recall@10 and batched queries/s as the kind's main search knob moves (efSearch, nprobe)."""
-    import faiss
+    """Recall@10 and batched queries/s as the kind's main search knob moves (ef_search, nprobe).
 
-    knob = {"hnsw": "efSearch", "ivf": "nprobe", "ivfsq": "nprobe", "ivfpq": "nprobe"}.get(kind)
-    if knob is None:
+    The knob is turned on the built index (``set_search_params``), so one build gives the whole curve.
+    """
+    if not index.search_knobs:
         return []
-    space = faiss.ParameterSpace()
-    raw = index._cpu  # the FAISS index itself: the benchmark turns its knob without rebuilding
+    knob = index.search_knobs[0]
     points = []
     for value in (8, 16, 32, 64, 128, 256):
-        space.set_index_parameter(raw, knob, value)
+        index.set_search_params(**{knob: value})
         started = time.perf_counter()
-        _, found = raw.search(query_vectors, 10)
+        _, found = index.search(query_vectors, 10)
         seconds = time.perf_counter() - started
         points.append({"kind": kind, "documents": size, "knob": knob, "value": value,
                        "recall_at_10": round(recall_at_10(found, truth), 3),
@@ -238,17 +239,6 @@ def exact_neighbours(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
-
-
-def time_queries(search, queries: list[str]) -> dict:
-    search(queries[0])
-    timings = []
-    for query in queries:
-        started = time.perf_counter()
-        search(query)
-        timings.append(time.perf_counter() - started)
-    ms = np.array(timings) * 1000
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
 
 
 def wiki_sentences(count: int, spread: bool) -> list[str]:
@@ -270,20 +260,6 @@ def cached_vectors(texts: list[str], encoder: Encoder) -> np.ndarray:
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
-
-
-def grown(real: np.ndarray, size: int) -> np.ndarray:
-    """The real vectors first, then noisy renormalised copies of them up to ``size``."""
-    if size <= len(real):
-        return np.ascontiguousarray(real[:size])
-    rng = np.random.default_rng(0)
-    out = np.empty((size, real.shape[1]), dtype=np.float32)
-    out[: len(real)] = real
-    for start in range(len(real), size, len(real)):
-        block = real[: min(len(real), size - start)]
-        noisy = block + rng.normal(0, NOISE / np.sqrt(real.shape[1]), block.shape).astype(np.float32)
-        out[start : start + len(block)] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
-    return out
 
 
 def filled_store(path: Path, texts: list[str], size: int) -> Store:

@@ -110,7 +110,7 @@ def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 
     """The same figures, searching an existing index (its documents and its own model) instead."""
     query_ids = [q for q in data.queries if q in data.qrels]
     answers = sorted({doc for q in query_ids for doc in data.qrels[q]})
-    missing = len(answers) - len(index.store.row_ids_for(answers))
+    missing = len(answers) - len(index.known_ids(answers))
     if missing:  # an answer the index cannot return would silently lower every figure
         raise InputError(f"index {index.name!r} lacks {missing} of the {len(answers)} documents the qrels name; "
                          "build it from the BEIR corpus with --id-column _id.")

@@ -61,14 +61,10 @@ def embedding_map(index: Index, sample: int = 2_000, method: ProjectionMethod = 
     """
     if sample < 2:
         raise InvalidArgumentError(f"the map needs a sample of at least 2 documents (got {sample}).")
-    row_ids = np.array([row[0] for row in index.store.select("SELECT id FROM documents ORDER BY id")], dtype=np.int64)
-    total = len(row_ids)
+    total = len(index)
     if total < 2:
         raise InvalidArgumentError(f"index {index.name!r} has {total} document(s); a map needs at least 2.")
-    if total > sample:
-        row_ids = np.sort(np.random.default_rng(seed).choice(row_ids, size=sample, replace=False))
-    documents = index.store.fetch(row_ids.tolist())
-    ordered = [documents[int(r)] for r in row_ids if int(r) in documents]
+    ordered = index.sample_documents(sample, seed)
     vectors = index.vectors([doc.id for doc in ordered])
     chosen = _choose_method(method, len(ordered))
     if chosen == "umap":

@@ -13,20 +13,19 @@ than returned without a text.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError
+from simsearch.filters import Filters
 
 if TYPE_CHECKING:
     from simsearch.backends import VectorIndex
     from simsearch.encoders import Encoder
     from simsearch.store import Store
-
-Filters = Mapping[str, Any]
 
 
 @dataclass(frozen=True)

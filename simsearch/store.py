@@ -4,6 +4,11 @@ The row id *is* the vector id (AUTOINCREMENT, so a deleted id is never handed
 out again): there is one id space and no mapping table to drift. The store also
 records which vector file generation matches its rows, so a crash between
 writing vectors and committing rows can never pair the wrong two.
+
+Every SQL statement of simsearch lives in this module: metadata filters, facets and
+sampling are named methods, so the schema can change without touching a caller.
+The schema is versioned with ``PRAGMA user_version`` and upgraded on open by the
+numbered migrations below.
 """
 
 from __future__ import annotations
@@ -16,18 +21,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simsearch.corpus import Document
-from simsearch.errors import CorruptIndexError, InputError
+import numpy as np
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    ext_id TEXT NOT NULL UNIQUE,
-    text TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+from simsearch.corpus import Document
+from simsearch.errors import CorruptIndexError, FormatVersionError, InputError, InvalidArgumentError
+from simsearch.filters import Condition, Filters, filter_conditions
+
+# Migration N (1-based) brings a store from schema version N-1 to N. Released entries are
+# never edited, only appended to; all pending ones run in one transaction on open.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the tables of the first release. A new file gets them here; a store written before
+    #    schema versions existed (user_version 0) has them already, so only the version moves.
+    (
+        """CREATE TABLE IF NOT EXISTS documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ext_id TEXT NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_SCALAR_TYPES = "('text', 'integer', 'real', 'true', 'false')"
+_FACET_SAMPLE_ROWS = 5_000  # rows read to find the low-cardinality columns before counting them in full
 
 
 @dataclass(frozen=True)
@@ -40,6 +58,15 @@ class StoredDocument:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Facet:
+    """A metadata column with few distinct values, the values most frequent first."""
+
+    column: str
+    values: list[Any]
+    counts: list[int]
+
+
 class Store:
     """One SQLite file; one connection shared by all threads behind a lock.
 
@@ -48,16 +75,31 @@ class Store:
     """
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the store at ``path``, upgrading an older schema in place.
+
+        A store already at this code's schema version is only read, so opening needs
+        no write access; one written by a newer simsearch is refused.
+        """
         self.path = path
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+        try:
+            self._migrate()
             self._db.execute("SELECT count(*) FROM documents").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise CorruptIndexError(
-                f"store {path} is damaged ({exc}); rebuild the index from its source file."
-            ) from None
+            self._db.close()
+            raise self._damaged(exc) from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version on disk (``PRAGMA user_version``); ``SCHEMA_VERSION`` once opened."""
+        return int(self._query("PRAGMA user_version")[0][0])
 
     def close(self) -> None:
         self._db.close()
@@ -137,9 +179,6 @@ class Store:
             found.update(self._query(f"SELECT ext_id, id FROM documents WHERE ext_id IN ({marks})", part))
         return found
 
-    def existing_ids(self, ids: Sequence[str]) -> list[str]:
-        return list(self.row_ids_for(ids))
-
     def iter_documents(self, batch_size: int = 10_000) -> Iterator[list[StoredDocument]]:
         """All documents in row-id order, in batches, so a rebuild never holds them all twice."""
         last = -1
@@ -153,9 +192,59 @@ class Store:
             yield [_document(row) for row in rows]
             last = rows[-1][0]
 
-    def select(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
-        """Run a read-only query on the ``documents`` table (used by simsearch.filters)."""
-        return self._query(sql, args)
+    def matching_row_ids(self, filters: Filters) -> np.ndarray:
+        """Row ids of the documents matching every filter condition, as sorted int64 (possibly empty).
+
+        See ``simsearch.filters`` for what each kind of value matches. A column that no
+        document has is refused by name, so a typo does not look like "no results".
+        """
+        clauses: list[str] = []
+        args: list[Any] = []
+        for condition in filter_conditions(filters):
+            path = _json_path(condition.column)
+            if not self._query("SELECT 1 FROM documents WHERE json_type(metadata, ?) IS NOT NULL LIMIT 1", (path,)):
+                raise InvalidArgumentError(
+                    f"no document has a metadata column {condition.column!r}; filter on a column the index has."
+                )
+            clause, clause_args = _condition_sql(condition, path)
+            clauses.append(clause)
+            args += clause_args
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""  # no conditions: every document
+        rows = self._query(f"SELECT id FROM documents{where} ORDER BY id", args)
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def facets(self, max_values: int = 25) -> list[Facet]:
+        """Columns worth a drop-down: scalar values only, between 2 and ``max_values`` distinct ones.
+
+        Candidates are found on the first rows, then counted over the whole store, so a
+        free-text column never makes SQLite group millions of distinct strings.
+        """
+        sample = self._query(
+            f"SELECT j.key, count(DISTINCT j.value) FROM "
+            f"(SELECT metadata FROM documents ORDER BY id LIMIT {_FACET_SAMPLE_ROWS}) AS d, "
+            f"json_each(d.metadata) AS j WHERE j.type IN {_SCALAR_TYPES} GROUP BY j.key"
+        )
+        facets = []
+        for column, distinct in sorted(sample):
+            if distinct > max_values:
+                continue
+            rows = self._query(
+                f"SELECT j.value, j.type, count(*) AS n FROM documents, json_each(documents.metadata) AS j "
+                f"WHERE j.key = ? AND j.type IN {_SCALAR_TYPES} GROUP BY j.value, j.type ORDER BY n DESC, j.value",
+                (column,),
+            )
+            if 1 < len(rows) <= max_values:  # one value everywhere filters nothing
+                facets.append(Facet(column, [_python_value(v, t) for v, t, _ in rows], [n for _, _, n in rows]))
+        return facets
+
+    def sample_row_ids(self, size: int, seed: int = 0) -> np.ndarray:
+        """A seeded random sample of ``size`` row ids, sorted; every row id when the store holds no more."""
+        if size < 0:
+            raise InvalidArgumentError(f"a sample size cannot be negative (got {size}).")
+        row_ids = np.array([row[0] for row in self._query("SELECT id FROM documents ORDER BY id")], dtype=np.int64)
+        if len(row_ids) <= size:
+            return row_ids
+        return np.sort(np.random.default_rng(seed).choice(row_ids, size=size, replace=False))
 
     def next_row_id(self) -> int:
         """The id SQLite will assign next (AUTOINCREMENT never reuses deleted ids)."""
@@ -181,15 +270,76 @@ class Store:
                 ) from None
         return row_id
 
+    def _migrate(self) -> None:
+        """Run the pending migrations and record the new version, all in one transaction.
+
+        Nothing is written when the store is current. The version is read again under
+        the write lock, since another process may have upgraded the file meanwhile.
+        """
+        if self._checked_version() == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for number in range(self._checked_version(), SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number]:
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _checked_version(self) -> int:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise FormatVersionError(
+                f"store {self.path} has schema version {version} but this simsearch reads up to "
+                f"{SCHEMA_VERSION}; upgrade simsearch (pip install -U simsearch)."
+            )
+        return version
+
+    def _damaged(self, exc: Exception) -> CorruptIndexError:
+        return CorruptIndexError(f"store {self.path} is damaged ({exc}); rebuild the index from its source file.")
+
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             try:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
-                raise CorruptIndexError(
-                    f"store {self.path} is damaged ({exc}); rebuild the index from its source file."
-                ) from None
+                raise self._damaged(exc) from None
 
 
 def _document(row: tuple) -> StoredDocument:
     return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=json.loads(row[3]))
+
+
+def _json_path(column: str) -> str:
+    return f'$."{column}"'
+
+
+def _condition_sql(condition: Condition, path: str) -> tuple[str, list[Any]]:
+    """One column's test: any accepted value matches.
+
+    ``json_extract`` gives JSON true/false as 1/0, so numbers are compared only where
+    the JSON type is not boolean and booleans by their JSON type; a missing column
+    and JSON null both give NULL.
+    """
+    tests: list[str] = []
+    args: list[Any] = []
+    if condition.values:
+        marks = ",".join("?" * len(condition.values))
+        tests.append(f"(json_extract(metadata, ?) IN ({marks}) AND json_type(metadata, ?) NOT IN ('true', 'false'))")
+        args += [path, *condition.values, path]
+    for flag in condition.booleans:
+        tests.append("json_type(metadata, ?) = ?")
+        args += [path, "true" if flag else "false"]
+    if condition.missing:
+        tests.append("json_extract(metadata, ?) IS NULL")
+        args.append(path)
+    return f"({' OR '.join(tests)})", args
+
+
+def _python_value(value: Any, json_type: str) -> Any:
+    if json_type in ("true", "false"):
+        return json_type == "true"
+    return value

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsearch.backends import EXACT_SEARCH_LIMIT, KINDS, choose_kind, create_vector_index, load_vector_index
+from simsearch.backends import (
+    BACKENDS,
+    EXACT_SEARCH_LIMIT,
+    KINDS,
+    choose_kind,
+    create_vector_index,
+    load_vector_index,
+)
 from simsearch.backends.base import VectorIndex
 from simsearch.errors import InvalidArgumentError
 
@@ -19,8 +26,9 @@ N_CENTRES = 40
 N_QUERIES = 100
 K = 10
 ID_OFFSET = 1000  # caller ids differ from positions, so a backend returning positions fails
-ALL_KINDS = ("flat", "hnsw", "ivf", "ivfpq")
-MIN_RECALL = {"flat": 1.0, "hnsw": 0.9, "ivf": 0.9, "ivfpq": 0.5}
+ALL_KINDS = ("flat", "hnsw", "ivf", "ivfpq", "ivfsq")
+IVF_KINDS = ("ivf", "ivfpq", "ivfsq")
+MIN_RECALL = {"flat": 1.0, "hnsw": 0.9, "ivf": 0.9, "ivfpq": 0.5, "ivfsq": 0.9}
 
 
 def normalised(vectors: np.ndarray) -> np.ndarray:
@@ -329,3 +337,72 @@ def test_filter_matching_fewer_than_k_pads_with_minus_one():
     index.build(vectors, np.arange(10, 18, dtype=np.int64))
     _, found = index.search(vectors[:1], 5, np.array([11, 12], dtype=np.int64))
     assert sorted(found[0][:2]) == [11, 12] and list(found[0][2:]) == [-1, -1, -1]
+
+
+# --- filtered search on IVF kinds (FAISS IDSelector inside the probed lists) ----------------
+
+
+@pytest.mark.parametrize("kind", IVF_KINDS)
+def test_filtered_ivf_search_returns_only_allowed_ids_close_to_brute_force(built, data, kind):
+    vectors, ids, queries = data
+    keep = np.zeros(N_VECTORS, dtype=bool)
+    keep[::3] = True  # a third of every cluster: the probed lists still hold plenty of matches
+    scores, found = built[kind].search(queries, K, ids[keep])
+    assert np.isin(found, ids[keep]).all()
+    _, expected = exact_top_k(vectors[keep], ids[keep], queries, K)
+    assert recall_at_k(found, expected) >= MIN_RECALL[kind]
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+
+
+def test_filtered_ivf_search_with_every_list_probed_is_exact(data):
+    vectors, ids, queries = data
+    index = build("ivf", vectors, ids)
+    index.set_search_params(nprobe=index.params["nlist"])
+    allowed = ids[7::40]  # 100 documents scattered over every cluster
+    scores, found = index.search(queries, K, allowed)
+    expected_scores, expected = exact_top_k(vectors[7::40], allowed, queries, K)
+    np.testing.assert_array_equal(found, expected)
+    np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", IVF_KINDS)
+def test_filtered_ivf_search_skips_removed_ids(built, data, kind):
+    vectors, ids, queries = data
+    index = fresh_copy(built, kind)
+    allowed = ids[::2]
+    index.remove(allowed[::2])
+    _, found = index.search(queries, K, allowed)
+    assert np.isin(found[found >= 0], allowed[1::2]).all()
+
+
+# --- search knobs ------------------------------------------------------------------------
+
+
+def test_raising_nprobe_to_every_list_makes_ivf_exact(built, data):
+    vectors, ids, queries = data
+    index = fresh_copy(built, "ivf")
+    index.set_search_params(nprobe=index.params["nlist"])
+    _, found = index.search(queries, K)
+    np.testing.assert_array_equal(found, exact_top_k(vectors, ids, queries, K)[1])
+
+
+def test_search_params_are_reported_and_kept_by_copy(built):
+    index = fresh_copy(built, "hnsw")
+    index.set_search_params(ef_search=200)
+    assert index.params["ef_search"] == 200
+    assert index.copy().params == index.params
+
+
+@pytest.mark.parametrize("kind, params, message", [
+    ("flat", {"nprobe": 4}, "kind flat has no search setting 'nprobe'; valid: none"),
+    ("hnsw", {"nprobe": 4}, "valid: ef_search"),
+    ("ivfsq", {"ef_search": 4}, "valid: nprobe"),
+    ("ivf", {"nprobe": 0}, "positive integer"),
+])
+def test_unknown_or_bad_search_params_are_refused(built, kind, params, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        fresh_copy(built, kind).set_search_params(**params)
+
+
+def test_kinds_are_the_index_kind_literal_and_each_has_a_backend():
+    assert KINDS == ("auto", *BACKENDS)

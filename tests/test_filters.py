@@ -1,4 +1,4 @@
-"""Metadata facets and filtered search: real SQLite json_extract and a FAISS IDSelector."""
+"""Metadata facets and filtered search through an index: real SQLite json_extract and a FAISS IDSelector."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from simsearch import Index
 from simsearch.errors import InvalidArgumentError
-from simsearch.filters import metadata_facets
 
 
 @pytest.fixture
@@ -18,7 +17,7 @@ def zoo(tiny_model, index_dir, animals) -> Index:
 
 
 def test_facets_offer_low_cardinality_columns_with_counts(zoo):
-    facets = {facet.column: facet for facet in metadata_facets(zoo.store, max_values=5)}
+    facets = {facet.column: facet for facet in zoo.facets(max_values=5)}
     assert set(facets) == {"category", "legs"}  # "note" has 8 distinct values > 5
     assert sorted(facets["category"].values) == ["cooking", "finance", "outdoors", "pets"]
     assert facets["category"].counts == [2, 2, 2, 2]
@@ -38,6 +37,17 @@ def test_filter_with_several_values_and_columns(zoo):
     hits = zoo.search("cats", k=8, filters={"category": ["pets", "cooking"], "legs": 0})
     assert {h.metadata["category"] for h in hits} == {"cooking"}
     assert len(hits) == 2
+
+
+def test_filter_none_finds_documents_without_the_column_or_with_null(tiny_model, index_dir, animals):
+    rows = [{**row, "reviewed": None} if row["id"] == "a2" else row for row in animals]
+    rows[0] = {**rows[0], "reviewed": True}
+    rows[2] = {**rows[2], "reviewed": 1}
+    index = Index.build("nulls", rows, model=tiny_model, index_dir=index_dir)
+    unreviewed = index.search("cats", k=8, filters={"reviewed": None})
+    assert {h.id for h in unreviewed} == {"a2", "a4", "a5", "a6", "a7", "a8"}
+    assert [h.id for h in index.search("cats", k=8, filters={"reviewed": True})] == ["a1"]
+    assert [h.id for h in index.search("cats", k=8, filters={"reviewed": 1})] == ["a3"]
 
 
 def test_filter_matching_nothing_returns_no_hits(zoo):

@@ -1,15 +1,18 @@
-"""The SQLite store on a real file: row ids as vector ids, fetch, delete, id reservation, refusals."""
+"""The SQLite store on a real file: row ids as vector ids, fetch, delete, id reservation, refusals,
+metadata filters and facets, sampling, and schema migrations from stores written before versions existed."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 
+import numpy as np
 import pytest
 
 from simsearch.corpus import Document
-from simsearch.errors import CorruptIndexError, InputError
-from simsearch.store import Store, StoredDocument
+from simsearch.errors import CorruptIndexError, FormatVersionError, InputError, InvalidArgumentError
+from simsearch.store import SCHEMA_VERSION, Facet, Store, StoredDocument
 
 
 @pytest.fixture
@@ -173,11 +176,6 @@ def test_iter_documents_of_an_empty_store_yields_nothing(store):
     assert list(store.iter_documents()) == []
 
 
-def test_existing_ids_lists_only_ids_in_the_store(store):
-    insert(store, [Document("one", "a"), Document("two", "b")])
-    assert sorted(store.existing_ids(["a", "zzz", "b", "a"])) == ["a", "b"]
-
-
 def test_meta_values_round_trip_and_default_when_absent(store):
     assert store.meta("generation") is None
     assert store.meta("generation", "0") == "0"
@@ -219,3 +217,174 @@ def test_sqlite_file_with_a_foreign_documents_table_is_refused_as_corrupt_on_rea
             store.fetch([1])
     finally:
         store.close()
+
+
+# --- metadata filters --------------------------------------------------------------------
+
+@pytest.fixture
+def shelf(store) -> Store:
+    """Six documents whose ``flag`` is true, false, 1, 0, JSON null or absent."""
+    insert(store, [
+        Document("true", "t", {"flag": True, "kind": "a"}),
+        Document("false", "f", {"flag": False, "kind": "a"}),
+        Document("one", "one", {"flag": 1, "kind": "b"}),
+        Document("zero", "zero", {"flag": 0, "kind": "b"}),
+        Document("null", "n", {"flag": None, "kind": "c"}),
+        Document("absent", "x", {"kind": "c"}),
+    ])
+    return store
+
+
+def matching_ids(store: Store, filters) -> list[str]:
+    row_ids = store.matching_row_ids(filters)
+    assert row_ids.dtype == np.int64
+    documents = store.fetch(row_ids.tolist())
+    return [documents[r].id for r in row_ids.tolist()]
+
+
+def test_filter_value_none_matches_json_null_and_absent_column(shelf):
+    assert matching_ids(shelf, {"flag": None}) == ["n", "x"]
+
+
+def test_filter_booleans_match_json_booleans_and_not_the_numbers_one_and_zero(shelf):
+    assert matching_ids(shelf, {"flag": True}) == ["t"]
+    assert matching_ids(shelf, {"flag": False}) == ["f"]
+
+
+def test_filter_numbers_do_not_match_json_booleans(shelf):
+    assert matching_ids(shelf, {"flag": 1}) == ["one"]
+    assert matching_ids(shelf, {"flag": [0, 1]}) == ["one", "zero"]
+
+
+def test_filter_list_may_mix_none_with_values(shelf):
+    assert matching_ids(shelf, {"flag": [None, True, 0]}) == ["t", "zero", "n", "x"]
+
+
+def test_filter_columns_must_all_match(shelf):
+    assert matching_ids(shelf, {"kind": ["a", "c"], "flag": [False, None]}) == ["f", "n", "x"]
+
+
+def test_no_filter_conditions_match_every_document(shelf):
+    assert len(shelf.matching_row_ids({})) == 6
+
+
+def test_filter_on_a_column_no_document_has_is_refused_by_name(shelf):
+    with pytest.raises(InvalidArgumentError, match="'colour'"):
+        shelf.matching_row_ids({"colour": None})
+
+
+@pytest.mark.parametrize("filters, message", [
+    ({"kind": []}, "lists no values"),
+    ({'ki"nd': "a"}, "plain column name"),
+    ({"kind": {"nested": 1}}, "strings, numbers, booleans or None"),
+])
+def test_malformed_filters_are_refused(shelf, filters, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        shelf.matching_row_ids(filters)
+
+
+# --- facets and sampling -----------------------------------------------------------------
+
+def test_facets_list_scalar_columns_with_few_values_most_frequent_first(store):
+    insert(store, [Document(f"text {i}", metadata={"colour": "red" if i < 3 else "blue", "done": i % 2 == 0,
+                                                    "note": f"free {i}", "same": 1, "tags": ["x"]})
+                   for i in range(8)])
+    facets = {facet.column: facet for facet in store.facets(max_values=5)}
+    assert set(facets) == {"colour", "done"}  # note: 8 values; same: one value; tags: not a scalar
+    assert facets["colour"] == Facet("colour", ["blue", "red"], [5, 3])
+    assert facets["done"] == Facet("done", [False, True], [4, 4])
+
+
+def test_sample_row_ids_is_seeded_sorted_and_all_when_small(store):
+    insert(store, [Document(f"text {i}") for i in range(20)])
+    delete(store, [5])
+    every = store.sample_row_ids(50)
+    assert every.tolist() == [i for i in range(1, 21) if i != 5]
+    sample = store.sample_row_ids(6, seed=3)
+    assert len(sample) == 6 and sample.tolist() == sorted(sample.tolist())
+    assert set(sample.tolist()) <= set(every.tolist())
+    assert store.sample_row_ids(6, seed=3).tolist() == sample.tolist()
+    assert store.sample_row_ids(6, seed=4).tolist() != sample.tolist()
+
+
+# --- schema versions ---------------------------------------------------------------------
+
+def write_store_as_first_release(path) -> None:
+    """Exactly what simsearch wrote before schema versions: these tables, rows, user_version 0."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("""
+        CREATE TABLE IF NOT EXISTS documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ext_id TEXT NOT NULL UNIQUE,
+            text TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """)
+    rows = [(1, "a", "first text", {"lang": "en"}), (2, "b", "second text", {}), (3, "3", "third", {"n": 2})]
+    db.executemany("INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
+                   [(i, e, t, json.dumps(m)) for i, e, t, m in rows])
+    db.execute("DELETE FROM documents WHERE id = 2")
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', '4')")
+    db.close()
+
+
+def test_store_from_before_schema_versions_is_migrated_and_reads_unchanged(tmp_path):
+    path = tmp_path / "store.sqlite"
+    write_store_as_first_release(path)
+    store = Store(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION >= 1
+        assert store.fetch([1, 2, 3]) == {1: StoredDocument(1, "a", "first text", {"lang": "en"}),
+                                           3: StoredDocument(3, "3", "third", {"n": 2})}
+        assert store.meta("generation") == "4"
+        assert store.next_row_id() == 4  # the deleted id 2 and the sequence survive
+        assert insert(store, [Document("fourth")]) == [4]
+    finally:
+        store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_new_store_starts_at_the_current_schema_version(store):
+    assert store.schema_version == SCHEMA_VERSION
+
+
+def test_opening_a_current_store_writes_nothing(tmp_path):
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    before = (path.stat().st_mtime_ns, path.read_bytes())
+    store = Store(path)
+    store.fetch([1])
+    store.close()
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store.sqlite"]
+
+
+def test_store_from_a_newer_simsearch_is_refused_naming_the_fix(tmp_path):
+    path = tmp_path / "store.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(FormatVersionError, match="upgrade simsearch") as info:
+        Store(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    import simsearch.store as store_module
+
+    path = tmp_path / "store.sqlite"
+    write_store_as_first_release(path)
+    broken = (*store_module._MIGRATIONS, ("CREATE TABLE extra (x TEXT)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(store_module, "_MIGRATIONS", broken)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(CorruptIndexError):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 0  # migration 1 rolled back with the rest
+    assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'extra'").fetchall()
+    assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
+    db.close()

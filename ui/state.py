@@ -16,9 +16,9 @@ import streamlit as st
 from simsearch import Encoder, Index, SimsearchError, list_indexes
 from simsearch.encoder import DEFAULT_MODEL
 from simsearch.errors import InputError
-from simsearch.filters import Facet, metadata_facets
 from simsearch.layout import current_folder, index_home
 from simsearch.manifest import read_manifest
+from simsearch.store import Facet
 
 INDEX_KEY = "index_name"  # the sidebar picker's widget key
 _PENDING_INDEX = "pending_index_name"  # set before a rerun to move the picker to a new index
@@ -58,7 +58,7 @@ def encoder(model: str) -> Encoder:
 @st.cache_data(show_spinner=False, max_entries=32)
 def facets(folder: str, name: str, version: tuple) -> list[Facet]:
     """Metadata drop-downs for one version of an index (``version`` only keys the cache)."""
-    return metadata_facets(current_index(name).store)
+    return current_index(name).facets()
 
 
 def index_version(index: Index) -> tuple:

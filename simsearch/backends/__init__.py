@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, get_args
 
-from simsearch.backends.base import VectorIndex
+from simsearch.backends.base import IndexKind, VectorIndex
 from simsearch.backends.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
 from simsearch.errors import InvalidArgumentError
 
-IndexKind = Literal["auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq"]
-BACKENDS: dict[str, type[FaissIndex]] = {
+KINDS: tuple[IndexKind, ...] = get_args(IndexKind)
+BACKENDS: dict[IndexKind, type[FaissIndex]] = {
     cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex)
 }
-KINDS: tuple[str, ...] = ("auto", *BACKENDS)
 
 # Exact search scans every vector: about 1.5 MB per 1,000 documents at 384 dimensions, a few
 # milliseconds per query up to this size on 2 CPU cores. Above it HNSW answers in about a
@@ -21,8 +21,8 @@ KINDS: tuple[str, ...] = ("auto", *BACKENDS)
 EXACT_SEARCH_LIMIT = 20_000
 
 
-def choose_kind(kind: str, n_vectors: int) -> str:
-    """Resolve ``auto`` by corpus size; validate any other kind name."""
+def choose_kind(kind: IndexKind, n_vectors: int) -> IndexKind:
+    """Resolve ``auto`` by corpus size; validate any other kind name (callers may pass user text)."""
     if kind not in KINDS:
         raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(KINDS)}.")
     if kind != "auto":
@@ -31,12 +31,14 @@ def choose_kind(kind: str, n_vectors: int) -> str:
 
 
 def create_vector_index(
-    kind: str, dimension: int, n_vectors: int, params: dict[str, Any] | None = None
+    kind: IndexKind, dimension: int, n_vectors: int, params: Mapping[str, Any] | None = None
 ) -> VectorIndex:
+    """An empty index of ``kind`` sized for ``n_vectors``; ``params`` override the kind's defaults."""
     return BACKENDS[choose_kind(kind, n_vectors)].create(dimension, n_vectors, params)
 
 
-def load_vector_index(path: Path, kind: str, params: dict[str, Any]) -> VectorIndex:
+def load_vector_index(path: Path, kind: IndexKind, params: Mapping[str, Any]) -> VectorIndex:
+    """Read an index saved by ``VectorIndex.save``; ``kind`` and ``params`` come from the manifest."""
     if kind not in BACKENDS:
         raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(BACKENDS)}.")
     return BACKENDS[kind].load(path, params)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+
+# "auto" picks one of the others by corpus size (backends.choose_kind).
+IndexKind = Literal["auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq"]
 
 
 class VectorIndex(ABC):
@@ -20,7 +23,8 @@ class VectorIndex(ABC):
     ``add`` and ``remove`` need a single writer and no concurrent searches.
     """
 
-    kind: ClassVar[str]
+    kind: ClassVar[IndexKind]
+    search_knobs: ClassVar[tuple[str, ...]] = ()  # params that change search only, settable on a built index
 
     @abstractmethod
     def build(self, vectors: np.ndarray, ids: np.ndarray) -> None:
@@ -45,6 +49,14 @@ class VectorIndex(ABC):
     def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
         """The stored vectors of these ids, or None where the kind cannot give them back."""
         return None
+
+    @abstractmethod
+    def set_search_params(self, **params: int) -> None:
+        """Change search-time settings (names from ``search_knobs``) in place, without rebuilding.
+
+        For measuring recall against speed; like ``add``, not while searches run. ``params``
+        reports the new values.
+        """
 
     @abstractmethod
     def copy(self) -> VectorIndex:

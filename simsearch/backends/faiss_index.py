@@ -9,13 +9,14 @@ time; a rebuild drops them for good.
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import faiss
 import numpy as np
 
+from simsearch.atomic import replacing
 from simsearch.backends.base import VectorIndex
 from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
 from simsearch.errors import InvalidArgumentError
@@ -39,17 +40,17 @@ class FaissIndex(VectorIndex):
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    def create(cls, dimension: int, n_vectors: int, params: dict[str, Any] | None = None) -> FaissIndex:
+    def create(cls, dimension: int, n_vectors: int, params: Mapping[str, Any] | None = None) -> FaissIndex:
         settings = {**cls.default_params(dimension, n_vectors), **(params or {})}
         cls.check_params(settings, dimension, n_vectors)
         return cls(cls.make(dimension, settings), settings)
 
     @classmethod
-    def load(cls, path: Path, params: dict[str, Any]) -> FaissIndex:
+    def load(cls, path: Path, params: Mapping[str, Any]) -> FaissIndex:
         index = faiss.read_index(str(path))
         tombstones = _tombstone_path(path)
         deleted = np.load(tombstones, allow_pickle=False) if tombstones.exists() else None
-        return cls(index, params, deleted)
+        return cls(index, dict(params), deleted)
 
     @classmethod
     def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
@@ -106,14 +107,27 @@ class FaissIndex(VectorIndex):
             return None
         return self._cpu.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
 
+    def set_search_params(self, **params: int) -> None:
+        for name, value in params.items():
+            if name not in self.search_knobs:
+                valid = ", ".join(self.search_knobs) or "none"
+                raise InvalidArgumentError(f"kind {self.kind} has no search setting {name!r}; valid: {valid}.")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidArgumentError(f"search setting {name} must be a positive integer (got {value!r}).")
+        self._params.update(params)
+        self._tune(self._cpu)
+        if self._gpu is not None:
+            self._tune(self._gpu)
+
     def copy(self) -> FaissIndex:
         return type(self)(faiss.clone_index(self._cpu), dict(self._params), np.array(sorted(self._deleted)))
 
     def save(self, path: Path) -> None:
-        _write_atomically(path, lambda tmp: faiss.write_index(self._cpu, str(tmp)))
+        with replacing(path) as temporary:
+            faiss.write_index(self._cpu, str(temporary))
         if self._deleted:
-            deleted = np.array(sorted(self._deleted), dtype=np.int64)
-            _write_atomically(_tombstone_path(path), lambda tmp: _save_npy(tmp, deleted))
+            with replacing(_tombstone_path(path)) as temporary:
+                _save_npy(temporary, np.array(sorted(self._deleted), dtype=np.int64))
 
     @property
     def count(self) -> int:
@@ -176,6 +190,7 @@ class HNSWIndex(FaissIndex):
     """Graph search: sub-linear queries, high recall, 4 bytes a dimension plus the graph."""
 
     kind = "hnsw"
+    search_knobs = ("ef_search",)
     gpu_capable = False  # faiss-gpu has no HNSW; the graph stays on CPU
     removes_in_place = False  # FAISS HNSW cannot remove_ids: tombstones instead
 
@@ -200,6 +215,7 @@ class IVFIndex(FaissIndex):
     """Inverted lists over k-means cells: fast to build, recall set by nprobe."""
 
     kind = "ivf"
+    search_knobs = ("nprobe",)
 
     @classmethod
     def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
@@ -315,13 +331,5 @@ def _tombstone_path(path: Path) -> Path:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
+    with open(path, "wb") as handle:  # a handle, so numpy does not append ".npy" to the temporary name
         np.save(handle, array, allow_pickle=False)
-
-
-def _write_atomically(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

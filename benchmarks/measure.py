@@ -1,0 +1,31 @@
+"""Timing helpers shared by the benchmark scripts, so every table measures latency the same way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def time_queries(search: Callable[[str], Any], queries: Sequence[str]) -> dict[str, float]:
+    """Median, 99th-percentile and mean wall time of ``search(query)`` per query, in milliseconds.
+
+    One untimed call first: the first query pays lazy initialisation (thread pools,
+    ONNX sessions, SQLite page cache) that no later query sees.
+    """
+    search(queries[0])
+    timings = []
+    for query in queries:
+        started = time.perf_counter()
+        search(query)
+        timings.append(time.perf_counter() - started)
+    return latency_summary(timings)
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
+    """p50, p99 and mean of durations given in seconds, as milliseconds rounded to 0.01."""
+    ms = 1000 * np.asarray(seconds, dtype=np.float64)
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "mean_ms": round(float(ms.mean()), 2)}
