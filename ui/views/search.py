@@ -5,8 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from simsearch import Hit
-from simsearch.timing import timed_search
-from ui import components, state
+from simsearch_ui import components, state
 
 ANY = "any"
 
@@ -49,13 +48,14 @@ def render() -> None:
     query = st.session_state["query"]
     if not query:
         return
-    result = timed_search(index, query, k=int(k), filters=filters)
+    result = index.query([query], k=int(k), filters=filters)
+    hits, timings = result.hits[0], result.timings
     scope = f" matching {', '.join(f'{c} = {v}' for c, v in filters.items())}" if filters else ""
-    st.caption(f"{len(result.hits)} results{scope} from {len(index):,} texts in {result.total_ms:.0f} ms "
-               f"(encode {result.encode_ms:.1f} ms · search {result.search_ms:.1f} ms)")
-    if not result.hits:
+    st.caption(f"{len(hits)} results{scope} from {len(index):,} texts in {timings.total_ms:.0f} ms "
+               f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms)")
+    if not hits:
         st.info("No text matches these filters. Set a filter back to “any”.")
-    for rank, hit in enumerate(result.hits, start=1):
+    for rank, hit in enumerate(hits, start=1):
         components.hit_card(rank, hit, key=f"hit-{rank}", on_similar=find_similar, on_explain=explain)
 
 
