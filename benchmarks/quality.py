@@ -24,36 +24,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the smoke data comes from tests/pair_data.py
+sys.path.insert(0, str(REPO))  # this checkout's simsearch, not an installed one
 STSB = REPO.parent / "shared" / "data" / "stsb"
 PARAPHRASE_ROWS = ("ndcg@10", "mrr@10", "recall@1", "recall@10")
 
 
 def measure(model: str | Path, dev: Path) -> dict[str, dict[str, float]]:
-    from simsearch.encoder import Encoder
+    from simsearch import load_encoder
     from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics, sts_metrics
     from simsearch.pairs import read_pairs
 
-    encoder = Encoder.load(model)
+    encoder = load_encoder(model)
     return {"sts": sts_metrics(encoder, read_pairs(dev)),
             "paraphrase": retrieval_metrics(encoder, paraphrase_retrieval_set([dev]))}
 
 
 def smoke_inputs(folder: Path) -> tuple[Path, Path, Path]:
     """A tiny BERT with BERT's own initialisation, and synthetic topic pairs it can learn."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from simsearch.testing import write_scored, write_tiny_bert
 
-    from simsearch.encoder import default_model_path
-    from tests.pair_data import write_scored
-
-    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder / "tiny-bert")
-    tokenizer.save_pretrained(folder / "tiny-bert")
-    return folder / "tiny-bert", write_scored(folder / "train.csv", 48, seed=1), write_scored(folder / "dev.csv", 40, 2)
+    return (write_tiny_bert(folder / "tiny-bert"), write_scored(folder / "train.csv", 48, seed=1),
+            write_scored(folder / "dev.csv", 40, seed=2))
 
 
 def table(report: dict) -> str:

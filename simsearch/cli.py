@@ -1,6 +1,7 @@
 """The `simsearch` command: parse arguments, call the Python API, print. No logic of its own.
 
-Every SimsearchError becomes one line on stderr and exit status 1.
+Every SimsearchError becomes one line on stderr and exit status 1, inside the command group
+itself, so in-process callers (Typer's CliRunner in the tests) see what the console script prints.
 """
 
 from __future__ import annotations
@@ -8,17 +9,34 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from simsearch.errors import InputError, SimsearchError
+from simsearch.formatting import human_bytes, readable_time
+
+
+class _OneLineErrors(TyperGroup):
+    """The root command group: a SimsearchError from any command becomes one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SimsearchError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:  # before Click turns it into a bare "Aborted!"
+            typer.echo("interrupted; the index is unchanged.", err=True)
+            raise typer.Exit(130) from None
+
 
 app = typer.Typer(
+    cls=_OneLineErrors,
     help="Semantic sentence search: build FAISS indexes of your texts and query them by meaning.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
@@ -154,8 +172,8 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
         ("max tokens", model["max_seq_length"]), ("encoder", details.get("encoder_backend", "torch")),
         ("kind", details["kind"]),
         ("parameters", json.dumps(details["params"])), ("documents", details["count"]),
-        ("size on disk", _human_bytes(details["size_bytes"])), ("built at", _when(details["built_at"])),
-        ("build time", f"{details['build_seconds']:.1f} s"), ("updated at", _when(details["updated_at"])),
+        ("size on disk", human_bytes(details["size_bytes"])), ("built at", readable_time(details["built_at"])),
+        ("build time", f"{details['build_seconds']:.1f} s"), ("updated at", readable_time(details["updated_at"])),
         ("path", details["path"]),
     ]
     for label, value in rows:
@@ -177,15 +195,31 @@ def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do no
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501, index_dir: IndexDir = None) -> None:
     """Serve the web UI (Streamlit) on http://localhost:PORT."""
-    app_file = Path(__file__).resolve().parent.parent / "ui" / "app.py"
-    if not app_file.exists():
-        raise SimsearchError(f"the web UI is not next to this install ({app_file}); run from a source checkout.")
+    app_file = _ui_app_file()
     env = dict(os.environ)
     if index_dir is not None:
         env["SIMSEARCH_HOME"] = str(index_dir.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
-    raise typer.Exit(subprocess.call(command, env=env))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become Streamlit rather than wait for it as a child: a SIGTERM or Ctrl-C sent to
+    # `simsearch ui` then reaches the server itself, and no orphaned server outlives it.
+    os.execve(sys.executable, command, env)
+
+
+def _ui_app_file() -> Path:
+    """app.py of the installed `simsearch_ui` package (the repository's ui/ folder, installed under that name)."""
+    from importlib.resources import files
+
+    try:
+        app_file = files("simsearch_ui").joinpath("app.py")
+    except ModuleNotFoundError:
+        raise SimsearchError("the web UI package simsearch_ui is not installed; reinstall simsearch "
+                             "(pip install . in its source folder).") from None
+    if not app_file.is_file():
+        raise SimsearchError(f"the web UI is missing from this install ({app_file}); reinstall simsearch.")
+    return Path(str(app_file))
 
 
 @app.command()
@@ -316,27 +350,8 @@ def _say(message: str, quiet: bool) -> None:
         typer.echo(message, err=True)
 
 
-def _human_bytes(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
-
-
-def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def main() -> None:
-    """Console-script entry point: one clean line and exit 1 for every user error."""
+    """Console-script entry point: warnings as one line each, then the command (errors are handled by the group)."""
     quiet = "--quiet" in sys.argv or "-q" in sys.argv
     logging.basicConfig(level=logging.ERROR if quiet else logging.WARNING, format="warning: %(message)s")
-    try:
-        app()
-    except SimsearchError as error:
-        typer.echo(f"error: {error}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; the index is unchanged.", err=True)
-        sys.exit(130)
+    app(prog_name="simsearch")

@@ -17,40 +17,30 @@ DEMO_CSV = REPO / "simsearch" / "data" / "demo.csv"
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A plain 2-layer BERT (no pooling config) with random weights and the real WordPiece vocab."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    """A plain 2-layer BERT (no pooling config) with random weights and the real WordPiece vocab.
 
-    from simsearch.encoder import default_model_path
+    initializer_range 0.2 (not BERT's 0.02) keeps random sentence vectors apart enough to rank.
+    """
+    from simsearch.testing import write_tiny_bert
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
-    tokenizer.model_max_length = 128
-    # initializer_range 0.2 (not BERT's 0.02) keeps random sentence vectors apart enough to rank
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-                        initializer_range=0.2)
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), initializer_range=0.2)
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_checkpoint, tmp_path_factory) -> str:
     """The tiny BERT saved as a sentence-transformers folder (Transformer + mean Pooling + Normalize)."""
-    from simsearch.encoder import Encoder
+    from simsearch import load_encoder
 
     folder = tmp_path_factory.mktemp("tiny-st") / "model"
-    Encoder.load(tiny_checkpoint, "mean").model.save(str(folder))
+    load_encoder(tiny_checkpoint, "mean").model.save(str(folder))
     return str(folder)
 
 
 @pytest.fixture(scope="session")
 def default_encoder():
-    from simsearch.encoder import Encoder
+    from simsearch import load_encoder
 
-    return Encoder.load()
+    return load_encoder()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""End to end: the real app under `streamlit run`, in headless Chromium driven by Playwright.
+"""End to end: the real app served by `simsearch ui`, in headless Chromium driven by Playwright.
 
 Needs Debian's chromium (`make test` installs it with apt-get where it can) and the
 playwright Python package (the dev extra); never Playwright's own browser download.
@@ -7,85 +7,19 @@ Screenshots of every page land in artifacts/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from simsearch import Index, read_corpus
+from simsearch import Index, load_encoder, read_corpus
+from simsearch.testing import CHROMIUM, CHROMIUM_ARGS, serving_ui
 from tests.conftest import DEMO_CSV, REPO
 
-CHROMIUM = Path(os.environ.get("SIMSEARCH_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 QUERY, TOP_HIT = "my flight was cancelled", "Our flight to Oslo was cancelled because of a heavy snowstorm"
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout:.0f} s")
-
-
-def start_app(home: Path, cwd: Path, command: list[str] | None = None) -> tuple[str, subprocess.Popen]:
-    """`streamlit run ui/app.py` (or ``command`` + port) on a free port, from ``cwd`` outside the repository.
-
-    The server runs in its own process group, so stop_app ends it and anything it started.
-    """
-    port = free_port()
-    if command is None:
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "ui" / "app.py"), "--server.port", str(port),
-                   "--server.address", "127.0.0.1", "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-                   "--client.toolbarMode", "viewer"]
-    else:
-        command = [*command, "--port", str(port)]
-    env = {**os.environ, "SIMSEARCH_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server)
-    except BaseException:
-        stop_app(server)
-        raise
-    return url, server
-
-
-def stop_app(server: subprocess.Popen) -> None:
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +39,8 @@ def app_url(tmp_path_factory):
     """The demo index built with the real default model, served by the real app."""
     home = tmp_path_factory.mktemp("browser-home") / "indexes"
     Index.build("demo", read_corpus(DEMO_CSV), index_dir=home)
-    url, server = start_app(home, cwd=tmp_path_factory.mktemp("elsewhere"))
-    yield url
-    stop_app(server)
+    with serving_ui(home, cwd=tmp_path_factory.mktemp("elsewhere")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -205,12 +138,9 @@ def write_demo_copies(path: Path, copies: int) -> None:
 def test_simsearch_ui_command_serves_the_app(page, tmp_path, tiny_model, animals):
     """`simsearch ui --index-dir DIR --port N`, started from an unrelated folder, serves a working search."""
     home = tmp_path / "elsewhere-indexes"
-    Index.build("zoo", animals, model=tiny_model, index_dir=home)
-    command = [sys.executable, "-m", "simsearch", "ui", "--index-dir", str(home)]
-    url, server = start_app(tmp_path / "not-this-one", cwd=tmp_path, command=command)
-    try:
+    Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=home)
+    (tmp_path / "unrelated").mkdir()
+    with serving_ui(home, cwd=tmp_path / "unrelated") as url:
         page.goto(url)
         search(page, "Heavy rain flooded the mountain trail.")
         assert "Heavy rain flooded the mountain trail." in first_result(page)
-    finally:
-        stop_app(server)

@@ -1,4 +1,8 @@
-"""The `simsearch` command run as a real process: outputs, exit codes, one-line errors, crash safety."""
+"""The `simsearch` command in-process (Typer's CliRunner): outputs, exit codes, one-line errors, crash safety.
+
+Only what needs a real process spawns one: the kill in the middle of a rebuild. The
+console script itself is exercised by tests/test_install.py.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,26 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
 from simsearch import Index, list_indexes
+from simsearch.cli import app
 
 
-def run(*args: str, index_dir: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir)}
-    result = subprocess.run([sys.executable, "-m", "simsearch", *args], capture_output=True, text=True, env=env,
-                            timeout=300, **kwargs)
+def run(*args: str, index_dir: Path, check: bool = True) -> Result:
+    """``simsearch ARGS`` in this process, with ``index_dir`` as $SIMSEARCH_HOME."""
+    result = CliRunner().invoke(app, list(args), env={"SIMSEARCH_HOME": str(index_dir)}, catch_exceptions=False)
     if check:
-        assert result.returncode == 0, result.stderr
+        assert result.exit_code == 0, result.stderr
     return result
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
-    assert result.returncode != 0
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
@@ -129,14 +134,14 @@ def index_files_digest(home: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_gives_one_line_error_and_leaves_index_alone(case, tiny_model, index_dir, animals, bad_files):
-    Index.build("zoo", animals, model=tiny_model, index_dir=index_dir)
-    before = index_files_digest(index_dir)
+def test_bad_input_gives_one_line_error_and_leaves_index_alone(case, built_cli, bad_files, monkeypatch):
+    before = index_files_digest(built_cli)
     args, fragments = BAD_INPUTS[case]
-    result = run(*[a.format(tmp=bad_files) for a in args], index_dir=index_dir, check=False, cwd=bad_files)
+    monkeypatch.chdir(bad_files)
+    result = run(*[a.format(tmp=bad_files) for a in args], index_dir=built_cli, check=False)
     assert_one_line_error(result, *fragments)
-    assert index_files_digest(index_dir) == before
-    assert list_indexes(index_dir) == ["zoo"]
+    assert index_files_digest(built_cli) == before
+    assert list_indexes(built_cli) == ["zoo"]
 
 
 def test_corrupted_index_file_gives_one_line_error(built_cli):
@@ -144,33 +149,63 @@ def test_corrupted_index_file_gives_one_line_error(built_cli):
     assert_one_line_error(run("search", "zoo", "cats", index_dir=built_cli, check=False), "damaged", "rebuild")
 
 
-def test_rebuild_killed_midway_keeps_old_index(tiny_model, index_dir):
-    texts = [f"Sentence {i} describes item {i % 97} in some detail for the test corpus." for i in range(20_000)]
-    index = Index.build("big", texts, model=tiny_model, index_dir=index_dir)
-    queries = ["item 5 in detail", "sentence 1234", "test corpus"]
-    expected = [[(h.id, round(h.score, 5)) for h in hits] for hits in index.search_batch(queries, k=5)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "simsearch", "rebuild", "big", "--kind", "hnsw", "--quiet"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((index_dir / ".builds").glob("big@*"))) < 2:
-        time.sleep(0.05)
-    time.sleep(1.0)  # well into encoding 20,000 texts
-    assert process.poll() is None, "the rebuild finished before it could be killed; make the corpus bigger"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+# Run in a child process: replaces os.replace so that the child kills itself with SIGKILL at the
+# moment the finished, synced build would be swapped in by renaming the index link.
+KILL_AT_LINK_SWAP = """
+import os, signal, sys
+from pathlib import Path
+
+def unresolved_link(path):  # the link itself, not the build folder it points at
+    return Path(path).parent.resolve() / Path(path).name
+
+link = unresolved_link(sys.argv[1])
+replace = os.replace
+
+def replace_or_die(source, target, *args, **kwargs):
+    if unresolved_link(target) == link:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return replace(source, target, *args, **kwargs)
+
+os.replace = replace_or_die
+from simsearch.cli import app
+app(sys.argv[2:], prog_name="simsearch")
+"""
+
+
+def test_rebuild_killed_before_the_link_swap_keeps_old_index(tiny_model, index_dir, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"Sentence {i} describes item {i % 97} in some detail.\n" for i in range(300)))
+    run("build", "big", "--input", str(texts), "--model", tiny_model, index_dir=index_dir)
+    queries = ["item 5 in detail", "sentence 123", "some detail"]
+    expected = [[(h.id, round(h.score, 5)) for h in hits]
+                for hits in Index.open("big", index_dir=index_dir).search_batch(queries, k=5)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir),
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the simsearch this test imports
+    child = subprocess.run([sys.executable, "-c", KILL_AT_LINK_SWAP, str(index_dir / "big"),
+                            "rebuild", "big", "--kind", "hnsw", "--quiet"],
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert child.returncode == -signal.SIGKILL, f"the rebuild never reached the link swap: {child.stderr}"
+    assert len(list((index_dir / ".builds").glob("big@*"))) == 2  # the new build is complete but unpublished
+
     reopened = Index.open("big", index_dir=index_dir)
     assert reopened.manifest.kind == "flat"
     assert [[(h.id, round(h.score, 5)) for h in hits] for hits in reopened.search_batch(queries, k=5)] == expected
-    # the next writer clears the half-written build away and succeeds
-    assert reopened.rebuild(kind="hnsw").manifest.kind == "hnsw"
+    # the next writer clears the orphaned build away and succeeds
+    run("rebuild", "big", "--kind", "hnsw", index_dir=index_dir)
+    assert Index.open("big", index_dir=index_dir).manifest.kind == "hnsw"
     assert len(list((index_dir / ".builds").glob("big@*"))) == 1
 
 
-def test_open_index_keeps_serving_while_a_rebuild_swaps_in(tiny_model, index_dir, animals):
-    serving = Index.build("live", animals, model=tiny_model, index_dir=index_dir)
+def test_open_index_keeps_serving_while_a_rebuild_swaps_in(built_cli):
+    serving = Index.open("zoo", index_dir=built_cli)
     before = [h.id for h in serving.search("cats", k=8)]
-    run("rebuild", "live", "--kind", "hnsw", index_dir=index_dir)
+    run("rebuild", "zoo", "--kind", "hnsw", index_dir=built_cli)
     assert [h.id for h in serving.search("cats", k=8)] == before
     assert serving.is_stale()
-    assert Index.open("live", index_dir=index_dir).manifest.kind == "hnsw"
+    assert Index.open("zoo", index_dir=built_cli).manifest.kind == "hnsw"
+
+
+def test_help_lists_the_commands(index_dir):
+    result = run("--help", index_dir=index_dir)
+    for command in ("build", "rebuild", "add", "delete", "search", "list", "info", "drop", "ui", "train", "eval"):
+        assert command in result.stdout

@@ -11,9 +11,9 @@ import pytest
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.pairs import read_pairs
+from simsearch.testing import write_anchors, write_labelled, write_scored
 from simsearch.train import train_model
 from tests.conftest import REPO, SHARED_DATA
-from tests.pair_data import write_anchors, write_labelled, write_scored
 
 
 @pytest.fixture(scope="module")

@@ -245,7 +245,7 @@ def test_demo_index_with_the_default_model_finds_the_paraphrase(index_dir, monke
 
 
 def test_user_text_is_escaped_so_markdown_cannot_restyle_it():
-    from ui.components import escape_markdown
+    from simsearch_ui.components import escape_markdown
 
     shown = escape_markdown("pay $5 or $6 for [this](http://x) *now*")
     assert shown == r"pay \$5 or \$6 for \[this\](http://x) \*now\*"

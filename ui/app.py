@@ -1,23 +1,20 @@
-"""simsearch web UI: the entry point (`streamlit run ui/app.py`, `simsearch ui`, `make run`).
+"""simsearch web UI: the entry point (`simsearch ui`, `make run`, `streamlit run ui/app.py`).
 
 This file only sets the page up: the index picker in the sidebar, shared by every
-page, and the navigation between the pages in ui/views/. Only the public
-simsearch API is used anywhere under ui/.
+page, and the navigation between the pages in views/. Only the public simsearch
+API is used anywhere in the UI. The repository's ui/ folder installs as the
+`simsearch_ui` package, which is how this script and the pages import each other.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import streamlit as st
 
-_HERE = Path(__file__).resolve().parent
-if str(_HERE.parent) not in sys.path:  # `import ui.…` from any working directory
-    sys.path.insert(0, str(_HERE.parent))
+from simsearch_ui import components, state
 
-from ui import components, state  # noqa: E402
-
+_HERE = Path(__file__).resolve().parent  # the pages are found next to this file, wherever it is installed
 PAGES = [
     st.Page(_HERE / "views" / "search.py", title="Search", icon=":material/search:", default=True),
     st.Page(_HERE / "views" / "compare.py", title="Compare", icon=":material/compare_arrows:"),

@@ -6,7 +6,6 @@ import html
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import altair as alt
@@ -146,16 +145,3 @@ def token_view(view: TokenSimilarity, name_a: str, name_b: str) -> None:
     token_heatmap(view, f"{name_a} token", f"{name_b} token")
     st.markdown(f"**Closest partner** of each {name_a} token in the {name_b}:")
     best_matches(view, f"{name_a} token", name_b)
-
-
-def readable_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def readable_size(n_bytes: int) -> str:
-    size = float(n_bytes)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n_bytes} bytes"

@@ -3,22 +3,25 @@
 Indexes and models are cached per process (``st.cache_resource``), so the model
 loads once and an index opens once. A cached index is reopened when the one on
 disk has changed (rebuilt or added to by the CLI or this UI), compared by the
-manifest's build id and update time through ``Index.is_stale()``.
+manifest's build id and update time through ``Index.is_stale()``; the index
+the cache lets go of, replaced or evicted, is closed so its SQLite connection
+does not outlive it.
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from simsearch import Encoder, Index, SimsearchError, list_indexes
-from simsearch.encoder import DEFAULT_MODEL
+from simsearch import Encoder, Index, SimsearchError, describe_index, list_indexes, load_encoder
+from simsearch.encoders import DEFAULT_MODEL
 from simsearch.errors import InputError
-from simsearch.layout import current_folder, index_home
-from simsearch.manifest import read_manifest
-from simsearch.store import Facet
+from simsearch.layout import index_home
+
+if TYPE_CHECKING:
+    from simsearch.store import Facet
 
 INDEX_KEY = "index_name"  # the sidebar picker's widget key
 _PENDING_INDEX = "pending_index_name"  # set before a rerun to move the picker to a new index
@@ -34,7 +37,11 @@ def index_names() -> list[str]:
     return list_indexes(home())
 
 
-@st.cache_resource(show_spinner="Opening the index and loading its model…", max_entries=16)
+def _close_index(index: Index) -> None:
+    index.close()
+
+
+@st.cache_resource(show_spinner="Opening the index and loading its model…", max_entries=16, on_release=_close_index)
 def _open_index(folder: str, name: str) -> Index:
     index = Index.open(name, index_dir=folder)
     index.encoder.encode(["warm-up"])  # load the model now, once, not on the first query
@@ -45,14 +52,14 @@ def current_index(name: str) -> Index:
     """The cached index ``name``, reopened when the version on disk has changed."""
     index = _open_index(home(), name)
     if index.is_stale():
-        _open_index.clear()
+        _open_index.clear(home(), name)  # this entry only: other indexes may be serving other sessions
         index = _open_index(home(), name)
     return index
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def encoder(model: str) -> Encoder:
-    return Encoder.load(model)
+    return load_encoder(model)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -74,7 +81,7 @@ def known_models() -> list[str]:
     models = [DEFAULT_MODEL]  # the name manifests record, so the index and this page share one loaded model
     for name in index_names():
         try:
-            model = read_manifest(current_folder(Path(home()), name)).model["name"]
+            model = describe_index(name, home()).model["name"]
         except SimsearchError:  # a damaged index must not hide the others' models
             continue
         if model not in models:

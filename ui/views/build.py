@@ -13,7 +13,8 @@ from simsearch import Index, drop_index, read_corpus
 from simsearch.backends import KINDS
 from simsearch.corpus import SUPPORTED_EXTENSIONS, read_columns
 from simsearch.errors import InputError
-from ui import components, state
+from simsearch.formatting import human_bytes
+from simsearch_ui import components, state
 
 NUMBERED = "(number the texts)"
 OTHER_MODEL = "another model folder or hub id…"
@@ -52,7 +53,7 @@ def new_index_section() -> None:
     st.subheader("New index from a file")
     limit = state.max_upload_bytes()
     upload = st.file_uploader(
-        f"Texts: {', '.join(SUPPORTED_EXTENSIONS)} (up to {components.readable_size(limit)})",
+        f"Texts: {', '.join(SUPPORTED_EXTENSIONS)} (up to {human_bytes(limit)})",
         type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS], max_upload_size=max(1, -(-limit // 2**20)),
         key=f"upload-{st.session_state.get('upload_round', 0)}",  # a new key after a build empties the box
     )
@@ -61,8 +62,8 @@ def new_index_section() -> None:
                    "optionally an id column; every other column becomes metadata you can filter on.")
         return
     if upload.size > limit:
-        raise InputError(f"{upload.name} is {components.readable_size(upload.size)}, over this page's "
-                         f"{components.readable_size(limit)} limit; build it with `simsearch build NAME --input "
+        raise InputError(f"{upload.name} is {human_bytes(upload.size)}, over this page's "
+                         f"{human_bytes(limit)} limit; build it with `simsearch build NAME --input "
                          f"{upload.name}` instead.")
     path = saved_upload(upload)
     columns = read_columns(path)
@@ -86,7 +87,7 @@ def new_index_section() -> None:
         raise InputError("no model given; type a model folder or hub id, or pick one from the list.")
     corpus = read_corpus(path, text_column=text_column, id_column=None if id_column == NUMBERED else id_column)
     bar, report = progress_reporter(f"Building {name}")
-    index = Index.build(name, corpus, model=model, kind=kind, overwrite=overwrite, on_progress=report,
+    index = Index.build(name, corpus, encoder=state.encoder(model), kind=kind, overwrite=overwrite, on_progress=report,
                         index_dir=state.home())
     bar.progress(1.0, text="Done")
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1

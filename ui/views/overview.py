@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Index
+from simsearch.formatting import human_bytes, readable_time
 from simsearch.projection import embedding_map, umap_available
-from ui import components, state
+from simsearch_ui import components, state
 
 NO_COLOUR = "(none)"
 
@@ -34,7 +35,7 @@ def manifest_section(index: Index) -> None:
     cells[0].metric("texts", f"{info['count']:,}")
     cells[1].metric("dimension", model["dimension"])
     cells[2].metric("kind", info["kind"])
-    cells[3].metric("size on disk", components.readable_size(info["size_bytes"]))
+    cells[3].metric("size on disk", human_bytes(info["size_bytes"]))
     model_rows = [
         ("model", model["name"]),
         ("pooling", model["pooling"]),
@@ -45,10 +46,10 @@ def manifest_section(index: Index) -> None:
     ]
     build_rows = [
         ("kind parameters", json.dumps(info["params"]) if info["params"] else "none"),
-        ("built at", components.readable_time(info["built_at"])),
+        ("built at", readable_time(info["built_at"])),
         ("build took", f"{info['build_seconds']:.1f} s"),
-        ("created at", components.readable_time(info["created_at"])),
-        ("last changed", components.readable_time(info["updated_at"])),
+        ("created at", readable_time(info["created_at"])),
+        ("last changed", readable_time(info["updated_at"])),
         ("folder", info["path"]),
     ]
     left, right = st.columns(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from simsearch import Hit
-from ui import components, state
+from simsearch_ui import components, state
 
 ANY = "any"
 
