@@ -80,7 +80,7 @@ def measure(name: str, records, texts: list[str], queries: list[str], home: Path
                      "build_s": round(build_seconds, 2), **latency})
     from sentence_transformers import SentenceTransformer
 
-    from simsearch.encoder import default_model_path
+    from simsearch.encoders.models import default_model_path
 
     model = SentenceTransformer(str(default_model_path()), device="cpu")
     build_seconds, search = plain_stack(texts, model)

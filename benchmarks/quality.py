@@ -30,11 +30,11 @@ PARAPHRASE_ROWS = ("ndcg@10", "mrr@10", "recall@1", "recall@10")
 
 
 def measure(model: str | Path, dev: Path) -> dict[str, dict[str, float]]:
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
     from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics, sts_metrics
     from simsearch.pairs import read_pairs
 
-    encoder = Encoder.load(model)
+    encoder = load_encoder(model)
     return {"sts": sts_metrics(encoder, read_pairs(dev)),
             "paraphrase": retrieval_metrics(encoder, paraphrase_retrieval_set([dev]))}
 
@@ -44,7 +44,7 @@ def smoke_inputs(folder: Path) -> tuple[Path, Path, Path]:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from simsearch.encoder import default_model_path
+    from simsearch.encoders.models import default_model_path
     from tests.pair_data import write_scored
 
     tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))

@@ -18,12 +18,12 @@ __version__ = "0.1.0"
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from simsearch.corpus import Corpus, Document, read_corpus  # noqa: E402
-from simsearch.encoder import Encoder  # noqa: E402
+from simsearch.encoders import Encoder, load_encoder  # noqa: E402
 from simsearch.errors import SimsearchError  # noqa: E402
 from simsearch.index import Index, drop_index, list_indexes  # noqa: E402
 from simsearch.search import Hit  # noqa: E402
 
 __all__ = [
-    "Corpus", "Document", "Encoder", "Hit", "Index", "SimsearchError",
+    "Corpus", "Document", "Encoder", "Hit", "Index", "SimsearchError", "load_encoder",
     "drop_index", "list_indexes", "read_corpus", "__version__",
 ]

@@ -227,12 +227,12 @@ def eval_sts(
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
 ) -> None:
     """Spearman and Pearson (x100) of cosine similarity against the gold scores."""
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
     from simsearch.evaluate import sts_metrics
     from simsearch.pairs import read_pairs
 
     pairs = read_pairs(file)
-    encoder = Encoder.load(model, pooling)
+    encoder = load_encoder(model, pooling)
     _print_metrics(encoder.name, len(pairs), sts_metrics(encoder, pairs, batch_size), as_json)
 
 
@@ -257,9 +257,9 @@ def eval_retrieval(
         opened = Index.open(index, index_dir=index_dir)
         name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size)
     else:
-        from simsearch.encoder import Encoder
+        from simsearch.encoders import load_encoder
 
-        encoder = Encoder.load(model, pooling)
+        encoder = load_encoder(model, pooling)
         name, metrics = encoder.name, retrieval_metrics(encoder, data, batch_size)
     _print_metrics(name, len(data.qrels), metrics, as_json)
 
@@ -270,11 +270,11 @@ def eval_paraphrase(
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
     from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics
 
     data = paraphrase_retrieval_set(files)
-    encoder = Encoder.load(model, pooling)
+    encoder = load_encoder(model, pooling)
     _print_metrics(encoder.name, len(data.qrels), retrieval_metrics(encoder, data, batch_size), as_json)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from simsearch import __version__, layout
 from simsearch.backends import VectorIndex, choose_kind, create_vector_index, load_vector_index
 from simsearch.corpus import Corpus, Document, documents_from_rows
-from simsearch.encoder import Encoder, PoolingMode
+from simsearch.encoders import Encoder, PoolingMode, load_encoder
 from simsearch.errors import CorruptIndexError, IndexExistsError, InputError, ModelMismatchError, SimsearchError
 from simsearch.filters import Filters, allowed_row_ids
 from simsearch.manifest import Manifest, read_manifest, write_manifest
@@ -57,7 +57,7 @@ class Index:
         index = cls._load(home, layout.current_folder(home, name))
         index._backend = backend
         if model is not None:
-            index._encoder = index._checked(Encoder.load(model, backend=backend or index.manifest.encoder_backend))
+            index._encoder = index._checked(load_encoder(model, backend=backend or index.manifest.encoder_backend))
         return index
 
     @classmethod
@@ -78,7 +78,7 @@ class Index:
                 f"index {name!r} exists already; use `simsearch rebuild {name}` or pass --overwrite to replace it."
             )
         choose_kind(kind, len(documents))
-        encoder = Encoder.load(model, pooling, backend)
+        encoder = load_encoder(model, pooling, backend)
         def fill(store: Store) -> tuple[list[str], list[int]]:
             return [doc.text for doc in documents], store.insert(documents)
 
@@ -114,7 +114,7 @@ class Index:
         if self._encoder is None:
             model = self.manifest.model
             backend = self._backend or self.manifest.encoder_backend
-            self._encoder = self._checked(Encoder.load(model["name"], _pooling_to_rebuild(model), backend))
+            self._encoder = self._checked(load_encoder(model["name"], _pooling_to_rebuild(model), backend))
         return self._encoder
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
@@ -168,7 +168,7 @@ class Index:
             )
         texts = [doc.text for doc in documents]
         _warn_truncated(self.encoder, texts)
-        vectors = self.encoder.encode(texts, batch_size, progress)
+        vectors = self.encoder.encode(texts, batch_size)
         with self._writing() as new_vectors:
             row_ids = self.store.insert(documents)
             new_vectors.add(vectors, np.array(row_ids, dtype=np.int64))
@@ -200,9 +200,9 @@ class Index:
         This object keeps serving the old version; the returned Index is the new one.
         """
         if model is not None:
-            encoder = Encoder.load(model, pooling, backend or self.manifest.encoder_backend)
+            encoder = load_encoder(model, pooling, backend or self.manifest.encoder_backend)
         elif backend is not None:  # same model, another runtime
-            encoder = self._checked(Encoder.load(self.manifest.model["name"],
+            encoder = self._checked(load_encoder(self.manifest.model["name"],
                                                  _pooling_to_rebuild(self.manifest.model), backend))
         else:
             encoder = self.encoder
@@ -353,7 +353,7 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
     """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
     started = time.time()
     _warn_truncated(encoder, texts)
-    embeddings = encoder.encode(texts, batch_size, progress, on_progress)
+    embeddings = encoder.encode(texts, batch_size, on_progress)
     vectors = create_vector_index(kind, encoder.dimension, len(texts), params)
     vectors.build(embeddings, np.array(row_ids, dtype=np.int64))
     vectors.save(folder / _vectors_file(1))

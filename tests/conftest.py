@@ -21,7 +21,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from simsearch.encoder import default_model_path
+    from simsearch.encoders.models import default_model_path
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
@@ -39,18 +39,18 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_checkpoint, tmp_path_factory) -> str:
     """The tiny BERT saved as a sentence-transformers folder (Transformer + mean Pooling + Normalize)."""
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
 
     folder = tmp_path_factory.mktemp("tiny-st") / "model"
-    Encoder.load(tiny_checkpoint, "mean").model.save(str(folder))
+    load_encoder(tiny_checkpoint, "mean").model.save(str(folder))
     return str(folder)
 
 
 @pytest.fixture(scope="session")
 def default_encoder():
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
 
-    return Encoder.load()
+    return load_encoder()
 
 
 @pytest.fixture

@@ -211,14 +211,14 @@ def test_other_model_is_refused(built, default_encoder, index_dir):
 
 
 def test_plain_checkpoint_pooling_choice_changes_vectors(tiny_checkpoint, index_dir):
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
 
-    mean = Encoder.load(tiny_checkpoint, "mean").encode(["one two three"])
-    cls = Encoder.load(tiny_checkpoint, "cls").encode(["one two three"])
-    assert Encoder.load(tiny_checkpoint, "cls").info.pooling == "cls"
+    mean = load_encoder(tiny_checkpoint, "mean").encode(["one two three"])
+    cls = load_encoder(tiny_checkpoint, "cls").encode(["one two three"])
+    assert load_encoder(tiny_checkpoint, "cls").info.pooling == "cls"
     assert float(mean[0] @ cls[0]) < 0.999
     with pytest.raises(InvalidArgumentError, match="valid: mean, cls, max"):
-        Encoder.load(tiny_checkpoint, "avg")
+        load_encoder(tiny_checkpoint, "avg")
 
 
 def test_documents_and_plain_strings_are_accepted(tiny_model, index_dir):

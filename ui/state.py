@@ -13,8 +13,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from simsearch import Encoder, Index, SimsearchError, list_indexes
-from simsearch.encoder import DEFAULT_MODEL
+from simsearch import Encoder, Index, SimsearchError, list_indexes, load_encoder
+from simsearch.encoders import DEFAULT_MODEL
 from simsearch.errors import InputError
 from simsearch.filters import Facet, metadata_facets
 from simsearch.layout import current_folder, index_home
@@ -52,7 +52,7 @@ def current_index(name: str) -> Index:
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def encoder(model: str) -> Encoder:
-    return Encoder.load(model)
+    return load_encoder(model)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
