@@ -34,7 +34,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from simsearch.backends import create_vector_index  # noqa: E402
 from simsearch.corpus import Document  # noqa: E402
-from simsearch.encoder import Encoder, default_model_path  # noqa: E402
+from simsearch.encoders import Encoder, load_encoder  # noqa: E402
+from simsearch.encoders.models import default_model_path  # noqa: E402
 from simsearch.search import ranked_hits  # noqa: E402
 from simsearch.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies  # noqa: E402
@@ -99,7 +100,7 @@ def encoding_benchmark(model: str, pairs: int | None) -> list[dict]:
     rows = [encode_row("plain stack (torch fp32)", texts, gold,
                        lambda t: plain.encode(t, batch_size=32, normalize_embeddings=True, convert_to_numpy=True))]
     for backend in BACKENDS:
-        encoder = Encoder.load(model, backend=backend)
+        encoder = load_encoder(model, backend=backend)
         rows.append(encode_row(f"simsearch {backend}", texts, gold, lambda t, e=encoder: e.encode(t, batch_size=32)))
     base = rows[0]
     for row in rows:
@@ -135,7 +136,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 def search_benchmark(model: str, sizes: list[int], real: int, n_queries: int, backend: str, smoke: bool):
     sentences = wiki_sentences(real + n_queries, spread=not smoke)
     texts, queries = sentences[:real], sentences[real:]
-    encoder = Encoder.load(model, backend=backend)
+    encoder = load_encoder(model, backend=backend)
     base_vectors = cached_vectors(texts, encoder)
     query_vectors = encoder.encode(queries)
     from sentence_transformers import SentenceTransformer

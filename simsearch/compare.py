@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simsearch.encoder import Encoder
+from simsearch.encoders import Encoder, load_encoder
 from simsearch.errors import InvalidArgumentError
 from simsearch.tokens import TokenSimilarity, token_similarity
 
@@ -46,6 +46,6 @@ def compare_texts(a: str, b: str, encoder: Encoder | None = None) -> Comparison:
     for label, text in (("first", a), ("second", b)):
         if not isinstance(text, str) or not text.strip():
             raise InvalidArgumentError(f"the {label} sentence is empty; type a sentence in both boxes.")
-    encoder = encoder or Encoder.load()
+    encoder = encoder or load_encoder()
     score = encoder.similarity(a, b)
     return Comparison(score, describe_similarity(score), token_similarity(a, b, encoder))

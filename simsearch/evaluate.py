@@ -21,7 +21,7 @@ from simsearch.errors import InputError
 from simsearch.pairs import PairSet, read_pairs
 
 if TYPE_CHECKING:
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import Encoder
     from simsearch.index import Index
 
 Qrels = Mapping[str, Mapping[str, int]]  # query id -> {document id: relevance > 0}

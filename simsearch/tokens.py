@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simsearch.encoder import Encoder
+from simsearch.encoders import Encoder, load_encoder
 from simsearch.search import check_query
 
 
@@ -50,7 +50,7 @@ class TokenSimilarity:
 
 def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
     """The tokens the model reads for ``text``, special tokens included, truncated like encoding is."""
-    encoder = encoder or Encoder.load()
+    encoder = encoder or load_encoder()
     model = encoder.model
     tokenizer = model.tokenizer
     with encoder.lock:
@@ -62,7 +62,7 @@ def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
 
 def token_embeddings(text: str, encoder: Encoder | None = None) -> np.ndarray:
     """The transformer's contextual output for each token of ``text``, as unit rows (n_tokens, hidden)."""
-    encoder = encoder or Encoder.load()
+    encoder = encoder or load_encoder()
     model = encoder.model
     with encoder.lock:
         output = model.encode([check_query(text)], output_value="token_embeddings", show_progress_bar=False)[0]
@@ -73,7 +73,7 @@ def token_embeddings(text: str, encoder: Encoder | None = None) -> np.ndarray:
 
 def token_similarity(a: str, b: str, encoder: Encoder | None = None) -> TokenSimilarity:
     """Token-by-token cosine similarity between two texts' contextual embeddings."""
-    encoder = encoder or Encoder.load()
+    encoder = encoder or load_encoder()
     tokens_a, tokens_b = word_pieces(a, encoder), word_pieces(b, encoder)
     vectors_a, vectors_b = token_embeddings(a, encoder), token_embeddings(b, encoder)
     if (len(tokens_a), len(tokens_b)) != (len(vectors_a), len(vectors_b)):  # would pair the wrong labels

@@ -1,8 +1,9 @@
 """Contrastive fine-tuning of the Siamese BERT on a user's own pairs, on top of SentenceTransformerTrainer.
 
 Three separate ideas, as in sentence-transformers: the pairs (simsearch.pairs), a loss
-chosen to fit them, and an evaluation after every epoch (simsearch.evaluate). The best
-epoch on the evaluation file is kept. The result is an ordinary sentence-transformers
+chosen to fit them, and an evaluator (our pair metrics from simsearch.evaluate) that the
+trainer runs after every epoch; the trainer's own best-model selection keeps the best epoch
+on the evaluation file. The result is an ordinary sentence-transformers
 folder, written next to its destination and moved into place only when training has
 finished, so a failed or interrupted run never leaves a half-written model behind.
 """
@@ -22,8 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from transformers import TrainerCallback
+from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+from transformers import TrainerCallback, set_seed
 
+from simsearch.encoders.models import load_sentence_transformer
 from simsearch.errors import InvalidArgumentError
 from simsearch.pairs import PairFormat, PairSet, read_pairs
 
@@ -117,21 +120,19 @@ def train_model(
                 "eval": eval_set.source if eval_set else None, "base": str(base or "default"),
                 "pooling": pooling, "seed": seed, "output": str(output)}
 
-    from transformers import set_seed
-
-    from simsearch.encoder import load_sentence_transformer
-
     set_seed(seed)
     model = load_sentence_transformer(base, pooling)  # type: ignore[arg-type]
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the published model should read like any folder
     try:
-        monitor = _Monitor(model, eval_set, staging, progress, say)
-        _run_trainer(model, train_set, loss_name, hyper, seed, monitor, staging)
-        if eval_set is None:
-            _save_model(model, staging)
-        result = TrainingResult(output, loss_name, hyper, monitor.history, monitor.best_epoch,
-                                monitor.selection_metric, time.perf_counter() - started, settings)
+        evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
+        epochs_log = _EpochLog(evaluator(model) if evaluator else {}, progress, say)
+        best_step = _run_trainer(model, train_set, loss_name, hyper, seed, evaluator, epochs_log, staging)
+        _save_model(model, staging)  # the trainer has loaded the best epoch's weights back (or kept the last)
+        best_epoch = epochs_log.kept_epoch(best_step)
+        result = TrainingResult(output, loss_name, hyper, epochs_log.history, best_epoch,
+                                epochs_log.selection_metric, time.perf_counter() - started, settings)
+        _warn_if_base_was_better(result)
         write_training_report(result, staging)
         _move_into_place(staging, output)
     finally:
@@ -189,107 +190,149 @@ def _loss_module(name: LossName, model: SentenceTransformer):
 
 
 def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName, hyper: Hyperparameters,
-                 seed: int, monitor: _Monitor, staging: Path) -> None:
+                 seed: int, evaluator: _PairEvaluator | None, epochs_log: _EpochLog, staging: Path) -> int | None:
+    """Train in place; with an evaluator, leave the best epoch's weights in ``model``. Returns its global step.
+
+    Checkpoints (one per epoch, weights only) go to ``staging/checkpoints`` and are removed
+    here; the trainer keeps the best and the latest of them while it runs.
+    """
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
     from transformers import PrinterCallback
 
-    if loss_name == "mnrl" and pairs.format == "labelled":
-        pairs = pairs.positives()
     from simsearch.batching import LengthBucketBatchSampler
 
+    if loss_name == "mnrl" and pairs.format == "labelled":
+        pairs = pairs.positives()
     # MNRL takes other rows as negatives, so a batch must not repeat a text; other losses batch by length.
     sampler = BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else LengthBucketBatchSampler
+    per_epoch = "epoch" if evaluator is not None else "no"
+    checkpoints = staging / "checkpoints"
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(staging / "trainer"), num_train_epochs=hyper.epochs,
+        output_dir=str(checkpoints), num_train_epochs=hyper.epochs,
         per_device_train_batch_size=hyper.batch_size, learning_rate=hyper.learning_rate,
         warmup_steps=hyper.warmup_ratio, seed=seed, data_seed=seed, batch_sampler=sampler,
-        save_strategy="no", eval_strategy="no", logging_steps=1, report_to="none", disable_tqdm=True,
+        eval_strategy=per_epoch, save_strategy=per_epoch, save_only_model=True, save_total_limit=1,
+        load_best_model_at_end=evaluator is not None,
+        metric_for_best_model=evaluator.primary_metric if evaluator is not None else None, greater_is_better=True,
+        logging_steps=1, report_to="none", disable_tqdm=True,
     )
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=pairs.to_dataset(),
-                                         loss=_loss_module(loss_name, model), callbacks=[monitor])
+                                         loss=_loss_module(loss_name, model), evaluator=evaluator,
+                                         callbacks=[epochs_log])
     trainer.remove_callback(PrinterCallback)  # our bar shows the loss; the printer would dump every log
-    trainer.train()
-    shutil.rmtree(staging / "trainer", ignore_errors=True)
+    try:
+        trainer.train()
+    finally:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return trainer.state.best_global_step
 
 
-class _Monitor(TrainerCallback):
-    """Progress bar with the running loss; per-epoch loss, evaluation and best-checkpoint saving."""
+class _PairEvaluator(SentenceEvaluator):
+    """Our pair metrics (simsearch.evaluate.pair_metrics) as a sentence-transformers evaluator.
 
-    def __init__(self, model: SentenceTransformer, eval_set: PairSet | None, staging: Path, progress: bool,
-                 say: Callable[[str], None]) -> None:
-        self.model, self.eval_set, self.staging, self.progress, self.say = model, eval_set, staging, progress, say
-        self.history: list[EpochRecord] = []
-        self.step_losses: list[float] = []
-        self.best_epoch = 0
-        self.selection_metric: str | None = None
-        self._best: float | None = None
-        self._bar = None
+    The first metric pair_metrics reports for the layout (average precision, Spearman or
+    nDCG@10) is the one the trainer selects the best epoch by; a NaN (a collapsed model
+    with constant similarities) never compares greater, so it is never kept.
+    """
+
+    def __init__(self, pairs: PairSet, model_name: str) -> None:
+        super().__init__()
+        self.pairs, self.model_name = pairs, model_name
+
+    def __call__(self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1,
+                 steps: int = -1) -> dict[str, float]:
+        from simsearch.encoders.models import model_fingerprint
+        from simsearch.encoders.torch_encoder import TorchEncoder
+        from simsearch.evaluate import pair_metrics
+
+        was_training = model.training
+        metrics = pair_metrics(TorchEncoder(model, self.model_name, model_fingerprint(model)), self.pairs)
+        model.train(was_training)  # encoding switched the model to eval mode
+        if self.primary_metric is None:  # the base model's evaluation names it, before the trainer starts
+            self.primary_metric = next(iter(metrics))
+        return metrics
+
+
+class _EpochLog(TrainerCallback):
+    """The per-epoch history and ``say`` lines, and the terminal progress bar with the running loss.
+
+    Display and bookkeeping only: evaluation and best-epoch selection belong to the trainer.
+    """
+
+    def __init__(self, base_metrics: dict[str, float], progress: bool, say: Callable[[str], None]) -> None:
+        self.history = [EpochRecord(0, None, base_metrics, 0.0)]
+        self.selection_metric = next(iter(base_metrics), None)
+        self.progress, self.say = progress, say
+        if base_metrics:
+            say(f"epoch 0 (base model): {_shown(base_metrics)}")
+        self._step_losses: list[float] = []
+        self._steps_of_epoch: dict[int, int] = {0: 0}
+        self._epoch_first_loss = 0
         self._epoch_started = time.perf_counter()
-        self._epoch_first_step = 0
+        self._pending: tuple[float, float] | None = None  # (loss, seconds) of an epoch awaiting its evaluation
+        self._bar_context: Any = None
+        self._bar: Any = None
+
+    def kept_epoch(self, best_step: int | None) -> int:
+        """The epoch whose weights the trainer kept: the best one's, or the last when none had a defined metric."""
+        last = self.history[-1].epoch
+        if self.selection_metric is None:
+            return last
+        if best_step is None:
+            log.warning("no epoch had a defined %s; the last epoch is kept", self.selection_metric)
+            return last
+        return next(epoch for epoch, step in self._steps_of_epoch.items() if step == best_step)
 
     def on_train_begin(self, args, state, control, **kwargs):
         from simsearch.progress import progress_bar
 
-        self.history.append(EpochRecord(0, None, self._evaluate(), 0.0))
-        if self.history[0].metrics:
-            self.say(f"epoch 0 (base model): {_shown(self.history[0].metrics)}")
         self._bar_context = progress_bar(state.max_steps, "training", unit="step", enabled=self.progress)
         self._bar = self._bar_context.__enter__()
-        self._epoch_started = time.perf_counter()
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self._epoch_first_step = len(self.step_losses)
+        self._epoch_first_loss = len(self._step_losses)
         self._epoch_started = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
-            self.step_losses.append(float(logs["loss"]))
-            recent = self.step_losses[-50:]
+            self._step_losses.append(float(logs["loss"]))
+            recent = self._step_losses[-50:]
             self._bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
 
     def on_step_end(self, args, state, control, **kwargs):
         self._bar.update(1)
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        epoch = len(self.history)
-        losses = self.step_losses[self._epoch_first_step :] or self.step_losses[-1:]
-        seconds = time.perf_counter() - self._epoch_started
-        metrics = self._evaluate()
-        self.history.append(EpochRecord(epoch, sum(losses) / len(losses), metrics, seconds))
-        self.say(f"epoch {epoch}: loss {self.history[-1].loss:.4f}, {seconds:.0f} s"
-                 + (f", {_shown(metrics)}" if metrics else ""))
-        if metrics:
-            self.selection_metric = next(iter(metrics))
-            value = metrics[self.selection_metric]
-            if math.isnan(value):  # a collapsed model (constant cosines) has no correlation
-                log.warning("epoch %d: %s is undefined (constant similarities); not kept", epoch,
-                            self.selection_metric)
-            elif self._best is None or value > self._best:
-                self._best, self.best_epoch = value, epoch
-                _save_model(self.model, self.staging)
-        else:
-            self.best_epoch = epoch
+        losses = self._step_losses[self._epoch_first_loss :] or self._step_losses[-1:]
+        self._pending = (sum(losses) / len(losses), time.perf_counter() - self._epoch_started)
+        if self.selection_metric is None:  # no evaluation follows
+            self._record(state.global_step, {})
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._record(state.global_step, {name: float(metrics[f"eval_{name}"]) for name in self.history[0].metrics})
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self._bar is not None:
+        if self._bar_context is not None:
             self._bar_context.__exit__(None, None, None)
-        if self.selection_metric and self.history[0].metrics:
-            before = self.history[0].metrics[self.selection_metric]
-            if self._best is not None and self._best < before:
-                log.warning("no epoch beat the base model on %s (%.2f < %.2f); try a lower learning rate",
-                            self.selection_metric, self._best, before)
 
-    def _evaluate(self) -> dict[str, float]:
-        if self.eval_set is None:
-            return {}
-        from simsearch.encoder import Encoder
-        from simsearch.evaluate import pair_metrics
+    def _record(self, step: int, metrics: dict[str, float]) -> None:
+        loss, seconds = self._pending or (float("nan"), 0.0)
+        epoch = len(self.history)
+        self.history.append(EpochRecord(epoch, loss, metrics, seconds))
+        self._steps_of_epoch[epoch] = step
+        self.say(f"epoch {epoch}: loss {loss:.4f}, {seconds:.0f} s" + (f", {_shown(metrics)}" if metrics else ""))
+        if self.selection_metric and math.isnan(metrics[self.selection_metric]):
+            log.warning("epoch %d: %s is undefined (constant similarities); not kept", epoch, self.selection_metric)
 
-        was_training = self.model.training
-        metrics = pair_metrics(Encoder(self.model, "training", "-"), self.eval_set)
-        self.model.train(was_training)
-        return metrics
+
+def _warn_if_base_was_better(result: TrainingResult) -> None:
+    metric = result.selection_metric
+    if metric is None or result.best_epoch == 0:
+        return
+    before, best = result.history[0].metrics[metric], result.best_metrics[metric]
+    if best < before:
+        log.warning("no epoch beat the base model on %s (%.2f < %.2f); try a lower learning rate", metric, best, before)
 
 
 def _shown(metrics: dict[str, float]) -> str:

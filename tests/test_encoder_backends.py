@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simsearch import Index
-from simsearch.encoder import Encoder
+from simsearch.encoders import load_encoder
 from simsearch.errors import InvalidArgumentError
 
 pytest.importorskip("onnxruntime")
@@ -30,35 +30,35 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_onnx_matches_torch_on_tiny_sentence_model(tiny_model):
-    torch_vectors = Encoder.load(tiny_model).encode(SENTENCES)
-    onnx = Encoder.load(tiny_model, backend="onnx")
+    torch_vectors = load_encoder(tiny_model).encode(SENTENCES)
+    onnx = load_encoder(tiny_model, backend="onnx")
     assert onnx.backend == "onnx"
     np.testing.assert_allclose(onnx.encode(SENTENCES), torch_vectors, atol=1e-4)
 
 
 @pytest.mark.parametrize("pooling", ["cls", "max", "mean"])
 def test_onnx_pools_plain_checkpoints_like_torch(tiny_checkpoint, pooling):
-    torch_encoder = Encoder.load(tiny_checkpoint, pooling)
-    onnx = Encoder.load(tiny_checkpoint, pooling, backend="onnx")
+    torch_encoder = load_encoder(tiny_checkpoint, pooling)
+    onnx = load_encoder(tiny_checkpoint, pooling, backend="onnx")
     assert onnx.info == torch_encoder.info  # same fingerprint: an index accepts either
     np.testing.assert_allclose(onnx.encode(SENTENCES, batch_size=4), torch_encoder.encode(SENTENCES), atol=1e-4)
     assert onnx.count_truncated(SENTENCES) == torch_encoder.count_truncated(SENTENCES) == 1
 
 
 def test_onnx_encoder_still_offers_the_torch_model(tiny_model):
-    onnx = Encoder.load(tiny_model, backend="onnx")
+    onnx = load_encoder(tiny_model, backend="onnx")
     assert type(onnx.model).__name__ == "SentenceTransformer"
     assert onnx.similarity("a cat", "a cat") == pytest.approx(1.0, abs=1e-5)
 
 
 def test_unknown_backend_is_refused_with_the_valid_names(tiny_model):
     with pytest.raises(InvalidArgumentError, match="valid: torch, onnx, onnx-int8"):
-        Encoder.load(tiny_model, backend="tensorrt")
+        load_encoder(tiny_model, backend="tensorrt")
 
 
 def test_onnx_needs_a_local_model_folder():
     with pytest.raises(InvalidArgumentError, match="local model folder"):
-        Encoder.load("someone/not-a-folder", backend="onnx")
+        load_encoder("someone/not-a-folder", backend="onnx")
 
 
 def test_backend_is_recorded_and_other_backends_can_search(tiny_model, index_dir, animals):
@@ -108,8 +108,8 @@ def test_cli_build_with_backend_and_bad_backend(tiny_model, index_dir, tmp_path)
 
 @pytest.mark.slow
 def test_default_model_onnx_equals_torch_and_int8_stays_close(default_encoder):
-    onnx = Encoder.load(backend="onnx").encode(SENTENCES)
-    int8 = Encoder.load(backend="onnx-int8").encode(SENTENCES)
+    onnx = load_encoder(backend="onnx").encode(SENTENCES)
+    int8 = load_encoder(backend="onnx-int8").encode(SENTENCES)
     reference = default_encoder.encode(SENTENCES)
     np.testing.assert_allclose(onnx, reference, atol=1e-4)
     assert cosine_rows(int8, reference).min() > 0.95

@@ -51,14 +51,14 @@ def test_average_precision_by_hand():
 
 
 def test_sts_metrics_are_spearman_and_pearson_of_cosines(tiny_model, tmp_path):
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
 
     path = tmp_path / "sts.csv"
     pd.DataFrame({"sentence1": ["a cat sleeps", "rain falls", "piano music", "bread and soup"],
                   "sentence2": ["a dog sleeps", "snow falls", "a stock market", "cheese soup"],
                   "score": [4.0, 3.5, 0.2, 2.0]}).to_csv(path, index=False)
     pairs = read_pairs(path)
-    encoder = Encoder.load(tiny_model)
+    encoder = load_encoder(tiny_model)
     # an independent route to the cosines: sentence-transformers' own encode, normalised here
     a, b = (encoder.model.encode(pairs.texts[c], convert_to_numpy=True) for c in ("sentence1", "sentence2"))
     cosine = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
@@ -69,12 +69,12 @@ def test_sts_metrics_are_spearman_and_pearson_of_cosines(tiny_model, tmp_path):
 
 
 def test_sts_needs_scores(tmp_path, tiny_model):
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
 
     path = tmp_path / "labels.csv"
     pd.DataFrame({"sentence1": ["a", "b"], "sentence2": ["c", "d"], "label": [0, 1]}).to_csv(path, index=False)
     with pytest.raises(InputError, match="no score column"):
-        sts_metrics(Encoder.load(tiny_model), read_pairs(path))
+        sts_metrics(load_encoder(tiny_model), read_pairs(path))
 
 
 def test_paraphrase_set_uses_close_pairs_and_excludes_the_query_itself(tmp_path):
@@ -112,11 +112,11 @@ def beir_files(tmp_path, animals):
 
 def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model, animals, index_dir):
     from simsearch import Index
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
 
     data = read_beir(*beir_files)
     assert len(data.qrels) == 3 and data.qrels["3"] == {"a6": 2, "a5": 1}
-    by_model = retrieval_metrics(Encoder.load(tiny_model), data)
+    by_model = retrieval_metrics(load_encoder(tiny_model), data)
     index = Index.build("animals", animals, model=tiny_model, kind="flat", index_dir=index_dir)
     by_index = index_retrieval_metrics(index, data)
     assert by_index == pytest.approx(by_model)

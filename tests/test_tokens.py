@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsearch import Encoder
+from simsearch import Encoder, load_encoder
 from simsearch.compare import compare_texts, describe_similarity
 from simsearch.errors import InvalidArgumentError
 from simsearch.tokens import token_similarity, word_pieces
@@ -13,7 +13,7 @@ from simsearch.tokens import token_similarity, word_pieces
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tiny_model) -> Encoder:
-    return Encoder.load(tiny_model)
+    return load_encoder(tiny_model)
 
 
 def test_word_pieces_show_special_tokens_subwords_and_ids(tiny_encoder):

@@ -11,28 +11,15 @@ import pytest
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.pairs import read_pairs
-from simsearch.testing import write_anchors, write_labelled, write_scored
+from simsearch.testing import write_anchors, write_labelled, write_scored, write_tiny_bert
 from simsearch.train import train_model
 from tests.conftest import REPO, SHARED_DATA
 
 
 @pytest.fixture(scope="module")
-def learnable_checkpoint(tiny_checkpoint, tmp_path_factory):
-    """The tiny BERT of conftest re-drawn with BERT's own initializer_range (0.02).
-
-    The conftest one (0.2) keeps random vectors apart for ranking tests, but its
-    saturated attention makes training collapse every sentence onto one vector.
-    """
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("learnable-bert")
-    config = BertConfig.from_pretrained(tiny_checkpoint)
-    config.initializer_range = 0.02
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(tiny_checkpoint).save_pretrained(folder)
-    return folder
+def learnable_checkpoint(tmp_path_factory):
+    """A tiny BERT with BERT's own initializer_range (0.02), which trains well (see simsearch.testing)."""
+    return write_tiny_bert(tmp_path_factory.mktemp("learnable-bert"), initializer_range=0.02)
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +64,10 @@ def test_trained_folder_has_the_report_and_the_best_epoch(trained):
 
 def test_trained_folder_loads_and_scores_as_recorded_and_builds_an_index(trained, data, animals, index_dir):
     from simsearch import Index
-    from simsearch.encoder import Encoder
+    from simsearch.encoders import load_encoder
     from simsearch.evaluate import pair_metrics
 
-    encoder = Encoder.load(trained.output)
+    encoder = load_encoder(trained.output)
     assert encoder.info.pooling == "mean"
     # the saved weights are the kept epoch's: evaluating them again gives its figure
     again = pair_metrics(encoder, read_pairs(data["labelled_eval"]))

@@ -1,4 +1,4 @@
-"""Encoder backends: the same model weights, run by torch or by ONNX Runtime.
+"""The encoder family: one interface (base.Encoder), two runtimes, one factory (``load_encoder``).
 
 ``torch`` is the reference. ``onnx`` runs the same fp32 graph in ONNX Runtime
 (vectors equal to torch's within 1e-5, faster, and no torch import at query
@@ -10,32 +10,75 @@ be searched with another: fp32 backends give the same ranking; with int8 the
 query vectors are approximate, so scores shift by ~0.01 and close ties may swap.
 The manifest records which backend built the index, and that backend is used
 for queries unless the caller picks another.
+
+Importing this package imports neither torch nor onnxruntime; ``load_encoder`` imports
+the one runtime asked for.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, get_args
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, get_args
 
+from simsearch.encoders.base import Encoder, ModelInfo
+from simsearch.encoders.models import (
+    DEFAULT_MODEL,
+    POOLING_MODES,
+    PoolingMode,
+    build_sentence_transformer,
+    check_pooling,
+    model_fingerprint,
+    resolve_model,
+)
+from simsearch.encoders.torch_encoder import TorchEncoder
 from simsearch.errors import InvalidArgumentError
 
-if TYPE_CHECKING:
-    from simsearch.encoder import Encoder
+log = logging.getLogger(__name__)
 
-EncoderBackend = Literal["torch", "onnx", "onnx-int8"]
-ENCODER_BACKENDS: tuple[str, ...] = get_args(EncoderBackend)
-
-
-def check_backend(backend: str) -> str:
-    if backend not in ENCODER_BACKENDS:
-        raise InvalidArgumentError(f"unknown encoder backend {backend!r}; valid: {', '.join(ENCODER_BACKENDS)}.")
-    return backend
+Backend = Literal["torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
 
-def load_fast_encoder(name: str, source: str, pooling: str | None, backend: str) -> Encoder:
-    """An ONNX Runtime encoder for a resolved model (see simsearch.encoder.resolve_model)."""
+def check_backend(backend: str) -> Backend:
+    """``backend`` itself when it names a runtime; else a one-line error listing the valid names."""
+    if backend not in BACKENDS:
+        raise InvalidArgumentError(f"unknown encoder backend {backend!r}; valid: {', '.join(BACKENDS)}.")
+    return backend  # type: ignore[return-value]
+
+
+def load_encoder(model: str | Path | None = None, pooling: PoolingMode | None = None,
+                 backend: Backend = "torch") -> Encoder:
+    """Load (and cache per process) a model: the default, a local folder or a hub id.
+
+    ``pooling`` applies to plain transformer checkpoints (mean when not given). The
+    onnx backends export a local model folder once and then load without importing
+    torch. The same arguments give the same Encoder object, shared by every caller
+    in the process (encoders are thread-safe).
+    """
+    return _load_cached(str(model) if model is not None else DEFAULT_MODEL, check_pooling(pooling),
+                        check_backend(backend))
+
+
+@lru_cache(maxsize=8)
+def _load_cached(model: str, pooling: PoolingMode | None, backend: Backend) -> Encoder:
+    name, source = resolve_model(model)
+    if backend == "torch":
+        return _load_torch(name, source, pooling)
     from simsearch.encoders.onnx_encoder import load_onnx_encoder
 
-    return load_onnx_encoder(name, source, pooling, quantized=check_backend(backend) == "onnx-int8")
+    return load_onnx_encoder(name, source, pooling, quantized=backend == "onnx-int8")
 
 
-__all__ = ["ENCODER_BACKENDS", "EncoderBackend", "check_backend", "load_fast_encoder"]
+def _load_torch(name: str, source: str, pooling: PoolingMode | None) -> Encoder:
+    st_model = build_sentence_transformer(name, source, pooling)
+    fingerprint = model_fingerprint(st_model)
+    if st_model.device.type == "cuda":
+        st_model.half()  # fp16 doubles GPU throughput; the fingerprint is taken from the fp32 weights
+    log.info("loaded model %s on %s", name, st_model.device)
+    return TorchEncoder(st_model, name, fingerprint)
+
+
+__all__ = ["BACKENDS", "DEFAULT_MODEL", "POOLING_MODES", "Backend", "Encoder", "ModelInfo", "PoolingMode",
+           "check_backend", "load_encoder"]

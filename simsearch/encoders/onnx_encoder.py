@@ -1,22 +1,24 @@
 """The Siamese BERT run by ONNX Runtime: same vectors as torch (fp32) or close to them (int8), faster.
 
-Query time needs only ``onnxruntime``, ``tokenizers`` and numpy: torch and
-sentence-transformers are imported only to export the model the first time,
-or when a caller asks for ``.model`` (the SentenceTransformer, for token views).
+We keep this hand-written path rather than sentence-transformers' own ONNX backend
+because it keeps torch out of query time: searching needs only ``onnxruntime``,
+``tokenizers`` and numpy (a new ``simsearch search`` process starts without importing
+torch). Torch and sentence-transformers are imported only to export the model the
+first time, or when a caller asks for ``.model`` (the SentenceTransformer, for token views).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simsearch.encoder import Encoder, ModelInfo
-from simsearch.encoders import onnx_export
+from simsearch.encoders.base import Encoder, ModelInfo
+from simsearch.encoders.models import PoolingMode, build_sentence_transformer
+from simsearch.encoders.onnx_export import FP32_FILE, INT8_FILE, TOKENIZER_FILE, find_or_export, read_meta
 from simsearch.errors import MissingDependencyError
 
 if TYPE_CHECKING:
@@ -29,65 +31,47 @@ class OnnxEncoder(Encoder):
     """An Encoder whose forward pass runs in ONNX Runtime; pooling and normalisation in numpy."""
 
     def __init__(self, folder: Path, source: str, quantized: bool) -> None:
-        meta = onnx_export.read_meta(folder)
-        self.name = meta["name"]
-        self.backend = "onnx-int8" if quantized else "onnx"
-        self.info = ModelInfo(name=meta["name"], fingerprint=meta["fingerprint"], dimension=meta["dimension"],
-                              pooling=meta["pooling"], max_seq_length=meta["max_seq_length"])
-        self._meta, self._source, self._folder = meta, source, folder
-        self._lock = threading.Lock()
+        meta = read_meta(folder)
+        super().__init__(ModelInfo(name=meta["name"], fingerprint=meta["fingerprint"], dimension=meta["dimension"],
+                                   pooling=meta["pooling"], max_seq_length=meta["max_seq_length"]),
+                         backend="onnx-int8" if quantized else "onnx")
+        self._meta, self._source = meta, source
         self._model_lock = threading.Lock()
         self._st_model: SentenceTransformer | None = None
-        self._tokenizer = _load_tokenizer(folder / onnx_export.TOKENIZER_FILE, meta)
-        self._session = _load_session(folder / (onnx_export.INT8_FILE if quantized else onnx_export.FP32_FILE))
+        self._tokenizer = _load_tokenizer(folder / TOKENIZER_FILE, meta)
+        self._session = _load_session(folder / (INT8_FILE if quantized else FP32_FILE))
 
     @property
     def model(self) -> SentenceTransformer:
         """The torch SentenceTransformer of the same weights, loaded on first use (slow: imports torch)."""
         with self._model_lock:  # two first callers must not load two models
             if self._st_model is None:
-                from simsearch.encoder import _build_sentence_transformer
-
-                pooling = self.info.pooling if not (Path(self._source) / "modules.json").exists() else None
-                self._st_model = _build_sentence_transformer(self.name, self._source, pooling)
+                is_sentence_model = (Path(self._source) / "modules.json").exists()
+                pooling: PoolingMode | None = None if is_sentence_model else self.info.pooling  # type: ignore[assignment]
+                self._st_model = build_sentence_transformer(self.name, self._source, pooling)
         return self._st_model
 
-    @property
-    def device(self) -> str:
-        return "cpu"
-
-    def count_truncated(self, texts: Sequence[str]) -> int:
-        limit = self.info.max_seq_length
-        with self._lock:
+    def token_counts(self, texts: list[str]) -> list[int]:
+        with self.lock:  # truncation is tokenizer state: switch it off and back on under the lock
             self._tokenizer.no_truncation()
             try:
                 encoded = self._tokenizer.encode_batch(self._prepared(texts))
             finally:
-                self._tokenizer.enable_truncation(limit)
-        return sum(sum(e.attention_mask) > limit for e in encoded)  # padding is not length
+                self._tokenizer.enable_truncation(self.info.max_seq_length)
+        return [sum(e.attention_mask) for e in encoded]  # padding is not length
 
-    def _encode_chunk(self, texts: list[str], batch_size: int) -> np.ndarray:
-        # Longest first, so each batch pads to similar lengths; rows go back to input order at the end.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self._embed_batch([texts[i] for i in rows])
-        return out
-
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors for one padded batch."""
-        with self._lock:  # a Tokenizer's padding/truncation state is shared; sessions are thread-safe
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        with self.lock:  # a Tokenizer's padding/truncation state is shared; sessions are thread-safe
             encoded = self._tokenizer.encode_batch(self._prepared(texts))
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.array([e.type_ids for e in encoded],
-                                                                                       dtype=np.int64)}
+        feeds = {"input_ids": ids, "attention_mask": mask,
+                 "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
         hidden = self._session.run(None, {n: feeds[n] for n in self._meta["inputs"]})[0]
         pooled = pool(hidden, mask, self.info.pooling)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
-    def _prepared(self, texts: Sequence[str]) -> list[str]:
+    def _prepared(self, texts: list[str]) -> list[str]:
         return [t.lower() for t in texts] if self._meta["do_lower_case"] else list(texts)
 
 
@@ -101,9 +85,10 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
     return ((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)).astype(np.float32)
 
 
-def load_onnx_encoder(name: str, source: str, pooling: str | None, quantized: bool) -> OnnxEncoder:
+def load_onnx_encoder(name: str, source: str, pooling: PoolingMode | None, quantized: bool) -> OnnxEncoder:
+    """Export ``source`` (from ``resolve_model``) once if needed, then load it into ONNX Runtime."""
     _require_runtime()
-    folder = onnx_export.find_or_export(name, source, pooling, quantized)
+    folder = find_or_export(name, source, pooling, quantized)
     encoder = OnnxEncoder(folder, source, quantized)
     log.info("loaded model %s with ONNX Runtime (%s) from %s", name, encoder.backend, folder)
     return encoder

@@ -10,6 +10,9 @@ Exports are keyed by the model folder's path and its files' sizes and times, so
 a model saved over in place gets a fresh export. They live beside the model
 (``<model>/.simsearch-onnx/<key>``) when that folder is writable, else in
 ``$SIMSEARCH_CACHE`` or ``~/.cache/simsearch``; ``$SIMSEARCH_CACHE`` wins when set.
+
+This is our own export rather than sentence-transformers' ONNX backend because that
+backend loads through torch; ours keeps torch out of query time (see onnx_encoder).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from simsearch.atomic import replacing
+from simsearch.encoders.models import PoolingMode, build_sentence_transformer, model_fingerprint, pooling_of
 from simsearch.errors import InvalidArgumentError, MissingDependencyError
 
 log = logging.getLogger(__name__)
@@ -38,7 +43,7 @@ _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def find_or_export(name: str, source: str, pooling: str | None, quantized: bool) -> Path:
+def find_or_export(name: str, source: str, pooling: PoolingMode | None, quantized: bool) -> Path:
     """The export folder for this model (made now if missing), holding the int8 file when asked."""
     model_dir = Path(source)
     if not model_dir.is_dir():
@@ -79,7 +84,7 @@ def cache_roots(model_dir: Path) -> list[Path]:
     return roots[::-1] if user else roots
 
 
-def _export(name: str, source: str, pooling: str | None, key: str, model_dir: Path) -> Path:
+def _export(name: str, source: str, pooling: PoolingMode | None, key: str, model_dir: Path) -> Path:
     for root in cache_roots(model_dir):
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -104,21 +109,19 @@ def _export(name: str, source: str, pooling: str | None, key: str, model_dir: Pa
     )
 
 
-def _write_export(name: str, source: str, pooling: str | None, folder: Path) -> None:
+def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: Path) -> None:
     """Trace the transformer on CPU in fp32 and save it with its tokenizer and settings."""
     _require("onnx", "onnx")
     import torch
 
-    from simsearch.encoder import _build_sentence_transformer, _pooling_of, model_fingerprint
-
-    model = _build_sentence_transformer(name, source, pooling).to("cpu").float().eval()
+    model = build_sentence_transformer(name, source, pooling).to("cpu").float().eval()
     modules = [type(module).__name__ for module in model]
     if modules[:2] != ["Transformer", "Pooling"] or any(m not in _SUPPORTED_MODULES for m in modules):
         raise InvalidArgumentError(
             f"model {name!r} has modules {', '.join(modules)}; the onnx backends handle Transformer + Pooling "
             "(+ Normalize) only; use --backend torch."
         )
-    mode = _pooling_of(model)
+    mode = pooling_of(model)
     if mode not in ("mean", "cls", "max"):
         raise InvalidArgumentError(f"pooling {mode!r} of {name!r} is not supported by the onnx backends; "
                                    "use --backend torch.")
@@ -154,22 +157,17 @@ def quantize(folder: Path) -> None:
 
     root = logging.getLogger()
     root.addFilter(_hide_preprocessing_advice)  # onnxruntime logs it on the root logger: not news to a user
-    name = None
     try:
-        # A name of this process's own: two first users of onnx-int8 (CLI and UI) may quantise at once.
-        handle, name = tempfile.mkstemp(prefix=INT8_FILE + ".", suffix=".tmp", dir=folder)
-        os.close(handle)
-        # MatMul weights only: quantising the embedding Gather too was slower on AVX2 and no more accurate.
-        quantize_dynamic(str(folder / FP32_FILE), name, weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"])
-        os.replace(name, folder / INT8_FILE)
+        # The temporary name carries the process id: two first users of onnx-int8 (CLI and UI) may quantise at once.
+        with replacing(folder / INT8_FILE) as temporary:
+            # MatMul weights only: quantising the embedding Gather too was slower on AVX2 and no more accurate.
+            quantize_dynamic(str(folder / FP32_FILE), str(temporary), weight_type=QuantType.QInt8,
+                             per_channel=True, op_types_to_quantize=["MatMul"])
     except OSError as error:
         raise InvalidArgumentError(f"cannot write the int8 model in {str(folder)!r} ({error.strerror}); "
                                    "set SIMSEARCH_CACHE to a writable folder.") from None
     finally:
         root.removeFilter(_hide_preprocessing_advice)
-        if name is not None and os.path.exists(name):  # a failed run leaves no half-written file
-            os.unlink(name)
 
 
 def _hide_preprocessing_advice(record: logging.LogRecord) -> bool:
