@@ -62,19 +62,19 @@ def test_onnx_needs_a_local_model_folder():
 
 
 def test_backend_is_recorded_and_other_backends_can_search(tiny_model, index_dir, animals):
-    index = Index.build("pets", animals, model=tiny_model, backend="onnx", index_dir=index_dir)
+    index = Index.build("pets", animals, encoder=load_encoder(tiny_model, backend="onnx"), index_dir=index_dir)
     assert index.manifest.encoder_backend == "onnx"
     expected = [hit.id for hit in index.search("a sleepy cat", k=3)]
     reopened = Index.open("pets", index_dir=index_dir, backend="torch")
     assert reopened.encoder.backend == "torch"
     assert [hit.id for hit in reopened.search("a sleepy cat", k=3)] == expected
-    rebuilt = reopened.rebuild(backend="torch")
+    rebuilt = reopened.rebuild(encoder=load_encoder(tiny_model, backend="torch"))
     assert rebuilt.manifest.encoder_backend == "torch"
 
 
 @pytest.mark.slow
 def test_index_built_with_onnx_is_searched_without_torch_in_a_new_process(tiny_model, index_dir, animals, tmp_path):
-    Index.build("pets", animals, model=tiny_model, backend="onnx", index_dir=index_dir)
+    Index.build("pets", animals, encoder=load_encoder(tiny_model, backend="onnx"), index_dir=index_dir)
     script = (
         "import json, sys; from simsearch import Index; "
         f"hits = Index.open('pets', index_dir={str(index_dir)!r}).search('a sleepy cat', k=2); "

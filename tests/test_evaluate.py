@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from simsearch import Index, load_encoder
 from simsearch.errors import InputError
 from simsearch.evaluate import (
     average_precision,
@@ -51,8 +52,6 @@ def test_average_precision_by_hand():
 
 
 def test_sts_metrics_are_spearman_and_pearson_of_cosines(tiny_model, tmp_path):
-    from simsearch.encoders import load_encoder
-
     path = tmp_path / "sts.csv"
     pd.DataFrame({"sentence1": ["a cat sleeps", "rain falls", "piano music", "bread and soup"],
                   "sentence2": ["a dog sleeps", "snow falls", "a stock market", "cheese soup"],
@@ -69,8 +68,6 @@ def test_sts_metrics_are_spearman_and_pearson_of_cosines(tiny_model, tmp_path):
 
 
 def test_sts_needs_scores(tmp_path, tiny_model):
-    from simsearch.encoders import load_encoder
-
     path = tmp_path / "labels.csv"
     pd.DataFrame({"sentence1": ["a", "b"], "sentence2": ["c", "d"], "label": [0, 1]}).to_csv(path, index=False)
     with pytest.raises(InputError, match="no score column"):
@@ -111,13 +108,10 @@ def beir_files(tmp_path, animals):
 
 
 def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model, animals, index_dir):
-    from simsearch import Index
-    from simsearch.encoders import load_encoder
-
     data = read_beir(*beir_files)
     assert len(data.qrels) == 3 and data.qrels["3"] == {"a6": 2, "a5": 1}
     by_model = retrieval_metrics(load_encoder(tiny_model), data)
-    index = Index.build("animals", animals, model=tiny_model, kind="flat", index_dir=index_dir)
+    index = Index.build("animals", animals, encoder=load_encoder(tiny_model), kind="flat", index_dir=index_dir)
     by_index = index_retrieval_metrics(index, data)
     assert by_index == pytest.approx(by_model)
     assert by_model["recall@100"] == pytest.approx(100.0)  # 8 documents: everything is within 100
@@ -125,10 +119,8 @@ def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model,
 
 
 def test_index_without_the_qrels_ids_is_refused_not_scored_zero(beir_files, tiny_model, animals, index_dir):
-    from simsearch import Index
-
     renumbered = [{**a, "id": f"doc-{n}"} for n, a in enumerate(animals)]
-    index = Index.build("numbered", renumbered, model=tiny_model, kind="flat", index_dir=index_dir)
+    index = Index.build("numbered", renumbered, encoder=load_encoder(tiny_model), kind="flat", index_dir=index_dir)
     with pytest.raises(InputError, match="--id-column _id"):
         index_retrieval_metrics(index, read_beir(*beir_files))
 

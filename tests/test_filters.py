@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsearch import Index
+from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
 
 
@@ -13,7 +13,7 @@ from simsearch.errors import InvalidArgumentError
 def zoo(tiny_model, index_dir, animals) -> Index:
     rows = [{**row, "legs": 4 if row["category"] == "pets" else 0, "note": f"free text {i}"}
             for i, row in enumerate(animals)]
-    return Index.build("zoo", rows, model=tiny_model, index_dir=index_dir)
+    return Index.build("zoo", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
 
 
 def test_facets_offer_low_cardinality_columns_with_counts(zoo):
@@ -43,7 +43,7 @@ def test_filter_none_finds_documents_without_the_column_or_with_null(tiny_model,
     rows = [{**row, "reviewed": None} if row["id"] == "a2" else row for row in animals]
     rows[0] = {**rows[0], "reviewed": True}
     rows[2] = {**rows[2], "reviewed": 1}
-    index = Index.build("nulls", rows, model=tiny_model, index_dir=index_dir)
+    index = Index.build("nulls", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
     unreviewed = index.search("cats", k=8, filters={"reviewed": None})
     assert {h.id for h in unreviewed} == {"a2", "a4", "a5", "a6", "a7", "a8"}
     assert [h.id for h in index.search("cats", k=8, filters={"reviewed": True})] == ["a1"]
@@ -60,7 +60,7 @@ def test_unknown_filter_column_is_refused_by_name(zoo):
 
 
 def test_filter_on_hnsw_skips_tombstoned_documents(tiny_model, index_dir, animals):
-    index = Index.build("hz", animals, model=tiny_model, index_dir=index_dir, kind="hnsw")
+    index = Index.build("hz", animals, encoder=load_encoder(tiny_model), index_dir=index_dir, kind="hnsw")
     index.delete(["a1"])
     hits = index.search("The cat sleeps on the warm windowsill.", k=5, filters={"category": "pets"})
     assert [h.id for h in hits] == ["a2"]
@@ -69,7 +69,7 @@ def test_filter_on_hnsw_skips_tombstoned_documents(tiny_model, index_dir, animal
 def test_build_reports_progress_to_callback(tiny_model, index_dir):
     calls = []
     texts = [f"sentence number {i}" for i in range(300)]
-    Index.build("many", texts, model=tiny_model, index_dir=index_dir, batch_size=16,
+    Index.build("many", texts, encoder=load_encoder(tiny_model), index_dir=index_dir, batch_size=16,
                 on_progress=lambda done, total: calls.append((done, total)))
     assert calls[-1] == (300, 300) and len(calls) > 1
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsearch import Index
+from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
 from simsearch.projection import embedding_map
 
 
 @pytest.fixture
 def zoo(tiny_model, index_dir, animals) -> Index:
-    return Index.build("zoo", animals, model=tiny_model, index_dir=index_dir)
+    return Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
 
 
 def test_map_has_one_point_per_document_with_metadata(zoo, animals):
@@ -39,7 +39,7 @@ def test_large_index_is_sampled_reproducibly(zoo):
 
 
 def test_ivf_index_map_falls_back_to_encoding(tiny_model, index_dir, animals):
-    index = Index.build("zi", animals, model=tiny_model, index_dir=index_dir, kind="ivf")
+    index = Index.build("zi", animals, encoder=load_encoder(tiny_model), index_dir=index_dir, kind="ivf")
     assert len(embedding_map(index, method="pca").points) == 8
 
 

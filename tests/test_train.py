@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
 from simsearch.pairs import read_pairs
 from simsearch.testing import write_anchors, write_labelled, write_scored, write_tiny_bert
@@ -63,8 +64,6 @@ def test_trained_folder_has_the_report_and_the_best_epoch(trained):
 
 
 def test_trained_folder_loads_and_scores_as_recorded_and_builds_an_index(trained, data, animals, index_dir):
-    from simsearch import Index
-    from simsearch.encoders import load_encoder
     from simsearch.evaluate import pair_metrics
 
     encoder = load_encoder(trained.output)
@@ -72,7 +71,7 @@ def test_trained_folder_loads_and_scores_as_recorded_and_builds_an_index(trained
     # the saved weights are the kept epoch's: evaluating them again gives its figure
     again = pair_metrics(encoder, read_pairs(data["labelled_eval"]))
     assert again["average_precision"] == pytest.approx(trained.best_metrics["average_precision"], abs=1e-3)
-    index = Index.build("tuned", animals, model=trained.output, index_dir=index_dir)
+    index = Index.build("tuned", animals, encoder=load_encoder(trained.output), index_dir=index_dir)
     assert index.manifest.model["name"] == str(trained.output)
     assert len(index.search("a cat", k=3)) == 3
 
@@ -132,9 +131,7 @@ def test_cli_train_then_eval_with_json(tiny_checkpoint, data, tmp_path):
 
 @pytest.mark.slow
 def test_cli_eval_retrieval_with_index_and_bad_pairs(tiny_model, animals, tmp_path):
-    from simsearch import Index
-
-    Index.build("animals", animals, model=tiny_model, kind="flat", index_dir=tmp_path / "idx")
+    Index.build("animals", animals, encoder=load_encoder(tiny_model), kind="flat", index_dir=tmp_path / "idx")
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps({"_id": a["id"], "text": a["text"]}) for a in animals))
     queries = tmp_path / "queries.jsonl"

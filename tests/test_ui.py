@@ -7,7 +7,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simsearch import Index, list_indexes, read_corpus
+from simsearch import Index, list_indexes, load_encoder, read_corpus
 from tests.conftest import DEMO_CSV, REPO
 
 APP = str(REPO / "ui" / "app.py")
@@ -17,7 +17,7 @@ CHART = "vega_lite_chart"
 
 @pytest.fixture
 def app_home(tiny_model, index_dir, animals, monkeypatch):
-    Index.build("zoo", animals, model=tiny_model, index_dir=index_dir)
+    Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
     monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
     return index_dir
 
