@@ -36,7 +36,7 @@ from simsearch.backends import create_vector_index  # noqa: E402
 from simsearch.corpus import Document  # noqa: E402
 from simsearch.encoders import Encoder, load_encoder  # noqa: E402
 from simsearch.encoders.models import default_model_path  # noqa: E402
-from simsearch.search import ranked_hits  # noqa: E402
+from simsearch.search import SearchTarget, run_query  # noqa: E402
 from simsearch.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies  # noqa: E402
 
@@ -183,7 +183,8 @@ def kind_row(kind, params, vectors, store, encoder, queries, query_vectors, trut
     path.unlink()
     _, found = index.search(query_vectors, 10)
     recall = recall_at_10(found, truth)
-    latency = time_queries(lambda q: ranked_hits(index, store, encoder.encode([q]), 10), queries)
+    target = SearchTarget(encoder, index, store)  # the same query pipeline Index.search runs
+    latency = time_queries(lambda q: run_query(target, [q], 10), queries)
     row = {"system": f"simsearch {kind}", "documents": len(vectors), "params": index.params,
            "build_s": round(build_s, 1), "bytes_per_doc": round(bytes_per_doc), "recall_at_10": round(recall, 3),
            "queries": len(queries), **latency}
