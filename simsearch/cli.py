@@ -28,7 +28,7 @@ class _OneLineErrors(TyperGroup):
         try:
             return super().invoke(ctx)
         except SimsearchError as error:
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {error.message_for('cli')}", err=True)
             raise typer.Exit(1) from None
         except KeyboardInterrupt:  # before Click turns it into a bare "Aborted!"
             typer.echo("interrupted; the index is unchanged.", err=True)

@@ -6,9 +6,56 @@ Every message names what is wrong and how to fix it; anything that is not a
 
 from __future__ import annotations
 
+import re
+from typing import Literal
+
+Surface = Literal["python", "cli", "ui"]
+
+# A fix that names a control is spelled the way the surface showing it names that control:
+# an argument in Python, a flag or command in the CLI, a widget in the web UI. The package
+# raises with a marker from ``fix(key)``; ``message_for(surface)`` fills the marker in.
+# ``{arg}`` takes the marker's one optional value (an index name, a folder).
+FIXES: dict[str, dict[Surface, str]] = {
+    "overwrite": {"python": "pass overwrite=True", "cli": "pass --overwrite", "ui": "tick Replace"},
+    "rebuild": {"python": "rebuild it with Index.open({arg!r}).rebuild()",
+                "cli": "rebuild it with `simsearch rebuild {arg}`", "ui": "rebuild it on the Build page"},
+    "build": {"python": "build it with Index.build({arg!r}, texts)",
+              "cli": "build it with `simsearch build {arg} --input FILE`", "ui": "build it on the Build page"},
+    "model": {"python": "give a local model folder as the model", "cli": "pass --model with a local model folder",
+              "ui": "choose or type a local model folder in Model"},
+    "backend_torch": {"python": 'use backend="torch"', "cli": "use --backend torch", "ui": "choose the torch backend"},
+    "kind_flat": {"python": 'use kind="flat"', "cli": "use --kind flat", "ui": "choose the kind flat"},
+    "text_column": {"python": "name one of them as the text column", "cli": "pass --text-column with one of them",
+                    "ui": "pick one of them under Text column"},
+    "id_column": {"python": "name one of them as the id column", "cli": "pass --id-column with one of them",
+                  "ui": "pick one of them under Id column"},
+    "loss": {"python": "choose it with loss={arg!r}", "cli": "use --loss {arg}", "ui": "choose the loss {arg}"},
+}
+_MARKER = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
+
+
+def fix(key: str, arg: str = "") -> str:
+    """A marker for the fix ``key`` (see FIXES), filled in by the surface that shows the message."""
+    if key not in FIXES:
+        raise KeyError(f"no fix named {key!r}")
+    if "]" in arg:
+        raise ValueError("a fix's value cannot contain ']'")
+    return f"[[{key}:{arg}]]" if arg else f"[[{key}]]"
+
 
 class SimsearchError(Exception):
-    """Base class for every error a user can cause and fix."""
+    """Base class for every error a user can cause and fix.
+
+    ``str(error)`` reads in Python's terms (argument names); the CLI and the UI show
+    ``error.message_for("cli")`` / ``("ui")`` so a fix names their own flags and controls.
+    """
+
+    def message_for(self, surface: Surface) -> str:
+        template = super().__str__()
+        return _MARKER.sub(lambda m: FIXES[m.group(1)][surface].format(arg=m.group(2) or ""), template)
+
+    def __str__(self) -> str:
+        return self.message_for("python")
 
 
 class InputError(SimsearchError):

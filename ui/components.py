@@ -38,7 +38,7 @@ def guarded(render: Callable[[], Any]) -> Any:
     try:
         return render()
     except SimsearchError as error:
-        st.error(str(error), icon="⚠️")
+        st.error(error.message_for("ui"), icon="⚠️")
     except Exception as error:  # a bug: keep the page alive, put the traceback in the server log
         log.exception("unexpected error in the web UI")
         st.error(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.",
