@@ -10,6 +10,9 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,17 +38,19 @@ class _OneLineErrors(TyperGroup):
             raise typer.Exit(130) from None
 
 
+# Plain Click help, not Rich panels: Rich reads "[default: …]" in a help string as a markup tag
+# and deletes it (leaving "hub id ."), and its panel prints a type such as <bool> even for flags.
 app = typer.Typer(
     cls=_OneLineErrors,
     help="Semantic sentence search: build FAISS indexes of your texts and query them by meaning.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None,
 )
 
 IndexDir = Annotated[
-    Path | None, typer.Option("--index-dir", help="Folder of indexes [default: $SIMSEARCH_HOME or ./indexes].")
+    Path | None, typer.Option("--index-dir", help="Folder of indexes.  [default: $SIMSEARCH_HOME or ./indexes]")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
-Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id [default: all-MiniLM-L6-v2].")]
+Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id.  [default: all-MiniLM-L6-v2]")]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
 Backend = Annotated[str | None, typer.Option(
     "--backend", help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).")]
@@ -69,33 +74,38 @@ def build(
     from simsearch import Index, load_encoder, read_corpus
     from simsearch.progress import progress_wanted, terminal_progress
 
+    started = time.perf_counter()
     corpus = read_corpus(input, text_column, id_column)
-    chosen = any(option is not None for option in (model, pooling, backend))  # else Index.build's default
-    encoder = load_encoder(model, pooling, backend or "torch") if chosen else None
+    with _loading_model(model, quiet) as load:
+        encoder = load_encoder(model, pooling, backend or "torch")
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size, index_dir=index_dir,
                             overwrite=overwrite, on_progress=on_progress)
-    _say(f"built {name!r}: {len(index)} texts, kind {index.manifest.kind}, "
-         f"{index.manifest.build_seconds:.1f} s ({corpus.skipped_blank} blank skipped)", quiet)
+    skipped = f"; {_count(corpus.skipped_blank, 'blank line')} skipped" if corpus.skipped_blank else ""
+    _say(f"built {name!r}: {_count(len(index), 'text')}, kind {index.manifest.kind}, "
+         f"{_timing(started, load)}{skipped}", quiet)
 
 
 @app.command()
 def rebuild(
     name: str, model: Model = None, pooling: Pooling = None, backend: Backend = None,
-    kind: Annotated[str | None, typer.Option(help="New index kind [default: keep].")] = None,
+    kind: Annotated[str | None, typer.Option(help="New index kind.  [default: keep the current one]")] = None,
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
     from simsearch.progress import progress_wanted, terminal_progress
 
+    started = time.perf_counter()
     index = Index.open(name, index_dir=index_dir, backend=backend)  # no --model: its own model, maybe new runtime
-    encoder = None
-    if model is not None:
-        encoder = load_encoder(model, pooling, backend or index.manifest.encoder_backend)
+    with _loading_model(model or index.manifest.model["name"], quiet) as load:
+        if model is not None:
+            encoder = load_encoder(model, pooling, backend or index.manifest.encoder_backend)
+        else:
+            encoder = index.encoder
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress)
-    _say(f"rebuilt {name!r}: {len(new)} texts, kind {new.manifest.kind}, {new.manifest.build_seconds:.1f} s", quiet)
+    _say(f"rebuilt {name!r}: {_count(len(new), 'text')}, kind {new.manifest.kind}, {_timing(started, load)}", quiet)
 
 
 @app.command()
@@ -112,9 +122,11 @@ def add(
 
     corpus = read_corpus(input, text_column, id_column)
     index = Index.open(name, index_dir=index_dir)
+    with _loading_model(index.manifest.model["name"], quiet):
+        index.encoder  # noqa: B018 - loaded here, under the "loading model" line, rather than inside add
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         ids = index.add(corpus, batch_size=batch_size, on_progress=on_progress)
-    _say(f"added {len(ids)} texts to {name!r} (now {len(index)})", quiet)
+    _say(f"added {_count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
 
 
 @app.command()
@@ -124,36 +136,73 @@ def delete(name: str, ids: list[str], index_dir: IndexDir = None, quiet: Quiet =
 
     index = Index.open(name, index_dir=index_dir)
     removed = index.delete(ids)
-    _say(f"deleted {removed} texts from {name!r} (now {len(index)})", quiet)
+    _say(f"deleted {_count(removed, 'text')} from {name!r} (now {len(index)})", quiet)
 
 
 @app.command()
 def search(
     name: str,
     query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
-    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 10,
-    queries: Annotated[Path | None, typer.Option("--queries", help="File with one query a line.")] = None,
+    k: Annotated[int, typer.Option("--top-k", "-k", help="Number of hits.")] = 10,
+    queries: Annotated[Path | None, typer.Option(
+        "--queries", help="UTF-8 text file, one query a line; a blank line gets an error in its place.")] = None,
     as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None,
 ) -> None:
     """Search NAME for the texts closest in meaning to QUERY (or each line of --queries)."""
     from simsearch import Index
 
-    texts = _queries_from(query, queries)
+    if (query is None) == (queries is None):
+        raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
+    lines = [query] if queries is None else _query_lines(queries)
     index = Index.open(name, index_dir=index_dir, backend=backend)
-    for text, hits in zip(texts, index.search_batch(texts, k)):
+    with _loading_model(index.manifest.model["name"], quiet=False):
+        index.encoder  # noqa: B018 - loaded here, under the "loading model" line
+    # A blank QUERY argument is refused by the search itself; a blank line of a file is answered in place.
+    texts = [text for text in lines if queries is None or text.strip()]
+    found = iter(index.search_batch(texts, k) if texts else [])
+    for number, text in enumerate(lines, start=1):
+        if queries is not None and not text.strip():  # kept in place: output line N answers input line N
+            problem = f"line {number} is blank: nothing to search for"
+            if as_json:
+                typer.echo(json.dumps({"query": "", "hits": [], "error": problem}))
+            else:
+                typer.echo(f"\n({problem})")
+            continue
+        hits = next(found)
         if as_json:
             typer.echo(json.dumps({"query": text, "hits": [hit.to_dict() for hit in hits]}, ensure_ascii=False))
         else:
-            _print_hits(text, hits, show_query=len(texts) > 1)
+            _print_hits(text, hits, show_query=queries is not None)
 
 
 @app.command("list")
-def list_(as_json: AsJson = False, index_dir: IndexDir = None) -> None:
-    """List the indexes in the index folder."""
+def list_(
+    long: Annotated[bool, typer.Option("--long", "-l", help="A table: name, documents, kind, model, size.")] = False,
+    as_json: AsJson = False, index_dir: IndexDir = None,
+) -> None:
+    """List the indexes in the index folder (names only, or a table with --long)."""
     from simsearch import list_indexes
 
     names = list_indexes(index_dir)
-    typer.echo(json.dumps(names) if as_json else "\n".join(names) or "(no indexes)")
+    if not long:
+        typer.echo(json.dumps(names) if as_json else "\n".join(names) or "(no indexes)")
+        return
+    rows = [_summary(name, index_dir) for name in names]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("(no indexes)")
+        return
+    table = [("NAME", "DOCUMENTS", "KIND", "MODEL", "SIZE")] + [
+        (row["name"], str(row["count"]), row["kind"], row["model"], human_bytes(row["size_bytes"]))
+        if "problem" not in row else (row["name"], "?", "?", "?", f"unreadable: {row['problem']}")
+        for row in rows
+    ]
+    widths = [max(len(cells[column]) for cells in table) for column in range(4)]
+    for cells in table:
+        numbers = f"{cells[0]:<{widths[0]}}  {cells[1]:>{widths[1]}}  {cells[2]:<{widths[2]}}"
+        typer.echo(f"{numbers}  {cells[3]:<{widths[3]}}  {cells[4]}".rstrip())
 
 
 @app.command()
@@ -183,11 +232,17 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
 @app.command()
 def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
          index_dir: IndexDir = None) -> None:
-    """Delete index NAME from disk."""
+    """Delete index NAME from disk (asks first on a terminal; elsewhere needs --yes)."""
     from simsearch import drop_index
+    from simsearch.errors import InvalidArgumentError
 
-    if not yes and sys.stdin.isatty() and not typer.confirm(f"Delete index {name!r}?"):
-        raise typer.Exit(1)
+    if not yes:
+        if not sys.stdin.isatty():  # a script or a pipe cannot answer; deleting unasked is too easy a mistake
+            raise InvalidArgumentError(f"drop deletes {name!r} for good and cannot ask here (input is not a "
+                                       f"terminal); pass --yes to drop it.")
+        if not typer.confirm(f"Delete index {name!r}?"):
+            typer.echo("not dropped", err=True)
+            raise typer.Exit(1)
     drop_index(name, index_dir)
     typer.echo(f"dropped {name!r}")
 
@@ -228,9 +283,9 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the trained model (must not exist).")],
     base: Annotated[str | None, typer.Option(help="Model to start from: default, a model folder or a BERT.")] = None,
     loss: Annotated[str | None, typer.Option(
-        help="contrastive, online-contrastive, mnrl or cosent [default: chosen from the columns].")] = None,
+        help="contrastive, online-contrastive, mnrl or cosent.  [default: chosen from the columns]")] = None,
     pooling: Pooling = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the pairs [default: per layout].")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the pairs.  [default: per layout]")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=2, help="Pairs per step.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
     eval: Annotated[Path | None, typer.Option("--eval", help="Pairs to evaluate on after each epoch; "
@@ -253,7 +308,7 @@ def train(
 
 
 eval_app = typer.Typer(help="Measure a model or an index: STS correlation and retrieval metrics.",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 
@@ -323,16 +378,27 @@ def _print_metrics(name: str, count: int, metrics: dict[str, float], as_json: bo
         typer.echo(f"{metric:>12}  {value:.2f}")
 
 
-def _queries_from(query: str | None, queries: Path | None) -> list[str]:
-    if (query is None) == (queries is None):
-        raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
-    if query is not None:
-        return [query]
-    from simsearch.corpus import read_corpus
-
-    if queries.suffix.lower() != ".txt":
-        raise InputError(f"--queries takes a .txt file with one query a line (got {queries.name}).")
-    return [doc.text for doc in read_corpus(queries).documents]
+def _query_lines(path: Path) -> list[str]:
+    """The lines of a --queries file, blank ones kept in place; the final newline ends a line, not a query."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"--queries file {str(path)!r} does not exist.") from None
+    except IsADirectoryError:
+        raise InputError(f"--queries {str(path)!r} is a folder; give a text file, one query a line.") from None
+    except OSError as error:
+        raise InputError(f"cannot read --queries file {str(path)!r}: {error.strerror}.") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise InputError(f"--queries file {path.name} line {line} is not UTF-8 text; save it as UTF-8.") from None
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise InputError(f"--queries file {path.name} is empty; write one query a line.")
+    return lines
 
 
 def _print_hits(query: str, hits, show_query: bool) -> None:
@@ -348,6 +414,46 @@ def _print_hits(query: str, hits, show_query: bool) -> None:
 def _say(message: str, quiet: bool) -> None:
     if not quiet:
         typer.echo(message, err=True)
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 text``, ``2 texts``: the figures the commands print, in plain English."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+class _Stopwatch:
+    seconds = 0.0
+
+
+@contextmanager
+def _loading_model(model: str | None, quiet: bool) -> Iterator[_Stopwatch]:
+    """Time the model load and, on a terminal, say it is happening: a cold load takes seconds with no output."""
+    from simsearch.progress import progress_wanted, status_line
+
+    watch, started = _Stopwatch(), time.perf_counter()
+    with status_line(f"loading model {model}" if model else "loading the default model", progress_wanted(quiet)):
+        yield watch
+    watch.seconds = time.perf_counter() - started
+
+
+def _timing(started: float, load: _Stopwatch) -> str:
+    """Wall time of the whole command with the model load shown apart (it is most of a small build)."""
+    total = time.perf_counter() - started
+    rest = total - load.seconds
+    return f"{total:.1f} s (model load {load.seconds:.1f} s, reading, encoding and indexing {rest:.1f} s)"
+
+
+def _summary(name: str, index_dir: Path | None) -> dict[str, Any]:
+    """One row of `list --long`, read from the manifest without loading vectors or the model."""
+    from simsearch.layout import current_folder, describe_index, folder_size, index_home
+
+    try:
+        manifest = describe_index(name, index_dir)
+        size = folder_size(current_folder(index_home(index_dir), name))
+    except SimsearchError as error:
+        return {"name": name, "problem": error.message_for("cli")}
+    return {"name": name, "count": manifest.count, "kind": manifest.kind, "model": manifest.model["name"],
+            "size_bytes": size}
 
 
 def main() -> None:

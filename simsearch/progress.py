@@ -41,3 +41,21 @@ def terminal_progress(description: str, enabled: bool, unit: str = "it") -> Iter
             bar.update(done - bar.n)
 
         yield on_progress
+
+
+@contextmanager
+def status_line(message: str, enabled: bool) -> Iterator[None]:
+    """Show ``message …`` on the terminal while a step with no countable progress runs (loading a model).
+
+    The line is erased when the step ends, so a progress bar or the result takes its place;
+    nothing is written when disabled (a pipe, a log, --quiet).
+    """
+    if enabled:
+        sys.stderr.write(f"{message} …")
+        sys.stderr.flush()
+    try:
+        yield
+    finally:
+        if enabled:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
