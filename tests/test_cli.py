@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,13 +64,111 @@ def test_build_search_json_sorted_with_metadata(built_cli):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
 
 
-def test_queries_file_gives_one_json_object_a_line(built_cli, tmp_path):
-    queries = tmp_path / "q.txt"
-    queries.write_text("Heavy rain flooded the mountain trail.\n\nInterest rates rose again this quarter.\n")
+def test_queries_file_output_lines_align_with_input_lines(built_cli, tmp_path):
+    queries = tmp_path / "q.txt"  # a blank line in the middle; the final newline ends the last query
+    queries.write_text("Heavy rain flooded the mountain trail.\n  \nInterest rates rose again this quarter.\n")
     result = run("search", "zoo", "--queries", str(queries), "-k", "2", "--json", index_dir=built_cli)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(x["query"], x["hits"][0]["id"]) for x in lines] == [
-        ("Heavy rain flooded the mountain trail.", "a8"), ("Interest rates rose again this quarter.", "a4")]
+    assert len(lines) == 3
+    assert (lines[0]["query"], lines[0]["hits"][0]["id"]) == ("Heavy rain flooded the mountain trail.", "a8")
+    assert lines[1]["query"] == "" and lines[1]["hits"] == [] and "line 2 is blank" in lines[1]["error"]
+    assert (lines[2]["query"], lines[2]["hits"][0]["id"]) == ("Interest rates rose again this quarter.", "a4")
+    assert "error" not in lines[0] and "error" not in lines[2]
+
+    plain = run("search", "zoo", "--queries", str(queries), "-k", "1", index_dir=built_cli).stdout
+    assert "(line 2 is blank: nothing to search for)" in plain
+    assert plain.index("Heavy rain") < plain.index("line 2 is blank") < plain.index("Interest rates")
+
+
+def test_queries_file_with_crlf_and_no_final_newline(built_cli, tmp_path):
+    queries = tmp_path / "q.tsv"  # any name: the file is read as lines, not as a corpus
+    queries.write_bytes(b"Heavy rain flooded the mountain trail.\r\nbaking bread")
+    result = run("search", "zoo", "--queries", str(queries), "--top-k", "1", "--json", index_dir=built_cli)
+    assert [json.loads(line)["query"] for line in result.stdout.splitlines()] == [
+        "Heavy rain flooded the mountain trail.", "baking bread"]
+
+
+@pytest.mark.parametrize("content, fragments", [
+    (b"cats\ncaf\xe9 au lait\n", ["line 2", "UTF-8"]),
+    (b"", ["is empty"]),
+    (None, ["does not exist"]),
+])
+def test_bad_queries_file_is_one_line_error(built_cli, tmp_path, content, fragments):
+    queries = tmp_path / "q.txt"
+    if content is not None:
+        queries.write_bytes(content)
+    result = run("search", "zoo", "--queries", str(queries), index_dir=built_cli, check=False)
+    assert_one_line_error(result, *fragments)
+    assert result.stdout == ""
+
+
+def test_top_k_has_a_long_form(built_cli):
+    result = run("search", "zoo", "cats", "--top-k", "3", "--json", index_dir=built_cli)
+    assert len(json.loads(result.stdout)["hits"]) == 3
+
+
+def test_counts_in_messages_are_pluralised(built_cli, tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text("Owls hunt at night.\n")
+    assert "added 1 text to 'zoo' (now 9)" in run("add", "zoo", "--input", str(one), index_dir=built_cli).stderr
+    assert "deleted 1 text from 'zoo' (now 8)" in run("delete", "zoo", "a1", index_dir=built_cli).stderr
+    assert "deleted 2 texts from 'zoo' (now 6)" in run("delete", "zoo", "a2", "a3", index_dir=built_cli).stderr
+
+
+def test_build_message_counts_the_model_load(csv_file, tiny_model, index_dir):
+    result = run("build", "timed", "--input", str(csv_file), "--model", tiny_model, index_dir=index_dir)
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("built 'timed': 8 texts, kind flat, "), message
+    assert "model load" in message and "encoding and indexing" in message
+    total = float(message.split(", kind flat, ")[1].split(" s ")[0])
+    assert total + 0.05 >= Index.open("timed", index_dir=index_dir).manifest.build_seconds  # printed to 0.1 s
+    assert "blank" not in message  # nothing skipped: nothing said
+
+
+def test_list_long_is_a_table(built_cli, csv_file, tiny_model):
+    run("build", "zoo-hnsw", "--input", str(csv_file), "--model", tiny_model, "--kind", "hnsw", index_dir=built_cli)
+    run("delete", "zoo", "a1", index_dir=built_cli)
+    table = run("list", "--long", index_dir=built_cli).stdout.splitlines()
+    assert table[0].split() == ["NAME", "DOCUMENTS", "KIND", "MODEL", "SIZE"]
+    rows = [line.split() for line in table[1:]]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("zoo", "7", "flat", tiny_model),
+                                                         ("zoo-hnsw", "8", "hnsw", tiny_model)]
+    assert all(r[5] in ("B", "KB", "MB") for r in rows)
+    rows = json.loads(run("list", "--long", "--json", index_dir=built_cli).stdout)
+    assert [(r["name"], r["count"], r["kind"]) for r in rows] == [("zoo", 7, "flat"), ("zoo-hnsw", 8, "hnsw")]
+    assert all(r["size_bytes"] > 0 and r["model"] == tiny_model for r in rows)
+    assert run("list", index_dir=built_cli).stdout.split() == ["zoo", "zoo-hnsw"]  # plain list: names only
+
+
+def test_drop_without_yes_off_a_terminal_is_refused(built_cli):
+    result = run("drop", "zoo", index_dir=built_cli, check=False)  # CliRunner's stdin is a buffer, not a tty
+    assert_one_line_error(result, "pass --yes")
+    result = CliRunner().invoke(app, ["drop", "zoo"], input="y\n", env={"SIMSEARCH_HOME": str(built_cli)})
+    assert_one_line_error(result, "pass --yes")  # an answer piped in is not a person at a terminal
+    assert list_indexes(built_cli) == ["zoo"]
+    result = run("drop", "zoo", index_dir=built_cli, check=False)
+    assert_one_line_error(result, "pass --yes")
+    assert list_indexes(built_cli) == ["zoo"]
+
+
+def test_help_shows_no_type_on_flags_and_no_stray_spaces(index_dir):
+    from typer.main import get_command
+
+    def commands(group, path=()):
+        for name, command in group.commands.items():
+            yield (*path, name)
+            if hasattr(command, "commands"):
+                yield from commands(command, (*path, name))
+
+    root = get_command(app)
+    for path in [(), *commands(root)]:
+        text = run(*path, "--help", index_dir=index_dir).stdout
+        assert "<bool>" not in text, (path, text)
+        assert not re.search(r"\S [.,](\s|$)", text, re.MULTILINE), (path, text)  # "hub id ." from eaten markup
+    build_help = "".join(run("build", "--help", index_dir=index_dir).stdout.split())  # wrapping aside
+    assert "hubid.[default:all-MiniLM-L6-v2]" in build_help
+    assert "Folderofindexes.[default:$SIMSEARCH_HOMEor./indexes]" in build_help
+    assert "--top-k" in run("search", "--help", index_dir=index_dir).stdout
 
 
 def test_add_delete_info_list_drop(built_cli, tmp_path):
@@ -209,3 +308,48 @@ def test_help_lists_the_commands(index_dir):
     result = run("--help", index_dir=index_dir)
     for command in ("build", "rebuild", "add", "delete", "search", "list", "info", "drop", "ui", "train", "eval"):
         assert command in result.stdout
+
+
+def run_on_terminal(*args: str, index_dir: Path, answer: str = "") -> tuple[int, str]:
+    """``simsearch ARGS`` as a real process whose stdin, stdout and stderr are a pseudo-terminal."""
+    import pty
+    import select
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir),
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the simsearch this test imports
+    leader, follower = pty.openpty()
+    child = subprocess.Popen([sys.executable, "-m", "simsearch", *args], stdin=follower, stdout=follower,
+                             stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    if answer:
+        os.write(leader, answer.encode())
+    output = b""
+    try:
+        while select.select([leader], [], [], 120)[0]:
+            chunk = os.read(leader, 4096)
+            if not chunk:
+                break
+            output += chunk
+    except OSError:  # EIO: the child closed the terminal
+        pass
+    finally:
+        os.close(leader)
+    return child.wait(timeout=120), output.decode(errors="replace")
+
+
+def test_drop_on_a_terminal_asks_first(built_cli):
+    code, output = run_on_terminal("drop", "zoo", index_dir=built_cli, answer="n\n")
+    assert code == 1 and "Delete index 'zoo'?" in output and "not dropped" in output
+    assert list_indexes(built_cli) == ["zoo"]
+    code, output = run_on_terminal("drop", "zoo", index_dir=built_cli, answer="y\n")
+    assert code == 0 and "dropped 'zoo'" in output
+    assert list_indexes(built_cli) == []
+
+
+def test_loading_model_is_shown_on_a_terminal_only(built_cli, tiny_model):
+    code, output = run_on_terminal("search", "zoo", "cats", "-k", "1", index_dir=built_cli)
+    assert code == 0, output
+    assert f"loading model {tiny_model} …" in output
+    assert "  1. " in output  # the hit itself follows
+    off_terminal = run("search", "zoo", "cats", "-k", "1", index_dir=built_cli)
+    assert "loading model" not in off_terminal.stderr + off_terminal.stdout
