@@ -81,9 +81,8 @@ def build(
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size, index_dir=index_dir,
                             overwrite=overwrite, on_progress=on_progress)
-    skipped = f"; {_count(corpus.skipped_blank, 'blank line')} skipped" if corpus.skipped_blank else ""
-    _say(f"built {name!r}: {_count(len(index), 'text')}, kind {index.manifest.kind}, "
-         f"{_timing(started, load)}{skipped}", quiet)
+    # blank texts skipped are reported by read_corpus's own warning line
+    _say(f"built {name!r}: {_count(len(index), 'text')}, kind {index.manifest.kind}, {_timing(started, load)}", quiet)
 
 
 @app.command()
@@ -222,7 +221,8 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
         ("kind", details["kind"]),
         ("parameters", json.dumps(details["params"])), ("documents", details["count"]),
         ("size on disk", human_bytes(details["size_bytes"])), ("built at", readable_time(details["built_at"])),
-        ("build time", f"{details['build_seconds']:.1f} s"), ("updated at", readable_time(details["updated_at"])),
+        ("build time", f"{details['build_seconds']:.1f} s (encoding and indexing; model load not counted)"),
+        ("updated at", readable_time(details["updated_at"])),
         ("path", details["path"]),
     ]
     for label, value in rows:

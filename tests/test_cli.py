@@ -123,6 +123,8 @@ def test_build_message_counts_the_model_load(csv_file, tiny_model, index_dir):
     total = float(message.split(", kind flat, ")[1].split(" s ")[0])
     assert total + 0.05 >= Index.open("timed", index_dir=index_dir).manifest.build_seconds  # printed to 0.1 s
     assert "blank" not in message  # nothing skipped: nothing said
+    info = run("info", "timed", index_dir=index_dir).stdout
+    assert "(encoding and indexing; model load not counted)" in info  # the manifest's figure, labelled honestly
 
 
 def test_list_long_is_a_table(built_cli, csv_file, tiny_model):
