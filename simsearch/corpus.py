@@ -51,7 +51,7 @@ def read_corpus(path: str | Path, text_column: str = "text", id_column: str | No
     _check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        rows = [{"text": line} for line in _decoded_lines(path)]
+        rows = [{"text": line} for line in decoded_lines(path)]
         text_column, id_column = "text", None
     elif suffix == ".csv":
         rows = _read_csv(path)
@@ -149,8 +149,9 @@ def _check_file(path: Path) -> None:
         raise InputError(f"input file {path.name} is empty; give a file with at least one text.")
 
 
-def _decoded_lines(path: Path) -> list[str]:
-    """Decode line by line so an encoding error can name the line it is on."""
+def decoded_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file (a leading BOM dropped), decoded one by one so that an
+    encoding error, a binary file included, is an InputError naming the line it is on."""
     lines = []
     for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
         try:
@@ -174,7 +175,7 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     import csv
     import io
 
-    reader = csv.reader(io.StringIO("\n".join(_decoded_lines(path)), newline=""), strict=True)
+    reader = csv.reader(io.StringIO("\n".join(decoded_lines(path)), newline=""), strict=True)
     rows: list[dict[str, Any]] = []
     try:
         header = _csv_header(next(reader, []), path.name)
@@ -201,13 +202,14 @@ def _csv_header(names: list[str], source: str) -> list[str]:
     header = [name or f"Unnamed: {number}" for number, name in enumerate(names)]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
-        raise InputError(f"{source} names the column {repeated[0]!r} twice in its header; give each column its own name.")
+        raise InputError(f"{source} names the column {repeated[0]!r} twice in its header; "
+                         "give each column its own name.")
     return header
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    for number, line in enumerate(_decoded_lines(path), start=1):
+    for number, line in enumerate(decoded_lines(path), start=1):
         if not line.strip():
             continue
         try:

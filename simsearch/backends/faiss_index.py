@@ -65,7 +65,7 @@ class FaissIndex(VectorIndex):
 
     @classmethod
     def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
-        """Raise InvalidArgumentError for settings FAISS would reject with a cryptic message, or accept and fail later."""
+        """Raise InvalidArgumentError for settings FAISS would reject cryptically, or accept and fail at search."""
 
     @classmethod
     def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
