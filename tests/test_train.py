@@ -88,16 +88,15 @@ def test_existing_output_is_refused_unless_overwrite(tiny_model, data, tmp_path)
     assert not (output / "keep.txt").exists() and (output / "modules.json").exists()
 
 
-def test_when_no_epoch_beats_the_base_model_its_weights_are_kept_and_said(learnable_checkpoint, data, tmp_path,
-                                                                          caplog):
+def test_when_no_epoch_beats_the_base_model_its_weights_are_kept_and_said(trained, data, tmp_path, caplog):
     from simsearch.evaluate import pair_metrics
 
-    base = load_encoder(learnable_checkpoint, "mean")
+    base = load_encoder(trained.output)  # a model that already scores well, then a learning rate that wrecks it
     with caplog.at_level("WARNING", logger="simsearch.train"):
-        result = train_model(data["labelled"], tmp_path / "m", base=learnable_checkpoint, pooling="mean", epochs=2,
+        result = train_model(data["labelled"], tmp_path / "m", base=trained.output, loss="contrastive", epochs=2,
                              batch_size=8, learning_rate=0.9, eval_pairs=data["labelled_eval"], seed=0)
     history = result.history
-    assert all(not r.metrics["average_precision"] > history[0].metrics["average_precision"] for r in history[1:])
+    assert max(r.metrics["average_precision"] for r in history[1:]) < history[0].metrics["average_precision"] - 5
     assert result.kept_base_model and result.best_epoch == 0
     assert "no epoch beat the base model" in caplog.text and "saved unchanged" in caplog.text
     report = json.loads((result.output / "training.json").read_text())
