@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simsearch.errors import InputError
+from simsearch.errors import InputError, fix
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".txt", ".csv", ".jsonl", ".parquet")
+MAX_NESTING = 100  # levels of arrays/objects in one JSON line; far below Python's recursion limit
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def read_corpus(path: str | Path, text_column: str = "text", id_column: str | No
     _check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        rows = [{"text": line} for line in _decoded_lines(path)]
+        rows = [{"text": line} for line in decoded_lines(path)]
         text_column, id_column = "text", None
     elif suffix == ".csv":
         rows = _read_csv(path)
@@ -97,13 +98,13 @@ def documents_from_rows(
     if text_column not in columns:
         raise InputError(
             f"{source} has no text column {text_column!r} (columns found: {', '.join(columns)}); "
-            "pass --text-column with one of them."
+            f"{fix('text_column')}."
         )
     use_ids = id_column is not None and id_column in columns
     if id_column is not None and id_column != "id" and not use_ids:
         raise InputError(
             f"{source} has no id column {id_column!r} (columns found: {', '.join(columns)}); "
-            "pass --id-column with one of them, or leave it out to number the texts."
+            f"{fix('id_column')}, or leave it out to number the texts."
         )
     documents, skipped = [], 0
     for row in rows:
@@ -148,8 +149,9 @@ def _check_file(path: Path) -> None:
         raise InputError(f"input file {path.name} is empty; give a file with at least one text.")
 
 
-def _decoded_lines(path: Path) -> list[str]:
-    """Decode line by line so an encoding error can name the line it is on."""
+def decoded_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file (a leading BOM dropped), decoded one by one so that an
+    encoding error, a binary file included, is an InputError naming the line it is on."""
     lines = []
     for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
         try:
@@ -164,33 +166,76 @@ def _decoded_lines(path: Path) -> list[str]:
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV file with a header, every value a string.
+
+    Python's csv module rather than pandas: pandas reads a row with more fields than the
+    header by turning the first fields into an index, silently shifting id and text, and
+    pads a short row. Here every row must have exactly the header's fields.
+    """
+    import csv
     import io
 
-    import pandas as pd
-
-    text = "\n".join(_decoded_lines(path))
+    reader = csv.reader(io.StringIO("\n".join(decoded_lines(path)), newline=""), strict=True)
+    rows: list[dict[str, Any]] = []
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path.name} has no rows; give a file with at least one text.") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{path.name} is not valid CSV ({exc}); fix the quoting.") from None
-    return frame.to_dict(orient="records")
+        header = _csv_header(next(reader, []), path.name)
+        end = reader.line_num
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if not any(value.strip() for value in record):
+                continue  # a blank line, as pandas skips it
+            if len(record) != len(header):
+                raise InputError(
+                    f"{path.name} line {start} has {len(record)} fields where the header has {len(header)}; "
+                    "quote texts that contain commas, or fix that line."
+                )
+            rows.append(dict(zip(header, record)))
+    except csv.Error as exc:
+        raise InputError(f"{path.name} line {reader.line_num} is not valid CSV ({exc}); fix the quoting.") from None
+    if not rows:
+        raise InputError(f"{path.name} has no rows; give a file with at least one text.")
+    return rows
+
+
+def _csv_header(names: list[str], source: str) -> list[str]:
+    """Column names, an empty one called "Unnamed: N" as pandas does; repeated names are refused."""
+    header = [name or f"Unnamed: {number}" for number, name in enumerate(names)]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise InputError(f"{source} names the column {repeated[0]!r} twice in its header; "
+                         "give each column its own name.")
+    return header
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    for number, line in enumerate(_decoded_lines(path), start=1):
+    for number, line in enumerate(decoded_lines(path), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path.name} line {number} is not valid JSON ({exc.msg}); fix that line.") from None
+        except RecursionError:  # json recurses once per level of nesting
+            row = None
+        if row is None or _too_deep(row):  # metadata is written back as JSON, which recurses the same way
+            raise InputError(f"{path.name} line {number} nests arrays or objects more than {MAX_NESTING} deep; "
+                             "flatten that line.")
         if not isinstance(row, dict):
             raise InputError(f"{path.name} line {number} is not a JSON object; write one object a line.")
         rows.append(row)
     return rows
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests lists or dicts more than MAX_NESTING levels (checked without recursion)."""
+    level: list[Any] = [value]
+    for _ in range(MAX_NESTING + 1):
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return True
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:

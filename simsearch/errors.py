@@ -30,6 +30,7 @@ FIXES: dict[str, dict[Surface, str]] = {
     "id_column": {"python": "name one of them as the id column", "cli": "pass --id-column with one of them",
                   "ui": "pick one of them under Id column"},
     "loss": {"python": "choose it with loss={arg!r}", "cli": "use --loss {arg}", "ui": "choose the loss {arg}"},
+    "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
 }
 _MARKER = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
 

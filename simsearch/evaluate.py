@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simsearch.corpus import read_rows
-from simsearch.errors import InputError
+from simsearch.corpus import decoded_lines, read_rows
+from simsearch.errors import InputError, fix
 from simsearch.pairs import PairSet, read_pairs
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 
     missing = len(answers) - len(index.known_ids(answers))
     if missing:  # an answer the index cannot return would silently lower every figure
         raise InputError(f"index {index.name!r} lacks {missing} of the {len(answers)} documents the qrels name; "
-                         "build it from the BEIR corpus with --id-column _id.")
+                         f"build it from the BEIR corpus with {fix('id_column_named', '_id')}.")
     vectors = index.encoder.encode([data.queries[q] for q in query_ids], batch_size=batch_size)
     k = min(RETRIEVAL_DEPTH + 1, len(index))
     hits = index.search_vectors(vectors, k)
@@ -238,7 +238,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     if not path.is_file():
         raise InputError(f"qrels file {str(path)!r} does not exist; check the path.")
     qrels: dict[str, dict[str, int]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(decoded_lines(path), start=1):
         fields = line.rstrip("\n").split("\t")
         if number == 1 and not fields[-1].lstrip("-").isdigit():
             continue  # the header: query-id, corpus-id, score

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from simsearch.corpus import read_rows
-from simsearch.errors import InputError
+from simsearch.errors import InputError, fix
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -52,8 +52,8 @@ class PairSet:
             raise InputError(f"{self.source}: only labelled pairs can be reduced to their positives.")
         keep = [i for i, label in enumerate(self.targets) if label == 1]
         if len(keep) < 2:
-            raise InputError(f"{self.source} has {len(keep)} pair(s) labelled 1; mnrl needs at least 2. "
-                             "Add similar pairs or use --loss online-contrastive.")
+            raise InputError(f"{self.source} has {len(keep)} pair(s) labelled 1 and mnrl needs at least 2; "
+                             f"add similar pairs, or {fix('loss', 'online-contrastive')}.")
         texts = {"anchor": [self.texts["sentence1"][i] for i in keep],
                  "positive": [self.texts["sentence2"][i] for i in keep]}
         return PairSet("triplets", texts, [], self.source)

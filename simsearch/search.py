@@ -109,9 +109,15 @@ def check_query(query: str) -> str:
     return query
 
 
+MAX_K = 2**63 - 1  # ids and counts are int64 throughout; a k above every document count returns them all
+
+
 def check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InvalidArgumentError(f"k must be a whole number of at least 1 (got {k!r}).")
+    """``k`` as an int when it is a whole number from 1 to 2**63 - 1; larger than the index is fine (all hits)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:37] + "..."
+        raise InvalidArgumentError(f"k must be a whole number from 1 to 2**63 - 1 (got {shown}); "
+                                   "a k above the number of documents returns them all.")
     return int(k)
 
 

@@ -27,7 +27,7 @@ from sentence_transformers.sentence_transformer.evaluation import SentenceEvalua
 from transformers import TrainerCallback, set_seed
 
 from simsearch.encoders.models import load_sentence_transformer
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import InvalidArgumentError, fix
 from simsearch.pairs import PairFormat, PairSet, read_pairs
 
 if TYPE_CHECKING:
@@ -81,6 +81,7 @@ class TrainingResult:
     selection_metric: str | None  # None: no --eval file, the last epoch is kept
     wall_seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
+    kept_base_model: bool = False  # no epoch beat the base model on the eval pairs, so its weights were kept
 
     @property
     def best_metrics(self) -> dict[str, float]:
@@ -103,7 +104,8 @@ def train_model(
 
     Hyperparameters left as None take the defaults for the pair layout (``DEFAULTS``).
     With ``eval_pairs`` the model is evaluated after every epoch and the best epoch is
-    saved; without, the last. ``output`` receives the model plus training.json and
+    saved, or the base model's own weights when no epoch beats them (``kept_base_model``,
+    with a warning); without, the last epoch. ``output`` receives the model plus training.json and
     training.png; an existing ``output`` is refused unless ``overwrite``. ``say`` receives
     one line for the chosen loss and one per epoch (the CLI prints them; default: the log).
     """
@@ -127,12 +129,21 @@ def train_model(
     try:
         evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
         epochs_log = _EpochLog(evaluator(model) if evaluator else {}, progress, say)
+        base_weights = _weights_copy(model) if evaluator is not None else None
         best_step = _run_trainer(model, train_set, loss_name, hyper, seed, evaluator, epochs_log, staging)
-        _save_model(model, staging)  # the trainer has loaded the best epoch's weights back (or kept the last)
-        best_epoch = epochs_log.kept_epoch(best_step)
+        best_epoch = epochs_log.kept_epoch(best_step)  # the trainer has loaded that epoch's weights back
+        kept_base = base_weights is not None and not _beats_base(epochs_log.history, best_epoch,
+                                                                 epochs_log.selection_metric)
+        if kept_base:
+            model.load_state_dict(base_weights)
+            best_epoch = 0
+        _save_model(model, staging)
         result = TrainingResult(output, loss_name, hyper, epochs_log.history, best_epoch,
-                                epochs_log.selection_metric, time.perf_counter() - started, settings)
-        _warn_if_base_was_better(result)
+                                epochs_log.selection_metric, time.perf_counter() - started, settings, kept_base)
+        if kept_base:
+            log.warning("no epoch beat the base model on %s (%.2f); its weights are saved unchanged "
+                        "(kept_base_model in training.json); try a lower learning rate",
+                        result.selection_metric, result.best_metrics[result.selection_metric])
         write_training_report(result, staging)
         _move_into_place(staging, output)
     finally:
@@ -173,7 +184,7 @@ def _check_output(output: Path, overwrite: bool) -> Path:
     if output.exists() and not output.is_dir():
         raise InvalidArgumentError(f"output {str(output)!r} is a file; give a folder path for the trained model.")
     if output.exists() and not overwrite:
-        raise InvalidArgumentError(f"output folder {str(output)!r} exists; choose a new folder or pass --overwrite.")
+        raise InvalidArgumentError(f"output folder {str(output)!r} exists; choose a new folder or {fix('overwrite')}.")
     output.parent.mkdir(parents=True, exist_ok=True)
     return output
 
@@ -280,7 +291,7 @@ class _EpochLog(TrainerCallback):
         if self.selection_metric is None:
             return last
         if best_step is None:
-            log.warning("no epoch had a defined %s; the last epoch is kept", self.selection_metric)
+            log.warning("no epoch had a defined %s", self.selection_metric)
             return last
         return next(epoch for epoch, step in self._steps_of_epoch.items() if step == best_step)
 
@@ -326,13 +337,19 @@ class _EpochLog(TrainerCallback):
             log.warning("epoch %d: %s is undefined (constant similarities); not kept", epoch, self.selection_metric)
 
 
-def _warn_if_base_was_better(result: TrainingResult) -> None:
-    metric = result.selection_metric
-    if metric is None or result.best_epoch == 0:
-        return
-    before, best = result.history[0].metrics[metric], result.best_metrics[metric]
-    if best < before:
-        log.warning("no epoch beat the base model on %s (%.2f < %.2f); try a lower learning rate", metric, best, before)
+def _weights_copy(model: SentenceTransformer) -> dict[str, Any]:
+    """The model's weights as they are now, on the CPU, untouched by the training that follows."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in model.state_dict().items()}
+
+
+def _beats_base(history: list[EpochRecord], epoch: int, metric: str | None) -> bool:
+    """Whether ``epoch`` scores higher than the base model (epoch 0); an undefined (NaN) base is beaten by anything."""
+    if metric is None or epoch == 0:
+        return True
+    base, kept = history[0].metrics[metric], history[epoch].metrics[metric]
+    if math.isnan(base):
+        return True
+    return not math.isnan(kept) and kept > base
 
 
 def _shown(metrics: dict[str, float]) -> str:

@@ -121,8 +121,9 @@ def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model,
 def test_index_without_the_qrels_ids_is_refused_not_scored_zero(beir_files, tiny_model, animals, index_dir):
     renumbered = [{**a, "id": f"doc-{n}"} for n, a in enumerate(animals)]
     index = Index.build("numbered", renumbered, encoder=load_encoder(tiny_model), kind="flat", index_dir=index_dir)
-    with pytest.raises(InputError, match="--id-column _id"):
+    with pytest.raises(InputError, match="with id_column='_id'") as info:
         index_retrieval_metrics(index, read_beir(*beir_files))
+    assert "with --id-column _id" in info.value.message_for("cli")
 
 
 @pytest.mark.parametrize("lines, message", [

@@ -88,5 +88,5 @@ def test_plain_text_files_are_refused(tmp_path):
 def test_mnrl_on_labelled_pairs_needs_two_similar_pairs(tmp_path):
     path = write_csv(tmp_path / "pairs.csv", [{"sentence1": "a b", "sentence2": "c d", "label": 1},
                                               {"sentence1": "e f", "sentence2": "g h", "label": 0}])
-    with pytest.raises(InputError, match="1 pair\\(s\\) labelled 1; mnrl needs at least 2"):
+    with pytest.raises(InputError, match="1 pair\\(s\\) labelled 1 and mnrl needs at least 2; .*'online-contrastive'"):
         read_pairs(path).positives()

@@ -80,11 +80,31 @@ def test_existing_output_is_refused_unless_overwrite(tiny_model, data, tmp_path)
     output = tmp_path / "model"
     output.mkdir()
     (output / "keep.txt").write_text("mine")
-    with pytest.raises(InvalidArgumentError, match="exists; choose a new folder or pass --overwrite"):
+    with pytest.raises(InvalidArgumentError, match="exists; choose a new folder or pass overwrite=True") as info:
         train_model(data["scored"], output, base=tiny_model, epochs=1)
+    assert info.value.message_for("cli").endswith("or pass --overwrite.")
     assert (output / "keep.txt").read_text() == "mine"
     train_model(data["scored"], output, base=tiny_model, epochs=1, batch_size=8, overwrite=True)
     assert not (output / "keep.txt").exists() and (output / "modules.json").exists()
+
+
+def test_when_no_epoch_beats_the_base_model_its_weights_are_kept_and_said(trained, data, tmp_path, caplog):
+    from simsearch.evaluate import pair_metrics
+
+    base = load_encoder(trained.output)  # a model that already scores well, then a learning rate that wrecks it
+    with caplog.at_level("WARNING", logger="simsearch.train"):
+        result = train_model(data["labelled"], tmp_path / "m", base=trained.output, loss="contrastive", epochs=2,
+                             batch_size=8, learning_rate=0.9, eval_pairs=data["labelled_eval"], seed=0)
+    history = result.history
+    assert max(r.metrics["average_precision"] for r in history[1:]) < history[0].metrics["average_precision"] - 5
+    assert result.kept_base_model and result.best_epoch == 0
+    assert "no epoch beat the base model" in caplog.text and "saved unchanged" in caplog.text
+    report = json.loads((result.output / "training.json").read_text())
+    assert report["kept_base_model"] is True and report["best_epoch"] == 0
+    saved = load_encoder(result.output)
+    assert saved.info.fingerprint == base.info.fingerprint  # the very weights of the base model
+    again = pair_metrics(saved, read_pairs(data["labelled_eval"]))
+    assert again["average_precision"] == pytest.approx(history[0].metrics["average_precision"], abs=1e-3)
 
 
 def test_a_loss_that_does_not_fit_the_pairs_is_refused(tiny_model, data, tmp_path):

@@ -41,9 +41,10 @@ class VectorIndex(ABC):
     @abstractmethod
     def search(self, queries: np.ndarray, k: int,
                allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Return (scores, ids), each (n_queries, k), best first; missing slots have id -1.
+        """Return (scores, ids), each (n_queries, min(k, vectors stored)), best first; missing slots have id -1.
 
         With ``allowed_ids`` only those ids can be returned (exact for flat: the best k among them).
+        When k reaches the number of searchable vectors every one is returned, whatever the kind.
         """
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:

@@ -19,10 +19,12 @@ import numpy as np
 from simsearch.atomic import replacing
 from simsearch.backends.base import VectorIndex
 from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import CorruptIndexError, InvalidArgumentError, fix
 
 # Filtered searches over at most this many documents score them exactly (see _exact_among).
 EXACT_FILTER_LIMIT = 20_000
+# FAISS keeps its size settings (M, efSearch, nlist, nprobe) in C ints.
+MAX_SETTING = 2**31 - 1
 
 
 class FaissIndex(VectorIndex):
@@ -41,24 +43,29 @@ class FaissIndex(VectorIndex):
     # --- construction -------------------------------------------------------------------
     @classmethod
     def create(cls, dimension: int, n_vectors: int, params: Mapping[str, Any] | None = None) -> FaissIndex:
-        settings = {**cls.default_params(dimension, n_vectors), **(params or {})}
+        defaults = cls.default_params(dimension, n_vectors)
+        given = _whole_numbers(cls.kind, defaults, params or {})
+        settings = cls.fit_defaults({**defaults, **given}, given)
         cls.check_params(settings, dimension, n_vectors)
         return cls(cls.make(dimension, settings), settings)
 
     @classmethod
     def load(cls, path: Path, params: Mapping[str, Any]) -> FaissIndex:
         index = faiss.read_index(str(path))
-        tombstones = _tombstone_path(path)
-        deleted = np.load(tombstones, allow_pickle=False) if tombstones.exists() else None
-        return cls(index, dict(params), deleted)
+        return cls(index, dict(params), _read_tombstones(_tombstone_path(path)))
 
     @classmethod
     def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
         return {}
 
     @classmethod
+    def fit_defaults(cls, settings: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        """Adjust defaults that depend on a setting the caller gave (IVF's nprobe on nlist)."""
+        return settings
+
+    @classmethod
     def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
-        """Raise InvalidArgumentError for settings FAISS would reject with a cryptic message."""
+        """Raise InvalidArgumentError for settings FAISS would reject cryptically, or accept and fail at search."""
 
     @classmethod
     def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
@@ -95,8 +102,11 @@ class FaissIndex(VectorIndex):
     def search(self, queries: np.ndarray, k: int,
                allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        k = min(int(k), max(1, int(self._cpu.ntotal)))  # FAISS allocates k slots per query: never more than exist
         if allowed_ids is not None:
             return self._search_among(queries, k, allowed_ids)
+        if k >= self.count:  # every document asked for: an approximate walk could miss some
+            return self._search_all(queries, k)
         index = self._search_index()
         if self._deleted:
             return self._search_without_deleted(index, queries, k)
@@ -168,11 +178,24 @@ class FaissIndex(VectorIndex):
             stored = self.reconstruct(allowed)
             if stored is not None:
                 return _exact_among(queries, k, allowed, stored)
-        parameters = self._search_parameters()
+        parameters = self._search_parameters(everything=k >= len(allowed))
         parameters.sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed))
         return self._cpu.search(queries, k, params=parameters)
 
-    def _search_parameters(self) -> faiss.SearchParameters:
+    def _search_all(self, queries: np.ndarray, k: int):
+        """Every live document, ranked: scored exactly where the vectors can be read back, else every cell probed."""
+        live = faiss.vector_to_array(self._cpu.id_map) if isinstance(self._cpu, faiss.IndexIDMap2) else None
+        if live is not None:
+            if self._deleted:
+                live = np.setdiff1d(live, np.array(sorted(self._deleted), dtype=np.int64))
+            return _exact_among(queries, k, live, self.reconstruct(live))
+        parameters = self._search_parameters(everything=True)
+        if self._deleted:
+            parameters.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(self._deleted), dtype=np.int64)))
+        return self._cpu.search(queries, k, params=parameters)
+
+    def _search_parameters(self, everything: bool = False) -> faiss.SearchParameters:
+        """Search settings for one query; ``everything`` widens an approximate search to every document."""
         return faiss.SearchParameters()
 
 
@@ -207,8 +230,14 @@ class HNSWIndex(FaissIndex):
     def _tune(self, index: faiss.Index) -> None:
         faiss.downcast_index(index.index).hnsw.efSearch = int(self._params["ef_search"])
 
-    def _search_parameters(self) -> faiss.SearchParameters:
+    def _search_parameters(self, everything: bool = False) -> faiss.SearchParameters:
         return faiss.SearchParametersHNSW(efSearch=int(self._params["ef_search"]))
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
+        _check_range(cls.kind, "m", params["m"], 2, 256)  # the graph's links per node; FAISS's usual 16-64
+        _check_range(cls.kind, "ef_construction", params["ef_construction"], 1, MAX_SETTING)
+        _check_range(cls.kind, "ef_search", params["ef_search"], 1, MAX_SETTING)
 
 
 class IVFIndex(FaissIndex):
@@ -225,12 +254,20 @@ class IVFIndex(FaissIndex):
         return {"nlist": nlist, "nprobe": min(nlist, max(32, nlist // 16))}
 
     @classmethod
+    def fit_defaults(cls, settings: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        if "nprobe" not in given:
+            settings["nprobe"] = max(1, min(settings["nprobe"], settings["nlist"]))
+        return settings
+
+    @classmethod
     def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
+        _check_range(cls.kind, "nlist", params["nlist"], 1, MAX_SETTING)
         if n_vectors < int(params["nlist"]):
             raise InvalidArgumentError(
                 f"kind {cls.kind} with nlist={params['nlist']} needs at least that many documents "
-                f"(got {n_vectors}); use --kind flat for small corpora."
+                f"(got {n_vectors}); lower nlist, or {fix('kind_flat')} for small corpora."
             )
+        _check_range(cls.kind, "nprobe", params["nprobe"], 1, int(params["nlist"]))
 
     @classmethod
     def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
@@ -240,15 +277,15 @@ class IVFIndex(FaissIndex):
     def _tune(self, index: faiss.Index) -> None:
         faiss.extract_index_ivf(index).nprobe = int(self._params["nprobe"])
 
-    def _search_parameters(self) -> faiss.SearchParameters:
-        return faiss.SearchParametersIVF(nprobe=int(self._params["nprobe"]))
+    def _search_parameters(self, everything: bool = False) -> faiss.SearchParameters:
+        nprobe = faiss.extract_index_ivf(self._cpu).nlist if everything else int(self._params["nprobe"])
+        return faiss.SearchParametersIVF(nprobe=int(nprobe))
 
 
 class IVFPQIndex(IVFIndex):
     """IVF with product-quantised codes: a few dozen bytes a document, approximate scores."""
 
     kind = "ivfpq"
-    min_documents: ClassVar[int] = 256  # 8-bit PQ trains 256 centroids per sub-quantiser
 
     @classmethod
     def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
@@ -256,14 +293,18 @@ class IVFPQIndex(IVFIndex):
 
     @classmethod
     def check_params(cls, params: dict[str, Any], dimension: int, n_vectors: int) -> None:
-        super().check_params(params, dimension, n_vectors)
-        if n_vectors < cls.min_documents:
+        _check_range(cls.kind, "nbits", params["nbits"], 1, 16)
+        needed = 2 ** int(params["nbits"])  # nbits-bit PQ trains 2**nbits centroids per sub-quantiser
+        if n_vectors < needed:
             raise InvalidArgumentError(
-                f"kind ivfpq needs at least {cls.min_documents} documents to train (got {n_vectors}); "
-                "use --kind flat for small corpora."
+                f"kind ivfpq needs at least {needed} documents to train (got {n_vectors}); "
+                f"{fix('kind_flat')} for small corpora."
             )
+        super().check_params(params, dimension, n_vectors)
+        _check_range(cls.kind, "m", params["m"], 1, dimension)
         if dimension % int(params["m"]):
-            raise InvalidArgumentError(f"ivfpq m={params['m']} must divide the dimension {dimension}.")
+            raise InvalidArgumentError(f"ivfpq m={params['m']} must divide the dimension {dimension}; "
+                                       f"valid: {', '.join(str(m) for m in _divisors(dimension))}.")
 
     @classmethod
     def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
@@ -320,6 +361,55 @@ def _pq_subquantizers(dimension: int) -> int:
         if dimension % m == 0:
             return m
     return 1
+
+
+def _divisors(dimension: int) -> list[int]:
+    return [m for m in range(1, dimension + 1) if dimension % m == 0]
+
+
+def _whole_numbers(kind: str, known: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, int]:
+    """The caller's parameters as ints, refusing a name the kind does not have or a value that is not a whole number."""
+    checked = {}
+    for name, value in params.items():
+        if name not in known:
+            raise InvalidArgumentError(f"kind {kind} has no parameter {name!r}; valid: {', '.join(known) or 'none'}.")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InvalidArgumentError(f"kind {kind} parameter {name} must be a whole number (got {value!r}).")
+        checked[name] = int(value)
+    return checked
+
+
+def _check_range(kind: str, name: str, value: int, low: int, high: int) -> None:
+    if not low <= int(value) <= high:
+        raise InvalidArgumentError(f"kind {kind} parameter {name}={value} is out of range; valid: {low} to {high}.")
+
+
+def _read_tombstones(path: Path) -> np.ndarray | None:
+    """The deleted ids of an HNSW index, or None when nothing was deleted; a damaged file is one clear error."""
+    if not path.exists():
+        return None
+    try:
+        deleted = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CorruptIndexError(f"the deleted-ids file {path.name} is damaged ({_first_line(exc)}); "
+                                f"{fix('rebuild', _index_name(path))}.") from None
+    if deleted.ndim != 1 or not np.issubdtype(deleted.dtype, np.integer):
+        raise CorruptIndexError(f"the deleted-ids file {path.name} holds {deleted.dtype} {deleted.shape}, "
+                                f"not a list of ids; {fix('rebuild', _index_name(path))}.")
+    return deleted
+
+
+def _index_name(path: Path) -> str:
+    """The index name from a vector file's path (<home>/.builds/NAME@stamp/...), for the rebuild hint."""
+    for part in reversed(path.parts):
+        if "@" in part:
+            return part.split("@", 1)[0]
+    return path.parent.name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _as_inputs(vectors: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,10 +9,11 @@ imports neither torch nor sentence-transformers; the functions that need them do
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelNotFoundError
+from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelNotFoundError, fix
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -41,9 +42,38 @@ def resolve_model(model: str) -> tuple[str, str]:
                 f"folder {model!r} holds no model (no config.json or modules.json); "
                 "give a sentence-transformers or Hugging Face model folder."
             )
+        check_model_folder(path)
         resolved = str(path.resolve())
         return resolved, resolved
     return model, model
+
+
+def check_model_folder(path: Path) -> None:
+    """Refuse a folder whose modules.json or config.json cannot describe a model, before a library reads it.
+
+    Read by transformers or sentence-transformers, such files raise a JSONDecodeError or a
+    ValueError several frames deep; here they are one line naming the file.
+    """
+    modules = _json_file(path / "modules.json")
+    if modules is not None and (not isinstance(modules, list) or not modules
+                                or not all(isinstance(m, dict) and "type" in m and "path" in m for m in modules)):
+        raise ModelNotFoundError(f"{path / 'modules.json'} lists no modules (each needs a type and a path); "
+                                 f"restore the file from the model's source, or {fix('model')}.")
+    config = _json_file(path / "config.json")
+    if config is not None and not (isinstance(config, dict) and isinstance(config.get("model_type"), str)):
+        raise ModelNotFoundError(f"{path / 'config.json'} has no model_type, so no model can be built from it; "
+                                 f"restore the file from the model's source, or {fix('model')}.")
+
+
+def _json_file(path: Path) -> object | None:
+    """The parsed JSON of ``path``, None when it does not exist; unreadable JSON is a ModelNotFoundError."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelNotFoundError(f"{path} is not valid JSON ({_first_line(exc)}); "
+                                 f"restore the file from the model's source, or {fix('model')}.") from None
 
 
 def default_model_path() -> Path:
@@ -87,8 +117,10 @@ def build_sentence_transformer(name: str, source: str, pooling: PoolingMode | No
     except OSError as exc:
         raise ModelNotFoundError(
             f"model {name!r} is neither a local folder nor reachable on the model hub ({_first_line(exc)}); "
-            "pass --model with a local model folder, or connect to the internet once to cache it."
+            f"{fix('model')}, or connect to the internet once to cache it."
         ) from None
+    except ValueError as exc:  # a folder transformers or sentence-transformers cannot make a model of
+        raise ModelNotFoundError(f"model {name!r} cannot be loaded ({_first_line(exc)}); {fix('model')}.") from None
     current = pooling_of(model)
     if pooling is not None and pooling != current:
         raise InvalidArgumentError(

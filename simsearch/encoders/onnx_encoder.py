@@ -19,7 +19,7 @@ import numpy as np
 from simsearch.encoders.base import Encoder, ModelInfo
 from simsearch.encoders.models import PoolingMode, build_sentence_transformer
 from simsearch.encoders.onnx_export import FP32_FILE, INT8_FILE, TOKENIZER_FILE, find_or_export, read_meta
-from simsearch.errors import MissingDependencyError
+from simsearch.errors import MissingDependencyError, fix
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -120,5 +120,5 @@ def _require_runtime() -> None:
         import tokenizers  # noqa: F401
     except ImportError:
         raise MissingDependencyError(
-            "the onnx backends need onnxruntime; pip install onnxruntime, or use --backend torch."
+            f"the onnx backends need onnxruntime; pip install onnxruntime, or {fix('backend_torch')}."
         ) from None

@@ -29,7 +29,7 @@ from typing import Any
 
 from simsearch.atomic import replacing
 from simsearch.encoders.models import PoolingMode, build_sentence_transformer, model_fingerprint, pooling_of
-from simsearch.errors import InvalidArgumentError, MissingDependencyError
+from simsearch.errors import InvalidArgumentError, MissingDependencyError, fix
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def find_or_export(name: str, source: str, pooling: PoolingMode | None, quantize
     if not model_dir.is_dir():
         raise InvalidArgumentError(
             f"the onnx backends export from a local model folder, and {name!r} is not one; "
-            "pass --model with a model folder, or use --backend torch."
+            f"{fix('model')}, or {fix('backend_torch')}."
         )
     key = export_key(model_dir, pooling)
     folder = next((c / key for c in cache_roots(model_dir) if (c / key / META_FILE).exists()), None)
@@ -119,12 +119,12 @@ def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: P
     if modules[:2] != ["Transformer", "Pooling"] or any(m not in _SUPPORTED_MODULES for m in modules):
         raise InvalidArgumentError(
             f"model {name!r} has modules {', '.join(modules)}; the onnx backends handle Transformer + Pooling "
-            "(+ Normalize) only; use --backend torch."
+            f"(+ Normalize) only; {fix('backend_torch')}."
         )
     mode = pooling_of(model)
     if mode not in ("mean", "cls", "max"):
         raise InvalidArgumentError(f"pooling {mode!r} of {name!r} is not supported by the onnx backends; "
-                                   "use --backend torch.")
+                                   f"{fix('backend_torch')}.")
     transformer = model[0]
     hf_tokenizer = transformer.tokenizer
     sample = hf_tokenizer(["a short one", "a somewhat longer sentence to pad"], padding=True, return_tensors="pt")
@@ -196,5 +196,5 @@ def _require(module: str, package: str) -> None:
         __import__(module)
     except ImportError:
         raise MissingDependencyError(
-            f"the onnx backends need {package}; pip install {package}, or use --backend torch."
+            f"the onnx backends need {package}; pip install {package}, or {fix('backend_torch')}."
         ) from None
