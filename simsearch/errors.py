@@ -30,6 +30,8 @@ FIXES: dict[str, dict[Surface, str]] = {
     "id_column": {"python": "name one of them as the id column", "cli": "pass --id-column with one of them",
                   "ui": "pick one of them under Id column"},
     "loss": {"python": "choose it with loss={arg!r}", "cli": "use --loss {arg}", "ui": "choose the loss {arg}"},
+    "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
+                  "ui": "point SIMSEARCH_HOME at a folder"},
 }
 _MARKER = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
 
@@ -100,3 +102,7 @@ class IndexBusyError(SimsearchError):
 
 class StaleWriterError(SimsearchError):
     """The index was rebuilt after this object opened it, so its writes would go to a retired build."""
+
+
+class IndexFolderError(SimsearchError):
+    """The index folder cannot be written, or holds something simsearch will not touch (a link leading out)."""

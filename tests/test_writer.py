@@ -84,13 +84,14 @@ def test_second_writer_is_refused_at_once(built, index_dir, lock_held_elsewhere)
     assert len(Index.open("animals", index_dir=index_dir)) == 8
 
 
-def test_reopen_sees_what_another_process_added(built, index_dir):
+def test_open_and_reopened_objects_see_what_another_process_added(built, index_dir):
     before = ranked(built)
     assert not built.is_stale()
     child = run_child(ADD_FROM_CHILD, index_dir)
     assert child.returncode == 0, child.stderr
     assert built.is_stale()
-    assert ranked(built) == before  # the old object keeps serving the generation it holds
+    assert ranked(built) != before  # the open object follows the store's new generation at its next query
+    assert len(built) == 9 and built.search("Added by another process while the first one kept reading.", k=1)[0].id == "9"
     reopened = Index.open("animals", index_dir=index_dir)
     assert len(reopened) == 9 and not reopened.is_stale()
     assert reopened.search("Added by another process while the first one kept reading.", k=1)[0].id == "9"

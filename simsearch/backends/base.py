@@ -46,6 +46,10 @@ class VectorIndex(ABC):
         With ``allowed_ids`` only those ids can be returned (exact for flat: the best k among them).
         """
 
+    def ids(self) -> np.ndarray | None:
+        """Every searchable id, sorted int64 (for consistency checks), or None where the kind cannot list them."""
+        return None
+
     def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
         """The stored vectors of these ids, or None where the kind cannot give them back."""
         return None
