@@ -1,4 +1,4 @@
-"""Is an index consistent? Texts and vectors compared from outside, like ``PRAGMA integrity_check``.
+"""Is an index consistent? Texts and vectors compared from outside, as SQLite checks its own pages.
 
 Three tests, cheapest first: the counts agree; the id sets agree (every stored text
 has a vector under its row id and every vector a text); and a re-encoded sample of
