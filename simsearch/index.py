@@ -99,7 +99,6 @@ class Index:
 
     @classmethod
     def _load(cls, home: Path, name: str, folder: Path | None, encoder: Encoder | None = None) -> Index:
-        """Open ``folder`` (None: the current build, retried if a rebuild swaps it meanwhile)."""
         index = cls(home, *open_build(home, name, folder))
         if encoder is not None:
             index._encoder = check_encoder(index.manifest, encoder)
@@ -129,8 +128,12 @@ class Index:
         return self.query(queries, k, filters).hits
 
     def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> SearchResult:
-        """Search several queries and report the time each stage took (see simsearch.search)."""
-        return run_query(self._target(), queries, k, filters)
+        """Search several queries, timing each stage; rerun if another process's delete overlapped it (k hits)."""
+        target = self._target()
+        result = run_query(target, queries, k, filters)
+        if any(len(hits) < k for hits in result.hits) and target.vectors is not self._vectors():
+            result = run_query(self._target(), queries, k, filters)
+        return result
 
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
@@ -226,11 +229,7 @@ class Index:
         return SearchTarget(self.encoder, self._vectors(), self._store)
 
     def _vectors(self) -> VectorIndex:
-        """The vectors of the generation the store names now (one indexed read per query).
-
-        Another process's add or delete moves the store on; the vectors follow here, so a
-        search still finds k live documents. Thread-safe: one thread reloads, others wait.
-        """
+        """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""
         if not is_current(self._store, self._generation):
             with self._refreshing:
                 self._generation = catch_up(self.folder, self.manifest, self._store, self._generation)
