@@ -25,6 +25,10 @@ def replacing(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A stale temporary (or a link planted there) is removed, never written through: the
+    # file is created afresh with O_EXCL | O_NOFOLLOW before the block writes into it.
+    temporary.unlink(missing_ok=True)
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644))
     try:
         yield temporary
         with open(temporary, "rb") as handle:

@@ -20,8 +20,8 @@ import numpy as np
 
 from simsearch.backends import IndexKind, choose_kind, create_vector_index
 from simsearch.corpus import Corpus, Document, documents_from_rows
-from simsearch.errors import IndexExistsError, InputError
-from simsearch.generations import vectors_file
+from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError
+from simsearch.generations import STORE_FILE, vectors_file
 from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
 from simsearch.manifest import Manifest, write_manifest
 from simsearch.store import Store
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STORE_FILE = "store.sqlite"
 Records = Corpus | Iterable[Document | str | dict[str, Any]]
 ProgressCallback = Callable[[int, int], None]
 
@@ -48,7 +47,13 @@ class BuildOptions:
 
 
 def as_documents(records: Records) -> list[Document]:
-    """Accept a Corpus, Documents, plain strings or dict rows, validated like a file would be."""
+    """Accept a Corpus, Documents, plain strings or dict rows, validated like a file would be.
+
+    A bare ``str`` (or bytes) is refused: iterating it would index each character.
+    """
+    if isinstance(records, str | bytes):
+        raise InvalidArgumentError("records must be a list of texts, dicts or Documents, not one string; "
+                                   "wrap a single text in a list.")
     if isinstance(records, Corpus):
         return records.documents
     rows = []
@@ -62,6 +67,13 @@ def as_documents(records: Records) -> list[Document]:
         else:
             raise InputError(f"cannot index a {type(record).__name__}; give strings, dicts or Documents.")
     return documents_from_rows(rows, source="records").documents
+
+
+def id_list(ids: Sequence[str]) -> Sequence[str]:
+    """Refuse a bare string where ids are meant: ``delete("12")`` must not delete ids 1 and 2."""
+    if isinstance(ids, str | bytes):
+        raise InvalidArgumentError("ids must be a list of ids, not one string; wrap a single id in a list.")
+    return ids
 
 
 def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,

@@ -369,6 +369,25 @@ def eval_paraphrase(
     _print_metrics(encoder.name, len(data.qrels), retrieval_metrics(encoder, data, batch_size), as_json)
 
 
+
+@app.command()
+def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None:
+    """Check that NAME's texts and vectors agree (counts, ids, a re-encoded sample); exit 1 when they do not."""
+    from simsearch import Index
+
+    report = Index.open(name, index_dir=index_dir).check()
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        typer.echo(f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({report['texts']} texts, "
+                   f"{report['vectors']} vectors, sample min cosine {report['sample_min_cosine']})")
+        for problem in report["problems"]:
+            typer.echo(f"  problem: {problem}")
+    if not report["ok"]:
+        typer.echo(f"error: index {name!r} is inconsistent; rebuild it with `simsearch rebuild {name}`.", err=True)
+        raise typer.Exit(1)
+
+
 def _print_metrics(name: str, count: int, metrics: dict[str, float], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps({"model": name, "count": count, **metrics}))

@@ -31,6 +31,8 @@ FIXES: dict[str, dict[Surface, str]] = {
                   "ui": "pick one of them under Id column"},
     "loss": {"python": "choose it with loss={arg!r}", "cli": "use --loss {arg}", "ui": "choose the loss {arg}"},
     "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
+    "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
+                  "ui": "point SIMSEARCH_HOME at a folder"},
 }
 _MARKER = re.compile(r"\[\[(\w+)(?::([^\]]*))?\]\]")
 
@@ -101,3 +103,7 @@ class IndexBusyError(SimsearchError):
 
 class StaleWriterError(SimsearchError):
     """The index was rebuilt after this object opened it, so its writes would go to a retired build."""
+
+
+class IndexFolderError(SimsearchError):
+    """The index folder cannot be written, or holds something simsearch will not touch (a link leading out)."""

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simsearch.backends import VectorIndex, load_vector_index
-from simsearch.errors import CorruptIndexError, StaleWriterError
-from simsearch.layout import current_folder, writer_lock
-from simsearch.manifest import Manifest, write_manifest
+from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError
+from simsearch.layout import current_folder, remove_unused_builds, writer_lock
+from simsearch.manifest import Manifest, read_manifest, write_manifest
 from simsearch.store import Store
+
+STORE_FILE = "store.sqlite"
+_ATTEMPTS = 20  # a concurrent writer moving on between our reads; each retry is one more commit to catch up with
 
 
 @dataclass(frozen=True)
@@ -35,34 +38,87 @@ def vectors_file(number: int) -> str:
     return f"vectors-{number}.faiss"
 
 
-def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generation:
-    """Load the vector file whose generation the store names (re-read once if a writer just moved it on).
+def open_build(home: Path, name: str, folder: Path | None = None) -> tuple[Path, Manifest, Store, Generation]:
+    """Open the current build of ``name`` (or ``folder``): its manifest, store and vectors of one generation.
 
-    Vectors and texts out of step (a file copied in by hand, a damaged store) are reported, not served.
+    A rebuild may swap the link and delete the folder while we read it; then the
+    failure is not damage, and the new build is opened instead.
     """
-    for _attempt in range(2):
-        number = int(store.meta("generation", "0"))
+    for _attempt in range(_ATTEMPTS):
+        chosen = folder or current_folder(home, name)
+        try:
+            manifest = read_manifest(chosen)
+            if not (chosen / STORE_FILE).exists():
+                raise CorruptIndexError(f"index {name!r} has no {STORE_FILE}; rebuild it from its source file.")
+            store = Store(chosen / STORE_FILE)
+        except SimsearchError:
+            if folder is not None or current_folder(home, name) == chosen:
+                raise
+            continue
+        try:
+            return chosen, manifest, store, load_generation(chosen, manifest, store)
+        except SimsearchError:
+            store.close()
+            if folder is not None or current_folder(home, name) == chosen:
+                raise
+    raise CorruptIndexError(f"index {name!r} kept changing while it was opened; open it again.")
+
+
+def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generation:
+    """Load the vector file of the generation the store names, with the row count of that same commit.
+
+    A writer in another process may commit generation G+1 and delete G's file between
+    our reads; that is retried, never reported. Vectors and texts out of step within
+    one generation (a file copied in by hand, a damaged store) are reported, not served.
+    """
+    for _attempt in range(_ATTEMPTS):
+        number, count = store.generation_and_count()
         path = folder / vectors_file(number)
-        if path.exists():
+        try:
+            vectors = load_vector_index(path, manifest.kind, manifest.params)
+        except (RuntimeError, OSError, ValueError, CorruptIndexError) as exc:
+            if store.generation_and_count()[0] != number:
+                continue  # a writer moved on and cleaned the file we were reading
+            if not path.exists():
+                raise CorruptIndexError(f"index {manifest.name!r} has no vector file {path.name}; "
+                                        "rebuild it.") from None
+            raise CorruptIndexError(
+                f"vector file {path.name} of index {manifest.name!r} is damaged ({str(exc).splitlines()[0]}); "
+                f"rebuild it with `simsearch rebuild {manifest.name}`."
+            ) from None
+        # A side file (HNSW tombstones) removed by a writer that moved on also shows as a count off.
+        if vectors.count == count or store.generation_and_count()[0] == number:
             break
     else:
-        raise CorruptIndexError(f"index {manifest.name!r} has no vector file {path.name}; rebuild it.")
-    try:
-        vectors = load_vector_index(path, manifest.kind, manifest.params)
-    except RuntimeError as exc:
-        raise CorruptIndexError(
-            f"vector file {path.name} of index {manifest.name!r} is damaged ({str(exc).splitlines()[0]}); "
-            f"rebuild it with `simsearch rebuild {manifest.name}`."
-        ) from None
+        raise CorruptIndexError(f"index {manifest.name!r} kept changing while it was read; open it again.")
     if vectors.dimension != manifest.dimension:
         raise CorruptIndexError(f"vector file {path.name} has dimension {vectors.dimension}, manifest says "
                                 f"{manifest.dimension}; rebuild the index.")
-    if vectors.count != store.count():
+    if vectors.count != count:
         raise CorruptIndexError(
-            f"index {manifest.name!r} holds {vectors.count} vectors but {store.count()} texts; "
+            f"index {manifest.name!r} holds {vectors.count} vectors but {count} texts; "
             f"rebuild it with `simsearch rebuild {manifest.name}`."
         )
     return Generation(vectors, number)
+
+
+def is_current(store: Store, held: Generation) -> bool:
+    """Whether ``held`` is still the generation the store names (one indexed read: cheap per query)."""
+    return int(store.meta("generation", "0")) == held.number
+
+
+def catch_up(folder: Path, manifest: Manifest, store: Store, held: Generation) -> Generation:
+    """The generation the store names now: ``held``, or the one another process's add or delete committed.
+
+    When the folder was retired by a rebuild (its files gone), ``held`` is kept and
+    served as it was until the caller reopens (``Index.is_stale``).
+    """
+    if is_current(store, held):
+        return held
+    try:
+        return load_generation(folder, manifest, store)
+    except SimsearchError:
+        return held
 
 
 def remove_old_generations(folder: Path, keep: int) -> None:
@@ -83,6 +139,7 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
     writes, and StaleWriterError when the index was rebuilt since ``folder`` was opened.
     """
     with writer_lock(home, manifest.name):
+        remove_unused_builds(home, manifest.name)  # leftovers of killed rebuilds; the lock rules out a live one
         if current_folder(home, manifest.name) != folder:
             raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
         if int(store.meta("generation", "0")) != current.number:  # another process changed it

@@ -9,6 +9,7 @@ holds one opened build and hands its parts to them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,24 +17,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simsearch.building import (
-    STORE_FILE,
     BuildOptions,
     ProgressCallback,
     Records,
     as_documents,
     build_index,
+    id_list,
     rebuild_index,
     warn_truncated,
 )
-from simsearch.errors import CorruptIndexError, InputError, SimsearchError
-from simsearch.generations import Generation, load_generation, writing
+from simsearch.checking import check_consistency
+from simsearch.errors import InputError, SimsearchError
+from simsearch.generations import Generation, catch_up, is_current, open_build, writing
 from simsearch.layout import check_name, current_folder, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder, read_manifest
 from simsearch.search import Filters, Hit, SearchResult, SearchTarget, check_k, fetch_hits, run_query, vector_candidates
 from simsearch.store import Store
 
 if TYPE_CHECKING:
-    from simsearch.backends import IndexKind
+    from simsearch.backends import IndexKind, VectorIndex
     from simsearch.encoders import Backend, Encoder
     from simsearch.store import Facet, StoredDocument
 
@@ -45,6 +47,7 @@ class Index:
         self.home, self.folder, self.manifest = home, folder, manifest
         self._store = store
         self._generation = generation
+        self._refreshing = threading.Lock()
         self._encoder: Encoder | None = None
         self._backend: Backend | None = None  # query runtime; None: the one that built the index
 
@@ -58,7 +61,7 @@ class Index:
         encoder; by default the one that built the index.
         """
         home = index_home(index_dir)
-        index = cls._load(home, current_folder(home, name), encoder)
+        index = cls._load(home, name, None, encoder)
         index._backend = backend
         return index
 
@@ -77,7 +80,7 @@ class Index:
         encoder = encoder if encoder is not None else load_encoder()
         options = BuildOptions(kind, params, batch_size, on_progress)
         folder = build_index(home, name, as_documents(records), encoder, options, overwrite)
-        return cls._load(home, folder, encoder)
+        return cls._load(home, name, folder, encoder)
 
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
                 params: dict[str, Any] | None = None, batch_size: int = 64,
@@ -92,17 +95,13 @@ class Index:
         encoder = encoder if encoder is not None else self.encoder
         options = BuildOptions(kind, params, batch_size, on_progress)
         folder = rebuild_index(self.home, self.manifest, self._store, encoder, options)
-        return Index._load(self.home, folder, encoder)
+        return Index._load(self.home, self.name, folder, encoder)
 
     @classmethod
-    def _load(cls, home: Path, folder: Path, encoder: Encoder | None = None) -> Index:
-        manifest = read_manifest(folder)
-        if not (folder / STORE_FILE).exists():
-            raise CorruptIndexError(f"index {manifest.name!r} has no {STORE_FILE}; rebuild it from its source file.")
-        store = Store(folder / STORE_FILE)
-        index = cls(home, folder, manifest, store, load_generation(folder, manifest, store))
+    def _load(cls, home: Path, name: str, folder: Path | None, encoder: Encoder | None = None) -> Index:
+        index = cls(home, *open_build(home, name, folder))
         if encoder is not None:
-            index._encoder = check_encoder(manifest, encoder)
+            index._encoder = check_encoder(index.manifest, encoder)
         return index
 
     # --- searching ----------------------------------------------------------------------
@@ -129,13 +128,17 @@ class Index:
         return self.query(queries, k, filters).hits
 
     def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> SearchResult:
-        """Search several queries and report the time each stage took (see simsearch.search)."""
-        return run_query(self._target(), queries, k, filters)
+        """Search several queries, timing each stage; rerun if another process's delete overlapped it (k hits)."""
+        target = self._target()
+        result = run_query(target, queries, k, filters)
+        if any(len(hits) < k for hits in result.hits) and target.vectors is not self._vectors():
+            result = run_query(self._target(), queries, k, filters)
+        return result
 
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
         """Search with unit vectors already made by this index's encoder."""
-        candidates = vector_candidates(self._generation.vectors, self._store, query_vectors, check_k(k), filters)
+        candidates = vector_candidates(self._vectors(), self._store, query_vectors, check_k(k), filters)
         return fetch_hits(self._store, candidates)
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
@@ -144,7 +147,7 @@ class Index:
         Read back from the vector index where its kind keeps them (flat, hnsw), else re-encoded.
         """
         row_ids = np.array(self._row_ids(ids, ""), dtype=np.int64)
-        stored = self._generation.vectors.reconstruct(row_ids)
+        stored = self._vectors().reconstruct(row_ids)
         if stored is not None:
             return np.asarray(stored, dtype=np.float32)
         documents = self._store.fetch(row_ids.tolist())
@@ -152,7 +155,7 @@ class Index:
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these document ids the index holds."""
-        return set(self._store.row_ids_for([str(i) for i in ids]))
+        return set(self._store.row_ids_for([str(i) for i in id_list(ids)]))
 
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Metadata columns with at most ``max_values`` distinct values (for filter drop-downs)."""
@@ -165,7 +168,7 @@ class Index:
         return [documents[int(r)] for r in row_ids if int(r) in documents]
 
     def __len__(self) -> int:
-        return self._generation.vectors.count
+        return self._vectors().count
 
     # --- changing in place --------------------------------------------------------------
     def add(self, records: Records, *, batch_size: int = 64, on_progress: ProgressCallback | None = None) -> list[str]:
@@ -188,7 +191,7 @@ class Index:
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete documents by id; unknown ids are refused and then nothing is deleted."""
-        if not ids:
+        if not id_list(ids):
             raise InputError("no ids given; name at least one id to delete.")
         row_ids = sorted(set(self._row_ids(ids, "; nothing was deleted")))
         with self._writing() as draft:
@@ -202,6 +205,12 @@ class Index:
         """The manifest plus live figures: documents now, bytes on disk, folder."""
         return {**self.manifest.to_dict(), "count": self._store.count(),
                 "size_bytes": folder_size(self.folder), "path": str(self.folder)}
+
+    def check(self, sample_size: int = 32) -> dict[str, Any]:
+        """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.checking)."""
+        vectors = self._vectors()
+        encode = self.encoder.encode if vectors.reconstruct(np.zeros(0, dtype=np.int64)) is not None else None
+        return check_consistency(self.name, self._store, vectors, encode, sample_size)
 
     def is_stale(self) -> bool:
         """True when the index on disk has changed (rebuilt, added to) since this object read it."""
@@ -217,14 +226,21 @@ class Index:
 
     # --- internals ------------------------------------------------------------------------
     def _target(self) -> SearchTarget:
-        return SearchTarget(self.encoder, self._generation.vectors, self._store)
+        return SearchTarget(self.encoder, self._vectors(), self._store)
+
+    def _vectors(self) -> VectorIndex:
+        """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""
+        if not is_current(self._store, self._generation):
+            with self._refreshing:
+                self._generation = catch_up(self.folder, self.manifest, self._store, self._generation)
+        return self._generation.vectors
 
     def _writing(self):
         return writing(self.home, self.folder, self.manifest, self._store, self._generation)
 
     def _row_ids(self, ids: Sequence[str], consequence: str) -> list[int]:
         """Row ids of these document ids, in order; unknown ids are refused, naming up to five."""
-        found = self._store.row_ids_for([str(i) for i in ids])
+        found = self._store.row_ids_for([str(i) for i in id_list(ids)])
         unknown = [i for i in ids if str(i) not in found]
         if unknown:
             raise InputError(f"unknown ids in index {self.name!r}: {', '.join(map(repr, unknown[:5]))}{consequence}.")

@@ -17,6 +17,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from simsearch.corpus import Document
-from simsearch.errors import CorruptIndexError, FormatVersionError, InputError, InvalidArgumentError
+from simsearch.errors import CorruptIndexError, FormatVersionError, IndexFolderError, InputError, InvalidArgumentError
 from simsearch.filters import Condition, Filters, filter_conditions
 
 # Migration N (1-based) brings a store from schema version N-1 to N. Released entries are
@@ -112,7 +113,7 @@ class Store:
         row ids when copying a store (rebuild); otherwise SQLite assigns them.
         """
         row_ids = []
-        with self._lock:
+        with self._writes():
             for offset, doc in enumerate(documents):
                 row_id = None if first_row_id is None else first_row_id + offset
                 row_ids.append(self._insert_one(doc, row_id))
@@ -120,7 +121,7 @@ class Store:
 
     def insert_rows(self, rows: Sequence[StoredDocument]) -> None:
         """Copy rows with their ids unchanged (used by rebuild to keep ids stable)."""
-        with self._lock:
+        with self._writes():
             self._db.executemany(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
                 [(r.row_id, r.id, r.text, json.dumps(r.metadata)) for r in rows],
@@ -133,22 +134,20 @@ class Store:
             self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('documents', ?)", (next_row_id - 1,))
 
     def delete(self, row_ids: Sequence[int]) -> None:
-        with self._lock:
-            self._db.executemany("DELETE FROM documents WHERE id = ?", [(int(i),) for i in row_ids])
+        self._write("DELETE FROM documents WHERE id = ?", [(int(i),) for i in row_ids], many=True)
 
     def begin(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._write("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
-        self._db.execute("COMMIT")
+        self._write("COMMIT")
 
     def rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     # --- reads ------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -157,6 +156,20 @@ class Store:
 
     def count(self) -> int:
         return int(self._query("SELECT count(*) FROM documents")[0][0])
+
+    def generation_and_count(self) -> tuple[int, int]:
+        """The vector generation the store names and its number of rows, read in one statement.
+
+        One SELECT is one read transaction, so both figures come from the same commit even
+        while another process adds or deletes: a reader never pairs a new count with an old
+        generation (which would look like damage).
+        """
+        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)")
+        return int(row[0][0] or 0), int(row[0][1])
+
+    def ids(self) -> np.ndarray:
+        """Every row id, sorted (int64): the ids the vector index must hold."""
+        return np.array([row[0] for row in self._query("SELECT id FROM documents ORDER BY id")], dtype=np.int64)
 
     def fetch(self, row_ids: Sequence[int]) -> dict[int, StoredDocument]:
         """Documents by row id; ids not in the store are simply absent from the result."""
@@ -297,6 +310,22 @@ class Store:
                 f"{SCHEMA_VERSION}; upgrade simsearch (pip install -U simsearch)."
             )
         return version
+
+    def _write(self, sql: str, args: Sequence[Any] = (), many: bool = False) -> None:
+        with self._writes():
+            (self._db.executemany if many else self._db.execute)(sql, args)
+
+    @contextmanager
+    def _writes(self) -> Iterator[None]:
+        """Writing statements; a store that cannot be written (read-only folder or file) is one clear error."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                if "readonly" not in str(exc) and "unable to open" not in str(exc):
+                    raise
+                raise IndexFolderError(f"cannot write store {self.path} ({exc}); make the index folder writable. "
+                                       "Nothing was changed.") from None
 
     def _damaged(self, exc: Exception) -> CorruptIndexError:
         return CorruptIndexError(f"store {self.path} is damaged ({exc}); rebuild the index from its source file.")

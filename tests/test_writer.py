@@ -84,13 +84,15 @@ def test_second_writer_is_refused_at_once(built, index_dir, lock_held_elsewhere)
     assert len(Index.open("animals", index_dir=index_dir)) == 8
 
 
-def test_reopen_sees_what_another_process_added(built, index_dir):
+def test_open_and_reopened_objects_see_what_another_process_added(built, index_dir):
     before = ranked(built)
     assert not built.is_stale()
     child = run_child(ADD_FROM_CHILD, index_dir)
     assert child.returncode == 0, child.stderr
     assert built.is_stale()
-    assert ranked(built) == before  # the old object keeps serving the generation it holds
+    assert ranked(built) != before  # the open object follows the store's new generation at its next query
+    assert len(built) == 9
+    assert built.search("Added by another process while the first one kept reading.", k=1)[0].id == "9"
     reopened = Index.open("animals", index_dir=index_dir)
     assert len(reopened) == 9 and not reopened.is_stale()
     assert reopened.search("Added by another process while the first one kept reading.", k=1)[0].id == "9"
@@ -117,3 +119,54 @@ def test_writing_through_an_object_opened_before_a_rebuild_is_refused(built, ind
     with pytest.raises(StaleWriterError, match="rebuilt since it was opened; open it again"):
         built.delete(["a1"])
     assert len(Index.open("animals", index_dir=index_dir)) == 8
+
+
+CHURN = """
+import sys, time
+from simsearch import Index
+
+index = Index.open(sys.argv[1], index_dir=sys.argv[2])
+end, i = time.time() + float(sys.argv[3]), 0
+while time.time() < end:
+    index.add([{"id": f"x{i}", "text": f"churn text number {i}"}])
+    index.delete([f"x{i}"])
+    if i % 8 == 7:
+        index = index.rebuild()
+    i += 1
+print(i)
+"""
+
+DELETE_THREE = """
+import sys
+from simsearch import Index
+
+Index.open(sys.argv[1], index_dir=sys.argv[2]).delete(["a1", "a2", "a3"])
+"""
+
+
+def test_opening_while_another_process_writes_never_raises_a_false_alarm(built, index_dir):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    writer = subprocess.Popen([sys.executable, "-c", CHURN, "animals", str(index_dir), "12"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    opened = 0
+    try:
+        time.sleep(3)  # the child's imports
+        while writer.poll() is None:
+            index = Index.open("animals", index_dir=index_dir)
+            assert len(index) in (8, 9)
+            assert len(index.search("a dog in the park", k=8)) == 8
+            index.close()
+            opened += 1
+    finally:
+        out, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, err
+    assert opened > 20 and int(out) > 10
+
+
+def test_an_open_index_returns_k_hits_after_another_process_deletes(built, index_dir):
+    assert len(built.search("a dog in the park", k=5)) == 5
+    child = run_child(DELETE_THREE, index_dir)
+    assert child.returncode == 0, child.stderr
+    found = built.search("a dog in the park", k=5)
+    assert len(found) == 5 and not {"a1", "a2", "a3"} & {h.id for h in found}
+    assert len(built) == 5

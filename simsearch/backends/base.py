@@ -47,6 +47,10 @@ class VectorIndex(ABC):
         When k reaches the number of searchable vectors every one is returned, whatever the kind.
         """
 
+    def ids(self) -> np.ndarray | None:
+        """Every searchable id, sorted int64 (for consistency checks), or None where the kind cannot list them."""
+        return None
+
     def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
         """The stored vectors of these ids, or None where the kind cannot give them back."""
         return None

@@ -112,6 +112,18 @@ class FaissIndex(VectorIndex):
             return self._search_without_deleted(index, queries, k)
         return index.search(queries, k)
 
+    def ids(self) -> np.ndarray:
+        if hasattr(self._cpu, "id_map"):
+            stored = faiss.vector_to_array(self._cpu.id_map)
+        else:  # IVF kinds keep the ids in their inverted lists
+            lists = faiss.extract_index_ivf(self._cpu).invlists
+            stored = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+                faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                for i in range(lists.nlist) if lists.list_size(i)])
+        if self._deleted:
+            stored = stored[~np.isin(stored, np.array(sorted(self._deleted), dtype=np.int64))]
+        return np.sort(stored.astype(np.int64))
+
     def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
         if not isinstance(self._cpu, faiss.IndexIDMap2):  # IVF kinds keep no id -> vector map
             return None
