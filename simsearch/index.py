@@ -31,7 +31,7 @@ from simsearch.errors import InputError, SimsearchError
 from simsearch.generations import Generation, catch_up, is_current, open_build, writing
 from simsearch.layout import check_name, current_folder, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder, read_manifest
-from simsearch.search import Filters, Hit, SearchResult, SearchTarget, check_k, fetch_hits, run_query, vector_candidates
+from simsearch.search import Filters, Hit, SearchResult, SearchTarget, check_k, run_query, search_encoded
 from simsearch.store import Store
 
 if TYPE_CHECKING:
@@ -128,18 +128,13 @@ class Index:
         return self.query(queries, k, filters).hits
 
     def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> SearchResult:
-        """Search several queries, timing each stage; rerun if another process's delete overlapped it (k hits)."""
-        target = self._target()
-        result = run_query(target, queries, k, filters)
-        if any(len(hits) < k for hits in result.hits) and target.vectors is not self._vectors():
-            result = run_query(self._target(), queries, k, filters)
-        return result
+        """Search several queries and report the time each stage took (see simsearch.search)."""
+        return run_query(self._target(), queries, k, filters)
 
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
         """Search with unit vectors already made by this index's encoder."""
-        candidates = vector_candidates(self._vectors(), self._store, query_vectors, check_k(k), filters)
-        return fetch_hits(self._store, candidates)
+        return search_encoded(self._vectors(), self._store, query_vectors, check_k(k), filters)[0]
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """The unit vectors of these documents, one row per id in order (for maps and diagnostics).

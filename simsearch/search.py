@@ -85,15 +85,40 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10,
     """Run every stage for a batch of queries and time each one."""
     started = time.perf_counter()
     queries, k = validate_queries(queries), check_k(k)
-    marks = [time.perf_counter()]
+    encoding = time.perf_counter()
     query_vectors = encode_queries(target.encoder, queries)
-    marks.append(time.perf_counter())
-    candidates = vector_candidates(target.vectors, target.store, query_vectors, k, filters)
-    marks.append(time.perf_counter())
-    hits = fetch_hits(target.store, candidates)
-    marks.append(time.perf_counter())
-    encode_ms, candidates_ms, fetch_ms = ((end - start) * 1000 for start, end in zip(marks, marks[1:]))
-    return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (marks[-1] - started) * 1000))
+    encode_ms = (time.perf_counter() - encoding) * 1000
+    hits, candidates_ms, fetch_ms = search_encoded(target.vectors, target.store, query_vectors, k, filters)
+    return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000))
+
+
+def search_encoded(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
+                   filters: Filters | None = None) -> tuple[list[list[Hit]], float, float]:
+    """Candidates, then their stored rows: k hits per query, plus the milliseconds of each stage.
+
+    A row that a concurrent writer (another process) deleted after these vectors were
+    loaded has a vector but no text; it is skipped, and the search goes deeper until k
+    live hits are found or the index has no more, so a stale view never returns fewer.
+    """
+    candidates_ms = fetch_ms = 0.0
+    depth: int | None = k
+    while depth is not None:
+        started = time.perf_counter()
+        candidates = vector_candidates(vectors, store, query_vectors, depth, filters)
+        fetching = time.perf_counter()
+        hits = fetch_hits(store, candidates)
+        candidates_ms += (fetching - started) * 1000
+        fetch_ms += (time.perf_counter() - fetching) * 1000
+        depth = _deeper(candidates, hits, k, depth, vectors.count)
+    return [query_hits[:k] for query_hits in hits], candidates_ms, fetch_ms
+
+
+def _deeper(candidates: Candidates, hits: list[list[Hit]], k: int, depth: int, total: int) -> int | None:
+    """The next search depth when a query came back short of k only because rows had vanished, else None."""
+    filled = (candidates.row_ids >= 0).sum(axis=1) >= depth  # a full list: the index may hold more
+    if depth >= total or not any(len(found) < k and full for found, full in zip(hits, filled)):
+        return None
+    return min(2 * depth, total)
 
 
 def validate_queries(queries: Sequence[str]) -> list[str]:
