@@ -144,3 +144,31 @@ def test_simsearch_ui_command_serves_the_app(page, tmp_path, tiny_model, animals
         page.goto(url)
         search(page, "Heavy rain flooded the mountain trail.")
         assert "Heavy rain flooded the mountain trail." in first_result(page)
+
+
+def test_streamlit_refuses_an_upload_body_over_the_cap(page, tmp_path, tiny_model, animals, monkeypatch):
+    """The server's own limit (server.maxUploadSize) matches the page's: a bigger body gets 413, unread."""
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", "1")
+    home = tmp_path / "indexes"
+    Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=home)
+    small = tmp_path / "small.txt"
+    small.write_text("one sentence\n", encoding="utf-8")
+    (tmp_path / "cwd").mkdir()
+    with serving_ui(home, cwd=tmp_path / "cwd") as url:
+        page.goto(f"{url}/build")
+        with page.expect_request(lambda r: "/_stcore/upload_file/" in r.url and r.method == "PUT") as sent:
+            page.locator("input[type='file']").set_input_files(str(small))
+        upload_url = sent.value.url  # carries this browser session's id, which the server checks first
+        sent_headers = sent.value.all_headers()  # and its XSRF token and cookie
+        same = {k: v for k, v in sent_headers.items() if k.lower() in ("x-xsrftoken", "cookie")}
+        boundary = "simsearchboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n"
+                f"Content-Type: text/plain\r\n\r\n").encode() + b"x" * (3 * 2**20) + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(upload_url, data=body, method="PUT",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **same})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 413

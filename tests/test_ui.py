@@ -249,3 +249,43 @@ def test_user_text_is_escaped_so_markdown_cannot_restyle_it():
 
     shown = escape_markdown("pay $5 or $6 for [this](http://x) *now*")
     assert shown == r"pay \$5 or \$6 for \[this\](http://x) \*now\*"
+
+
+# --- the served app: who can reach it, how much it reads ------------------------------------
+@pytest.fixture
+def zoo_home(tiny_model, tmp_path, animals):
+    home = tmp_path / "served"
+    Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=home)
+    (tmp_path / "cwd").mkdir()
+    return home
+
+
+def test_simsearch_ui_listens_on_loopback_only_by_default(zoo_home, tmp_path):
+    from simsearch.testing import listening_addresses, serving_ui
+
+    with serving_ui(zoo_home, cwd=tmp_path / "cwd") as url:
+        addresses = listening_addresses(int(url.rsplit(":", 1)[1]))
+    assert addresses == {"127.0.0.1"}  # not 0.0.0.0 / :: (every interface)
+
+
+def test_simsearch_ui_host_widens_it_with_a_warning(zoo_home, tmp_path):
+    from simsearch.testing import listening_addresses, serving_ui
+
+    log = tmp_path / "stderr.txt"
+    with serving_ui(zoo_home, cwd=tmp_path / "cwd", host="0.0.0.0", stderr=log) as url:
+        addresses = listening_addresses(int(url.rsplit(":", 1)[1]))
+    assert addresses == {"0.0.0.0"}
+    first = log.read_text().splitlines()[0]
+    assert first.startswith("warning: serving on 0.0.0.0") and "no login" in first
+
+
+def test_upload_cap_setting_must_be_a_positive_number(monkeypatch):
+    from simsearch.errors import InputError
+    from simsearch_ui.limits import max_upload_bytes, server_max_upload_mb
+
+    monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", "0.5")
+    assert max_upload_bytes() == 512 * 1024 and server_max_upload_mb() == 1
+    for bad in ("lots", "0", "-3", "nan"):
+        monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", bad)
+        with pytest.raises(InputError, match="SIMSEARCH_UI_MAX_UPLOAD_MB"):
+            max_upload_bytes()

@@ -14,7 +14,7 @@ from simsearch.backends import KINDS
 from simsearch.corpus import SUPPORTED_EXTENSIONS, read_columns
 from simsearch.errors import InputError
 from simsearch.formatting import human_bytes
-from simsearch_ui import components, state
+from simsearch_ui import components, limits, state
 
 NUMBERED = "(number the texts)"
 OTHER_MODEL = "another model folder or hub id…"
@@ -51,7 +51,7 @@ def suggested_name(filename: str) -> str:
 
 def new_index_section() -> None:
     st.subheader("New index from a file")
-    limit = state.max_upload_bytes()
+    limit = limits.max_upload_bytes()
     upload = st.file_uploader(
         f"Texts: {', '.join(SUPPORTED_EXTENSIONS)} (up to {human_bytes(limit)})",
         type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS], max_upload_size=max(1, -(-limit // 2**20)),
