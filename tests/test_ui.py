@@ -202,7 +202,7 @@ def test_bad_upload_shows_the_line_at_fault(app_home):
 
 def test_rebuild_from_the_build_page_changes_the_kind(app_home):
     app = start("build")
-    app.selectbox(key="rebuild-kind").set_value("hnsw").run()
+    app.selectbox(key="rebuild-kind-zoo").set_value("hnsw").run()
     button(app, "Rebuild").click().run()
     assert not app.exception
     assert "Rebuilt index **zoo**" in app.success[0].value
@@ -289,3 +289,79 @@ def test_upload_cap_setting_must_be_a_positive_number(monkeypatch):
         monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", bad)
         with pytest.raises(InputError, match="SIMSEARCH_UI_MAX_UPLOAD_MB"):
             max_upload_bytes()
+
+
+# --- build page: errors in the page's words, per-index settings, preview, backend, progress --------------
+PETS_CSV = b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n"
+
+
+def test_building_over_an_existing_name_names_the_replace_checkbox(app_home, tiny_model):
+    app = upload(start("build"), "zoo.csv", PETS_CSV)
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    message = app.error[0].value
+    assert "exists already" in message and "Replace" in message and "--overwrite" not in message
+    assert len(Index.open("zoo", index_dir=app_home)) == 8  # untouched
+    app.checkbox(key="build-replace").check().run()
+    button(app, "Build index").click().run()
+    assert "Built index **zoo**: 2 texts" in app.success[0].value
+
+
+def test_a_failed_build_leaves_no_stuck_bar_and_keeps_rebuild_and_drop(app_home, tmp_path):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="build-model").set_value("another model folder or hub id…").run()
+    app.text_input[1].input(str(tmp_path / "no-such-model")).run()
+    button(app, "Build index").click().run()
+    assert not app.exception
+    assert "no-such-model" in app.error[0].value
+    assert not app.get("progress")  # no bar left saying "loading the model…"
+    assert button(app, "Rebuild") and button(app, "Drop index")
+
+
+def test_an_unknown_model_names_the_model_control_not_a_cli_flag(app_home, tmp_path):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="build-model").set_value("another model folder or hub id…").run()
+    app.text_input[1].input(str(tmp_path / "no-such-model")).run()
+    button(app, "Build index").click().run()
+    assert "--model" not in app.error[0].value and "Model" in app.error[0].value
+
+
+def test_rebuild_kind_resets_when_another_index_is_picked(app_home, tiny_model, animals):
+    Index.build("zoo2", animals, encoder=load_encoder(tiny_model), index_dir=app_home)
+    app = start("build")
+    app.sidebar.selectbox[0].set_value("zoo").run()
+    app.selectbox(key="rebuild-kind-zoo").set_value("hnsw").run()
+    app.sidebar.selectbox[0].set_value("zoo2").run()
+    assert not app.exception
+    rebuild_kind = next(s for s in app.selectbox if s.label == "Kind for the rebuild")
+    assert rebuild_kind.value == "(keep current)"
+    button(app, "Rebuild").click().run()
+    assert Index.open("zoo2", index_dir=app_home).manifest.kind == "flat"  # not converted by zoo's setting
+
+
+def test_build_page_previews_the_first_rows_and_offers_the_backends(app_home):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    preview = app.dataframe[0].value
+    assert list(preview.columns) == ["key", "body", "kind"] and preview["key"].tolist() == ["p1", "p2"]
+    assert app.selectbox(key="build-backend").options == ["torch", "onnx", "onnx-int8"]
+
+
+def test_build_progress_names_the_model_step_then_estimates_time_left():
+    def script():
+        import time
+
+        from simsearch_ui.components import BuildProgress
+
+        progress = BuildProgress("Building x")
+        progress.model_loaded()
+        progress.report(0, 100)
+        time.sleep(0.6)
+        progress.report(40, 100)
+
+    app = AppTest.from_function(script, default_timeout=60).run()
+    assert not app.exception
+    text = app.get("progress")[0].proto.text
+    assert "step 2 of 2, encoded 40 of 100 texts" in text and "left" in text

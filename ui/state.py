@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from simsearch import Encoder, Index, SimsearchError, describe_index, list_indexes, load_encoder
-from simsearch.encoders import DEFAULT_MODEL
+from simsearch.encoders import DEFAULT_MODEL, Backend
 from simsearch.layout import index_home
 
 if TYPE_CHECKING:
@@ -56,8 +56,8 @@ def current_index(name: str) -> Index:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def encoder(model: str) -> Encoder:
-    return load_encoder(model)
+def encoder(model: str, backend: Backend = "torch") -> Encoder:
+    return load_encoder(model, backend=backend)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
