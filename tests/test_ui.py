@@ -31,7 +31,7 @@ def start(page: str | None = None) -> AppTest:
 
 
 def search(app: AppTest, query: str) -> AppTest:
-    app.text_input(key="_query").input(query).run()
+    app.text_input(key="q").input(query).run()
     assert not app.exception
     return app
 
@@ -77,20 +77,74 @@ def test_category_filter_narrows_results(app_home):
     app = search(start(), "The stock market fell sharply on Monday.")
     assert len(result_texts(app)) == 8
     select = app.selectbox(key="filter-zoo-category")
-    assert select.options[0] == "any" and "pets (2)" in select.options
-    select.set_value("pets (2)").run()
+    assert select.options[0] == "any" and "pets" in select.options and "pets: 2" in select.help
+    select.set_value("pets").run()
     assert not app.exception
     assert sorted(result_texts(app)) == ["A dog fetches the ball in the park.",
                                          "The cat sleeps on the warm windowsill."]
     assert any("matching category = pets" in c.value for c in app.caption)
 
 
-def test_find_similar_searches_with_the_hit_text(app_home):
+def test_find_similar_searches_with_the_hit_text_and_leaves_it_out(app_home):
     app = search(start(), "The stock market fell sharply on Monday.")
     third = result_texts(app)[2]
     app.button(key="hit-3-similar").click().run()
-    assert app.text_input(key="_query").value == third
-    assert result_texts(app)[0] == third and result_scores(app)[0] == pytest.approx(1.0, abs=1e-3)
+    assert app.text_input(key="q").value == third
+    texts = result_texts(app)
+    assert third not in texts and len(texts) == 7  # the 7 others, not the source itself at 1.000
+    assert any("(left out)" in c.value for c in app.caption)
+
+
+def test_query_k_and_filters_come_from_the_url(app_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "The stock market fell sharply on Monday.", "k": "3",
+                             "filter-zoo-category": "finance"})
+    app.run()
+    assert not app.exception
+    assert app.text_input(key="q").value == "The stock market fell sharply on Monday."
+    assert result_texts(app) == ["The stock market fell sharply on Monday.", "Interest rates rose again this quarter."]
+
+
+def test_results_download_as_csv_and_json(app_home):
+    import io
+    import json
+
+    import pandas as pd
+
+    from simsearch_ui.results import results_csv, results_json
+
+    app = search(start(), "Heavy rain flooded the mountain trail.")
+    assert [b.proto.label for b in app.get("download_button")] == ["CSV", "JSON"]
+    hits = Index.open("zoo", index_dir=app_home).search("Heavy rain flooded the mountain trail.", k=10)
+    table = pd.read_csv(io.StringIO(results_csv(hits)))
+    assert table["text"].tolist() == result_texts(app) and {"rank", "id", "score", "category"} <= set(table)
+    payload = json.loads(results_json("rain", {"category": "outdoors"}, hits))
+    assert payload["filters"] == {"category": "outdoors"} and [h["id"] for h in payload["hits"]] == table["id"].tolist()
+
+
+def test_many_results_are_paged_twenty_at_a_time(tiny_model, index_dir, monkeypatch):
+    texts = [f"sentence number {n} about topic {n % 7}" for n in range(45)]
+    Index.build("many", texts, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = start()
+    app.number_input(key="k").set_value(45).run()
+    search(app, "topic 3")
+    first_page = result_texts(app)
+    assert len(first_page) == 20
+    pager = app.get("button_group")[0]
+    pager.set_value(3).run()
+    assert not app.exception
+    assert len(result_texts(app)) == 5 and not set(result_texts(app)) & set(first_page)
+
+
+def test_identical_texts_are_one_card_naming_their_ids(tiny_model, index_dir, monkeypatch):
+    docs = [{"id": "x1", "text": "Same words here."}, {"id": "x2", "text": "Same words here."},
+            {"id": "x3", "text": "Same words here."}, {"id": "y", "text": "Something else entirely."}]
+    Index.build("dups", docs, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = search(start(), "Same words here.")
+    assert result_texts(app) == ["Same words here.", "Something else entirely."]
+    assert any(re.search(r"3 identical texts: ids `x\d`, `x\d`, `x\d`", c.value) for c in app.caption)
 
 
 def test_explain_opens_token_heatmap_between_query_and_hit(app_home):

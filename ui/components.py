@@ -49,8 +49,11 @@ def guarded(render: Callable[[], Any]) -> Any:
 
 
 def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | None = None,
-             on_explain: Callable[[Hit], None] | None = None) -> None:
-    """One result: rank and text, cosine as a number and a bar, metadata, and the two actions."""
+             on_explain: Callable[[Hit], None] | None = None, identical: list[str] | None = None) -> None:
+    """One result: rank and text, cosine as a number and a bar, metadata, and the two actions.
+
+    ``identical``: ids of other hits with exactly this text, shown as one line instead of more cards.
+    """
     with st.container(border=True):
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
         text_column.markdown(f"**{rank}.** {escape_markdown(hit.text)}")
@@ -60,6 +63,9 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
         details.caption(" · ".join([f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
                                     for name, value in hit.metadata.items()]
                                    + [f"id `{hit.id}`"]))
+        if identical:
+            ids = ", ".join(f"`{i}`" for i in [hit.id, *identical])
+            st.caption(f"{len(identical) + 1} identical texts: ids {ids}")
         if on_similar is not None:
             similar.button("Find similar", key=f"{key}-similar", on_click=on_similar, args=(hit,),
                            icon=":material/manage_search:", type="tertiary", help="Search with this text")
