@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -155,7 +156,9 @@ def test_explain_opens_token_heatmap_between_query_and_hit(app_home):
     assert app.title[0].value == "Explain a result"
     text = all_markdown(app)
     assert "**Query:** The stock market fell sharply on Monday." in text and second in text
-    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text
+    assert ">stock<small>" in text and ">[CLS]<" not in text  # special tokens hidden by default
+    app.toggle(key="explain-all-tokens").set_value(True).run()
+    assert ">[CLS]<small>101</small>" in all_markdown(app) and ">[SEP]<small>102</small>" in all_markdown(app)
     assert len(app.get(CHART)) == 1
     assert float(app.metric[0].value) == pytest.approx(second_score, abs=1e-3)  # the same cosine as the hit
 
@@ -198,9 +201,31 @@ def test_compare_shows_score_reading_and_word_pieces(app_home, tiny_model):
     score = float(app.metric[0].value)
     assert -1.0 <= score <= 1.0
     text = all_markdown(app)
-    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text
-    assert ">kitten<small>" in text
+    assert ">kitten<small>" in text and ">[CLS]<" not in text and ">.<small>" not in text
+    app.toggle(key="compare-all-tokens").set_value(True).run()
+    text = all_markdown(app)
+    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text and ">.<small>" in text
     assert len(app.get(CHART)) == 1
+
+
+def test_compare_on_long_texts_keeps_heatmap_labels_legible_and_pairs_meaningful(app_home, tiny_model):
+    long_a = ", ".join(f"the cat number {n} sleeps on the warm windowsill" for n in range(12)) + "."
+    long_b = ", ".join(f"a dog number {n} fetches the ball in the park" for n in range(12)) + "."
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    app.text_area[0].input(long_a).run()
+    app.text_area[1].input(long_b).run()
+    assert not app.exception
+    spec = json.loads(app.get(CHART)[0].proto.spec)
+    encoding = spec["layer"][0]["encoding"] if "layer" in spec else spec["encoding"]
+    rows, columns = encoding["y"]["sort"], encoding["x"]["sort"]  # every label drawn, in order
+    assert len(rows) <= 40 and len(columns) <= 40  # of about 100 tokens a side
+    assert any("strongest match" in c.value for c in app.caption)
+    assert any(e.label.startswith("First sentence:") for e in app.expander)  # the chips folded away
+    pairs = app.dataframe[0].value
+    first_tokens = pairs.iloc[:, 0].tolist()
+    assert len(first_tokens) == len(set(first_tokens))  # no piece twice
+    assert "," not in first_tokens and "." not in first_tokens
 
 
 def test_compare_with_an_empty_sentence_says_so(app_home, tiny_model):
