@@ -311,6 +311,27 @@ def test_overview_shows_manifest_and_embedding_map(app_home, tiny_model):
     assert any("all 8 texts" in c.value for c in app.caption)
 
 
+def test_overview_maps_with_a_clustering_projection_by_default(app_home):
+    app = start("overview")
+    assert app.selectbox[1].value in ("tsne", "umap") and "PCA" in app.selectbox[1].options
+    assert any(c.value.startswith(("t-SNE", "UMAP")) for c in app.caption)
+
+
+def test_overview_browses_the_texts_a_page_at_a_time(tiny_model, index_dir, monkeypatch):
+    Index.build("many", [f"sentence number {n}" for n in range(120)], encoder=load_encoder(tiny_model),
+                index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = start("overview")
+    table = app.dataframe[0].value
+    assert len(table) == 50 and table["text"].iloc[0] == "sentence number 0"
+    app.number_input(key="browse-page-many-").set_value(3).run()
+    table = app.dataframe[0].value
+    assert table["text"].tolist() == [f"sentence number {n}" for n in range(100, 120)]
+    app.text_input(key="browse-filter-many").input("number 11").run()
+    assert app.dataframe[0].value["text"].tolist()[:2] == ["sentence number 11",
+                                                                            "sentence number 110"]
+
+
 # --- the real default model -------------------------------------------------------------
 @pytest.mark.slow
 def test_demo_index_with_the_default_model_finds_the_paraphrase(index_dir, monkeypatch):
