@@ -100,13 +100,14 @@ def test_every_page_renders_without_error(page, app_url, tmp_path):
     page.get_by_role("button", name="Explain").first.click()
     page.get_by_role("heading", name="Explain a result").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    assert page.get_by_text("[CLS]").first.is_visible()
+    assert not page.get_by_text("[CLS]").count()  # hidden until asked for
     screenshot(page, "explain")
+    page.get_by_text("Show punctuation and special tokens").click()
+    page.get_by_text("[CLS]").first.wait_for()
 
     page.get_by_role("link", name="Compare").click()
     page.get_by_text("Under the hood").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    assert page.get_by_text("[SEP]").first.is_visible()
     screenshot(page, "compare")
 
     page.get_by_role("link", name="Index overview").click()
@@ -120,12 +121,75 @@ def test_every_page_renders_without_error(page, app_url, tmp_path):
     page.locator("input[type='file']").set_input_files(str(upload))
     page.get_by_role("button", name="Build index").click()
     page.get_by_text(re.compile(r"encoded [\d,]+ of 1,920 texts")).wait_for()
+    assert page.get_by_text(re.compile(r"step 2 of 2")).count()
     screenshot(page, "build-progress")
     page.get_by_text("Built index demo-copy: 1,920 texts").wait_for()
     screenshot(page, "build")
     page.get_by_role("link", name="Search").click()  # the new index is picked in the sidebar, no restart
     page.get_by_text("Index demo-copy: 1,920 texts").wait_for()
     assert not page.locator("[data-testid='stException']").count()
+
+
+def test_query_is_in_the_url_focused_on_load_and_survives_a_reload(page, app_url):
+    page.goto(app_url)
+    page.get_by_label("Query").wait_for()
+    page.wait_for_function("() => document.activeElement && document.activeElement.getAttribute('aria-label') === 'Query'")
+    page.keyboard.type(QUERY)  # typed straight away: the box has the focus
+    page.keyboard.press("Enter")
+    page.get_by_text(re.compile(r"results from [\d,]+ texts")).wait_for()
+    page.wait_for_url(re.compile(r"[?&]q=my(\+|%20)flight"))
+    shared = page.url
+    page.goto(shared)  # a reload, or the link opened by someone else
+    page.get_by_text(re.compile(r"results from [\d,]+ texts")).wait_for()
+    assert page.get_by_label("Query").input_value() == QUERY
+    assert TOP_HIT in first_result(page)
+
+
+def test_clicking_a_point_on_the_map_searches_with_its_text(page, app_url):
+    page.goto(f"{app_url}/overview")
+    chart = page.locator("[data-testid='stVegaLiteChart'] canvas").first
+    chart.wait_for()
+    page.wait_for_timeout(1000)
+    spot = page.evaluate("""() => {  // find a point: move over the map until Vega shows a tooltip
+        const canvas = document.querySelector("[data-testid='stVegaLiteChart'] canvas");
+        const box = canvas.getBoundingClientRect();
+        for (let y = box.top + 10; y < box.bottom - 10; y += 3) {
+          for (let x = box.left + 10; x < box.right - 10; x += 3) {
+            canvas.dispatchEvent(new MouseEvent("mousemove", {clientX: x, clientY: y, bubbles: true}));
+            const tip = document.getElementById("vg-tooltip-element");
+            if (tip && tip.classList.contains("visible")) { return [x, y, tip.innerText]; }
+          }
+        }
+        return null;
+    }""")
+    assert spot, "no point of the map answered the mouse"
+    page.mouse.click(spot[0], spot[1])
+    page.get_by_role("heading", name="Search").wait_for()
+    page.get_by_text(re.compile(r"results from [\d,]+ texts")).wait_for()
+    assert page.get_by_label("Query").input_value()[:40] in spot[2]
+
+
+def test_token_chips_keep_a_visible_background_in_dark_mode(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{app_url}/compare")
+        page.locator(".ss-tok").first.wait_for()
+        colours = page.evaluate(r"""() => {
+            const parse = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+            const chip = parse(getComputedStyle(document.querySelector(".ss-tok")).backgroundColor);
+            const app = parse(getComputedStyle(document.querySelector("[data-testid='stApp']")).backgroundColor);
+            return {chip, app};
+        }""")
+        chip, app = colours["chip"], colours["app"]
+        alpha = chip[3] if len(chip) > 3 else 1.0
+        shown = [alpha * c + (1 - alpha) * a for c, a in zip(chip[:3], app[:3])]
+        assert sum(app[:3]) < 150, f"the page is not dark: {app}"
+        assert max(abs(s - a) for s, a in zip(shown, app[:3])) >= 12, (chip, app)
+        screenshot(page, "compare-dark")
+    finally:
+        context.close()
 
 
 def write_demo_copies(path: Path, copies: int) -> None:

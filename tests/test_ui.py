@@ -106,6 +106,13 @@ def test_query_k_and_filters_come_from_the_url(app_home):
     assert result_texts(app) == ["The stock market fell sharply on Monday.", "Interest rates rose again this quarter."]
 
 
+def test_typed_query_k_and_filter_go_into_the_url(app_home):
+    app = search(start(), "cats")
+    app.number_input(key="k").set_value(4).run()
+    app.selectbox(key="filter-zoo-category").set_value("pets").run()
+    assert app.query_params == {"q": "cats", "k": "4", "filter-zoo-category": "pets"}
+
+
 def test_results_download_as_csv_and_json(app_home):
     import io
     import json

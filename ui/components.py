@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import altair as alt
@@ -168,3 +170,42 @@ def token_view(view: TokenSimilarity, name_a: str, name_b: str, key: str) -> Non
     token_heatmap(strongest, f"{name_a} token", f"{name_b} token")
     st.markdown(f"**Closest partner** of each {name_a} token in the {name_b}, strongest first:")
     best_matches(shown, f"{name_a} token", name_b)
+
+
+class BuildProgress:
+    """A progress bar that moves from the start: a step for loading the model, then encoding with a time estimate.
+
+    ``report(done, total)`` is the ``on_progress`` callback of ``Index.build`` / ``rebuild``; ``close()``
+    removes the bar, so a failed build leaves no bar stuck on its last words.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = st.progress(0.0, text=f"{label}: step 1 of 2, loading the model…")
+        self.started: float | None = None
+
+    def model_loaded(self) -> None:
+        self.bar.progress(0.02, text=f"{self.label}: step 2 of 2, encoding the texts…")
+
+    def report(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        estimate = ""
+        if 0 < done < total and now - self.started > 0.5:
+            left = (now - self.started) / done * (total - done)
+            estimate = f", about {left:.0f} s left" if left >= 1 else ", under a second left"
+        self.bar.progress(0.02 + 0.98 * done / max(total, 1),
+                          text=f"{self.label}: step 2 of 2, encoded {done:,} of {total:,} texts{estimate}")
+
+    def close(self) -> None:
+        self.bar.empty()
+
+
+@contextmanager
+def build_progress(label: str) -> Iterator[BuildProgress]:
+    progress = BuildProgress(label)
+    try:
+        yield progress
+    finally:
+        progress.close()

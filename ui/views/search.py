@@ -1,7 +1,9 @@
 """Search page: a query, k and metadata filters in; ranked hits with scores, latency and actions out.
 
-The query, k and the filters live in the URL (widgets bound to query parameters), so a
-reload keeps them and a link shares them.
+The query, k and the filters live in the URL (?q=…&k=…&filter-INDEX-COLUMN=…), so a reload
+keeps them and a link shares them. They are copied to and from ``st.query_params`` by hand:
+Streamlit 1.67's ``bind="query-params"`` on the query box stops ``st.switch_page`` (the
+Explain button) from leaving the page.
 """
 
 from __future__ import annotations
@@ -45,6 +47,25 @@ def typed_query() -> None:
     st.session_state.pop(_SIMILAR_TO, None)  # a query the user typed has no source text to leave out
 
 
+def from_url(key: str, convert, default) -> None:
+    """A widget's first value from the URL (a reload or a shared link); later the widget's own state rules."""
+    if key in st.session_state:
+        return
+    try:
+        st.session_state[key] = convert(st.query_params[key]) if key in st.query_params else default
+    except ValueError:  # a hand-edited link: ignore what cannot be read
+        st.session_state[key] = default
+
+
+def to_url(values: dict) -> None:
+    """Write ``{key: (value, default)}`` into the URL, leaving out what is at its default."""
+    for key, (value, default) in values.items():
+        if value == default or value is None:
+            st.query_params.pop(key, None)
+        elif st.query_params.get(key) != str(value):
+            st.query_params[key] = str(value)
+
+
 def focus_query_box_once() -> None:
     """Put the cursor in the query box when the page first loads (Streamlit has no autofocus option)."""
     if not st.session_state.get(_FOCUSED):
@@ -64,13 +85,17 @@ def render() -> None:
     index = state.current_index(name)
     st.caption(f"Index **{name}**: {len(index):,} texts · model `{index.manifest.model['name']}` · "
                f"kind {index.manifest.kind}")
+    from_url(QUERY_KEY, str, "")
+    from_url(K_KEY, lambda raw: min(100, max(1, int(raw))), 10)
     query_column, k_column = st.columns([5, 1], vertical_alignment="bottom")
-    query_column.text_input("Query", key=QUERY_KEY, on_change=typed_query, bind="query-params",
+    query_column.text_input("Query", key=QUERY_KEY, on_change=typed_query, persist_state="session",
                             placeholder="Type a sentence and press Enter")
-    k = k_column.number_input("Results (k)", min_value=1, max_value=100, value=10, step=1, key=K_KEY,
-                              bind="query-params")
+    k = k_column.number_input("Results (k)", min_value=1, max_value=100, step=1, key=K_KEY, persist_state="session")
     focus_query_box_once()
     filters = filter_widgets(index)
+    to_url({QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""), K_KEY: (int(k), 10),
+            **{key: (value, ANY) for key, value in st.session_state.items()
+               if isinstance(key, str) and key.startswith(f"filter-{index.name}-")}})
     query = st.session_state.get(QUERY_KEY) or ""
     if not query:
         return
@@ -125,9 +150,10 @@ def filter_widgets(index) -> dict:
         values = {str(value): value for value in facet.values}
         # plain values as options: the URL holds the option's label, which must not change with the counts
         counts = " · ".join(f"{value}: {count:,}" for value, count in zip(facet.values, facet.counts))
+        key = f"filter-{index.name}-{facet.column}"
+        from_url(key, lambda raw, values=values: raw if raw in values else ANY, ANY)
         chosen = columns[number % len(columns)].selectbox(
-            facet.column, [ANY, *values], key=f"filter-{index.name}-{facet.column}", bind="query-params",
-            help=f"Texts per value: {counts}")
+            facet.column, [ANY, *values], key=key, persist_state="session", help=f"Texts per value: {counts}")
         if chosen is not None and chosen != ANY:
             filters[facet.column] = values[chosen]
     return filters
