@@ -14,9 +14,6 @@ from simsearch.projection import available_methods, embedding_map
 from simsearch_ui import components, state
 
 NO_COLOUR = "(none)"
-CLICKED = "clicked"  # the chart's point selection: the id of the point clicked
-SEARCH_QUERY_KEY = "q"  # the Search page's query widget (views/search.py)
-_SWITCH_TO_SEARCH = "switch_to_search"
 BROWSE_PAGE = 50
 BROWSE_LIMIT = 200_000  # beyond this the whole table would not fit comfortably in the server's memory
 
@@ -75,8 +72,7 @@ def map_section(index: Index) -> None:
     sample = right.number_input("Sample at most", min_value=100, max_value=20_000, value=2_000, step=500)
     points, caption, total = map_points(state.home(), index.name, state.index_version(index), int(sample), method)
     shown = f"{len(points):,} of {total:,} texts (a random sample)" if len(points) < total else f"all {total:,} texts"
-    st.caption(f"{caption} · {shown} · hover a point for its text, click it to search with it; scroll to zoom, "
-               "drag to pan.")
+    st.caption(f"{caption} · {shown} · hover a point for its text; scroll to zoom, drag to pan.")
     points["label"] = points["text"].str.slice(0, 120)
     tooltip = [alt.Tooltip("label:N", title="text"), alt.Tooltip("id:N")]
     encoding = {}
@@ -86,29 +82,16 @@ def map_section(index: Index) -> None:
         encoding["color"] = alt.Color(field=colour, type="nominal", scale=alt.Scale(scheme=scheme),
                                       legend=alt.Legend(title=colour, orient="right"))
         tooltip.append(alt.Tooltip(field=colour, type="nominal"))
-    clicked = alt.selection_point(name=CLICKED, fields=["id"], on="click")
     chart = (
         alt.Chart(points.drop(columns=[c for c in points if c.startswith("meta:")]))
         .mark_circle(size=70, opacity=0.75)
         .encode(x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
                 y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
                 tooltip=tooltip, **encoding)
-        .add_params(clicked)
         .properties(height=520)
         .interactive()
     )
-    event = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode=CLICKED, key="map")
-    chosen = event.selection.get(CLICKED) if event else None
-    if chosen:
-        text = points.loc[points["id"] == str(chosen[0]["id"]), "text"]
-        if len(text):
-            search_with(text.iloc[0])
-
-
-def search_with(text: str) -> None:
-    """Open the Search page with ``text`` as the query (the Search page's widget key, set before it exists)."""
-    st.session_state[SEARCH_QUERY_KEY] = text
-    st.session_state[_SWITCH_TO_SEARCH] = True
+    st.altair_chart(chart, width="stretch")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -148,5 +131,3 @@ def render() -> None:
 
 
 components.guarded(render)
-if st.session_state.pop(_SWITCH_TO_SEARCH, False):  # outside the guard: switch_page stops this run
-    st.switch_page("views/search.py")
