@@ -248,13 +248,23 @@ def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do no
 
 
 @app.command()
-def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501, index_dir: IndexDir = None) -> None:
-    """Serve the web UI (Streamlit) on http://localhost:PORT."""
+def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+       host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")]
+       = "127.0.0.1",
+       index_dir: IndexDir = None) -> None:
+    """Serve the web UI (Streamlit) on http://localhost:PORT, to this machine only unless --host widens it."""
     app_file = _ui_app_file()
+    from simsearch_ui.limits import server_max_upload_mb  # after the check that the UI is installed
+
     env = dict(os.environ)
     if index_dir is not None:
         env["SIMSEARCH_HOME"] = str(index_dir.resolve())
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"warning: serving on {host}: anyone who can reach it can search, upload, rebuild and drop "
+                   "indexes here (the UI has no login).", err=True)
+    # Streamlit itself refuses a bigger request body before reading it; the Build page's own cap is the same.
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
+               "--server.address", host, "--server.maxUploadSize", str(server_max_upload_mb()),
                "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     sys.stdout.flush()
     sys.stderr.flush()

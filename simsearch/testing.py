@@ -170,21 +170,46 @@ def stop_server(server: subprocess.Popen) -> None:
 
 
 @contextmanager
-def serving_ui(home: Path, cwd: Path) -> Iterator[str]:
+def serving_ui(home: Path, cwd: Path, host: str | None = None, stderr: Path | None = None) -> Iterator[str]:
     """`simsearch ui` serving the indexes in ``home`` on a free port, started in ``cwd``; yields its URL.
 
     The server imports the same simsearch as the caller (a source checkout under test,
     or an install): the caller's ``sys.path`` travels as PYTHONPATH. It runs in its own
-    process group, so stopping it ends anything it started.
+    process group, so stopping it ends anything it started. ``host`` is passed as
+    ``--host``; ``stderr`` names a file for what the command prints there.
     """
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     command = [sys.executable, "-m", "simsearch", "ui", "--port", str(port), "--index-dir", str(home)]
-    server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    if host is not None:
+        command += ["--host", host]
+    with open(stderr or os.devnull, "wb") as errors:
+        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+                                  start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(url, server)
         yield url
     finally:
         stop_server(server)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the TCP sockets listening on ``port`` (Linux: read from /proc/net/tcp{,6})."""
+    import ipaddress
+
+    found = set()
+    for table, width in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, _, state = line.split()[1:4]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            words = b"".join(raw[i:i + 4][::-1] for i in range(0, width, 4))  # the kernel prints host-order words
+            found.add(str(ipaddress.ip_address(words)))
+    return found

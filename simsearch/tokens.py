@@ -9,6 +9,7 @@ so the pieces and ids are exactly the ones the index was built with.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,17 @@ class Token:
     id: int
     special: bool
 
+    @property
+    def punctuation(self) -> bool:
+        """Only punctuation or symbols ("," "." "##'" "$"): rarely what a reader wants to see matched."""
+        bare = self.text.removeprefix("##")
+        return bool(bare) and all(unicodedata.category(ch)[0] in "PS" for ch in bare)
+
+    @property
+    def word(self) -> bool:
+        """Neither a special token nor punctuation."""
+        return not self.special and not self.punctuation
+
 
 @dataclass(frozen=True)
 class TokenSimilarity:
@@ -35,17 +47,47 @@ class TokenSimilarity:
     matrix: np.ndarray
 
     def best_matches(self) -> list[tuple[Token, Token, float]]:
-        """For each ordinary token of ``a``, its closest ordinary token of ``b``, best pairs first."""
+        """For each distinct non-special token of ``a``, its closest non-special token of ``b``, best pairs first.
+
+        A piece that occurs several times in ``a`` appears once, with its best pair.
+        """
         columns = [j for j, token in enumerate(self.tokens_b) if not token.special]
         if not columns:
             return []
-        pairs = []
+        best: dict[str, tuple[Token, Token, float]] = {}
         for i, token in enumerate(self.tokens_a):
             if token.special:
                 continue
             j = columns[int(np.argmax(self.matrix[i, columns]))]
-            pairs.append((token, self.tokens_b[j], float(self.matrix[i, j])))
-        return sorted(pairs, key=lambda pair: -pair[2])
+            pair = (token, self.tokens_b[j], float(self.matrix[i, j]))
+            if token.text not in best or pair[2] > best[token.text][2]:
+                best[token.text] = pair
+        return sorted(best.values(), key=lambda pair: -pair[2])
+
+    def words_only(self) -> TokenSimilarity:
+        """The same view without special tokens and punctuation (kept where nothing else is left)."""
+        rows = [i for i, t in enumerate(self.tokens_a) if t.word] or list(range(len(self.tokens_a)))
+        columns = [j for j, t in enumerate(self.tokens_b) if t.word] or list(range(len(self.tokens_b)))
+        return self._subset(rows, columns)
+
+    def strongest(self, limit: int) -> TokenSimilarity:
+        """At most ``limit`` tokens a side, those with the best match on the other side, in text order.
+
+        Keeps a heatmap of two long texts legible: 256 labels a side are a smear.
+        """
+        rows = _top_positions(self.matrix.max(axis=1), limit) if self.matrix.size else []
+        columns = _top_positions(self.matrix.max(axis=0), limit) if self.matrix.size else []
+        return self._subset(rows, columns)
+
+    def _subset(self, rows: list[int], columns: list[int]) -> TokenSimilarity:
+        return TokenSimilarity([self.tokens_a[i] for i in rows], [self.tokens_b[j] for j in columns],
+                               self.matrix[np.ix_(rows, columns)])
+
+
+def _top_positions(scores: np.ndarray, limit: int) -> list[int]:
+    if len(scores) <= limit:
+        return list(range(len(scores)))
+    return sorted(int(i) for i in np.argsort(-scores, kind="stable")[:limit])
 
 
 def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:

@@ -100,13 +100,14 @@ def test_every_page_renders_without_error(page, app_url, tmp_path):
     page.get_by_role("button", name="Explain").first.click()
     page.get_by_role("heading", name="Explain a result").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    assert page.get_by_text("[CLS]").first.is_visible()
+    assert not page.locator(".ss-tok", has_text="[CLS]").count()  # hidden until asked for
     screenshot(page, "explain")
+    page.get_by_text("Show punctuation and special tokens").click()
+    page.locator(".ss-tok", has_text="[CLS]").first.wait_for()
 
     page.get_by_role("link", name="Compare").click()
     page.get_by_text("Under the hood").wait_for()
     page.locator("[data-testid='stVegaLiteChart']").first.wait_for()
-    assert page.get_by_text("[SEP]").first.is_visible()
     screenshot(page, "compare")
 
     page.get_by_role("link", name="Index overview").click()
@@ -120,12 +121,51 @@ def test_every_page_renders_without_error(page, app_url, tmp_path):
     page.locator("input[type='file']").set_input_files(str(upload))
     page.get_by_role("button", name="Build index").click()
     page.get_by_text(re.compile(r"encoded [\d,]+ of 1,920 texts")).wait_for()
+    assert page.get_by_text(re.compile(r"step 2 of 2")).count()
     screenshot(page, "build-progress")
     page.get_by_text("Built index demo-copy: 1,920 texts").wait_for()
     screenshot(page, "build")
     page.get_by_role("link", name="Search").click()  # the new index is picked in the sidebar, no restart
     page.get_by_text("Index demo-copy: 1,920 texts").wait_for()
     assert not page.locator("[data-testid='stException']").count()
+
+
+def test_query_is_in_the_url_focused_on_load_and_survives_a_reload(page, app_url):
+    page.goto(app_url)
+    page.get_by_label("Query").wait_for()
+    page.wait_for_function("() => document.activeElement?.getAttribute('aria-label') === 'Query'")
+    page.keyboard.type(QUERY)  # typed straight away: the box has the focus
+    page.keyboard.press("Enter")
+    page.get_by_text(re.compile(r"results from [\d,]+ texts")).wait_for()
+    page.wait_for_url(re.compile(r"[?&]q=my(\+|%20)flight"))
+    shared = page.url
+    page.goto(shared)  # a reload, or the link opened by someone else
+    page.get_by_text(re.compile(r"results from [\d,]+ texts")).wait_for()
+    assert page.get_by_label("Query").input_value() == QUERY
+    assert TOP_HIT in first_result(page)
+
+
+def test_token_chips_keep_a_visible_background_in_dark_mode(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        page.goto(f"{app_url}/compare")
+        page.locator(".ss-tok").first.wait_for()
+        colours = page.evaluate(r"""() => {
+            const parse = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+            const chip = parse(getComputedStyle(document.querySelector(".ss-tok")).backgroundColor);
+            const app = parse(getComputedStyle(document.querySelector("[data-testid='stApp']")).backgroundColor);
+            return {chip, app};
+        }""")
+        chip, app = colours["chip"], colours["app"]
+        alpha = chip[3] if len(chip) > 3 else 1.0
+        shown = [alpha * c + (1 - alpha) * a for c, a in zip(chip[:3], app[:3])]
+        assert sum(app[:3]) < 150, f"the page is not dark: {app}"
+        assert max(abs(s - a) for s, a in zip(shown, app[:3])) >= 12, (chip, app)
+        screenshot(page, "compare-dark")
+    finally:
+        context.close()
 
 
 def write_demo_copies(path: Path, copies: int) -> None:
@@ -144,3 +184,31 @@ def test_simsearch_ui_command_serves_the_app(page, tmp_path, tiny_model, animals
         page.goto(url)
         search(page, "Heavy rain flooded the mountain trail.")
         assert "Heavy rain flooded the mountain trail." in first_result(page)
+
+
+def test_streamlit_refuses_an_upload_body_over_the_cap(page, tmp_path, tiny_model, animals, monkeypatch):
+    """The server's own limit (server.maxUploadSize) matches the page's: a bigger body gets 413, unread."""
+    import urllib.error
+    import urllib.request
+
+    monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", "1")
+    home = tmp_path / "indexes"
+    Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=home)
+    small = tmp_path / "small.txt"
+    small.write_text("one sentence\n", encoding="utf-8")
+    (tmp_path / "cwd").mkdir()
+    with serving_ui(home, cwd=tmp_path / "cwd") as url:
+        page.goto(f"{url}/build")
+        with page.expect_request(lambda r: "/_stcore/upload_file/" in r.url and r.method == "PUT") as sent:
+            page.locator("input[type='file']").set_input_files(str(small))
+        upload_url = sent.value.url  # carries this browser session's id, which the server checks first
+        sent_headers = sent.value.all_headers()  # and its XSRF token and cookie
+        same = {k: v for k, v in sent_headers.items() if k.lower() in ("x-xsrftoken", "cookie")}
+        boundary = "simsearchboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\n"
+                f"Content-Type: text/plain\r\n\r\n").encode() + b"x" * (3 * 2**20) + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(upload_url, data=body, method="PUT",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **same})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 413

@@ -44,5 +44,29 @@ def test_ivf_index_map_falls_back_to_encoding(tiny_model, index_dir, animals):
 
 
 def test_unknown_method_is_refused(zoo):
-    with pytest.raises(InvalidArgumentError, match="valid: auto, pca, umap"):
-        embedding_map(zoo, method="tsne")
+    with pytest.raises(InvalidArgumentError, match="valid: auto, pca, tsne, umap"):
+        embedding_map(zoo, method="mds")
+
+
+def test_tsne_keeps_clusters_together_where_pca_blurs_them():
+    from simsearch.projection import _pca, _tsne
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((8, 128)).astype(np.float32)
+    labels = np.repeat(np.arange(8), 30)
+    vectors = centres[labels] + rng.normal(0, 0.35, (len(labels), 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def neighbour_purity(xy: np.ndarray) -> float:
+        distances = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+        np.fill_diagonal(distances, np.inf)
+        return float(np.mean(labels[distances.argmin(axis=1)] == labels))
+
+    assert neighbour_purity(_tsne(vectors, 0)) > 0.95
+    assert neighbour_purity(_tsne(vectors, 0)) > neighbour_purity(_pca(vectors)[0])
+
+
+def test_auto_prefers_a_clustering_projection_when_the_sample_is_big_enough(tiny_model, tmp_path):
+    index = Index.build("many", [f"text number {n}" for n in range(60)], encoder=load_encoder(tiny_model),
+                        index_dir=tmp_path)
+    assert embedding_map(index, method="auto").method in ("umap", "tsne")

@@ -56,3 +56,23 @@ def test_real_model_matches_guitar_to_guitar(default_encoder):
     assert comparison.score > 0.7
     matches = {a.text: (b.text, score) for a, b, score in comparison.tokens.best_matches()}
     assert matches["guitar"][0] == "guitar"
+
+
+def test_words_only_hides_special_tokens_and_punctuation(tiny_encoder):
+    view = token_similarity("Well, the cat sleeps.", "A dog's ball!", tiny_encoder).words_only()
+    assert [t.text for t in view.tokens_a] == ["well", "the", "cat", "sleeps"]
+    assert "[CLS]" not in [t.text for t in view.tokens_b] and "!" not in [t.text for t in view.tokens_b]
+    assert view.matrix.shape == (len(view.tokens_a), len(view.tokens_b))
+
+
+def test_best_matches_name_each_piece_once(tiny_encoder):
+    view = token_similarity("the cat, the cat, the cat.", "a cat sleeps", tiny_encoder)
+    firsts = [a.text for a, _, _ in view.best_matches()]
+    assert sorted(firsts) == sorted(set(firsts)) and set(firsts) == {"the", "cat", ",", "."}
+
+
+def test_strongest_keeps_the_best_matched_tokens_in_text_order(tiny_encoder):
+    view = token_similarity(" ".join(["cat"] * 70), " ".join(["dog"] * 50), tiny_encoder)
+    small = view.strongest(30)
+    assert small.matrix.shape == (30, 30) and len(small.tokens_a) == 30
+    assert small.matrix.max() == pytest.approx(view.matrix.max())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -31,7 +32,7 @@ def start(page: str | None = None) -> AppTest:
 
 
 def search(app: AppTest, query: str) -> AppTest:
-    app.text_input(key="_query").input(query).run()
+    app.text_input(key="q").input(query).run()
     assert not app.exception
     return app
 
@@ -77,20 +78,81 @@ def test_category_filter_narrows_results(app_home):
     app = search(start(), "The stock market fell sharply on Monday.")
     assert len(result_texts(app)) == 8
     select = app.selectbox(key="filter-zoo-category")
-    assert select.options[0] == "any" and "pets (2)" in select.options
-    select.set_value("pets (2)").run()
+    assert select.options[0] == "any" and "pets" in select.options and "pets: 2" in select.help
+    select.set_value("pets").run()
     assert not app.exception
     assert sorted(result_texts(app)) == ["A dog fetches the ball in the park.",
                                          "The cat sleeps on the warm windowsill."]
     assert any("matching category = pets" in c.value for c in app.caption)
 
 
-def test_find_similar_searches_with_the_hit_text(app_home):
+def test_find_similar_searches_with_the_hit_text_and_leaves_it_out(app_home):
     app = search(start(), "The stock market fell sharply on Monday.")
     third = result_texts(app)[2]
     app.button(key="hit-3-similar").click().run()
-    assert app.text_input(key="_query").value == third
-    assert result_texts(app)[0] == third and result_scores(app)[0] == pytest.approx(1.0, abs=1e-3)
+    assert app.text_input(key="q").value == third
+    texts = result_texts(app)
+    assert third not in texts and len(texts) == 7  # the 7 others, not the source itself at 1.000
+    assert any("(left out)" in c.value for c in app.caption)
+
+
+def test_query_k_and_filters_come_from_the_url(app_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "The stock market fell sharply on Monday.", "k": "3",
+                             "filter-zoo-category": "finance"})
+    app.run()
+    assert not app.exception
+    assert app.text_input(key="q").value == "The stock market fell sharply on Monday."
+    assert result_texts(app) == ["The stock market fell sharply on Monday.", "Interest rates rose again this quarter."]
+
+
+def test_typed_query_k_and_filter_go_into_the_url(app_home):
+    app = search(start(), "cats")
+    app.number_input(key="k").set_value(4).run()
+    app.selectbox(key="filter-zoo-category").set_value("pets").run()
+    assert app.query_params == {"q": "cats", "k": "4", "filter-zoo-category": "pets"}
+
+
+def test_results_download_as_csv_and_json(app_home):
+    import io
+    import json
+
+    import pandas as pd
+
+    from simsearch_ui.results import results_csv, results_json
+
+    app = search(start(), "Heavy rain flooded the mountain trail.")
+    assert [b.proto.label for b in app.get("download_button")] == ["CSV", "JSON"]
+    hits = Index.open("zoo", index_dir=app_home).search("Heavy rain flooded the mountain trail.", k=10)
+    table = pd.read_csv(io.StringIO(results_csv(hits)))
+    assert table["text"].tolist() == result_texts(app) and {"rank", "id", "score", "category"} <= set(table)
+    payload = json.loads(results_json("rain", {"category": "outdoors"}, hits))
+    assert payload["filters"] == {"category": "outdoors"} and [h["id"] for h in payload["hits"]] == table["id"].tolist()
+
+
+def test_many_results_are_paged_twenty_at_a_time(tiny_model, index_dir, monkeypatch):
+    texts = [f"sentence number {n} about topic {n % 7}" for n in range(45)]
+    Index.build("many", texts, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = start()
+    app.number_input(key="k").set_value(45).run()
+    search(app, "topic 3")
+    first_page = result_texts(app)
+    assert len(first_page) == 20
+    pager = app.get("button_group")[0]
+    pager.set_value(3).run()
+    assert not app.exception
+    assert len(result_texts(app)) == 5 and not set(result_texts(app)) & set(first_page)
+
+
+def test_identical_texts_are_one_card_naming_their_ids(tiny_model, index_dir, monkeypatch):
+    docs = [{"id": "x1", "text": "Same words here."}, {"id": "x2", "text": "Same words here."},
+            {"id": "x3", "text": "Same words here."}, {"id": "y", "text": "Something else entirely."}]
+    Index.build("dups", docs, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = search(start(), "Same words here.")
+    assert result_texts(app) == ["Same words here.", "Something else entirely."]
+    assert any(re.search(r"3 identical texts: ids `x\d`, `x\d`, `x\d`", c.value) for c in app.caption)
 
 
 def test_explain_opens_token_heatmap_between_query_and_hit(app_home):
@@ -101,7 +163,9 @@ def test_explain_opens_token_heatmap_between_query_and_hit(app_home):
     assert app.title[0].value == "Explain a result"
     text = all_markdown(app)
     assert "**Query:** The stock market fell sharply on Monday." in text and second in text
-    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text
+    assert ">stock<small>" in text and ">[CLS]<" not in text  # special tokens hidden by default
+    app.toggle(key="explain-all-tokens").set_value(True).run()
+    assert ">[CLS]<small>101</small>" in all_markdown(app) and ">[SEP]<small>102</small>" in all_markdown(app)
     assert len(app.get(CHART)) == 1
     assert float(app.metric[0].value) == pytest.approx(second_score, abs=1e-3)  # the same cosine as the hit
 
@@ -144,9 +208,31 @@ def test_compare_shows_score_reading_and_word_pieces(app_home, tiny_model):
     score = float(app.metric[0].value)
     assert -1.0 <= score <= 1.0
     text = all_markdown(app)
-    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text
-    assert ">kitten<small>" in text
+    assert ">kitten<small>" in text and ">[CLS]<" not in text and ">.<small>" not in text
+    app.toggle(key="compare-all-tokens").set_value(True).run()
+    text = all_markdown(app)
+    assert ">[CLS]<small>101</small>" in text and ">[SEP]<small>102</small>" in text and ">.<small>" in text
     assert len(app.get(CHART)) == 1
+
+
+def test_compare_on_long_texts_keeps_heatmap_labels_legible_and_pairs_meaningful(app_home, tiny_model):
+    long_a = ", ".join(f"the cat number {n} sleeps on the warm windowsill" for n in range(12)) + "."
+    long_b = ", ".join(f"a dog number {n} fetches the ball in the park" for n in range(12)) + "."
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    app.text_area[0].input(long_a).run()
+    app.text_area[1].input(long_b).run()
+    assert not app.exception
+    spec = json.loads(app.get(CHART)[0].proto.spec)
+    encoding = spec["layer"][0]["encoding"] if "layer" in spec else spec["encoding"]
+    rows, columns = encoding["y"]["sort"], encoding["x"]["sort"]  # every label drawn, in order
+    assert len(rows) <= 40 and len(columns) <= 40  # of about 100 tokens a side
+    assert any("strongest match" in c.value for c in app.caption)
+    assert any(e.label.startswith("First sentence:") for e in app.expander)  # the chips folded away
+    pairs = app.dataframe[0].value
+    first_tokens = pairs.iloc[:, 0].tolist()
+    assert len(first_tokens) == len(set(first_tokens))  # no piece twice
+    assert "," not in first_tokens and "." not in first_tokens
 
 
 def test_compare_with_an_empty_sentence_says_so(app_home, tiny_model):
@@ -202,7 +288,7 @@ def test_bad_upload_shows_the_line_at_fault(app_home):
 
 def test_rebuild_from_the_build_page_changes_the_kind(app_home):
     app = start("build")
-    app.selectbox(key="rebuild-kind").set_value("hnsw").run()
+    app.selectbox(key="rebuild-kind-zoo").set_value("hnsw").run()
     button(app, "Rebuild").click().run()
     assert not app.exception
     assert "Rebuilt index **zoo**" in app.success[0].value
@@ -232,6 +318,27 @@ def test_overview_shows_manifest_and_embedding_map(app_home, tiny_model):
     assert any("all 8 texts" in c.value for c in app.caption)
 
 
+def test_overview_maps_with_a_clustering_projection_by_default(app_home):
+    app = start("overview")
+    assert app.selectbox[1].value in ("tsne", "umap") and "PCA" in app.selectbox[1].options
+    assert any(c.value.startswith(("t-SNE", "UMAP")) for c in app.caption)
+
+
+def test_overview_browses_the_texts_a_page_at_a_time(tiny_model, index_dir, monkeypatch):
+    Index.build("many", [f"sentence number {n}" for n in range(120)], encoder=load_encoder(tiny_model),
+                index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = start("overview")
+    table = app.dataframe[0].value
+    assert len(table) == 50 and table["text"].iloc[0] == "sentence number 0"
+    app.number_input(key="browse-page-many-").set_value(3).run()
+    table = app.dataframe[0].value
+    assert table["text"].tolist() == [f"sentence number {n}" for n in range(100, 120)]
+    app.text_input(key="browse-filter-many").input("number 11").run()
+    assert app.dataframe[0].value["text"].tolist()[:2] == ["sentence number 11",
+                                                                            "sentence number 110"]
+
+
 # --- the real default model -------------------------------------------------------------
 @pytest.mark.slow
 def test_demo_index_with_the_default_model_finds_the_paraphrase(index_dir, monkeypatch):
@@ -249,3 +356,119 @@ def test_user_text_is_escaped_so_markdown_cannot_restyle_it():
 
     shown = escape_markdown("pay $5 or $6 for [this](http://x) *now*")
     assert shown == r"pay \$5 or \$6 for \[this\](http://x) \*now\*"
+
+
+# --- the served app: who can reach it, how much it reads ------------------------------------
+@pytest.fixture
+def zoo_home(tiny_model, tmp_path, animals):
+    home = tmp_path / "served"
+    Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=home)
+    (tmp_path / "cwd").mkdir()
+    return home
+
+
+def test_simsearch_ui_listens_on_loopback_only_by_default(zoo_home, tmp_path):
+    from simsearch.testing import listening_addresses, serving_ui
+
+    with serving_ui(zoo_home, cwd=tmp_path / "cwd") as url:
+        addresses = listening_addresses(int(url.rsplit(":", 1)[1]))
+    assert addresses == {"127.0.0.1"}  # not 0.0.0.0 / :: (every interface)
+
+
+def test_simsearch_ui_host_widens_it_with_a_warning(zoo_home, tmp_path):
+    from simsearch.testing import listening_addresses, serving_ui
+
+    log = tmp_path / "stderr.txt"
+    with serving_ui(zoo_home, cwd=tmp_path / "cwd", host="0.0.0.0", stderr=log) as url:
+        addresses = listening_addresses(int(url.rsplit(":", 1)[1]))
+    assert addresses == {"0.0.0.0"}
+    first = log.read_text().splitlines()[0]
+    assert first.startswith("warning: serving on 0.0.0.0") and "no login" in first
+
+
+def test_upload_cap_setting_must_be_a_positive_number(monkeypatch):
+    from simsearch.errors import InputError
+    from simsearch_ui.limits import max_upload_bytes, server_max_upload_mb
+
+    monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", "0.5")
+    assert max_upload_bytes() == 512 * 1024 and server_max_upload_mb() == 1
+    for bad in ("lots", "0", "-3", "nan"):
+        monkeypatch.setenv("SIMSEARCH_UI_MAX_UPLOAD_MB", bad)
+        with pytest.raises(InputError, match="SIMSEARCH_UI_MAX_UPLOAD_MB"):
+            max_upload_bytes()
+
+
+# --- build page: errors in the page's words, per-index settings, preview, backend, progress --------------
+PETS_CSV = b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n"
+
+
+def test_building_over_an_existing_name_names_the_replace_checkbox(app_home, tiny_model):
+    app = upload(start("build"), "zoo.csv", PETS_CSV)
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    message = app.error[0].value
+    assert "exists already" in message and "Replace" in message and "--overwrite" not in message
+    assert len(Index.open("zoo", index_dir=app_home)) == 8  # untouched
+    app.checkbox(key="build-replace").check().run()
+    button(app, "Build index").click().run()
+    assert "Built index **zoo**: 2 texts" in app.success[0].value
+
+
+def test_a_failed_build_leaves_no_stuck_bar_and_keeps_rebuild_and_drop(app_home, tmp_path):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="build-model").set_value("another model folder or hub id…").run()
+    app.text_input[1].input(str(tmp_path / "no-such-model")).run()
+    button(app, "Build index").click().run()
+    assert not app.exception
+    assert "no-such-model" in app.error[0].value
+    assert not app.get("progress")  # no bar left saying "loading the model…"
+    assert button(app, "Rebuild") and button(app, "Drop index")
+
+
+def test_an_unknown_model_names_the_model_control_not_a_cli_flag(app_home, tmp_path):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    app.selectbox(key="text-column").set_value("body").run()
+    app.selectbox(key="build-model").set_value("another model folder or hub id…").run()
+    app.text_input[1].input(str(tmp_path / "no-such-model")).run()
+    button(app, "Build index").click().run()
+    assert "--model" not in app.error[0].value and "Model" in app.error[0].value
+
+
+def test_rebuild_kind_resets_when_another_index_is_picked(app_home, tiny_model, animals):
+    Index.build("zoo2", animals, encoder=load_encoder(tiny_model), index_dir=app_home)
+    app = start("build")
+    app.sidebar.selectbox[0].set_value("zoo").run()
+    app.selectbox(key="rebuild-kind-zoo").set_value("hnsw").run()
+    app.sidebar.selectbox[0].set_value("zoo2").run()
+    assert not app.exception
+    rebuild_kind = next(s for s in app.selectbox if s.label == "Kind for the rebuild")
+    assert rebuild_kind.value == "(keep current)"
+    button(app, "Rebuild").click().run()
+    assert Index.open("zoo2", index_dir=app_home).manifest.kind == "flat"  # not converted by zoo's setting
+
+
+def test_build_page_previews_the_first_rows_and_offers_the_backends(app_home):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    preview = app.dataframe[0].value
+    assert list(preview.columns) == ["key", "body", "kind"] and preview["key"].tolist() == ["p1", "p2"]
+    assert app.selectbox(key="build-backend").options == ["torch", "onnx", "onnx-int8"]
+
+
+def test_build_progress_names_the_model_step_then_estimates_time_left():
+    def script():
+        import time
+
+        from simsearch_ui.components import BuildProgress
+
+        progress = BuildProgress("Building x")
+        progress.model_loaded()
+        progress.report(0, 100)
+        time.sleep(0.6)
+        progress.report(40, 100)
+
+    app = AppTest.from_function(script, default_timeout=60).run()
+    assert not app.exception
+    text = app.get("progress")[0].proto.text
+    assert "step 2 of 2, encoded 40 of 100 texts" in text and "left" in text

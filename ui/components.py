@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import altair as alt
@@ -20,14 +22,15 @@ log = logging.getLogger(__name__)
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>$~])")  # what changes the look of text inside a line
 _CHIP_CSS = """
 <style>
-.ss-tokens {display: flex; flex-wrap: wrap; gap: 4px; margin: 2px 0 10px 0;}
+.ss-tokens {display: flex; flex-wrap: wrap; gap: 4px; margin: 2px 0 10px 0; max-height: 260px; overflow-y: auto;}
+/* grey at low alpha reads on a light and a dark background alike (the old near-black tint vanished in dark mode) */
 .ss-tok {display: inline-flex; flex-direction: column; align-items: center; padding: 2px 7px; border-radius: 6px;
-         background: rgba(49, 51, 63, 0.06); border: 1px solid rgba(49, 51, 63, 0.15); font-family: monospace;}
+         background: rgba(128, 128, 128, 0.16); border: 1px solid rgba(128, 128, 128, 0.40); font-family: monospace;}
 .ss-tok.special {background: rgba(255, 75, 75, 0.10); border-color: rgba(255, 75, 75, 0.35);}
 .ss-tok.piece {background: rgba(28, 131, 225, 0.10); border-color: rgba(28, 131, 225, 0.35);}
 .ss-tok small {font-size: 0.68em; opacity: 0.65;}
 .ss-score {font-size: 1.35rem; font-weight: 600; text-align: right; font-variant-numeric: tabular-nums;}
-.ss-bar {height: 8px; border-radius: 4px; background: rgba(49, 51, 63, 0.10); margin-top: 6px;}
+.ss-bar {height: 8px; border-radius: 4px; background: rgba(128, 128, 128, 0.20); margin-top: 6px;}
 .ss-bar > div {height: 8px; border-radius: 4px; background: #1c83e1;}
 </style>
 """
@@ -47,8 +50,11 @@ def guarded(render: Callable[[], Any]) -> Any:
 
 
 def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | None = None,
-             on_explain: Callable[[Hit], None] | None = None) -> None:
-    """One result: rank and text, cosine as a number and a bar, metadata, and the two actions."""
+             on_explain: Callable[[Hit], None] | None = None, identical: list[str] | None = None) -> None:
+    """One result: rank and text, cosine as a number and a bar, metadata, and the two actions.
+
+    ``identical``: ids of other hits with exactly this text, shown as one line instead of more cards.
+    """
     with st.container(border=True):
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
         text_column.markdown(f"**{rank}.** {escape_markdown(hit.text)}")
@@ -58,6 +64,9 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
         details.caption(" · ".join([f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
                                     for name, value in hit.metadata.items()]
                                    + [f"id `{hit.id}`"]))
+        if identical:
+            ids = ", ".join(f"`{i}`" for i in [hit.id, *identical])
+            st.caption(f"{len(identical) + 1} identical texts: ids {ids}")
         if on_similar is not None:
             similar.button("Find similar", key=f"{key}-similar", on_click=on_similar, args=(hit,),
                            icon=":material/manage_search:", type="tertiary", help="Search with this text")
@@ -82,7 +91,7 @@ def score_bar(score: float) -> str:
 
 
 def token_chips(tokens: list[Token]) -> None:
-    """The word pieces as the model reads them, each with its vocabulary id underneath."""
+    """The word pieces as the model reads them, each with its vocabulary id underneath (long lists scroll)."""
     chips = []
     for token in tokens:
         kind = "special" if token.special else "piece" if token.text.startswith("##") else ""
@@ -128,20 +137,75 @@ def best_matches(view: TokenSimilarity, label_a: str, label_b: str, limit: int =
         st.dataframe(table, hide_index=True)
 
 
-def token_view(view: TokenSimilarity, name_a: str, name_b: str) -> None:
+HEATMAP_TOKENS = 40  # tokens a side in the heatmap: more and the labels overlap into a smear
+
+
+def token_view(view: TokenSimilarity, name_a: str, name_b: str, key: str) -> None:
     """Word pieces of both texts, their token-to-token heatmap and each token's closest partner.
 
     Shared by Compare and Explain so both pages teach the same picture of what BERT matched.
+    Punctuation and special tokens are hidden unless the reader asks for them; long texts
+    show their strongest tokens in the heatmap and fold their token lists.
     """
+    everything = st.toggle("Show punctuation and special tokens", value=False, key=f"{key}-all-tokens",
+                           help="[CLS], [SEP] and punctuation: the model reads them too, but they rarely "
+                                "carry the meaning and crowd the pictures.")
+    shown = view if everything else view.words_only()
     st.markdown("**Word pieces** as the model reads them, with their vocabulary ids. `[CLS]` opens and `[SEP]` "
                 "closes every input; `##` marks a piece that continues the word before it.")
-    st.caption(name_a.capitalize())
-    token_chips(view.tokens_a)
-    st.caption(name_b.capitalize())
-    token_chips(view.tokens_b)
+    for name, tokens in ((name_a, shown.tokens_a), (name_b, shown.tokens_b)):
+        if len(tokens) > 60:
+            with st.expander(f"{name.capitalize()}: {len(tokens)} tokens"):
+                token_chips(tokens)
+        else:
+            st.caption(name.capitalize())
+            token_chips(tokens)
     st.markdown(f"**Which {name_a} token matched which {name_b} token**: cosine similarity of the contextual "
                 "token vectors the sentence vector is pooled from. Darker cells: tokens the model read as "
                 "meaning the same here.")
-    token_heatmap(view, f"{name_a} token", f"{name_b} token")
-    st.markdown(f"**Closest partner** of each {name_a} token in the {name_b}:")
-    best_matches(view, f"{name_a} token", name_b)
+    strongest = shown.strongest(HEATMAP_TOKENS)
+    if (len(strongest.tokens_a), len(strongest.tokens_b)) != (len(shown.tokens_a), len(shown.tokens_b)):
+        st.caption(f"The {len(strongest.tokens_a)} × {len(strongest.tokens_b)} tokens with the strongest match on "
+                   f"the other side, of {len(shown.tokens_a)} × {len(shown.tokens_b)}, in text order.")
+    token_heatmap(strongest, f"{name_a} token", f"{name_b} token")
+    st.markdown(f"**Closest partner** of each {name_a} token in the {name_b}, strongest first:")
+    best_matches(shown, f"{name_a} token", name_b)
+
+
+class BuildProgress:
+    """A progress bar that moves from the start: a step for loading the model, then encoding with a time estimate.
+
+    ``report(done, total)`` is the ``on_progress`` callback of ``Index.build`` / ``rebuild``; ``close()``
+    removes the bar, so a failed build leaves no bar stuck on its last words.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar = st.progress(0.0, text=f"{label}: step 1 of 2, loading the model…")
+        self.started: float | None = None
+
+    def model_loaded(self) -> None:
+        self.bar.progress(0.02, text=f"{self.label}: step 2 of 2, encoding the texts…")
+
+    def report(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        estimate = ""
+        if 0 < done < total and now - self.started > 0.5:
+            left = (now - self.started) / done * (total - done)
+            estimate = f", about {left:.0f} s left" if left >= 1 else ", under a second left"
+        self.bar.progress(0.02 + 0.98 * done / max(total, 1),
+                          text=f"{self.label}: step 2 of 2, encoded {done:,} of {total:,} texts{estimate}")
+
+    def close(self) -> None:
+        self.bar.empty()
+
+
+@contextmanager
+def build_progress(label: str) -> Iterator[BuildProgress]:
+    progress = BuildProgress(label)
+    try:
+        yield progress
+    finally:
+        progress.close()

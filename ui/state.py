@@ -10,14 +10,12 @@ does not outlive it.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from simsearch import Encoder, Index, SimsearchError, describe_index, list_indexes, load_encoder
-from simsearch.encoders import DEFAULT_MODEL
-from simsearch.errors import InputError
+from simsearch.encoders import DEFAULT_MODEL, Backend
 from simsearch.layout import index_home
 
 if TYPE_CHECKING:
@@ -58,8 +56,8 @@ def current_index(name: str) -> Index:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def encoder(model: str) -> Encoder:
-    return load_encoder(model)
+def encoder(model: str, backend: Backend = "torch") -> Encoder:
+    return load_encoder(model, backend=backend)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -111,13 +109,3 @@ def pop_flash() -> str | None:
 
 def selected_index_name() -> str | None:
     return st.session_state.get(INDEX_KEY)
-
-
-def max_upload_bytes() -> int:
-    """Upload cap: $SIMSEARCH_UI_MAX_UPLOAD_MB (default 50 MB); bigger files belong to `simsearch build`."""
-    raw = os.environ.get("SIMSEARCH_UI_MAX_UPLOAD_MB", "50")
-    try:
-        megabytes = float(raw)
-    except ValueError:
-        raise InputError(f"SIMSEARCH_UI_MAX_UPLOAD_MB={raw!r} is not a number; set it to megabytes, e.g. 50.") from None
-    return int(megabytes * 1024 * 1024)

@@ -7,27 +7,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from simsearch import Index, drop_index, read_corpus
 from simsearch.backends import KINDS
-from simsearch.corpus import SUPPORTED_EXTENSIONS, read_columns
-from simsearch.errors import InputError
+from simsearch.corpus import SUPPORTED_EXTENSIONS, read_columns, read_rows
+from simsearch.encoders import BACKENDS
+from simsearch.errors import IndexExistsError, InputError
 from simsearch.formatting import human_bytes
-from simsearch_ui import components, state
+from simsearch_ui import components, limits, state
 
 NUMBERED = "(number the texts)"
 OTHER_MODEL = "another model folder or hub id…"
-
-
-def progress_reporter(label: str):
-    """A st.progress bar and the on_progress(done, total) callback that moves it."""
-    bar = st.progress(0.0, text=f"{label}: loading the model…")
-
-    def report(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{label}: encoded {done:,} of {total:,} texts")
-
-    return bar, report
+REPLACE = "Replace an index of the same name"
 
 
 def saved_upload(upload) -> Path:
@@ -49,9 +42,9 @@ def suggested_name(filename: str) -> str:
     return stem[:64] or "my-index"
 
 
-def new_index_section() -> None:
+def new_index_section() -> tuple[str, str] | None:
     st.subheader("New index from a file")
-    limit = state.max_upload_bytes()
+    limit = limits.max_upload_bytes()
     upload = st.file_uploader(
         f"Texts: {', '.join(SUPPORTED_EXTENSIONS)} (up to {human_bytes(limit)})",
         type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS], max_upload_size=max(1, -(-limit // 2**20)),
@@ -60,13 +53,14 @@ def new_index_section() -> None:
     if upload is None:
         st.caption("A .txt file holds one text a line; .csv, .jsonl and .parquet files have a text column and "
                    "optionally an id column; every other column becomes metadata you can filter on.")
-        return
+        return None
     if upload.size > limit:
         raise InputError(f"{upload.name} is {human_bytes(upload.size)}, over this page's "
                          f"{human_bytes(limit)} limit; build it with `simsearch build NAME --input "
                          f"{upload.name}` instead.")
     path = saved_upload(upload)
     columns = read_columns(path)
+    preview_rows(path)
     left, right = st.columns(2)
     text_column = left.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
                                    key="text-column")
@@ -80,19 +74,37 @@ def new_index_section() -> None:
         model = right.text_input("Model folder or hub id", placeholder="/path/to/model").strip()
     kind = left.selectbox("Index kind", KINDS, key="build-kind",
                           help="auto: exact flat search up to 20,000 texts, HNSW above.")
-    overwrite = right.checkbox("Replace an index of the same name", value=False)
+    backend = right.selectbox("Backend", BACKENDS, key="build-backend",
+                              help="torch: the reference. onnx: the same vectors, faster on CPU, without torch at "
+                                   "search time. onnx-int8: quantized, faster again, vectors very slightly off.")
+    overwrite = left.checkbox(REPLACE, value=False, key="build-replace")
     if not st.button("Build index", type="primary", icon=":material/play_arrow:"):
-        return
+        return None
     if not model:
-        raise InputError("no model given; type a model folder or hub id, or pick one from the list.")
+        raise InputError("no model given; type a model folder or hub id in Model, or pick one from the list.")
+    if name.strip() in state.index_names() and not overwrite:  # before any work, in the words of this page
+        raise IndexExistsError(f"index {name.strip()!r} exists already; tick “{REPLACE}” to replace it, "
+                               "or choose another Index name.")
     corpus = read_corpus(path, text_column=text_column, id_column=None if id_column == NUMBERED else id_column)
-    bar, report = progress_reporter(f"Building {name}")
-    index = Index.build(name, corpus, encoder=state.encoder(model), kind=kind, overwrite=overwrite, on_progress=report,
-                        index_dir=state.home())
-    bar.progress(1.0, text="Done")
+    with components.build_progress(f"Building {name}") as progress:
+        encoder = state.encoder(model, backend)
+        progress.model_loaded()
+        index = Index.build(name, corpus, encoder=encoder, kind=kind, overwrite=overwrite,
+                            on_progress=progress.report, index_dir=state.home())
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     skipped = f" ({corpus.skipped_blank} blank rows skipped)" if corpus.skipped_blank else ""
     return index.name, f"Built index **{index.name}**: {len(index):,} texts{skipped}, kind {index.manifest.kind}."
+
+
+def preview_rows(path: Path, count: int = 5) -> None:
+    """The first rows of the upload as a table, so a wrong column or a mangled file shows before building."""
+    if path.suffix.lower() == ".txt":
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            rows = [{"text": line.rstrip("\n")} for line, _ in zip(lines, range(count))]
+    else:
+        rows = read_rows(path)[:count]
+    st.caption(f"First {len(rows)} rows of the file")
+    st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True, key="upload-preview")
 
 
 def existing_index_section() -> tuple[str | None, str] | None:
@@ -104,17 +116,18 @@ def existing_index_section() -> tuple[str | None, str] | None:
     with left.container(border=True):
         st.markdown("**Rebuild**: re-encode the stored texts into a new build and swap it in; ids stay.")
         kinds = ["(keep current)", *KINDS]
-        kind = st.selectbox("Kind for the rebuild", kinds, key="rebuild-kind")
-        if st.button("Rebuild", icon=":material/autorenew:"):
+        # keyed by the index: a choice made for one index never carries over to the next one picked
+        kind = st.selectbox("Kind for the rebuild", kinds, key=f"rebuild-kind-{name}")
+        if st.button("Rebuild", icon=":material/autorenew:", key=f"rebuild-{name}"):
             index = state.current_index(name)
-            bar, report = progress_reporter(f"Rebuilding {name}")
-            new = index.rebuild(kind=None if kind == kinds[0] else kind, on_progress=report)
-            bar.progress(1.0, text="Done")
+            with components.build_progress(f"Rebuilding {name}") as progress:
+                progress.model_loaded()  # the index's model is loaded with it
+                new = index.rebuild(kind=None if kind == kinds[0] else kind, on_progress=progress.report)
             return name, f"Rebuilt index **{name}**: {len(new):,} texts, kind {new.manifest.kind}."
     with right.container(border=True):
         st.markdown("**Drop**: delete the index and every file of it. This cannot be undone.")
         sure = st.checkbox(f"Yes, delete “{name}” for good", key=f"drop-confirm-{name}")
-        if st.button("Drop index", type="primary", disabled=not sure, icon=":material/delete:"):
+        if st.button("Drop index", type="primary", disabled=not sure, icon=":material/delete:", key=f"drop-{name}"):
             drop_index(name, index_dir=state.home())
             return None, f"Dropped index **{name}**."
     return None
@@ -125,12 +138,12 @@ def render() -> tuple[str | None, str] | None:
     flash = state.pop_flash()
     if flash:
         st.success(flash)
-    done = new_index_section()
-    st.divider()
-    return done or existing_index_section()
+    done = components.guarded(new_index_section)  # each section guarded alone: a failed build
+    st.divider()                                   # keeps Rebuild and Drop on the page
+    return done or components.guarded(existing_index_section)
 
 
-outcome = components.guarded(render)
-if outcome is not None:  # outside the guard: st.rerun stops this run
+outcome = render()
+if outcome is not None:  # outside the guards: st.rerun stops this run
     state.select_index_after_rerun(*outcome)
     st.rerun()

@@ -27,6 +27,6 @@ def render() -> None:
                            "models spread scores differently.")
     st.divider()
     st.subheader("Under the hood")
-    components.token_view(comparison.tokens, "first sentence", "second sentence")
+    components.token_view(comparison.tokens, "first sentence", "second sentence", key="compare")
 
 components.guarded(render)

@@ -25,6 +25,6 @@ def render() -> None:
     st.metric("cosine similarity", f"{comparison.score:.3f}")
     st.markdown(f"*{comparison.reading}*")
     st.subheader("Under the hood")
-    components.token_view(comparison.tokens, "query", "hit")
+    components.token_view(comparison.tokens, "query", "hit", key="explain")
 
 components.guarded(render)

@@ -10,10 +10,12 @@ import streamlit as st
 
 from simsearch import Index
 from simsearch.formatting import human_bytes, readable_time
-from simsearch.projection import embedding_map, umap_available
+from simsearch.projection import available_methods, embedding_map
 from simsearch_ui import components, state
 
 NO_COLOUR = "(none)"
+BROWSE_PAGE = 50
+BROWSE_LIMIT = 200_000  # beyond this the whole table would not fit comfortably in the server's memory
 
 
 @st.cache_data(show_spinner="Projecting the embeddings…", max_entries=16)
@@ -22,7 +24,7 @@ def map_points(folder: str, name: str, version: tuple, sample: int, method: str)
     projected = embedding_map(state.current_index(name), sample=sample, method=method)
     rows = [{"id": p.id, "text": p.text, "x": p.x, "y": p.y, **{f"meta:{k}": v for k, v in p.metadata.items()}}
             for p in projected.points]
-    caption = projected.method.upper()
+    caption = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}[projected.method]
     if projected.explained:
         caption += f" (axes explain {projected.explained[0]:.0%} and {projected.explained[1]:.0%} of the variance)"
     return pd.DataFrame(rows), caption, projected.total
@@ -63,8 +65,10 @@ def map_section(index: Index) -> None:
     facets = state.index_facets(index)
     left, middle, right = st.columns(3)
     colour = left.selectbox("Colour by", [*(f.column for f in facets), NO_COLOUR])
-    methods = ["pca", "umap"] if umap_available() else ["pca"]
-    method = middle.selectbox("Projection", methods, help="UMAP appears here when umap-learn is installed.")
+    methods = available_methods()  # the clustering one first: PCA's two axes explain a few percent
+    method = middle.selectbox("Projection", methods, format_func={"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}.get,
+                              help="t-SNE and UMAP keep neighbours together, so clusters show; PCA is exact and "
+                                   "instant but blurs them. UMAP appears when umap-learn is installed.")
     sample = right.number_input("Sample at most", min_value=100, max_value=20_000, value=2_000, step=500)
     points, caption, total = map_points(state.home(), index.name, state.index_version(index), int(sample), method)
     shown = f"{len(points):,} of {total:,} texts (a random sample)" if len(points) < total else f"all {total:,} texts"
@@ -90,6 +94,29 @@ def map_section(index: Index) -> None:
     st.altair_chart(chart, width="stretch")
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def all_documents(folder: str, name: str, version: tuple) -> pd.DataFrame:
+    """Every stored text in id order, for one version of an index (``version`` only keys the cache)."""
+    index = state.current_index(name)
+    documents = sorted(index.sample_documents(len(index)), key=lambda d: d.row_id)
+    return pd.DataFrame([{"id": d.id, "text": d.text, **d.metadata} for d in documents])
+
+
+def browse_section(index: Index) -> None:
+    st.subheader("Browse the texts")
+    if len(index) > BROWSE_LIMIT:
+        st.caption(f"{len(index):,} texts: too many to list here; search for them, or export with the CLI.")
+        return
+    table = all_documents(state.home(), index.name, state.index_version(index))
+    contains = st.text_input("Show texts containing", key=f"browse-filter-{index.name}")
+    if contains:
+        table = table[table["text"].str.contains(contains, case=False, regex=False)]
+    pages = max(1, -(-len(table) // BROWSE_PAGE))
+    page = st.number_input(f"Page (of {pages}, {BROWSE_PAGE} texts each)", min_value=1, max_value=pages, value=1,
+                           key=f"browse-page-{index.name}-{contains}")
+    st.dataframe(table.iloc[(page - 1) * BROWSE_PAGE: page * BROWSE_PAGE], hide_index=True, key="browse-table")
+
+
 def render() -> None:
     st.title("Index overview")
     name = state.selected_index_name()
@@ -100,6 +127,7 @@ def render() -> None:
     st.caption(f"Index **{name}**")
     manifest_section(index)
     map_section(index)
+    browse_section(index)
 
 
 components.guarded(render)
