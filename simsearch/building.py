@@ -20,7 +20,7 @@ import numpy as np
 
 from simsearch.backends import IndexKind, choose_kind, create_vector_index
 from simsearch.corpus import Corpus, Document, documents_from_rows
-from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError
+from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.generations import STORE_FILE, vectors_file
 from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
 from simsearch.manifest import Manifest, write_manifest
@@ -82,7 +82,7 @@ def build_index(home: Path, name: str, documents: list[Document], encoder: Encod
     check_name(name)
     if exists(home, name) and not overwrite:
         raise IndexExistsError(
-            f"index {name!r} exists already; use `simsearch rebuild {name}` or pass --overwrite to replace it."
+            f"index {name!r} exists already; {fix('rebuild', name)}, or {fix('overwrite')} to replace it."
         )
     choose_kind(options.kind, len(documents))
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simsearch.backends import VectorIndex, load_vector_index
-from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError
+from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError, fix
 from simsearch.layout import current_folder, remove_unused_builds, writer_lock
 from simsearch.manifest import Manifest, read_manifest, write_manifest
 from simsearch.store import Store
@@ -84,7 +84,7 @@ def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generatio
                                         "rebuild it.") from None
             raise CorruptIndexError(
                 f"vector file {path.name} of index {manifest.name!r} is damaged ({str(exc).splitlines()[0]}); "
-                f"rebuild it with `simsearch rebuild {manifest.name}`."
+                f"{fix('rebuild', manifest.name)}."
             ) from None
         # A side file (HNSW tombstones) removed by a writer that moved on also shows as a count off.
         if vectors.count == count or store.generation_and_count()[0] == number:
@@ -97,7 +97,7 @@ def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generatio
     if vectors.count != count:
         raise CorruptIndexError(
             f"index {manifest.name!r} holds {vectors.count} vectors but {count} texts; "
-            f"rebuild it with `simsearch rebuild {manifest.name}`."
+            f"{fix('rebuild', manifest.name)}."
         )
     return Generation(vectors, number)
 

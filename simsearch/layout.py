@@ -82,7 +82,7 @@ def current_folder(home: Path, name: str) -> Path:
     if not (link / MANIFEST_FILE).exists():
         known = ", ".join(list_index_names(home)) or "none yet"
         raise IndexNotFoundError(
-            f"no index named {name!r} in {home} (known: {known}); build it with `simsearch build {name} --input FILE`."
+            f"no index named {name!r} in {home} (known: {known}); {fix('build', name)}."
         )
     folder = link.resolve()
     if link.is_symlink() and folder.parent != _own_folder(home, BUILDS).resolve():
