@@ -21,11 +21,17 @@ class Fusion:
     ``score``: each list's scores min-max scaled to [0, 1] per query, weighted and summed
     (a document missing from a list gets 0 from it). ``depth`` candidates are taken from
     each list (never fewer than k).
+
+    The defaults won on cisi and the STS-B dev paraphrase set (nDCG@10, all-MiniLM-L6-v2;
+    the sweep is in the README, "Search modes"): score fusion with the dense list weighted
+    1.5 gave 43.83 / 95.39, RRF (constant 60, equal weights) 43.32 / 94.54 and dense alone
+    41.92 / 95.07; RRF fell below dense on the paraphrases, score fusion did not. Depth 30,
+    100 or 300 changed nDCG@10 by under 0.3.
     """
 
-    method: Literal["rrf", "score"] = "rrf"
+    method: Literal["rrf", "score"] = "score"
     constant: float = 60.0
-    dense_weight: float = 1.0
+    dense_weight: float = 1.5
     lexical_weight: float = 1.0
     depth: int = 100
 

@@ -3,7 +3,7 @@
 Three modes choose the candidates stage. ``dense``: nearest vectors, scored by cosine
 similarity in [-1, 1]. ``lexical``: BM25 over the store's FTS5 index, scored by BM25
 (0 or more, unbounded, comparable only within one query); no encoding. ``hybrid``: both
-lists, fused (reciprocal rank by default; see ``Fusion``), scored by the fused score,
+lists, fused (normalised scores by default, or reciprocal rank; see ``Fusion``), scored by the fused score,
 which only orders hits within one query.
 
 Every search goes through here (Index.search, search_batch and query, hence the
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 SearchMode = Literal["dense", "lexical", "hybrid"]
 MODES: tuple[str, ...] = get_args(SearchMode)
-# Chosen on cisi and the STS-B dev paraphrase set (README, "Search modes"): hybrid wins both.
+# Chosen on cisi and the STS-B dev paraphrase set (README, "Search modes"): hybrid with score fusion wins both.
 DEFAULT_MODE: SearchMode = "hybrid"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
-from simsearch.fusion import normalised_score_fusion, reciprocal_rank_fusion
+from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
 from simsearch.search import MODES, lexical_terms
 from simsearch.store import SCHEMA_VERSION, Store
 
@@ -120,7 +120,9 @@ def test_dense_mode_scores_are_cosines_and_hybrid_mixes_both_lists(zoo):
     dense = zoo.search("The cat sleeps on the warm windowsill.", k=3, mode="dense")
     assert dense[0].id == "a1" and dense[0].score == pytest.approx(1.0, abs=1e-4)
     hybrid = zoo.search("The cat sleeps on the warm windowsill.", k=3, mode="hybrid")
-    assert hybrid[0].id == "a1" and hybrid[0].score == pytest.approx(2 / 61)  # first in both lists
+    assert hybrid[0].id == "a1" and hybrid[0].score == pytest.approx(2.5)  # first in both lists: 1.5 x 1 + 1 x 1
+    rrf = zoo.query(["The cat sleeps on the warm windowsill."], 3, mode="hybrid", fusion=Fusion(method="rrf")).hits[0]
+    assert rrf[0].id == "a1" and rrf[0].score == pytest.approx(1.5 / 61 + 1 / 61)
 
 
 # --- CLI ----------------------------------------------------------------------------------
