@@ -1,4 +1,4 @@
-"""Dense, lexical and hybrid search: the store's FTS5 index (real SQLite), fusion math, modes through the API and CLI."""
+"""Dense, lexical and hybrid search: the store's FTS5 index (real SQLite), fusion math, the modes in API and CLI."""
 
 from __future__ import annotations
 
@@ -144,7 +144,8 @@ def test_cli_search_mode_single_and_queries_file(zoo, index_dir, tmp_path):
     result = cli("search", "zoo", "--queries", str(queries), "--mode", "lexical", "--json", index_dir=index_dir)
     assert result.exit_code == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [[hit["id"] for hit in line["hits"]] if "error" not in line else "error" for line in lines] == [["a5"], "error", ["a1"]]
+    found = [[hit["id"] for hit in line["hits"]] if "error" not in line else "error" for line in lines]
+    assert found == [["a5"], "error", ["a1"]]
 
 
 def ids_of(stdout: str) -> list[list[str]]:
