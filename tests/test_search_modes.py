@@ -162,3 +162,19 @@ def test_cli_unknown_mode_is_one_line_naming_the_valid_modes(zoo, index_dir):
 def test_cli_lexical_query_without_words_names_the_flag(zoo, index_dir):
     result = cli("search", "zoo", '"*-()', "--mode", "lexical", index_dir=index_dir)
     assert result.exit_code == 1 and "--mode dense" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(repo / "benchmarks" / "ranking.py"), "--smoke",
+                           "--json-out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    systems = {"plain stack (ST + IndexFlatIP)", "simsearch dense", "simsearch lexical", "simsearch hybrid"}
+    assert {row["system"] for row in report["quality"]} == systems == {row["system"] for row in report["latency"]}
+    assert all(row["p99_ms"] >= row["p50_ms"] > 0 for row in report["latency"])
+    assert "| simsearch hybrid |" in done.stdout
