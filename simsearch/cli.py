@@ -56,6 +56,8 @@ Backend = Annotated[str | None, typer.Option(
     "--backend", help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Mode = Annotated[str, typer.Option(
+    "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both, fused by rank).  [default: hybrid]")]
 
 
 @app.command()
@@ -145,23 +147,32 @@ def search(
     k: Annotated[int, typer.Option("--top-k", "-k", help="Number of hits.")] = 10,
     queries: Annotated[Path | None, typer.Option(
         "--queries", help="UTF-8 text file, one query a line; a blank line gets an error in its place.")] = None,
-    as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None,
+    as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None, mode: Mode = "hybrid",
 ) -> None:
-    """Search NAME for the texts closest in meaning to QUERY (or each line of --queries)."""
+    """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
+    from simsearch.search import check_mode, lexical_terms
 
     if (query is None) == (queries is None):
         raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
+    mode = check_mode(mode)
     lines = [query] if queries is None else _query_lines(queries)
     index = Index.open(name, index_dir=index_dir, backend=backend)
-    with _loading_model(index.manifest.model["name"], quiet=False):
-        index.encoder  # noqa: B018 - loaded here, under the "loading model" line
-    # A blank QUERY argument is refused by the search itself; a blank line of a file is answered in place.
-    texts = [text for text in lines if queries is None or text.strip()]
-    found = iter(index.search_batch(texts, k) if texts else [])
+    if mode != "lexical":
+        with _loading_model(index.manifest.model["name"], quiet=False):
+            index.encoder  # noqa: B018 - loaded here, under the "loading model" line
+
+    def unanswerable(text: str) -> str | None:
+        """Why a line of --queries gets an error in its place (a QUERY argument is refused by the search)."""
+        if not text.strip():
+            return "is blank: nothing to search for"
+        return "has no words to match lexically" if mode == "lexical" and not lexical_terms(text) else None
+
+    texts = [text for text in lines if queries is None or unanswerable(text) is None]
+    found = iter(index.search_batch(texts, k, mode=mode) if texts else [])
     for number, text in enumerate(lines, start=1):
-        if queries is not None and not text.strip():  # kept in place: output line N answers input line N
-            problem = f"line {number} is blank: nothing to search for"
+        if queries is not None and unanswerable(text):  # kept in place: output line N answers input line N
+            problem = f"line {number} {unanswerable(text)}"
             if as_json:
                 typer.echo(json.dumps({"query": "", "hits": [], "error": problem}))
             else:
@@ -344,24 +355,26 @@ def eval_retrieval(
     qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels .tsv (query-id, corpus-id, score).")],
     model: Model = None, pooling: Pooling = None,
     index: Annotated[str | None, typer.Option("--index", help="Search this index instead of a model.")] = None,
-    as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None,
+    as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None, mode: Mode = "hybrid",
 ) -> None:
     """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index."""
-    from simsearch.evaluate import index_retrieval_metrics, read_beir, retrieval_metrics
+    from simsearch.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
+    from simsearch.search import check_mode
 
     if index is not None and (model is not None or pooling is not None):
         raise InputError("give --model or --index, not both: an index searches with its own model.")
+    mode = check_mode(mode)
     data = read_beir(corpus, queries, qrels)
     if index is not None:
         from simsearch import Index
 
         opened = Index.open(index, index_dir=index_dir)
-        name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size)
+        name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size, mode)
     else:
         from simsearch.encoders import load_encoder
 
         encoder = load_encoder(model, pooling)
-        name, metrics = encoder.name, retrieval_metrics(encoder, data, batch_size)
+        name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size)
     _print_metrics(name, len(data.qrels), metrics, as_json)
 
 
@@ -369,14 +382,17 @@ def eval_retrieval(
 def eval_paraphrase(
     files: Annotated[list[Path], typer.Argument(help="STS-style pair files; their sentences form the corpus.")],
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+    mode: Mode = "hybrid",
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
     from simsearch.encoders import load_encoder
-    from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics
+    from simsearch.evaluate import mode_retrieval_metrics, paraphrase_retrieval_set
+    from simsearch.search import check_mode
 
+    mode = check_mode(mode)
     data = paraphrase_retrieval_set(files)
     encoder = load_encoder(model, pooling)
-    _print_metrics(encoder.name, len(data.qrels), retrieval_metrics(encoder, data, batch_size), as_json)
+    _print_metrics(encoder.name, len(data.qrels), mode_retrieval_metrics(encoder, data, mode, batch_size), as_json)
 
 
 

@@ -31,6 +31,7 @@ FIXES: dict[str, dict[Surface, str]] = {
                   "ui": "pick one of them under Id column"},
     "loss": {"python": "choose it with loss={arg!r}", "cli": "use --loss {arg}", "ui": "choose the loss {arg}"},
     "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
+    "mode": {"python": 'search with mode="{arg}"', "cli": "use --mode {arg}", "ui": "choose the mode {arg}"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }

@@ -9,6 +9,7 @@ index's kind returns, which is the point of evaluating an index.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,9 @@ from simsearch.pairs import PairSet, read_pairs
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
+    from simsearch.fusion import Fusion
     from simsearch.index import Index
+    from simsearch.search import SearchMode
 
 Qrels = Mapping[str, Mapping[str, int]]  # query id -> {document id: relevance > 0}
 RETRIEVAL_DEPTH = 100  # deepest cut-off reported (Recall@100, MAP@100)
@@ -106,19 +109,41 @@ def retrieval_metrics(encoder: Encoder, data: RetrievalSet, batch_size: int = 64
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
 
 
-def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 64) -> dict[str, float]:
-    """The same figures, searching an existing index (its documents and its own model) instead."""
+def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 64, mode: SearchMode = "dense",
+                            fusion: Fusion | None = None) -> dict[str, float]:
+    """The same figures, searching an existing index (its documents and its own model) in ``mode``."""
     query_ids = [q for q in data.queries if q in data.qrels]
     answers = sorted({doc for q in query_ids for doc in data.qrels[q]})
     missing = len(answers) - len(index.known_ids(answers))
     if missing:  # an answer the index cannot return would silently lower every figure
         raise InputError(f"index {index.name!r} lacks {missing} of the {len(answers)} documents the qrels name; "
                          f"build it from the BEIR corpus with {fix('id_column_named', '_id')}.")
-    vectors = index.encoder.encode([data.queries[q] for q in query_ids], batch_size=batch_size)
     k = min(RETRIEVAL_DEPTH + 1, len(index))
-    hits = index.search_vectors(vectors, k)
+    texts = [data.queries[q] for q in query_ids]
+    if mode == "dense":
+        hits = index.search_vectors(index.encoder.encode(texts, batch_size=batch_size), k)
+    else:
+        hits = [found for start in range(0, len(texts), batch_size)
+                for found in index.query(texts[start : start + batch_size], k, mode=mode, fusion=fusion).hits]
     rankings = {q: [hit.id for hit in found] for q, found in zip(query_ids, hits)}
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
+
+
+def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMode = "dense",
+                           batch_size: int = 64) -> dict[str, float]:
+    """``retrieval_metrics`` in any search mode: lexical and hybrid need the store's FTS5 index,
+    so the corpus is built into a temporary flat (exact) index first; dense stays brute force."""
+    if mode == "dense":
+        return retrieval_metrics(encoder, data, batch_size)
+    from simsearch.index import Index
+
+    with tempfile.TemporaryDirectory(prefix="simsearch-eval-") as home:
+        rows = [{"id": doc_id, "text": text} for doc_id, text in data.corpus.items()]
+        index = Index.build("eval", rows, encoder=encoder, kind="flat", batch_size=batch_size, index_dir=home)
+        try:
+            return index_retrieval_metrics(index, data, batch_size, mode)
+        finally:
+            index.close()
 
 
 def ranking_metrics(rankings: Mapping[str, Sequence[str]], qrels: Qrels,

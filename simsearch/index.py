@@ -31,12 +31,14 @@ from simsearch.errors import InputError, SimsearchError
 from simsearch.generations import Generation, catch_up, is_current, open_build, writing
 from simsearch.layout import check_name, current_folder, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder, read_manifest
-from simsearch.search import Filters, Hit, SearchResult, SearchTarget, check_k, run_query, search_encoded
+from simsearch.search import DEFAULT_MODE, Filters, Hit, SearchResult, SearchTarget, check_k, run_query, search_encoded
 from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.backends import IndexKind, VectorIndex
     from simsearch.encoders import Backend, Encoder
+    from simsearch.fusion import Fusion
+    from simsearch.search import SearchMode
     from simsearch.store import Facet, StoredDocument
 
 
@@ -116,20 +118,21 @@ class Index:
             self._encoder = check_encoder(self.manifest, load_own_encoder(self.manifest, self._backend))
         return self._encoder
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
-        """The ``k`` most similar documents, best first, scored by cosine similarity.
+    def search(self, query: str, k: int = 10, filters: Filters | None = None,
+               mode: SearchMode = DEFAULT_MODE) -> list[Hit]:
+        """The ``k`` best documents, best first. ``filters`` ({"category": "music"}, or a list of values)
+        keeps only matching metadata; ``mode`` is dense, lexical or hybrid (see simsearch.search for scores)."""
+        return self.query([query], k, filters, mode).hits[0]
 
-        ``filters`` ({"category": "music"}, or a list of values) keeps only matching metadata.
-        """
-        return self.query([query], k, filters).hits[0]
-
-    def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> list[list[Hit]]:
+    def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
+                     mode: SearchMode = DEFAULT_MODE) -> list[list[Hit]]:
         """Search several queries in one encoder pass; one list of hits per query."""
-        return self.query(queries, k, filters).hits
+        return self.query(queries, k, filters, mode).hits
 
-    def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None) -> SearchResult:
-        """Search several queries and report the time each stage took (see simsearch.search)."""
-        return run_query(self._target(), queries, k, filters)
+    def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None) -> SearchResult:
+        """Search several queries and report the time each stage took; ``fusion`` tunes hybrid mode."""
+        return run_query(self._target(mode), queries, k, filters, mode, fusion)
 
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
@@ -220,8 +223,10 @@ class Index:
         self._store.close()
 
     # --- internals ------------------------------------------------------------------------
-    def _target(self) -> SearchTarget:
-        return SearchTarget(self.encoder, self._vectors(), self._store)
+    def _target(self, mode: str = "dense") -> SearchTarget:
+        """What a query reads; lexical mode needs no model, so it is not loaded for it."""
+        encoder = self.encoder if mode != "lexical" else self._encoder
+        return SearchTarget(encoder, self._vectors(), self._store)  # type: ignore[arg-type]
 
     def _vectors(self) -> VectorIndex:
         """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""

@@ -1,5 +1,11 @@
 """The query pipeline: validate -> encode -> candidates -> fetch -> result, each stage timed.
 
+Three modes choose the candidates stage. ``dense``: nearest vectors, scored by cosine
+similarity in [-1, 1]. ``lexical``: BM25 over the store's FTS5 index, scored by BM25
+(0 or more, unbounded, comparable only within one query); no encoding. ``hybrid``: both
+lists, fused (normalised scores by default, or reciprocal rank; see ``Fusion``), scored by the fused score,
+which only orders hits within one query.
+
 Every search goes through here (Index.search, search_batch and query, hence the
 CLI, the UI and the benchmarks). Each stage is one small function with plain
 inputs and outputs, so a new stage (lexical candidates, fusion, re-ranking) slots
@@ -12,15 +18,17 @@ than returned without a text.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import InvalidArgumentError, fix
 from simsearch.filters import Filters
+from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
 
 if TYPE_CHECKING:
     from simsearch.backends import VectorIndex
@@ -28,9 +36,16 @@ if TYPE_CHECKING:
     from simsearch.store import Store
 
 
+SearchMode = Literal["dense", "lexical", "hybrid"]
+MODES: tuple[str, ...] = get_args(SearchMode)
+# Chosen on cisi and the STS-B dev paraphrase set (README, "Search modes"): hybrid with score fusion wins both.
+DEFAULT_MODE: SearchMode = "hybrid"
+
+
 @dataclass(frozen=True)
 class Hit:
-    """One search result. ``score`` is the cosine similarity in [-1, 1], higher is closer."""
+    """One search result, best first. ``score`` depends on the mode: cosine similarity in [-1, 1]
+    (dense), BM25 >= 0 (lexical) or the fused score (hybrid); higher is closer in each."""
 
     id: str
     text: str
@@ -80,15 +95,28 @@ class Candidates:
     row_ids: np.ndarray
 
 
-def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10,
-              filters: Filters | None = None) -> SearchResult:
+def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None) -> SearchResult:
     """Run every stage for a batch of queries and time each one."""
     started = time.perf_counter()
-    queries, k = validate_queries(queries), check_k(k)
+    queries, k, mode = validate_queries(queries), check_k(k), check_mode(mode)
+    terms = [lexical_terms(query) for query in queries] if mode != "dense" else []
+    if mode == "lexical":
+        check_lexical(queries, terms)
     encoding = time.perf_counter()
-    query_vectors = encode_queries(target.encoder, queries)
+    query_vectors = encode_queries(target.encoder, queries) if mode != "lexical" else None
     encode_ms = (time.perf_counter() - encoding) * 1000
-    hits, candidates_ms, fetch_ms = search_encoded(target.vectors, target.store, query_vectors, k, filters)
+    if query_vectors is not None and mode == "dense":
+        hits, candidates_ms, fetch_ms = search_encoded(target.vectors, target.store, query_vectors, k, filters)
+    else:
+        searching = time.perf_counter()
+        if query_vectors is None:
+            candidates = lexical_candidates(target.store, terms, k, filters)
+        else:
+            candidates = hybrid_candidates(target, query_vectors, terms, k, filters, fusion or Fusion())
+        fetching = time.perf_counter()
+        hits = [found[:k] for found in fetch_hits(target.store, candidates)]
+        candidates_ms, fetch_ms = (fetching - searching) * 1000, (time.perf_counter() - fetching) * 1000
     return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000))
 
 
@@ -134,6 +162,33 @@ def check_query(query: str) -> str:
     return query
 
 
+def check_mode(mode: str) -> SearchMode:
+    if mode not in MODES:
+        raise InvalidArgumentError(f"unknown search mode {mode!r}; valid: {', '.join(MODES)}.")
+    return mode  # type: ignore[return-value]
+
+
+_TERM = re.compile(r"[^\W_]+")  # runs of letters and digits: what FTS5's unicode61 tokenizer keeps
+
+
+def lexical_terms(query: str) -> list[str]:
+    """The words of a query for the lexical index, lower-cased, each once, in order.
+
+    Punctuation (quotes, ``*``, ``-``, parentheses) is dropped and ``AND``/``OR``/``NEAR``
+    are words like any other: the store quotes every term, so user text is never FTS5 syntax.
+    """
+    return list(dict.fromkeys(term.lower() for term in _TERM.findall(query)))
+
+
+def check_lexical(queries: list[str], terms: list[list[str]]) -> None:
+    """Refuse a lexical query with no words in it (only punctuation): nothing could match."""
+    for query, words in zip(queries, terms):
+        if not words:
+            shown = query if len(query) <= 40 else query[:37] + "..."
+            raise InvalidArgumentError(f"the query {shown!r} has no words to match lexically; "
+                                       f"type some words, or {fix('mode', 'dense')}.")
+
+
 MAX_K = 2**63 - 1  # ids and counts are int64 throughout; a k above every document count returns them all
 
 
@@ -174,3 +229,43 @@ def fetch_hits(store: Store, candidates: Candidates) -> list[list[Hit]]:
                 for score, r in zip(scores, row_ids) if int(r) in documents]
         results.append(hits)
     return results
+
+
+def lexical_candidates(store: Store, terms: list[list[str]], k: int, filters: Filters | None = None) -> Candidates:
+    """The ``k`` best rows by BM25 per query's terms (none for a query without terms)."""
+    found = [store.lexical_candidates(words, k, filters) for words in terms]
+    return _padded([scores for scores, _ in found], [row_ids for _, row_ids in found])
+
+
+def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: list[list[str]], k: int,
+                      filters: Filters | None, fusion: Fusion) -> Candidates:
+    """Dense and lexical candidates, ``fusion.depth`` (at least k) of each, fused into one list per query.
+
+    A query without lexical terms fuses its dense list alone, so it ranks as in dense mode.
+    Rows a concurrent writer deleted drop out when fetched; the fused lists run deeper than k.
+    """
+    depth = max(k, fusion.depth)
+    dense = vector_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
+                              filters)
+    lexical = lexical_candidates(target.store, terms, depth, filters)
+    weights = (fusion.dense_weight, fusion.lexical_weight)
+    fused_scores, fused_rows = [], []
+    for row in range(len(terms)):
+        lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
+        if fusion.method == "rrf":
+            fused = reciprocal_rank_fusion([ids for ids, _ in lists], weights, fusion.constant)
+        else:
+            fused = normalised_score_fusion(lists, weights)
+        fused_rows.append(np.array([r for r, _ in fused], dtype=np.int64))
+        fused_scores.append(np.array([score for _, score in fused], dtype=np.float32))
+    return _padded(fused_scores, fused_rows)
+
+
+def _padded(scores: list[np.ndarray], row_ids: list[np.ndarray]) -> Candidates:
+    """Per-query lists of any lengths as Candidates (row id -1 fills the short ones)."""
+    width = max((len(ids) for ids in row_ids), default=0)
+    all_scores = np.zeros((len(row_ids), width), dtype=np.float32)
+    all_ids = np.full((len(row_ids), width), -1, dtype=np.int64)
+    for row, (values, ids) in enumerate(zip(scores, row_ids)):
+        all_scores[row, : len(ids)], all_ids[row, : len(ids)] = values, ids
+    return Candidates(all_scores, all_ids)

@@ -28,6 +28,12 @@ from simsearch.corpus import Document
 from simsearch.errors import CorruptIndexError, FormatVersionError, IndexFolderError, InputError, InvalidArgumentError
 from simsearch.filters import Condition, Filters, filter_conditions
 
+# How the lexical index splits text into terms: Porter stemming over unicode61 with diacritics
+# folded. BM25 alone, nDCG@10 on cisi / STS-B dev paraphrase: unicode61 28.26 / 90.78 (ascii and
+# remove_diacritics the same on these English sets), trigram 29.64 / 91.00, porter 31.43 / 92.86
+# (2026-11-23, benchmarks/ranking.py --tokenizers). Part of migration 2: changing it needs a new migration.
+LEXICAL_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
 # Migration N (1-based) brings a store from schema version N-1 to N. Released entries are
 # never edited, only appended to; all pending ones run in one transaction on open.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -41,6 +47,26 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             metadata TEXT NOT NULL DEFAULT '{}'
         )""",
         "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    # 2: the lexical index. External content over ``documents`` (the text is stored once and
+    #    the FTS rowid is the row id, hence the vector id); contentless tables cannot delete
+    #    rows before SQLite 3.43. Triggers keep it in step inside the same statement, so every
+    #    insert, copy and delete commits texts and lexical index together; 'rebuild' fills it
+    #    from the rows an older store already holds.
+    (
+        f"CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id', "
+        f"tokenize='{LEXICAL_TOKENIZER}')",
+        """CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+            INSERT INTO documents_fts (rowid, text) VALUES (new.id, new.text);
+        END""",
+        """CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+            INSERT INTO documents_fts (documents_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        END""",
+        """CREATE TRIGGER documents_fts_update AFTER UPDATE OF text ON documents BEGIN
+            INSERT INTO documents_fts (documents_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO documents_fts (rowid, text) VALUES (new.id, new.text);
+        END""",
+        "INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -211,6 +237,33 @@ class Store:
         See ``simsearch.filters`` for what each kind of value matches. A column that no
         document has is refused by name, so a typo does not look like "no results".
         """
+        where, args = self._filter_where(filters)
+        rows = self._query(f"SELECT id FROM documents{where} ORDER BY id", args)
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def lexical_candidates(self, terms: Sequence[str], k: int,
+                           filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows by BM25 for documents holding any of ``terms``: (scores, row ids), best first.
+
+        Each term is quoted, so it is only ever a word to FTS5, never an operator, and the
+        terms are OR-ed (FTS5's own default is AND). Scores are FTS5's ``bm25()`` negated:
+        0 or more, higher is better, comparable only within one query.
+        """
+        if not terms:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        match = " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+        sql = "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?"
+        args: list[Any] = [match]
+        if filters:
+            where, filter_args = self._filter_where(filters)
+            sql += f" AND rowid IN (SELECT id FROM documents{where})"
+            args += filter_args
+        rows = self._query(sql + " ORDER BY bm25(documents_fts) LIMIT ?", [*args, min(k, 2**62)])
+        return (np.array([row[1] for row in rows], dtype=np.float32),
+                np.array([row[0] for row in rows], dtype=np.int64))
+
+    def _filter_where(self, filters: Filters) -> tuple[str, list[Any]]:
+        """The WHERE clause (with its leading space; empty for no conditions) selecting matching documents."""
         clauses: list[str] = []
         args: list[Any] = []
         for condition in filter_conditions(filters):
@@ -222,9 +275,7 @@ class Store:
             clause, clause_args = _condition_sql(condition, path)
             clauses.append(clause)
             args += clause_args
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""  # no conditions: every document
-        rows = self._query(f"SELECT id FROM documents{where} ORDER BY id", args)
-        return np.array([row[0] for row in rows], dtype=np.int64)
+        return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args  # no conditions: every document
 
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Columns worth a drop-down: scalar values only, between 2 and ``max_values`` distinct ones.

@@ -48,7 +48,9 @@ def test_demo_queries_land_in_their_category(demo_index):
     queries = {"cooking": "how long to bake bread", "finance": "saving money for retirement",
                "music": "practising the piano every day", "sports": "the team won the final match"}
     for category, query in queries.items():
-        categories = [hit.metadata["category"] for hit in demo_index.search(query, k=5)]
+        # dense: the model's sense of topic. Hybrid (the default) lets "every day" pull in two health texts
+        # for the piano query (music 2 of 5); see the README's Search modes.
+        categories = [hit.metadata["category"] for hit in demo_index.search(query, k=5, mode="dense")]
         assert categories.count(category) >= 4, (query, categories)
 
 

@@ -33,7 +33,7 @@ def built(tiny_encoder, index_dir, animals) -> Index:
 
 def test_search_returns_own_text_first_with_descending_cosine(built, animals):
     for row in animals:
-        hits = built.search(row["text"], k=5)
+        hits = built.search(row["text"], k=5, mode="dense")
         assert hits[0].id == row["id"]
         assert hits[0].score == pytest.approx(1.0, abs=1e-4)
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

@@ -37,8 +37,10 @@ def search(app: AppTest, query: str) -> AppTest:
     return app
 
 
-def result_texts(app: AppTest) -> list[str]:
-    return [re.sub(r"^\*\*\d+\.\*\* ", "", m.value) for m in app.markdown if re.match(r"^\*\*\d+\.\*\* ", m.value)]
+def result_texts(app: AppTest, highlighted: bool = False) -> list[str]:
+    """The hits' texts as shown; without ``highlighted``, the bold around matched query words removed."""
+    texts = [re.sub(r"^\*\*\d+\.\*\* ", "", m.value) for m in app.markdown if re.match(r"^\*\*\d+\.\*\* ", m.value)]
+    return texts if highlighted else [re.sub(r"\*\*(.+?)\*\*", r"\1", text) for text in texts]
 
 
 def result_scores(app: AppTest) -> list[float]:
@@ -61,8 +63,8 @@ def test_search_page_shows_ranked_results_with_scores_and_latency(app_home):
     texts = result_texts(app)
     assert texts[0] == "Heavy rain flooded the mountain trail."
     assert len(texts) == 8  # all documents, k defaults to 10
-    scores = result_scores(app)
-    assert scores == sorted(scores, reverse=True) and scores[0] == pytest.approx(1.0, abs=1e-3)
+    scores = result_scores(app)  # hybrid by default: first in both lists scores 1.5 x 1 + 1 x 1
+    assert scores == sorted(scores, reverse=True) and scores[0] == pytest.approx(2.5, abs=1e-3)
     timing = next(c.value for c in app.caption if "results from" in c.value)
     assert re.search(r"encode [0-9.]+ ms · search [0-9.]+ ms", timing)
     assert any("category: **outdoors**" in c.value for c in app.caption)
@@ -106,6 +108,42 @@ def test_query_k_and_filters_come_from_the_url(app_home):
     assert result_texts(app) == ["The stock market fell sharply on Monday.", "Interest rates rose again this quarter."]
 
 
+def test_mode_selector_searches_in_that_mode_and_goes_into_the_url(app_home):
+    app = search(start(), "windowsill")
+    assert app.query_params == {"q": "windowsill"}  # hybrid, the default, stays out of the URL
+    app.segmented_control(key="mode").set_value("lexical").run()
+    assert not app.exception
+    assert result_texts(app) == ["The cat sleeps on the warm windowsill."]  # only the text holding the word
+    assert app.query_params == {"q": "windowsill", "mode": "lexical"}
+    app.segmented_control(key="mode").set_value("dense").run()
+    assert len(result_texts(app)) == 8 and result_scores(app)[0] <= 1.0
+
+
+def test_mode_comes_from_the_url(app_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "basil", "mode": "lexical"})
+    app.run()
+    assert not app.exception
+    assert result_texts(app) == ["Fresh basil makes the tomato sauce better."]
+
+
+def test_a_lexical_query_without_words_is_one_message_naming_the_mode_control(app_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "*-()", "mode": "lexical"})
+    app.run()
+    assert not app.exception
+    assert any("no words to match lexically" in e.value and "choose the mode dense" in e.value for e in app.error)
+
+
+def test_matched_query_words_are_bold_and_user_text_stays_escaped(app_home):
+    app = search(start(), "warm cats")
+    assert "The **cat** sleeps on the **warm** windowsill." in result_texts(app, highlighted=True)
+    from simsearch_ui.components import highlighted
+
+    shown = highlighted("pay $5 for *fetching* balls", "fetches ball $5")
+    assert shown == r"pay \$**5** for \***fetching**\* **balls**"
+
+
 def test_typed_query_k_and_filter_go_into_the_url(app_home):
     app = search(start(), "cats")
     app.number_input(key="k").set_value(4).run()
@@ -139,7 +177,7 @@ def test_many_results_are_paged_twenty_at_a_time(tiny_model, index_dir, monkeypa
     search(app, "topic 3")
     first_page = result_texts(app)
     assert len(first_page) == 20
-    pager = app.get("button_group")[0]
+    pager = next(group for group in app.get("button_group") if group.label == "Page")  # not the mode selector
     pager.set_value(3).run()
     assert not app.exception
     assert len(result_texts(app)) == 5 and not set(result_texts(app)) & set(first_page)
@@ -156,7 +194,9 @@ def test_identical_texts_are_one_card_naming_their_ids(tiny_model, index_dir, mo
 
 
 def test_explain_opens_token_heatmap_between_query_and_hit(app_home):
-    app = search(start(), "The stock market fell sharply on Monday.")
+    app = start()
+    app.segmented_control(key="mode").set_value("dense").run()  # dense hits are scored by the same cosine
+    search(app, "The stock market fell sharply on Monday.")
     second, second_score = result_texts(app)[1], result_scores(app)[1]
     app.button(key="hit-2-explain").click().run()
     assert not app.exception

@@ -15,10 +15,12 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Hit, SimsearchError
+from simsearch.search import lexical_terms
 from simsearch.tokens import Token, TokenSimilarity
 
 log = logging.getLogger(__name__)
 
+_WORD = re.compile(r"[^\W_]+")  # a word as the lexical index sees it: letters and digits
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>$~])")  # what changes the look of text inside a line
 _CHIP_CSS = """
 <style>
@@ -50,16 +52,18 @@ def guarded(render: Callable[[], Any]) -> Any:
 
 
 def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | None = None,
-             on_explain: Callable[[Hit], None] | None = None, identical: list[str] | None = None) -> None:
-    """One result: rank and text, cosine as a number and a bar, metadata, and the two actions.
+             on_explain: Callable[[Hit], None] | None = None, identical: list[str] | None = None,
+             query: str = "", score_name: str = "cosine", score_max: float = 1.0) -> None:
+    """One result: rank and text (the query's words in bold), the score as a number and a bar
+    (``score_name``, full at ``score_max``), metadata, and the two actions.
 
     ``identical``: ids of other hits with exactly this text, shown as one line instead of more cards.
     """
     with st.container(border=True):
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
-        text_column.markdown(f"**{rank}.** {escape_markdown(hit.text)}")
-        score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>{score_bar(hit.score)}',
-                              unsafe_allow_html=True)
+        text_column.markdown(f"**{rank}.** {highlighted(hit.text, query)}")
+        score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>'
+                              f'{score_bar(hit.score, score_name, score_max)}', unsafe_allow_html=True)
         details, similar, explain = st.columns([5, 1, 1], vertical_alignment="center")
         details.caption(" · ".join([f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
                                     for name, value in hit.metadata.items()]
@@ -85,9 +89,31 @@ def inject_css() -> None:
     st.html(_CHIP_CSS)
 
 
-def score_bar(score: float) -> str:
-    width = max(0.0, min(1.0, score)) * 100
-    return f'<div class="ss-bar" title="cosine {score:.3f}"><div style="width:{width:.1f}%"></div></div>'
+def score_bar(score: float, name: str = "cosine", full: float = 1.0) -> str:
+    width = max(0.0, min(1.0, score / full if full > 0 else 0.0)) * 100
+    return f'<div class="ss-bar" title="{html.escape(name)} {score:.3f}"><div style="width:{width:.1f}%"></div></div>'
+
+
+def highlighted(text: str, query: str) -> str:
+    """``text`` as markdown showing itself, with the words that match a query word in bold.
+
+    A word matches when it equals a query word after dropping a plural or -ed/-ing ending: a
+    rough stand-in for the lexical index's Porter stemmer, enough to show why a text was found.
+    """
+    wanted = {_stem(term) for term in lexical_terms(query)}
+    parts, last = [], 0
+    for word in _WORD.finditer(text):
+        if _stem(word.group().lower()) in wanted:
+            parts += [escape_markdown(text[last : word.start()]), f"**{word.group()}**"]
+            last = word.end()
+    return "".join(parts) + escape_markdown(text[last:])
+
+
+def _stem(word: str) -> str:
+    for ending in ("ing", "ed", "es", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
 
 
 def token_chips(tokens: list[Token]) -> None:

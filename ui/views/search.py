@@ -1,6 +1,6 @@
-"""Search page: a query, k and metadata filters in; ranked hits with scores, latency and actions out.
+"""Search page: a query, k, the search mode and metadata filters in; ranked hits with scores, latency and actions out.
 
-The query, k and the filters live in the URL (?q=…&k=…&filter-INDEX-COLUMN=…), so a reload
+The query, k, the mode and the filters live in the URL (?q=…&k=…&mode=…&filter-INDEX-COLUMN=…), so a reload
 keeps them and a link shares them. They are copied to and from ``st.query_params`` by hand:
 Streamlit 1.67's ``bind="query-params"`` on the query box stops ``st.switch_page`` (the
 Explain button) from leaving the page.
@@ -14,11 +14,14 @@ import math
 import streamlit as st
 
 from simsearch import Hit
+from simsearch.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
 ANY = "any"
 PAGE_SIZE = 20  # result cards per page: k=100 on one page was 14,000 px tall
-QUERY_KEY, K_KEY = "q", "k"  # the widget keys, which are also the URL's parameter names
+QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
+_MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
+              "hybrid: both lists, scores scaled to 0-1 and summed, meaning weighted 1.5")
 _SIMILAR_TO = "similar_to"  # the hit "Find similar" started from, left out of its own results
 _FOCUSED = "query_focused"
 _FOCUS_QUERY_BOX = """<script>
@@ -87,13 +90,16 @@ def render() -> None:
                f"kind {index.manifest.kind}")
     from_url(QUERY_KEY, str, "")
     from_url(K_KEY, lambda raw: min(100, max(1, int(raw))), 10)
-    query_column, k_column = st.columns([5, 1], vertical_alignment="bottom")
+    from_url(MODE_KEY, lambda raw: raw if raw in MODES else DEFAULT_MODE, DEFAULT_MODE)
+    query_column, k_column, mode_column = st.columns([5, 1, 2], vertical_alignment="bottom")
     query_column.text_input("Query", key=QUERY_KEY, on_change=typed_query, persist_state="session",
                             placeholder="Type a sentence and press Enter")
     k = k_column.number_input("Results (k)", min_value=1, max_value=100, step=1, key=K_KEY, persist_state="session")
+    mode = mode_column.segmented_control("Mode", MODES, key=MODE_KEY, help=_MODE_HELP,
+                                         persist_state="session") or DEFAULT_MODE
     focus_query_box_once()
     filters = filter_widgets(index)
-    to_url({QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""), K_KEY: (int(k), 10),
+    to_url({QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""), K_KEY: (int(k), 10), MODE_KEY: (mode, DEFAULT_MODE),
             **{key: (value, ANY) for key, value in st.session_state.items()
                if isinstance(key, str) and key.startswith(f"filter-{index.name}-")}})
     query = st.session_state.get(QUERY_KEY) or ""
@@ -101,7 +107,7 @@ def render() -> None:
         return
     source = st.session_state.get(_SIMILAR_TO)
     leave_out = source["id"] if source and source["text"] == query else None
-    result = index.query([query], k=int(k) + (leave_out is not None), filters=filters)
+    result = index.query([query], k=int(k) + (leave_out is not None), filters=filters, mode=mode)
     hits, timings = [h for h in result.hits[0] if h.id != leave_out][: int(k)], result.timings
     scope = f" matching {', '.join(f'{c} = {v}' for c, v in filters.items())}" if filters else ""
     similar = f" similar to `{leave_out}` (left out)" if leave_out is not None else ""
@@ -112,14 +118,16 @@ def render() -> None:
         return
     download_buttons(query, filters, hits)
     groups = results.identical_groups(hits)
-    shown = page_of(groups, query, int(k))
+    shown = page_of(groups, f"{query}\0{mode}", int(k))
+    score_name, score_max = {"dense": ("cosine", 1.0), "lexical": ("BM25", hits[0].score),
+                             "hybrid": ("fused score", 2.5)}[mode]  # hybrid: 1.5 x dense + 1 x lexical, each 0-1
     for rank, hit, same in shown:
         components.hit_card(rank, hit, key=f"hit-{rank}", on_similar=find_similar, on_explain=explain,
-                            identical=[h.id for h in same])
+                            identical=[h.id for h in same], query=query, score_name=score_name, score_max=score_max)
 
 
 def page_of(groups: list, query: str, k: int) -> list:
-    """The entries of the page picked below the downloads (a new query or k starts at page 1)."""
+    """The entries of the page picked below the downloads (a new query, mode or k starts at page 1)."""
     pages = math.ceil(len(groups) / PAGE_SIZE)
     if pages <= 1:
         return groups

@@ -1,0 +1,180 @@
+"""Dense, lexical and hybrid search: the store's FTS5 index (real SQLite), fusion math, the modes in API and CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from simsearch import Index, load_encoder
+from simsearch.errors import InvalidArgumentError
+from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
+from simsearch.search import MODES, lexical_terms
+from simsearch.store import SCHEMA_VERSION, Store
+
+
+@pytest.fixture
+def zoo(tiny_model, index_dir, animals) -> Index:
+    return Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
+
+
+def ids(hits) -> list[str]:
+    return [hit.id for hit in hits]
+
+
+# --- lexical index ------------------------------------------------------------------------
+
+def test_lexical_finds_exact_word_matches_ranked_by_bm25(zoo):
+    hits = zoo.search("windowsill", k=5, mode="lexical")
+    assert ids(hits) == ["a1"]
+    assert hits[0].score > 0  # negated bm25(): higher is better
+    two = zoo.search("basil dough", k=5, mode="lexical")  # terms are OR-ed, not AND-ed
+    assert set(ids(two)) == {"a5", "a6"}
+
+
+def test_lexical_stems_words(zoo):
+    assert ids(zoo.search("fetching balls", k=5, mode="lexical")) == ["a2"]  # porter: fetches/fetching, ball/balls
+
+
+def test_fts5_operators_in_a_query_are_plain_words(zoo):
+    for query in ['"cat', "cat*", "-cat", "cat NEAR dog", "cat AND", "OR cat", "(cat", "cat)", 'NEAR("cat")']:
+        assert "a1" in ids(zoo.search(query, k=5, mode="lexical")), query
+    assert lexical_terms('x AND y OR NEAR(z) "q" -w*') == ["x", "and", "y", "or", "near", "z", "q", "w"]
+
+
+def test_a_query_of_only_operators_is_one_clear_error_in_lexical_mode(zoo):
+    with pytest.raises(InvalidArgumentError, match='no words to match lexically.*mode="dense"'):
+        zoo.search('"*-()', mode="lexical")
+
+
+def test_a_query_without_words_in_hybrid_mode_ranks_densely(zoo):
+    dense = zoo.search('"*-()', k=8, mode="dense")
+    assert ids(zoo.search('"*-()', k=8, mode="hybrid")) == ids(dense)
+
+
+def test_add_delete_and_rebuild_keep_the_lexical_index_in_step(zoo):
+    zoo.add([{"id": "z1", "text": "A zebra grazes near the river."}])
+    assert ids(zoo.search("zebra", mode="lexical")) == ["z1"]
+    zoo.delete(["a1", "z1"])
+    assert zoo.search("zebra windowsill", mode="lexical") == []  # deleted documents never come back
+    rebuilt = zoo.rebuild()
+    assert rebuilt.search("zebra windowsill", mode="lexical") == []
+    assert ids(rebuilt.search("basil", mode="lexical")) == ["a5"]
+    rebuilt.add([{"id": "z2", "text": "Another zebra."}])
+    assert ids(rebuilt.search("zebra", mode="lexical")) == ["z2"]
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_filters_apply_to_lexical_and_hybrid(zoo, mode):
+    hits = zoo.search("the cat dog market sauce", k=8, filters={"category": "pets"}, mode=mode)
+    assert hits and {hit.metadata["category"] for hit in hits} == {"pets"}
+
+
+def test_store_at_the_previous_schema_version_migrates_and_finds_its_texts(tmp_path):
+    path = tmp_path / "store.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("""
+        CREATE TABLE documents (id INTEGER PRIMARY KEY AUTOINCREMENT, ext_id TEXT NOT NULL UNIQUE,
+                                text TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}');
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO documents (id, ext_id, text) VALUES (1, 'a', 'old apples'), (2, 'b', 'old pears');
+        PRAGMA user_version = 1;
+    """)
+    db.close()
+    store = Store(path)
+    try:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        scores, row_ids = store.lexical_candidates(["pears"], 5)
+        assert row_ids.tolist() == [2] and scores[0] > 0
+        store.delete([2])
+        assert store.lexical_candidates(["pears"], 5)[1].tolist() == []
+    finally:
+        store.close()
+
+
+# --- fusion -------------------------------------------------------------------------------
+
+def test_reciprocal_rank_fusion_on_hand_made_lists():
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 4]], weights=[1.0, 2.0], constant=10)
+    expected = {1: 1 / 11, 2: 1 / 12, 3: 1 / 13 + 2 / 11, 4: 2 / 12}
+    assert [row for row, _ in fused] == [3, 4, 1, 2]
+    assert all(score == pytest.approx(expected[row]) for row, score in fused)
+    assert reciprocal_rank_fusion([[5, 6], [6, 5]], [1, 1]) == sorted(reciprocal_rank_fusion([[5, 6], [6, 5]], [1, 1]))
+    assert [row for row, _ in reciprocal_rank_fusion([[6, 5], [5, 6]], [1, 1])] == [5, 6]  # tie: smaller id first
+
+
+def test_normalised_score_fusion_on_hand_made_lists():
+    fused = dict(normalised_score_fusion([([1, 2, 3], [0.9, 0.5, 0.1]), ([3, 4], [10.0, 2.0])], weights=[1.0, 1.0]))
+    assert fused == pytest.approx({1: 1.0, 2: 0.5, 3: 1.0, 4: 0.0})
+    assert normalised_score_fusion([([7], [3.0]), ([], [])], [1.0, 1.0]) == [(7, 1.0)]
+
+
+def test_unknown_mode_names_the_valid_ones(zoo):
+    with pytest.raises(InvalidArgumentError, match="unknown search mode 'fuzzy'; valid: dense, lexical, hybrid"):
+        zoo.search("cat", mode="fuzzy")  # type: ignore[arg-type]
+    assert MODES == ("dense", "lexical", "hybrid")
+
+
+def test_dense_mode_scores_are_cosines_and_hybrid_mixes_both_lists(zoo):
+    dense = zoo.search("The cat sleeps on the warm windowsill.", k=3, mode="dense")
+    assert dense[0].id == "a1" and dense[0].score == pytest.approx(1.0, abs=1e-4)
+    hybrid = zoo.search("The cat sleeps on the warm windowsill.", k=3, mode="hybrid")
+    assert hybrid[0].id == "a1" and hybrid[0].score == pytest.approx(2.5)  # first in both lists: 1.5 x 1 + 1 x 1
+    rrf = zoo.query(["The cat sleeps on the warm windowsill."], 3, mode="hybrid", fusion=Fusion(method="rrf")).hits[0]
+    assert rrf[0].id == "a1" and rrf[0].score == pytest.approx(1.5 / 61 + 1 / 61)
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+def cli(*args: str, index_dir):
+    from typer.testing import CliRunner
+
+    from simsearch.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"SIMSEARCH_HOME": str(index_dir)}, catch_exceptions=False)
+
+
+def test_cli_search_mode_single_and_queries_file(zoo, index_dir, tmp_path):
+    result = cli("search", "zoo", "windowsill", "--mode", "lexical", "--json", index_dir=index_dir)
+    assert result.exit_code == 0, result.stderr
+    assert ids_of(result.stdout) == [["a1"]]
+    queries = tmp_path / "queries.txt"
+    queries.write_text("basil\n\"*-()\nwindowsill\n")
+    result = cli("search", "zoo", "--queries", str(queries), "--mode", "lexical", "--json", index_dir=index_dir)
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    found = [[hit["id"] for hit in line["hits"]] if "error" not in line else "error" for line in lines]
+    assert found == [["a5"], "error", ["a1"]]
+
+
+def ids_of(stdout: str) -> list[list[str]]:
+    return [[hit["id"] for hit in json.loads(line)["hits"]] for line in stdout.splitlines()]
+
+
+def test_cli_unknown_mode_is_one_line_naming_the_valid_modes(zoo, index_dir):
+    result = cli("search", "zoo", "cat", "--mode", "fuzzy", index_dir=index_dir)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "valid: dense, lexical, hybrid" in errors[0]
+
+
+def test_cli_lexical_query_without_words_names_the_flag(zoo, index_dir):
+    result = cli("search", "zoo", '"*-()', "--mode", "lexical", index_dir=index_dir)
+    assert result.exit_code == 1 and "--mode dense" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(repo / "benchmarks" / "ranking.py"), "--smoke",
+                           "--json-out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    systems = {"plain stack (ST + IndexFlatIP)", "simsearch dense", "simsearch lexical", "simsearch hybrid"}
+    assert {row["system"] for row in report["quality"]} == systems == {row["system"] for row in report["latency"]}
+    assert all(row["p99_ms"] >= row["p50_ms"] > 0 for row in report["latency"])
+    assert "| simsearch hybrid |" in done.stdout
