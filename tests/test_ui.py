@@ -455,12 +455,18 @@ def test_building_over_an_existing_name_names_the_replace_checkbox(app_home, tin
     assert "Built index **zoo**: 2 texts" in app.success[0].value
 
 
-def test_a_failed_build_leaves_no_stuck_bar_and_keeps_rebuild_and_drop(app_home, tmp_path):
+def build_with_a_missing_model(folder):
+    """The Build page after building pets.csv with a model folder that does not exist."""
     app = upload(start("build"), "pets.csv", PETS_CSV)
     app.selectbox(key="text-column").set_value("body").run()
     app.selectbox(key="build-model").set_value("another model folder or hub id…").run()
-    app.text_input[1].input(str(tmp_path / "no-such-model")).run()
+    app.text_input[1].input(str(folder / "no-such-model")).run()
     button(app, "Build index").click().run()
+    return app
+
+
+def test_a_failed_build_leaves_no_stuck_bar_and_keeps_rebuild_and_drop(app_home, tmp_path):
+    app = build_with_a_missing_model(tmp_path)
     assert not app.exception
     assert "no-such-model" in app.error[0].value
     assert not app.get("progress")  # no bar left saying "loading the model…"
@@ -468,11 +474,7 @@ def test_a_failed_build_leaves_no_stuck_bar_and_keeps_rebuild_and_drop(app_home,
 
 
 def test_an_unknown_model_names_the_model_control_not_a_cli_flag(app_home, tmp_path):
-    app = upload(start("build"), "pets.csv", PETS_CSV)
-    app.selectbox(key="text-column").set_value("body").run()
-    app.selectbox(key="build-model").set_value("another model folder or hub id…").run()
-    app.text_input[1].input(str(tmp_path / "no-such-model")).run()
-    button(app, "Build index").click().run()
+    app = build_with_a_missing_model(tmp_path)
     assert "--model" not in app.error[0].value and "Model" in app.error[0].value
 
 
