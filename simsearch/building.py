@@ -76,6 +76,15 @@ def id_list(ids: Sequence[str]) -> Sequence[str]:
     return ids
 
 
+def refuse_taken_ids(name: str, documents: list[Document], known: Callable[[list[str]], set[str]]) -> list[Document]:
+    """``documents`` unchanged, or an error naming up to five of their ids that index ``name`` holds already."""
+    taken = sorted(known([doc.id for doc in documents if doc.id is not None]))
+    if taken:
+        raise InputError(f"ids already in index {name!r}: {', '.join(map(repr, taken[:5]))}; "
+                         "use new ids, or delete the old documents first.")
+    return documents
+
+
 def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
                 overwrite: bool = False) -> Path:
     """Build a new index ``name`` from ``documents``; returns the published build folder."""

@@ -24,13 +24,14 @@ from simsearch.building import (
     build_index,
     id_list,
     rebuild_index,
+    refuse_taken_ids,
     warn_truncated,
 )
 from simsearch.checking import check_consistency
-from simsearch.errors import InputError, SimsearchError
+from simsearch.errors import InputError
 from simsearch.generations import Generation, catch_up, is_current, open_build, writing
-from simsearch.layout import check_name, current_folder, folder_size, index_home
-from simsearch.manifest import Manifest, check_encoder, load_own_encoder, read_manifest
+from simsearch.layout import changed_since, check_name, folder_size, index_home
+from simsearch.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.search import DEFAULT_MODE, Filters, Hit, SearchResult, SearchTarget, check_k, run_query, search_encoded
 from simsearch.store import Store
 
@@ -171,13 +172,7 @@ class Index:
     # --- changing in place --------------------------------------------------------------
     def add(self, records: Records, *, batch_size: int = 64, on_progress: ProgressCallback | None = None) -> list[str]:
         """Encode and add documents; returns their ids. Existing ids are refused, not replaced."""
-        documents = as_documents(records)
-        taken = sorted(self.known_ids([doc.id for doc in documents if doc.id is not None]))
-        if taken:
-            raise InputError(
-                f"ids already in index {self.name!r}: {', '.join(map(repr, taken[:5]))}; "
-                "use new ids, or delete the old documents first."
-            )
+        documents = refuse_taken_ids(self.name, as_documents(records), self.known_ids)
         texts = [doc.text for doc in documents]
         warn_truncated(self.encoder, texts)
         vectors = self.encoder.encode(texts, batch_size, on_progress=on_progress)
@@ -206,17 +201,13 @@ class Index:
 
     def check(self, sample_size: int = 32) -> dict[str, Any]:
         """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.checking)."""
-        vectors = self._vectors()
-        encode = self.encoder.encode if vectors.reconstruct(np.zeros(0, dtype=np.int64)) is not None else None
-        return check_consistency(self.name, self._store, vectors, encode, sample_size)
+        # The model loads only if the kind keeps vectors to compare with (flat, hnsw).
+        return check_consistency(self.name, self._store, self._vectors(), lambda texts: self.encoder.encode(texts),
+                                 sample_size)
 
     def is_stale(self) -> bool:
         """True when the index on disk has changed (rebuilt, added to) since this object read it."""
-        try:
-            current = read_manifest(current_folder(self.home, self.name))
-        except SimsearchError:
-            return True
-        return (current.build_id, current.updated_at) != (self.manifest.build_id, self.manifest.updated_at)
+        return changed_since(self.home, self.manifest)
 
     def close(self) -> None:
         """Close the store's connection; the object must not be used afterwards."""

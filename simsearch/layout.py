@@ -22,7 +22,14 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from simsearch.errors import IndexBusyError, IndexFolderError, IndexNotFoundError, InvalidArgumentError, fix
+from simsearch.errors import (
+    IndexBusyError,
+    IndexFolderError,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    SimsearchError,
+    fix,
+)
 from simsearch.manifest import MANIFEST_FILE, Manifest, read_manifest
 
 BUILDS = ".builds"
@@ -57,6 +64,15 @@ def list_indexes(index_dir: str | Path | None = None) -> list[str]:
 def describe_index(name: str, index_dir: str | Path | None = None) -> Manifest:
     """An index's manifest (model, kind, count, times) without opening its store or vectors."""
     return read_manifest(current_folder(index_home(index_dir), name))
+
+
+def changed_since(home: Path, manifest: Manifest) -> bool:
+    """Whether the index ``manifest`` describes was rebuilt or changed on disk since it was read (or is gone)."""
+    try:
+        current = read_manifest(current_folder(home, manifest.name))
+    except SimsearchError:
+        return True
+    return (current.build_id, current.updated_at) != (manifest.build_id, manifest.updated_at)
 
 
 def drop_index(name: str, index_dir: str | Path | None = None) -> None:
