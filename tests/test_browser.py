@@ -148,12 +148,19 @@ def test_query_is_in_the_url_focused_on_load_and_survives_a_reload(page, app_url
 
 
 def test_token_chips_keep_a_visible_background_in_dark_mode(browser, app_url):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
     page = context.new_page()
     page.set_default_timeout(90_000)
     try:
         page.goto(f"{app_url}/compare")
         page.locator(".ss-tok").first.wait_for()
+        try:  # the page's style sheet may land a moment after the chips; a chip that never gets a colour fails
+            page.wait_for_function("() => getComputedStyle(document.querySelector('.ss-tok')).backgroundColor"
+                                   " !== 'rgba(0, 0, 0, 0)'", timeout=15_000)
+        except PlaywrightTimeout:
+            pass  # the assertion below reports the colours it found
         colours = page.evaluate(r"""() => {
             const parse = (c) => (c.match(/[\d.]+/g) || []).map(Number);
             const chip = parse(getComputedStyle(document.querySelector(".ss-tok")).backgroundColor);
