@@ -122,18 +122,16 @@ def test_writing_through_an_object_opened_before_a_rebuild_is_refused(built, ind
 
 
 CHURN = """
-import sys, time
+import sys
 from simsearch import Index
 
 index = Index.open(sys.argv[1], index_dir=sys.argv[2])
-end, i = time.time() + float(sys.argv[3]), 0
-while time.time() < end:
+for i in range(int(sys.argv[3])):  # a fixed amount of churn, however fast or busy the machine is
     index.add([{"id": f"x{i}", "text": f"churn text number {i}"}])
     index.delete([f"x{i}"])
     if i % 8 == 7:
         index = index.rebuild()
-    i += 1
-print(i)
+print(int(sys.argv[3]))
 """
 
 DELETE_THREE = """
@@ -146,7 +144,7 @@ Index.open(sys.argv[1], index_dir=sys.argv[2]).delete(["a1", "a2", "a3"])
 
 def test_opening_while_another_process_writes_never_raises_a_false_alarm(built, index_dir):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    writer = subprocess.Popen([sys.executable, "-c", CHURN, "animals", str(index_dir), "12"], env=env,
+    writer = subprocess.Popen([sys.executable, "-c", CHURN, "animals", str(index_dir), "16"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     opened = 0
     try:
@@ -160,7 +158,7 @@ def test_opening_while_another_process_writes_never_raises_a_false_alarm(built, 
     finally:
         out, err = writer.communicate(timeout=60)
     assert writer.returncode == 0, err
-    assert opened > 20 and int(out) > 10
+    assert opened > 10 and int(out) == 16
 
 
 def test_an_open_index_returns_k_hits_after_another_process_deletes(built, index_dir):
