@@ -17,15 +17,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simsearch.errors import (
-    IndexBusyError,
-    IndexNotFoundError,
-    InvalidArgumentError,
-    MissingDependencyError,
-    ModelMismatchError,
-    SimsearchError,
-    StaleWriterError,
-)
+from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError
 from simsearch.index import Index
 from simsearch.layout import check_name, index_home, list_indexes
 from simsearch.version import __version__
@@ -38,31 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a bigger request is refused (413) before it is parsed
-_STATUS: dict[type[SimsearchError], int] = {
-    IndexNotFoundError: 404, IndexBusyError: 409, StaleWriterError: 409,
-}
-
-
-class UnknownDocumentError(SimsearchError):
-    """No document has the id asked for (answered 404)."""
-
-
-class UnauthorizedError(SimsearchError):
-    """The request lacks the API key, or carries a wrong one (answered 401)."""
-
-
-_STATUS.update({UnknownDocumentError: 404, UnauthorizedError: 401})
-
-
-def status_for(error: SimsearchError) -> int:
-    """The HTTP code of a SimsearchError: 404 / 409 / 401 where one fits, 500 for damage, else 400."""
-    from simsearch.errors import CorruptIndexError
-
-    if isinstance(error, CorruptIndexError):
-        return 500
-    return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
-
-
 def read_api_key(path: Path | None) -> str | None:
     """The API key: the first line of ``path``, else $SIMSEARCH_API_KEY, else None (no key required)."""
     if path is not None:

@@ -18,12 +18,40 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from simsearch.errors import InvalidArgumentError, SimsearchError
+from simsearch.errors import (
+    CorruptIndexError,
+    IndexBusyError,
+    IndexNotFoundError,
+    InvalidArgumentError,
+    SimsearchError,
+    StaleWriterError,
+)
 from simsearch.search import DEFAULT_MODE
 from simsearch.version import __version__
 
 if TYPE_CHECKING:
     from simsearch.server import OpenIndexes, SharedModel
+
+
+class UnknownDocumentError(SimsearchError):
+    """No document has the id asked for (answered 404)."""
+
+
+class UnauthorizedError(SimsearchError):
+    """The request lacks the API key, or carries a wrong one (answered 401)."""
+
+
+_STATUS: dict[type[SimsearchError], int] = {
+    IndexNotFoundError: 404, UnknownDocumentError: 404, UnauthorizedError: 401, IndexBusyError: 409,
+    StaleWriterError: 409,  # the index was rebuilt under the request: the retry reopens it
+}
+
+
+def status_for(error: SimsearchError) -> int:
+    """The HTTP code of a SimsearchError: 404 / 409 / 401 where one fits, 500 for damage, else 400."""
+    if isinstance(error, CorruptIndexError):
+        return 500
+    return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
 
 
 class _Strict(BaseModel):
@@ -65,8 +93,6 @@ class SimilarityBody(_Strict):
 
 def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key: str | None,
                names: Callable[[], list[str]]) -> None:
-    from simsearch.server import UnauthorizedError, UnknownDocumentError
-
     def require_key(request: Request) -> None:
         if api_key is None:
             return
@@ -153,8 +179,6 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
 
 def add_error_handlers(app: FastAPI) -> None:
     """Every failure as ``{"error": one line, "type": ...}``: the package's own, bad bodies, unknown routes."""
-    from simsearch.server import status_for
-
     @app.exception_handler(SimsearchError)
     def simsearch_error(_request: Request, error: SimsearchError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if status_for(error) == 401 else None
