@@ -318,8 +318,8 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
 
     key = read_api_key(api_key_file)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"warning: serving on {host}: anyone who can reach it can search"
-                   f"{' with the API key' if key else ', add and delete documents (no API key is set)'}.", err=True)
+        who = "anyone who can reach it and has the API key" if key else "anyone who can reach it (no API key is set)"
+        typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
     run_server(host, port, index_dir, key, model)
 
 

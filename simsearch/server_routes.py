@@ -186,8 +186,11 @@ def add_error_handlers(app: FastAPI) -> None:
                             status_code=status_for(error), headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    def bad_body(_request: Request, error: RequestValidationError) -> JSONResponse:
+    def bad_body(request: Request, error: RequestValidationError) -> JSONResponse:
         first = error.errors()[0] if error.errors() else {}
+        if "json" not in request.headers.get("content-type", "json"):  # curl -d sends a form's type
+            return _error(415, "the body must be JSON; send the header 'Content-Type: application/json' "
+                               "(curl --json).", "NotJSON")
         if first.get("type") == "json_invalid":
             return _error(400, "the body is not valid JSON; send a JSON object.", "InvalidJSON")
         where = ".".join(str(part) for part in first.get("loc", ()) if part != "body") or "body"

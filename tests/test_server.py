@@ -49,11 +49,12 @@ def server(tmp_path, encoder, animals, tiny_model):
     thread.join(10)
 
 
-def call(url: str, method: str, path: str, body=None, key: str | None = KEY, raw: bytes | None = None,
-         headers: dict | None = None) -> tuple[int, dict]:
+def call(url: str, method: str, path: str, body=None, key: str | None = KEY, raw: bytes | None = None
+         ) -> tuple[int, dict]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url + path, data=data, method=method, headers=headers or {})
-    request.add_header("Content-Type", "application/json")
+    request = urllib.request.Request(url + path, data=data, method=method)
+    form = raw is not None and raw.startswith(b"query=")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded" if form else "application/json")
     if key:
         request.add_header("Authorization", f"Bearer {key}")
     try:
@@ -137,6 +138,7 @@ def test_embeddings_answer_in_openais_shape(server, encoder):
     ("POST", "/indexes/nothere/search", {"query": "x"}, None, 404),
     ("GET", "/indexes/bad%20name!", None, None, 400),
     ("GET", "/no/such/route", None, None, 404),
+    ("POST", "/indexes/animals/search", None, b"query=x", 415),
     ("GET", "/indexes/animals/documents/zzz", None, None, 404),
     ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": 5}]}, None, 422),
 ])
