@@ -76,13 +76,15 @@ def id_list(ids: Sequence[str]) -> Sequence[str]:
     return ids
 
 
-def refuse_taken_ids(name: str, documents: list[Document], known: Callable[[list[str]], set[str]]) -> list[Document]:
-    """``documents`` unchanged, or an error naming up to five of their ids that index ``name`` holds already."""
-    taken = sorted(known([doc.id for doc in documents if doc.id is not None]))
-    if taken:
-        raise InputError(f"ids already in index {name!r}: {', '.join(map(repr, taken[:5]))}; "
-                         "use new ids, or delete the old documents first.")
-    return documents
+def taken_row_ids(name: str, documents: list[Document], row_ids_for: Callable[[list[str]], dict[str, int]],
+                  upsert: bool) -> list[int]:
+    """Row ids of the ``documents`` whose ids index ``name`` holds already, to replace when ``upsert``;
+    without it, an error naming up to five of those ids."""
+    found = row_ids_for([doc.id for doc in documents if doc.id is not None])
+    if found and not upsert:
+        raise InputError(f"ids already in index {name!r}: {', '.join(map(repr, sorted(found)[:5]))}; "
+                         f"use new ids, delete the old documents first, or {fix('upsert')} to replace them.")
+    return sorted(found.values())
 
 
 def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,

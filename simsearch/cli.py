@@ -115,9 +115,11 @@ def add(
     input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
     text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
+    upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")]
+    = False,
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
-    """Add the texts of a file to NAME in place; existing ids are refused."""
+    """Add the texts of a file to NAME in place; existing ids are refused, or replaced with --upsert."""
     from simsearch import Index, read_corpus
     from simsearch.progress import progress_wanted, terminal_progress
 
@@ -126,7 +128,7 @@ def add(
     with _loading_model(index.manifest.model["name"], quiet):
         index.encoder  # noqa: B018 - loaded here, under the "loading model" line, rather than inside add
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
-        ids = index.add(corpus, batch_size=batch_size, on_progress=on_progress)
+        ids = index.add(corpus, upsert=upsert, batch_size=batch_size, on_progress=on_progress)
     _say(f"added {_count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
 
 
@@ -138,6 +140,24 @@ def delete(name: str, ids: list[str], index_dir: IndexDir = None, quiet: Quiet =
     index = Index.open(name, index_dir=index_dir)
     removed = index.delete(ids)
     _say(f"deleted {_count(removed, 'text')} from {name!r} (now {len(index)})", quiet)
+
+
+@app.command()
+def get(name: str, id: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None:
+    """Print the document with id ID in NAME: its text, then its metadata."""
+    from simsearch import Index
+
+    document = Index.open(name, index_dir=index_dir).get(id)
+    if document is None:
+        raise InputError(f"no document with id {id!r} in index {name!r}; `simsearch search {name} TEXT` "
+                         "shows the ids it holds.")
+    if as_json:
+        typer.echo(json.dumps({"id": document.id, "text": document.text, "metadata": document.metadata},
+                              ensure_ascii=False))
+        return
+    typer.echo(document.text)
+    for key, value in document.metadata.items():
+        typer.echo(f"  {key}: {value}")
 
 
 @app.command()
@@ -282,6 +302,25 @@ def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     # Become Streamlit rather than wait for it as a child: a SIGTERM or Ctrl-C sent to
     # `simsearch ui` then reaches the server itself, and no orphaned server outlives it.
     os.execve(sys.executable, command, env)
+
+
+@app.command()
+def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+          host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")]
+          = "127.0.0.1",
+          index_dir: IndexDir = None, model: Annotated[str | None, typer.Option(
+              "--model", help="Model for /v1/embeddings and /similarity.  [default: all-MiniLM-L6-v2]")] = None,
+          api_key_file: Annotated[Path | None, typer.Option(
+              "--api-key-file", help="File holding the API key.  [default: $SIMSEARCH_API_KEY, else no key]")]
+          = None) -> None:
+    """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
+    from simsearch.server import read_api_key, run_server
+
+    key = read_api_key(api_key_file)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        who = "anyone who can reach it and has the API key" if key else "anyone who can reach it (no API key is set)"
+        typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
+    run_server(host, port, index_dir, key, model)
 
 
 def _ui_app_file() -> Path:

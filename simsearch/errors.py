@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Surface = Literal["python", "cli", "ui"]
+Surface = Literal["python", "cli", "ui", "http"]
 
 # A fix that names a control is spelled the way the surface showing it names that control:
 # an argument in Python, a flag or command in the CLI, a widget in the web UI. The package
 # raises with a marker from ``fix(key)``; ``message_for(surface)`` fills the marker in.
+# The HTTP API takes Python's spelling (its JSON fields are the arguments' names) unless a fix gives its own.
 # ``{arg}`` takes the marker's one optional value (an index name, a folder).
 FIXES: dict[str, dict[Surface, str]] = {
     "overwrite": {"python": "pass overwrite=True", "cli": "pass --overwrite", "ui": "tick Replace"},
@@ -32,6 +33,7 @@ FIXES: dict[str, dict[Surface, str]] = {
     "loss": {"python": "choose it with loss={arg!r}", "cli": "use --loss {arg}", "ui": "choose the loss {arg}"},
     "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
     "mode": {"python": 'search with mode="{arg}"', "cli": "use --mode {arg}", "ui": "choose the mode {arg}"},
+    "upsert": {"python": "pass upsert=True", "cli": "pass --upsert", "ui": "tick Replace existing ids"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }
@@ -47,6 +49,10 @@ def fix(key: str, arg: str = "") -> str:
     return f"[[{key}:{arg}]]" if arg else f"[[{key}]]"
 
 
+def _spelling(spellings: dict[Surface, str], surface: Surface) -> str:
+    return spellings.get(surface) or spellings["python"]
+
+
 class SimsearchError(Exception):
     """Base class for every error a user can cause and fix.
 
@@ -56,7 +62,7 @@ class SimsearchError(Exception):
 
     def message_for(self, surface: Surface) -> str:
         template = super().__str__()
-        return _MARKER.sub(lambda m: FIXES[m.group(1)][surface].format(arg=m.group(2) or ""), template)
+        return _MARKER.sub(lambda m: _spelling(FIXES[m.group(1)], surface).format(arg=m.group(2) or ""), template)
 
     def __str__(self) -> str:
         return self.message_for("python")

@@ -24,7 +24,7 @@ from simsearch.building import (
     build_index,
     id_list,
     rebuild_index,
-    refuse_taken_ids,
+    taken_row_ids,
     warn_truncated,
 )
 from simsearch.checking import check_consistency
@@ -152,6 +152,11 @@ class Index:
         documents = self._store.fetch(row_ids.tolist())
         return self.encoder.encode([documents[int(r)].text for r in row_ids])
 
+    def get(self, id: str) -> StoredDocument | None:
+        """The stored document with this id (``id``, ``text``, ``metadata``), or None when there is none."""
+        row_id = self._store.row_ids_for([str(id)]).get(str(id))
+        return None if row_id is None else self._store.fetch([row_id]).get(row_id)
+
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these document ids the index holds."""
         return set(self._store.row_ids_for([str(i) for i in id_list(ids)]))
@@ -170,13 +175,18 @@ class Index:
         return self._vectors().count
 
     # --- changing in place --------------------------------------------------------------
-    def add(self, records: Records, *, batch_size: int = 64, on_progress: ProgressCallback | None = None) -> list[str]:
-        """Encode and add documents; returns their ids. Existing ids are refused, not replaced."""
-        documents = refuse_taken_ids(self.name, as_documents(records), self.known_ids)
-        texts = [doc.text for doc in documents]
-        warn_truncated(self.encoder, texts)
+    def add(self, records: Records, *, upsert: bool = False, batch_size: int = 64,
+            on_progress: ProgressCallback | None = None) -> list[str]:
+        """Encode and add documents; returns their ids. An id the index holds is refused, or with ``upsert``
+        replaced: old rows out and new rows in within one generation, so no reader sees it gone or twice."""
+        documents = as_documents(records)
+        taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
+        warn_truncated(self.encoder, texts := [doc.text for doc in documents])
         vectors = self.encoder.encode(texts, batch_size, on_progress=on_progress)
         with self._writing() as draft:
+            if replaced := taken_row_ids(self.name, documents, self._store.row_ids_for, upsert):
+                self._store.delete(replaced)
+                draft.vectors.remove(np.array(replaced, dtype=np.int64))
             row_ids = self._store.insert(documents)
             draft.vectors.add(vectors, np.array(row_ids, dtype=np.int64))
         self._generation = draft

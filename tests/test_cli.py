@@ -187,6 +187,20 @@ def test_add_delete_info_list_drop(built_cli, tmp_path):
     assert "no indexes" in run("list", index_dir=built_cli).stdout
 
 
+def test_add_upsert_replaces_and_get_prints_the_document(built_cli, tmp_path):
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text('{"id": "a1", "text": "Owls hunt at night.", "category": "birds"}\n')
+    assert_one_line_error(run("add", "zoo", "--input", str(changed), index_dir=built_cli, check=False),
+                          "'a1'", "--upsert")
+    run("add", "zoo", "--input", str(changed), "--upsert", index_dir=built_cli)
+    got = json.loads(run("get", "zoo", "a1", "--json", index_dir=built_cli).stdout)
+    assert got == {"id": "a1", "text": "Owls hunt at night.", "metadata": {"category": "birds"}}
+    assert run("get", "zoo", "a1", index_dir=built_cli).stdout.splitlines() == ["Owls hunt at night.",
+                                                                                 "  category: birds"]
+    assert_one_line_error(run("get", "zoo", "nope", index_dir=built_cli, check=False), "'nope'")
+    assert json.loads(run("info", "zoo", "--json", index_dir=built_cli).stdout)["count"] == 8
+
+
 def test_rebuild_swaps_in_new_kind_with_same_results(built_cli):
     before = run("search", "zoo", "baking bread", "--json", index_dir=built_cli).stdout
     run("rebuild", "zoo", "--kind", "hnsw", index_dir=built_cli)

@@ -1,0 +1,231 @@
+"""`simsearch serve`, driven over real HTTP: uvicorn on a free loopback port, in a thread stopped by the test."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from simsearch import Client, Index, load_encoder
+from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError
+from simsearch.layout import writer_lock
+
+KEY = "s3cret-key"
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_model):
+    return load_encoder(tiny_model)
+
+
+@pytest.fixture
+def server(tmp_path, encoder, animals, tiny_model):
+    """A running server over index "animals" (flat, tiny model), with the API key KEY; yields its url."""
+    import uvicorn
+
+    from simsearch.server import create_app
+
+    home = tmp_path / "indexes"
+    Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(home, KEY, tiny_model), host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not running.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", home
+    running.should_exit = True
+    thread.join(10)
+
+
+def call(url: str, method: str, path: str, body=None, key: str | None = KEY, raw: bytes | None = None
+         ) -> tuple[int, dict]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url + path, data=data, method=method)
+    form = raw is not None and raw.startswith(b"query=")
+    request.add_header("Content-Type", "application/x-www-form-urlencoded" if form else "application/json")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as failure:
+        return failure.code, json.loads(failure.read())
+
+
+def test_health_needs_no_key_and_every_other_route_does(server):
+    url, _ = server
+    assert call(url, "GET", "/health", key=None) == (200, {"status": "ok"})
+    status, answer = call(url, "GET", "/indexes", key=None)
+    assert status == 401 and "Authorization: Bearer" in answer["error"]
+    assert call(url, "GET", "/indexes", key="wrong")[0] == 401
+    assert call(url, "GET", "/indexes") == (200, {"indexes": ["animals"]})
+    status, info = call(url, "GET", "/info")
+    assert status == 200 and info["version"] and "indexes" in info
+    status, described = call(url, "GET", "/indexes/animals")
+    assert status == 200 and described["count"] == 8 and described["kind"] == "flat"
+
+
+def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
+    url, home = server
+    index = Index.open("animals", index_dir=home, encoder=encoder)
+    status, answer = call(url, "POST", "/indexes/animals/search", {"query": "a cat on the sill", "k": 3,
+                                                                   "mode": "dense"})
+    assert status == 200 and set(answer["timings"]) == {"encode_ms", "candidates_ms", "fetch_ms", "total_ms"}
+    assert [hit["id"] for hit in answer["hits"]] == [hit.id for hit in index.search("a cat on the sill", 3,
+                                                                                    mode="dense")]
+    status, batch = call(url, "POST", "/indexes/animals/search",
+                         {"queries": ["dogs", "money"], "k": 2, "filters": {"category": "finance"}})
+    assert status == 200 and len(batch["results"]) == 2
+    assert all(hit["metadata"]["category"] == "finance" for found in batch["results"] for hit in found)
+
+
+def test_upsert_replaces_then_get_and_delete(server):
+    url, _ = server
+    status, added = call(url, "POST", "/indexes/animals/documents", {"documents": [
+        {"id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}},
+        {"id": "n1", "text": "Owls hunt at night.", "metadata": {"category": "birds"}}]})
+    assert status == 200 and added == {"ids": ["a1", "n1"], "count": 9}
+    assert call(url, "GET", "/indexes/animals/documents/a1") == (200, {
+        "id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}})
+    status, refused = call(url, "POST", "/indexes/animals/documents",
+                           {"documents": [{"id": "n1", "text": "again"}], "upsert": False})
+    assert status == 400 and "upsert" in refused["error"]
+    assert call(url, "DELETE", "/indexes/animals/documents", {"ids": ["n1", "a2"]}) == (200, {"deleted": 2,
+                                                                                               "count": 7})
+    assert call(url, "GET", "/indexes/animals/documents/n1")[0] == 404
+    status, answer = call(url, "DELETE", "/indexes/animals/documents", {"ids": ["a3", "nope"]})
+    assert status == 404 and "'nope'" in answer["error"]
+    assert call(url, "GET", "/indexes/animals")[1]["count"] == 7  # nothing deleted by the refused call
+
+
+def test_embeddings_answer_in_openais_shape(server, encoder):
+    url, _ = server
+    status, answer = call(url, "POST", "/v1/embeddings", {"input": ["a cat", "a dog"], "model": "default",
+                                                         "encoding_format": "float"})
+    assert status == 200 and answer["object"] == "list"
+    assert [row["index"] for row in answer["data"]] == [0, 1]
+    assert {row["object"] for row in answer["data"]} == {"embedding"}
+    assert len(answer["data"][0]["embedding"]) == encoder.dimension
+    assert answer["usage"]["prompt_tokens"] == answer["usage"]["total_tokens"] > 0
+    assert call(url, "POST", "/v1/embeddings", {"input": "one text"})[1]["data"][0]["index"] == 0
+    assert call(url, "POST", "/v1/embeddings", {"input": "x", "model": "gpt-4"})[0] == 400
+    status, similar = call(url, "POST", "/similarity", {"a": "a cat", "b": "a cat"})
+    assert status == 200 and similar["cosine"] == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "raw", "code"), [
+    ("POST", "/indexes/animals/search", None, b"{not json", 400),
+    ("POST", "/indexes/animals/search", {"query": "x", "k": 0}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": "x", "k": 2.5}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": "x", "k": "3"}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": 7}, None, 422),
+    ("POST", "/indexes/animals/search", {"queries": []}, None, 400),
+    ("POST", "/indexes/animals/search", {"query": "   "}, None, 400),
+    ("POST", "/indexes/animals/search", {"query": "x", "mode": "fuzzy"}, None, 400),
+    ("POST", "/indexes/animals/search", {"query": "x", "kk": 3}, None, 422),
+    ("POST", "/indexes/nothere/search", {"query": "x"}, None, 404),
+    ("GET", "/indexes/bad%20name!", None, None, 400),
+    ("GET", "/no/such/route", None, None, 404),
+    ("POST", "/indexes/animals/search", None, b"query=x", 415),
+    ("GET", "/indexes/animals/documents/zzz", None, None, 404),
+    ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": 5}]}, None, 422),
+])
+def test_bad_input_gets_one_line_and_the_right_code(server, method, path, body, raw, code):
+    url, _ = server
+    status, answer = call(url, method, path, body, raw=raw)
+    assert status == code, answer
+    assert set(answer) == {"error", "type"} and "\n" not in answer["error"] and "Traceback" not in answer["error"]
+    assert call(url, "GET", "/indexes/animals")[1]["count"] == 8  # the server keeps serving, nothing changed
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(server):
+    import http.client
+
+    url, _ = server
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    connection.putrequest("POST", "/indexes/animals/documents")
+    connection.putheader("Content-Length", str(11 * 1024 * 1024))
+    connection.putheader("Authorization", f"Bearer {KEY}")
+    connection.endheaders(b'{"documents": [')  # the server answers without waiting for the other 11 MB
+    response = connection.getresponse()
+    assert response.status == 413 and "smaller batches" in json.loads(response.read())["error"]
+    connection.close()
+    assert call(url, "GET", "/indexes/animals")[1]["count"] == 8
+
+
+def test_a_second_writer_is_told_to_try_again(server):
+    url, home = server
+    with writer_lock(home, "animals"):
+        status, answer = call(url, "POST", "/indexes/animals/documents", {"documents": [{"text": "new"}]})
+    assert status == 409 and "try again" in answer["error"]
+    assert call(url, "POST", "/indexes/animals/documents", {"documents": [{"text": "new"}]})[0] == 200
+
+
+def test_a_rebuild_while_serving_is_picked_up_with_no_failed_request(server, encoder):
+    url, home = server
+    failures, answered, stop = [], [], threading.Event()
+
+    def keep_searching() -> None:
+        while not stop.is_set():
+            status, answer = call(url, "POST", "/indexes/animals/search", {"query": "rain on the trail", "k": 3})
+            (answered if status == 200 and len(answer["hits"]) == 3 else failures).append((status, answer))
+
+    searchers = [threading.Thread(target=keep_searching) for _ in range(2)]
+    for searcher in searchers:
+        searcher.start()
+    try:
+        time.sleep(0.3)
+        index = Index.open("animals", index_dir=home, encoder=encoder)
+        index.add([{"id": "z1", "text": "Snow closed the mountain pass."}])
+        index.rebuild(kind="hnsw")
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for searcher in searchers:
+            searcher.join(30)
+    assert failures == [] and len(answered) > 2
+    described = call(url, "GET", "/indexes/animals")[1]
+    assert described["kind"] == "hnsw" and described["count"] == 9
+    assert call(url, "GET", "/indexes/animals/documents/z1")[0] == 200
+
+
+def test_the_client_has_the_index_methods(server, encoder):
+    url, home = server
+    remote = Client(url, api_key=KEY).index("animals")
+    local = Index.open("animals", index_dir=home, encoder=encoder)
+    assert remote.search("a cat", 3, mode="dense") == local.search("a cat", 3, mode="dense")
+    assert len(remote.search_batch(["a", "b"], 2)) == 2
+    assert remote.add([{"id": "c1", "text": "A hamster runs in its wheel.", "kind": "pet"}]) == ["c1"]
+    with pytest.raises(InputError, match="upsert"):
+        remote.add([{"id": "c1", "text": "again"}])
+    remote.add([{"id": "c1", "text": "A hamster sleeps all day.", "kind": "pet"}], upsert=True)
+    got = remote.get("c1")
+    assert (got.id, got.text, got.metadata) == ("c1", "A hamster sleeps all day.", {"kind": "pet"})
+    assert remote.get("nope") is None
+    assert remote.delete(["c1"]) == 1 and len(remote) == 8
+    with pytest.raises(IndexNotFoundError):
+        Client(url, api_key=KEY, index="missing").search("x")
+    with pytest.raises(IndexBusyError), writer_lock(home, "animals"):
+        remote.delete(["a1"])
+
+
+def test_upsert_and_get_in_process(tmp_path, encoder, animals):
+    index = Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=tmp_path)
+    assert index.add([{"id": "a1", "text": "Replaced text.", "category": "new"}], upsert=True) == ["a1"]
+    assert len(index) == 8 and index.known_ids(["a1"]) == {"a1"}
+    stored = index.get("a1")
+    assert (stored.text, stored.metadata) == ("Replaced text.", {"category": "new"})
+    assert index.get("missing") is None
+    assert Index.open("animals", index_dir=tmp_path).check()["ok"]
