@@ -435,7 +435,7 @@ def embed(
 def dedup(
     name: str,
     threshold: Annotated[float | None, typer.Option(
-        help="Lowest cosine for a pair to count as near-duplicates, in (0, 1].  [default: 0.88, calibrated]")]
+        help="Lowest cosine for a pair to count as near-duplicates, in (0, 1].  [default: 0.83, calibrated]")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help='One JSON object a line per group: ids, texts, score.')]
     = False,
