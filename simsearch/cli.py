@@ -436,6 +436,69 @@ def eval_paraphrase(
 
 
 @app.command()
+def embed(
+    file: Annotated[Path, typer.Argument(help=".txt, .csv, .jsonl or .parquet file of texts.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help=".npy (vectors only) or .parquet (ids, metadata, "
+                                         "vector); --tokens: .parquet.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
+    id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else row numbers).")] = "id",
+    model: Model = None, pooling: Pooling = None, backend: Backend = None,
+    tokens: Annotated[bool, typer.Option("--tokens", help="One row per word piece instead of one per text.")] = False,
+    layers: Annotated[str, typer.Option(help="With --tokens: last, last4-sum, last4-concat or a layer number.")]
+    = "last",
+    batch_size: BatchSize = 64,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False, quiet: Quiet = False,
+) -> None:
+    """Write the model's vectors for the texts of FILE: one unit vector per text, or one vector per word piece."""
+    from simsearch import load_encoder, read_corpus
+    from simsearch.embedding import check_output, embed_documents, embed_tokens
+
+    check_output(output, overwrite, (".parquet",) if tokens else (".npy", ".parquet"))  # before any slow work
+    corpus = read_corpus(file, text_column, id_column)
+    with _loading_model(model, quiet):
+        encoder = load_encoder(model, pooling, backend or "torch")
+    if tokens:
+        done = embed_tokens([doc.text for doc in corpus.documents], output, encoder, layers=layers,
+                            overwrite=overwrite)
+        what = f"{_count(done.rows, 'word piece')} of {_count(len(corpus.documents), 'text')}"
+    else:
+        done = embed_documents(corpus.documents, output, encoder, overwrite=overwrite, batch_size=batch_size)
+        what = _count(done.rows, "text")
+    if done.truncated:
+        _say(f"warning: {_count(done.truncated, 'text')} longer than the model's {done.max_tokens} tokens "
+             "were cut at that limit", quiet)
+    _say(f"wrote {what}, {done.dimension} dimensions, to {output}", quiet)
+
+
+@app.command()
+def dedup(
+    name: str,
+    threshold: Annotated[float | None, typer.Option(
+        help="Lowest cosine for a pair to count as near-duplicates, in (0, 1].  [default: 0.83, calibrated]")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help='One JSON object a line per group: ids, texts, score.')]
+    = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Groups of near-duplicate texts in NAME (exact duplicates always), largest groups first."""
+    from simsearch import Index
+    from simsearch.dedup import check_threshold
+
+    if threshold is not None:
+        check_threshold(threshold)  # before opening the index or loading anything
+    groups = Index.open(name, index_dir=index_dir).duplicates(threshold)
+    for number, group in enumerate(groups, start=1):
+        if as_json:
+            typer.echo(json.dumps(group.to_dict(), ensure_ascii=False))
+            continue
+        typer.echo(f"group {number}: {_count(len(group.ids), 'text')}, lowest similarity {group.score:.3f}")
+        for id_, text in zip(group.ids, group.texts):
+            typer.echo(f"  [{id_}] {text}")
+    if not as_json:
+        typer.echo(f"{_count(len(groups), 'group')} of near-duplicates in {name!r}", err=True)
+
+
+@app.command()
 def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None:
     """Check that NAME's texts and vectors agree (counts, ids, a re-encoded sample); exit 1 when they do not."""
     from simsearch import Index

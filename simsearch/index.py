@@ -28,6 +28,7 @@ from simsearch.building import (
     warn_truncated,
 )
 from simsearch.checking import check_consistency
+from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups
 from simsearch.errors import InputError
 from simsearch.generations import Generation, catch_up, is_current, open_build, writing
 from simsearch.layout import changed_since, check_name, folder_size, index_home
@@ -37,6 +38,7 @@ from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.backends import IndexKind, VectorIndex
+    from simsearch.dedup import DuplicateGroup
     from simsearch.encoders import Backend, Encoder
     from simsearch.fusion import Fusion
     from simsearch.search import SearchMode
@@ -214,6 +216,10 @@ class Index:
         # The model loads only if the kind keeps vectors to compare with (flat, hnsw).
         return check_consistency(self.name, self._store, self._vectors(), lambda texts: self.encoder.encode(texts),
                                  sample_size)
+
+    def duplicates(self, threshold: float | None = None, k: int = DEFAULT_NEIGHBOURS) -> list[DuplicateGroup]:
+        """Groups of near-duplicate documents, largest first (threshold, k and score: see simsearch.dedup)."""
+        return duplicate_groups(self._vectors(), self._store, lambda texts: self.encoder.encode(texts), threshold, k)
 
     def is_stale(self) -> bool:
         """True when the index on disk has changed (rebuilt, added to) since this object read it."""

@@ -197,6 +197,11 @@ class Store:
         """Every row id, sorted (int64): the ids the vector index must hold."""
         return np.array([row[0] for row in self._query("SELECT id FROM documents ORDER BY id")], dtype=np.int64)
 
+    def duplicate_text_row_ids(self) -> list[list[int]]:
+        """Row ids of documents holding the very same text, one sorted list per text stored more than once."""
+        rows = self._query("SELECT group_concat(id) FROM documents GROUP BY text HAVING count(*) > 1")
+        return [sorted(int(i) for i in row[0].split(",")) for row in rows]
+
     def fetch(self, row_ids: Sequence[int]) -> dict[int, StoredDocument]:
         """Documents by row id; ids not in the store are simply absent from the result."""
         wanted = sorted({int(i) for i in row_ids if i >= 0})

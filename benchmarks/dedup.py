@@ -1,0 +1,99 @@
+"""Dedup time at growing corpus sizes beside sentence_transformers.util.paraphrase_mining_embeddings
+(the all-pairs baseline, given the same vectors so only the pairing is timed), in the same process.
+
+    python benchmarks/dedup.py                              # 10k and 100k, a few minutes on 2 cores
+    python benchmarks/dedup.py --sizes 10000,100000,1000000 # 1M: hnsw build + 1M searches, much longer
+    python benchmarks/dedup.py --smoke                      # seconds; what the test suite runs
+
+Vectors: ``--real`` wiki sentences (../shared/data/wikipedia_sentences, evenly sampled) encoded with the
+default model (onnx-int8, cached like benchmarks/performance.py), then grown to each size with
+simsearch.testing.noisy_copies (each copy cosine ~0.89 to its source), as the performance benchmark does.
+Texts in the store are made unique, so every group comes from the vectors, not from exact duplicates.
+The index kind is what `simsearch build` would choose (flat up to 20k, hnsw above). "pair recall" is
+the share of paraphrase_mining's pairs at or above the threshold that dedup's kNN search also found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from simsearch.backends import create_vector_index  # noqa: E402
+from simsearch.corpus import Document  # noqa: E402
+from simsearch.dedup import DEFAULT_NEIGHBOURS, DEFAULT_THRESHOLD, duplicate_groups, neighbour_pairs  # noqa: E402
+from simsearch.store import Store  # noqa: E402
+from simsearch.testing import noisy_copies, unit_vectors  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+NOISE = 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--real", type=int, default=10_000, help="wiki sentences actually encoded")
+    parser.add_argument("--mining-max", type=int, default=100_000, help="largest size paraphrase_mining runs at")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
+    parser.add_argument("--smoke", action="store_true", help="random vectors, 500 and 2,000 rows; seconds")
+    args = parser.parse_args()
+    if args.smoke:
+        base, texts = unit_vectors(500, 32), [f"text {i}" for i in range(500)]
+        args.sizes, args.mining_max = "500,2000", 2000
+    else:
+        from performance import cached_vectors, wiki_sentences
+
+        from simsearch.encoders import load_encoder
+
+        texts = wiki_sentences(args.real, spread=True)
+        base = cached_vectors(texts, load_encoder(backend="onnx-int8"))
+    for size in (int(s) for s in args.sizes.split(",")):
+        print(json.dumps(measure(noisy_copies(base, size, noise=NOISE), texts, args.threshold,
+                                 mining=size <= args.mining_max)), flush=True)
+
+
+def measure(vectors: np.ndarray, texts: list[str], threshold: float, mining: bool) -> dict:
+    size = len(vectors)
+    row_ids = np.arange(size, dtype=np.int64)
+    started = time.perf_counter()
+    index = create_vector_index("auto", vectors.shape[1], size)
+    index.build(vectors, row_ids)
+    build_s = time.perf_counter() - started
+    row: dict = {"documents": size, "kind": index.kind, "threshold": threshold, "index_build_s": round(build_s, 1)}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "store.sqlite")
+        store.begin()
+        store.insert([Document(text=f"{texts[i % len(texts)]} #{i}", id=str(i)) for i in range(size)], first_row_id=0)
+        store.commit()
+        started = time.perf_counter()
+        groups = duplicate_groups(index, store, lambda batch: vectors[[int(t.rsplit("#", 1)[1]) for t in batch]],
+                                  threshold)
+        row.update(dedup_s=round(time.perf_counter() - started, 1), groups=len(groups),
+                   grouped_documents=sum(len(g.ids) for g in groups))
+        store.close()
+    if mining:
+        import torch
+        from sentence_transformers.util import paraphrase_mining_embeddings
+
+        started = time.perf_counter()
+        mined = paraphrase_mining_embeddings(torch.from_numpy(vectors), top_k=DEFAULT_NEIGHBOURS, max_pairs=10**9)
+        row["paraphrase_mining_s"] = round(time.perf_counter() - started, 1)
+        wanted = {(min(a, b), max(a, b)) for score, a, b in mined if score >= threshold}
+        first, second = neighbour_pairs(index, row_ids, lambda ids: vectors[ids], threshold, DEFAULT_NEIGHBOURS)
+        found = {(min(a, b), max(a, b)) for a, b in zip(first.tolist(), second.tolist())}
+        row["pair_recall"] = round(len(wanted & found) / max(len(wanted), 1), 4)
+        row["speedup"] = round(row["paraphrase_mining_s"] / max(row["dedup_s"], 1e-3), 2)
+    return row
+
+
+if __name__ == "__main__":
+    main()

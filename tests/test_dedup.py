@@ -1,0 +1,101 @@
+"""`simsearch dedup` and simsearch.dedup: near-duplicate groups found through the index's own kNN search."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from simsearch import Index
+from simsearch.dedup import DEFAULT_THRESHOLD, components, lowest_similarity
+from simsearch.errors import InvalidArgumentError
+from tests.test_cli import assert_one_line_error, run
+
+PARAPHRASES = [
+    ("p1", "The train to London was delayed by two hours."),
+    ("p2", "The London train was delayed by two hours."),
+    ("q1", "A man is playing the guitar on stage."),
+    ("q2", "On stage, a man plays a guitar."),
+]
+UNRELATED = [
+    ("u1", "Interest rates rose again this quarter."),
+    ("u2", "Fresh basil makes the tomato sauce better."),
+    ("u3", "The hikers reached the summit at sunrise."),
+    ("u4", "Penguins live mostly in the southern hemisphere."),
+    ("u5", "The library closes at eight on weekdays."),
+]
+
+
+def records(rows):
+    return [{"id": i, "text": t} for i, t in rows]
+
+
+def test_planted_paraphrases_are_grouped_and_unrelated_texts_are_not(default_encoder, index_dir):
+    index = Index.build("para", records(PARAPHRASES + UNRELATED), encoder=default_encoder, index_dir=index_dir)
+    groups = index.duplicates()
+    assert sorted(sorted(group.ids) for group in groups) == [["p1", "p2"], ["q1", "q2"]]
+    for group in groups:
+        assert DEFAULT_THRESHOLD <= group.score < 1
+        assert group.score == pytest.approx(float(np.prod(index.vectors(group.ids), axis=0).sum()), abs=1e-3)
+
+
+def test_exact_duplicates_are_reported_whatever_the_threshold(tiny_model, index_dir):
+    from simsearch import load_encoder
+
+    rows = [("a", "same words here"), ("b", "other text"), ("c", "same words here"), ("d", "third one")]
+    index = Index.build("exact", records(rows), encoder=load_encoder(tiny_model), index_dir=index_dir)
+    groups = index.duplicates(threshold=1.0, k=1)
+    assert [(group.ids, group.texts, group.score) for group in groups] == [
+        (["a", "c"], ["same words here", "same words here"], 1.0)]
+
+
+def test_groups_are_connected_components_largest_first(tiny_model, index_dir):
+    from simsearch import load_encoder
+
+    rows = [(f"x{i}", "cat") for i in range(3)] + [("y0", "dog"), ("y1", "dog"), ("z", "bird")]
+    index = Index.build("chains", records(rows), encoder=load_encoder(tiny_model), index_dir=index_dir)
+    assert [group.ids for group in index.duplicates(threshold=1.0)] == [["x0", "x1", "x2"], ["y0", "y1"]]
+    # a chain 0-1, 1-2 and a pair 3-4 among 6 positions; position 5 stands alone
+    found = components(6, np.array([0, 1, 3]), np.array([1, 2, 4]))
+    assert [members.tolist() for members in found] == [[0, 1, 2], [3, 4]]
+    assert lowest_similarity(np.eye(3, dtype=np.float32)) == 0.0
+
+
+def test_cli_json_lines_and_readable_text(default_encoder, index_dir):
+    Index.build("para", records(PARAPHRASES + UNRELATED), encoder=default_encoder, index_dir=index_dir)
+    lines = run("dedup", "para", "--json", index_dir=index_dir).stdout.splitlines()
+    objects = [json.loads(line) for line in lines]
+    assert {tuple(sorted(o["ids"])) for o in objects} == {("p1", "p2"), ("q1", "q2")}
+    assert all(set(o) == {"ids", "texts", "score"} for o in objects)
+    text = run("dedup", "para", index_dir=index_dir)
+    assert "group 1: 2 texts, lowest similarity" in text.stdout and "[p1] The train to London" in text.stdout
+    assert "2 groups of near-duplicates in 'para'" in text.stderr
+
+
+@pytest.mark.parametrize("threshold", ["0", "1.5", "-0.2"])
+def test_threshold_outside_zero_one_is_one_line(threshold, index_dir):
+    assert_one_line_error(run("dedup", "any", "--threshold", threshold, index_dir=index_dir, check=False),
+                          "threshold must be above 0 and at most 1")
+
+
+def test_index_with_one_document_is_refused(tiny_model, index_dir):
+    from simsearch import load_encoder
+
+    index = Index.build("single", ["only one"], encoder=load_encoder(tiny_model), index_dir=index_dir)
+    with pytest.raises(InvalidArgumentError, match="holds 1 document"):
+        index.duplicates()
+    assert_one_line_error(run("dedup", "single", index_dir=index_dir, check=False), "at least two")
+
+
+def test_benchmark_smoke_runs():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "dedup.py"), "--smoke"], capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    assert '"pair_recall": 1.0' in result.stdout.splitlines()[-1]
