@@ -76,6 +76,16 @@ def id_list(ids: Sequence[str]) -> Sequence[str]:
     return ids
 
 
+def known_row_ids(name: str, ids: Sequence[str], row_ids_for: Callable[[list[str]], dict[str, int]],
+                  consequence: str = "") -> list[int]:
+    """Row ids of these document ids, in order; any unknown id is refused (naming up to five)."""
+    found = row_ids_for([str(i) for i in id_list(ids)])
+    unknown = [i for i in ids if str(i) not in found]
+    if unknown:
+        raise InputError(f"unknown ids in index {name!r}: {', '.join(map(repr, unknown[:5]))}{consequence}.")
+    return [found[str(i)] for i in ids]
+
+
 def taken_row_ids(name: str, documents: list[Document], row_ids_for: Callable[[list[str]], dict[str, int]],
                   upsert: bool) -> list[int]:
     """Row ids of the ``documents`` whose ids index ``name`` holds already, to replace when ``upsert``;

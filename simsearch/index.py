@@ -23,13 +23,13 @@ from simsearch.building import (
     as_documents,
     build_index,
     id_list,
+    known_row_ids,
     rebuild_index,
     taken_row_ids,
     warn_truncated,
 )
 from simsearch.checking import check_consistency
 from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups
-from simsearch.errors import InputError
 from simsearch.generations import Generation, catch_up, is_current, open_build, writing
 from simsearch.layout import changed_since, check_name, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder
@@ -147,7 +147,7 @@ class Index:
 
         Read back from the vector index where its kind keeps them (flat, hnsw), else re-encoded.
         """
-        row_ids = np.array(self._row_ids(ids, ""), dtype=np.int64)
+        row_ids = np.array(known_row_ids(self.name, ids, self._store.row_ids_for), dtype=np.int64)
         stored = self._vectors().reconstruct(row_ids)
         if stored is not None:
             return np.asarray(stored, dtype=np.float32)
@@ -156,8 +156,7 @@ class Index:
 
     def get(self, id: str) -> StoredDocument | None:
         """The stored document with this id (``id``, ``text``, ``metadata``), or None when there is none."""
-        row_id = self._store.row_ids_for([str(id)]).get(str(id))
-        return None if row_id is None else self._store.fetch([row_id]).get(row_id)
+        return self._store.document(id)
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these document ids the index holds."""
@@ -169,9 +168,7 @@ class Index:
 
     def sample_documents(self, size: int, seed: int = 0) -> list[StoredDocument]:
         """Up to ``size`` stored documents chosen at random (all of them when there are fewer), by row id."""
-        row_ids = self._store.sample_row_ids(size, seed)
-        documents = self._store.fetch(row_ids.tolist())
-        return [documents[int(r)] for r in row_ids if int(r) in documents]
+        return self._store.sample_documents(size, seed)
 
     def __len__(self) -> int:
         return self._vectors().count
@@ -198,7 +195,7 @@ class Index:
         """Delete documents by id; unknown ids are refused and then nothing is deleted."""
         if not id_list(ids):
             raise InputError("no ids given; name at least one id to delete.")
-        row_ids = sorted(set(self._row_ids(ids, "; nothing was deleted")))
+        row_ids = sorted(set(known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")))
         with self._writing() as draft:
             self._store.delete(row_ids)
             draft.vectors.remove(np.array(row_ids, dtype=np.int64))
@@ -212,8 +209,8 @@ class Index:
                 "size_bytes": folder_size(self.folder), "path": str(self.folder)}
 
     def check(self, sample_size: int = 32) -> dict[str, Any]:
-        """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.checking)."""
-        # The model loads only if the kind keeps vectors to compare with (flat, hnsw).
+        """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.checking); the model
+        loads only if the kind keeps vectors to compare with (flat, hnsw)."""
         return check_consistency(self.name, self._store, self._vectors(), lambda texts: self.encoder.encode(texts),
                                  sample_size)
 
@@ -244,11 +241,3 @@ class Index:
 
     def _writing(self):
         return writing(self.home, self.folder, self.manifest, self._store, self._generation)
-
-    def _row_ids(self, ids: Sequence[str], consequence: str) -> list[int]:
-        """Row ids of these document ids, in order; unknown ids are refused, naming up to five."""
-        found = self._store.row_ids_for([str(i) for i in id_list(ids)])
-        unknown = [i for i in ids if str(i) not in found]
-        if unknown:
-            raise InputError(f"unknown ids in index {self.name!r}: {', '.join(map(repr, unknown[:5]))}{consequence}.")
-        return [found[str(i)] for i in ids]

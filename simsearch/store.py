@@ -306,6 +306,17 @@ class Store:
                 facets.append(Facet(column, [_python_value(v, t) for v, t, _ in rows], [n for _, _, n in rows]))
         return facets
 
+    def sample_documents(self, size: int, seed: int = 0) -> list[StoredDocument]:
+        """Up to ``size`` documents chosen at random (all of them when there are fewer), in row-id order."""
+        row_ids = self.sample_row_ids(size, seed)
+        documents = self.fetch(row_ids.tolist())
+        return [documents[int(r)] for r in row_ids if int(r) in documents]
+
+    def document(self, id: str) -> StoredDocument | None:
+        """The document with this user id, or None."""
+        row_id = self.row_ids_for([str(id)]).get(str(id))
+        return None if row_id is None else self.fetch([row_id]).get(row_id)
+
     def sample_row_ids(self, size: int, seed: int = 0) -> np.ndarray:
         """A seeded random sample of ``size`` row ids, sorted; every row id when the store holds no more."""
         if size < 0:
