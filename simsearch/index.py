@@ -30,6 +30,7 @@ from simsearch.building import (
 )
 from simsearch.checking import check_consistency
 from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups
+from simsearch.errors import InputError
 from simsearch.generations import Generation, catch_up, is_current, open_build, writing
 from simsearch.layout import changed_since, check_name, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder
