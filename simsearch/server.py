@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a bigger request is refused (413) before it is parsed
+
+
 def read_api_key(path: Path | None) -> str | None:
     """The API key: the first line of ``path``, else $SIMSEARCH_API_KEY, else None (no key required)."""
     if path is not None:
