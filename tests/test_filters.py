@@ -196,3 +196,25 @@ def test_min_score_must_be_a_number(dated, bad):
 
 def test_repr_is_one_line_with_name_count_kind_and_model(dated, tiny_model):
     assert repr(dated) == f"Index('dated', 8 documents, kind=flat, model={tiny_model!r})"
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_jsonl_and_parquet_metadata_is_stored_with_its_types(tiny_model, index_dir, animals, tmp_path, suffix):
+    import json
+
+    import pandas as pd
+
+    from simsearch import read_corpus
+
+    rows = [{**row, "year": 1990 + i, "price": i + 0.5, "sold": i % 2 == 0} for i, row in enumerate(animals)]
+    path = tmp_path / f"typed{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    else:
+        pd.DataFrame(rows).to_parquet(path, index=False)
+    index = Index.build("typed", read_corpus(path), encoder=load_encoder(tiny_model), index_dir=index_dir)
+    metadata = index.get("a2").metadata
+    assert metadata == {"category": "pets", "year": 1991, "price": 1.5, "sold": False}
+    assert [type(metadata[key]) for key in ("year", "price", "sold")] == [int, float, bool]
+    assert found_ids(index, {"sold": True, "price": {"lt": 4}}) == {"a1", "a3"}
+    assert found_ids(index, {"year": {"gte": 1996}}) == {"a7", "a8"}
