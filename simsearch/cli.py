@@ -168,14 +168,21 @@ def search(
     queries: Annotated[Path | None, typer.Option(
         "--queries", help="UTF-8 text file, one query a line; a blank line gets an error in its place.")] = None,
     as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None, mode: Mode = "hybrid",
+    filter_: Annotated[list[str] | None, typer.Option(
+        "--filter", help="Keep hits whose metadata match COLUMN OP VALUE, OP one of = != > >= < <= "
+        "(e.g. 'year>=2000'); repeat to combine.")] = None,
+    min_score: Annotated[float | None, typer.Option(
+        "--min-score", help="Drop hits scoring below this (in hybrid mode, the fused score).")] = None,
 ) -> None:
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
+    from simsearch.filters import filters_from_expressions
     from simsearch.search import check_mode, lexical_terms
 
     if (query is None) == (queries is None):
         raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
     mode = check_mode(mode)
+    filters = filters_from_expressions(filter_ or [])
     lines = [query] if queries is None else _query_lines(queries)
     index = Index.open(name, index_dir=index_dir, backend=backend)
     if mode != "lexical":
@@ -189,7 +196,7 @@ def search(
         return "has no words to match lexically" if mode == "lexical" and not lexical_terms(text) else None
 
     texts = [text for text in lines if queries is None or unanswerable(text) is None]
-    found = iter(index.search_batch(texts, k, mode=mode) if texts else [])
+    found = iter(index.search_batch(texts, k, filters, mode, min_score) if texts else [])
     for number, text in enumerate(lines, start=1):
         if queries is not None and unanswerable(text):  # kept in place: output line N answers input line N
             problem = f"line {number} {unanswerable(text)}"

@@ -36,15 +36,16 @@ class Client:
         return Client(self.url, self.api_key, name, self.timeout)
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
-               mode: SearchMode = DEFAULT_MODE) -> list[Hit]:
-        answer = self._call("POST", self._path("search"), {"query": query, "k": k, "filters": filters, "mode": mode})
+               mode: SearchMode = DEFAULT_MODE, min_score: float | None = None) -> list[Hit]:
+        body = {"query": query, "k": k, "filters": filters, "mode": mode, "min_score": min_score}
+        answer = self._call("POST", self._path("search"), body)
         return [Hit(**hit) for hit in answer["hits"]]
 
     def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-                     mode: SearchMode = DEFAULT_MODE) -> list[list[Hit]]:
+                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None) -> list[list[Hit]]:
         if isinstance(queries, str):
             raise errors.InvalidArgumentError("queries must be a list of strings; wrap a single query in a list.")
-        body = {"queries": list(queries), "k": k, "filters": filters, "mode": mode}
+        body = {"queries": list(queries), "k": k, "filters": filters, "mode": mode, "min_score": min_score}
         return [[Hit(**hit) for hit in found] for found in self._call("POST", self._path("search"), body)["results"]]
 
     def add(self, records: Records, *, upsert: bool = False) -> list[str]:

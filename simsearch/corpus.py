@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ def read_corpus(path: str | Path, text_column: str = "text", id_column: str | No
         rows = [{"text": line} for line in decoded_lines(path)]
         text_column, id_column = "text", None
     elif suffix == ".csv":
-        rows = _read_csv(path)
+        rows = numbers_in_columns(_read_csv(path), keep_text=(text_column, id_column))
     elif suffix == ".jsonl":
         rows = _read_jsonl(path)
     else:
@@ -195,6 +196,40 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     if not rows:
         raise InputError(f"{path.name} has no rows; give a file with at least one text.")
     return rows
+
+
+def numbers_in_columns(rows: list[dict[str, Any]], keep_text: Sequence[str | None] = ()) -> list[dict[str, Any]]:
+    """CSV rows with each column whose every non-empty value is a number turned into numbers.
+
+    Ints when every value is whole, else floats; the column's empty values become None,
+    so a filter on None finds them. A value with a leading zero (``007``, a postcode)
+    keeps its column text. Columns named in ``keep_text`` (text, id) are left alone.
+    """
+    numeric: dict[str, list[int | float | None]] = {}
+    for column in rows[0]:
+        if column in keep_text:
+            continue
+        parsed = [number_from_text(row[column]) if row[column].strip() else None for row in rows]
+        if any(value is None and row[column].strip() for value, row in zip(parsed, rows)):
+            continue  # a word among the numbers: the column stays text
+        if any(value is not None for value in parsed):
+            whole = all(value is None or float(value).is_integer() for value in parsed)
+            numeric[column] = [None if value is None else int(value) if whole else float(value) for value in parsed]
+    return [{**row, **{column: values[i] for column, values in numeric.items()}} for i, row in enumerate(rows)]
+
+
+_NUMBER = re.compile(r"[+-]?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|[+-]?(0|[1-9]\d*)?\.\d+([eE][+-]?\d+)?")
+
+
+def number_from_text(text: str) -> int | float | None:
+    """The number a text spells (``2000``, ``-1.5``, ``3e8``), or None; ``007``, ``nan`` and ``1_000`` are not."""
+    text = text.strip()
+    if not _NUMBER.fullmatch(text):
+        return None
+    value = float(text)
+    if not math.isfinite(value):
+        return None
+    return int(text) if text.lstrip("+-").isdigit() else value
 
 
 def _csv_header(names: list[str], source: str) -> list[str]:

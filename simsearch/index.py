@@ -122,21 +122,22 @@ class Index:
             self._encoder = check_encoder(self.manifest, load_own_encoder(self.manifest, self._backend))
         return self._encoder
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None,
-               mode: SearchMode = DEFAULT_MODE) -> list[Hit]:
-        """The ``k`` best documents, best first. ``filters`` ({"category": "music"}, or a list of values)
-        keeps only matching metadata; ``mode`` is dense, lexical or hybrid (see simsearch.search for scores)."""
-        return self.query([query], k, filters, mode).hits[0]
+    def search(self, query: str, k: int = 10, filters: Filters | None = None, mode: SearchMode = DEFAULT_MODE,
+               min_score: float | None = None) -> list[Hit]:
+        """The ``k`` best, best first; ``filters``: {"tag": "pop"}, a list, {"year": {"gte": 2000}} (simsearch.filters);
+        ``mode``: see simsearch.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score)."""
+        return self.query([query], k, filters, mode, min_score=min_score).hits[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-                     mode: SearchMode = DEFAULT_MODE) -> list[list[Hit]]:
+                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None) -> list[list[Hit]]:
         """Search several queries in one encoder pass; one list of hits per query."""
-        return self.query(queries, k, filters, mode).hits
+        return self.query(queries, k, filters, mode, min_score=min_score).hits
 
     def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None) -> SearchResult:
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None
+              ) -> SearchResult:
         """Search several queries and report the time each stage took; ``fusion`` tunes hybrid mode."""
-        return run_query(self._target(mode), queries, k, filters, mode, fusion)
+        return run_query(self._target(mode), queries, k, filters, mode, fusion, min_score)
 
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
@@ -173,6 +174,10 @@ class Index:
 
     def __len__(self) -> int:
         return self._vectors().count
+
+    def __repr__(self) -> str:
+        count, model = self._generation.vectors.count, self.manifest.model["name"]
+        return f"Index({self.name!r}, {count} documents, kind={self.manifest.kind}, model={model!r})"
 
     # --- changing in place --------------------------------------------------------------
     def add(self, records: Records, *, upsert: bool = False, batch_size: int = 64,

@@ -18,6 +18,7 @@ than returned without a text.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -96,10 +97,16 @@ class Candidates:
 
 
 def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None) -> SearchResult:
-    """Run every stage for a batch of queries and time each one."""
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None,
+              min_score: float | None = None) -> SearchResult:
+    """Run every stage for a batch of queries and time each one.
+
+    ``min_score`` drops hits scoring below it after ranking, so a query may get fewer
+    than k; it compares with the mode's score (the fused score in hybrid mode).
+    """
     started = time.perf_counter()
     queries, k, mode = validate_queries(queries), check_k(k), check_mode(mode)
+    min_score = check_min_score(min_score)
     terms = [lexical_terms(query) for query in queries] if mode != "dense" else []
     if mode == "lexical":
         check_lexical(queries, terms)
@@ -117,6 +124,8 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters
         fetching = time.perf_counter()
         hits = [found[:k] for found in fetch_hits(target.store, candidates)]
         candidates_ms, fetch_ms = (fetching - searching) * 1000, (time.perf_counter() - fetching) * 1000
+    if min_score is not None:
+        hits = [[hit for hit in found if hit.score >= min_score] for found in hits]
     return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000))
 
 
@@ -190,6 +199,14 @@ def check_lexical(queries: list[str], terms: list[list[str]]) -> None:
 
 
 MAX_K = 2**63 - 1  # ids and counts are int64 throughout; a k above every document count returns them all
+
+
+def check_min_score(min_score: float | None) -> float | None:
+    if min_score is None:
+        return None
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.number)) or math.isnan(min_score):
+        raise InvalidArgumentError(f"the minimum score must be a number, not {min_score!r}.")
+    return float(min_score)
 
 
 def check_k(k: int) -> int:

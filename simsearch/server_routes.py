@@ -62,8 +62,10 @@ class SearchBody(_Strict):
     query: StrictStr | None = Field(None, description="One query; answered as {hits, timings}.")
     queries: list[StrictStr] | None = Field(None, description="Several queries, one encoder pass: {results}.")
     k: int = Field(10, ge=1, description="Hits per query.")
-    filters: dict[str, Any] | None = Field(None, description='Metadata equality: {"category": "music"} or a list.')
+    filters: dict[str, Any] | None = Field(None, description='Metadata: {"category": "music"}, a list of values, '
+                                           'or operators {"year": {"gte": 2000, "lt": 2010}}, {"lang": {"ne": "fr"}}.')
     mode: StrictStr = Field(DEFAULT_MODE, description="dense, lexical or hybrid.")
+    min_score: float | None = Field(None, description="Drop hits scoring below this (hybrid: the fused score).")
 
 
 class DocumentBody(_Strict):
@@ -127,7 +129,8 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
         if body.queries is not None and not body.queries:
             raise InvalidArgumentError('"queries" is empty; send at least one query.')
         texts = [body.query] if body.query is not None else body.queries
-        result = indexes.get(name).query(texts, body.k, body.filters, body.mode)  # type: ignore[arg-type]
+        result = indexes.get(name).query(texts, body.k, body.filters, body.mode,  # type: ignore[arg-type]
+                                         min_score=body.min_score)
         hits = [[hit.to_dict() for hit in found] for found in result.hits]
         timings = asdict(result.timings)
         return {"hits": hits[0], "timings": timings} if body.query is not None else {"results": hits,

@@ -26,7 +26,7 @@ import numpy as np
 
 from simsearch.corpus import Document
 from simsearch.errors import CorruptIndexError, FormatVersionError, IndexFolderError, InputError, InvalidArgumentError
-from simsearch.filters import Condition, Filters, filter_conditions
+from simsearch.filters import BOUNDS, Condition, Filters, Values, filter_conditions
 
 # How the lexical index splits text into terms: Porter stemming over unicode61 with diacritics
 # folded. BM25 alone, nDCG@10 on cisi / STS-B dev paraphrase: unicode61 28.26 / 90.78 (ascii and
@@ -414,7 +414,30 @@ def _json_path(column: str) -> str:
 
 
 def _condition_sql(condition: Condition, path: str) -> tuple[str, list[Any]]:
-    """One column's test: any accepted value matches.
+    """One column's tests, AND-ed: its accepted values, its refused values, its bounds."""
+    tests: list[str] = []
+    args: list[Any] = []
+    if condition.equal is not None:
+        test, test_args = _values_sql(condition.equal, path)
+        tests.append(test)
+        args += test_args
+    if condition.not_equal is not None:
+        test, test_args = _values_sql(condition.not_equal, path)
+        tests.append(f"NOT COALESCE({test}, 0)")  # a missing value is "not equal" too
+        args += test_args
+    if condition.bounds:
+        numeric = not isinstance(condition.bounds[0][1], str)
+        # SQLite orders every number before every text, so a bound tests its own JSON type only
+        tests.append("json_type(metadata, ?) IN ('integer', 'real')" if numeric else "json_type(metadata, ?) = 'text'")
+        args.append(path)
+        for operator, bound in condition.bounds:
+            tests.append(f"json_extract(metadata, ?) {BOUNDS[operator]} ?")
+            args += [path, bound]
+    return f"({' AND '.join(tests)})", args
+
+
+def _values_sql(accepted: Values, path: str) -> tuple[str, list[Any]]:
+    """True where the value is one of ``accepted``.
 
     ``json_extract`` gives JSON true/false as 1/0, so numbers are compared only where
     the JSON type is not boolean and booleans by their JSON type; a missing column
@@ -422,14 +445,14 @@ def _condition_sql(condition: Condition, path: str) -> tuple[str, list[Any]]:
     """
     tests: list[str] = []
     args: list[Any] = []
-    if condition.values:
-        marks = ",".join("?" * len(condition.values))
+    if accepted.values:
+        marks = ",".join("?" * len(accepted.values))
         tests.append(f"(json_extract(metadata, ?) IN ({marks}) AND json_type(metadata, ?) NOT IN ('true', 'false'))")
-        args += [path, *condition.values, path]
-    for flag in condition.booleans:
+        args += [path, *accepted.values, path]
+    for flag in accepted.booleans:
         tests.append("json_type(metadata, ?) = ?")
         args += [path, "true" if flag else "false"]
-    if condition.missing:
+    if accepted.missing:
         tests.append("json_extract(metadata, ?) IS NULL")
         args.append(path)
     return f"({' OR '.join(tests)})", args

@@ -102,6 +102,69 @@ def test_bad_queries_file_is_one_line_error(built_cli, tmp_path, content, fragme
     assert result.stdout == ""
 
 
+@pytest.fixture
+def dated_cli(tmp_path, animals, tiny_model, index_dir) -> Path:
+    import pandas as pd
+
+    path = tmp_path / "dated.csv"
+    years = [1995, 2001, 2005, 2009, 2010, 2015, 2020, 1999]
+    langs = ["en", "fr", "en", "de", "fr", "en", "en", "fr"]
+    pd.DataFrame([{**row, "year": year, "lang": lang, "ok": i % 2 == 0}
+                  for i, (row, year, lang) in enumerate(zip(animals, years, langs))]).to_csv(path, index=False)
+    run("build", "dated", "--input", str(path), "--model", tiny_model, index_dir=index_dir)
+    return index_dir
+
+
+def searched_ids(index_dir: Path, *options: str) -> set[str]:
+    result = run("search", "dated", "cats and markets", "-k", "8", "--json", "--mode", "dense", *options,
+                 index_dir=index_dir)
+    return {hit["id"] for hit in json.loads(result.stdout)["hits"]}
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    (["category=pets"], {"a1", "a2"}),
+    (["category=pets", "category=finance"], {"a1", "a2", "a3", "a4"}),
+    (["year>=2005", "year<2015"], {"a3", "a4", "a5"}),
+    (["year>2005", "year<=2010", "lang!=fr"], {"a4"}),
+    (["lang != en", "category==outdoors"], {"a8"}),
+    (["ok=True"], {"a1", "a3", "a5", "a7"}),  # a CSV column of True/False stays text, matched as written
+    (["ok=true"], set()),  # true/false are booleans, which that text column does not hold
+    (["year=2001.0"], {"a2"}),
+])
+def test_search_filter_option_combines_repeated_conditions(dated_cli, filters, expected):
+    assert searched_ids(dated_cli, *[part for text in filters for part in ("--filter", text)]) == expected
+
+
+def test_search_filter_reads_true_and_false_as_booleans(tiny_model, index_dir, tmp_path, animals):
+    path = tmp_path / "flags.jsonl"
+    path.write_text("".join(json.dumps({**row, "ok": i < 3}) + "\n" for i, row in enumerate(animals)))
+    run("build", "flags", "--input", str(path), "--model", tiny_model, index_dir=index_dir)
+    result = run("search", "flags", "cats", "-k", "8", "--json", "--filter", "ok=true", index_dir=index_dir)
+    assert {hit["id"] for hit in json.loads(result.stdout)["hits"]} == {"a1", "a2", "a3"}
+
+
+@pytest.mark.parametrize(("option", "fragments"), [
+    ("year~2000", ["cannot read the filter 'year~2000'", "COLUMN OP VALUE", "= != > >= < <="]),
+    (">=2000", ["cannot read the filter '>=2000'"]),
+    ("colour=red", ["no document has a metadata column 'colour'"]),
+    ("year>=2000", ["two >= filters on 'year'"]),
+    ("year<=a", ["mix numbers and strings"]),
+])
+def test_a_malformed_filter_is_one_line_naming_the_form(dated_cli, option, fragments):
+    extra = ["--filter", "year>=1990"] if option in ("year>=2000", "year<=a") else []
+    result = run("search", "dated", "cats", "--filter", option, *extra, index_dir=dated_cli, check=False)
+    assert_one_line_error(result, *fragments)
+
+
+def test_search_min_score_drops_weaker_hits(dated_cli):
+    every = json.loads(run("search", "dated", "cats", "-k", "8", "--json", "--mode", "dense",
+                           index_dir=dated_cli).stdout)["hits"]
+    threshold = (every[1]["score"] + every[2]["score"]) / 2
+    kept = json.loads(run("search", "dated", "cats", "-k", "8", "--json", "--mode", "dense",
+                          "--min-score", str(threshold), index_dir=dated_cli).stdout)["hits"]
+    assert [hit["id"] for hit in kept] == [hit["id"] for hit in every[:2]]
+
+
 def test_top_k_has_a_long_form(built_cli):
     result = run("search", "zoo", "cats", "--top-k", "3", "--json", index_dir=built_cli)
     assert len(json.loads(result.stdout)["hits"]) == 3

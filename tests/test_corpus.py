@@ -59,9 +59,31 @@ def test_csv_reads_ids_texts_and_other_columns_as_metadata(tmp_path):
     corpus = read_corpus(path)
     assert [doc.id for doc in corpus.documents] == ["d1", "d2", "d3"]
     assert texts_of(corpus) == [row["text"] for row in ROWS]
-    # CSV columns are read as strings: no guessing of types per cell
-    assert corpus.documents[0].metadata == {"category": "pets", "year": "2021"}
+    # a column of numbers becomes numbers (so ranges compare them as numbers); the rest stay strings
+    assert corpus.documents[0].metadata == {"category": "pets", "year": 2021}
     assert corpus.skipped_blank == 0
+
+
+def test_csv_columns_of_numbers_become_numbers_one_type_per_column(tmp_path):
+    path = tmp_path / "typed.csv"
+    path.write_text("id,text,year,rating,zip,mixed,empty\n"
+                    "01,first,2001,4.5,02134,12,\n"
+                    "02,second,,3,10001,n/a,\n"
+                    "03,third,1999,-1e2,00501,7,\n", encoding="utf-8")
+    documents = read_corpus(path).documents
+    assert [doc.id for doc in documents] == ["01", "02", "03"]  # the id column stays text, zeros kept
+    assert [doc.metadata["year"] for doc in documents] == [2001, None, 1999]  # an empty cell: not set
+    assert [doc.metadata["rating"] for doc in documents] == [4.5, 3.0, -100.0]
+    assert all(type(doc.metadata["rating"]) is float for doc in documents)  # not all whole: floats throughout
+    assert [doc.metadata["zip"] for doc in documents] == ["02134", "10001", "00501"]  # leading zeros: text
+    assert [doc.metadata["mixed"] for doc in documents] == ["12", "n/a", "7"]  # a word among numbers: text
+    assert [doc.metadata["empty"] for doc in documents] == ["", "", ""]
+
+
+def test_csv_text_column_of_numbers_stays_text(tmp_path):
+    path = tmp_path / "numbers.csv"
+    path.write_text("id,text\n1,42\n2,7.0\n", encoding="utf-8")
+    assert [doc.text for doc in read_corpus(path).documents] == ["42", "7.0"]
 
 
 def test_csv_keeps_quoted_commas_and_newlines_inside_a_text(tmp_path):

@@ -91,6 +91,23 @@ def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
     assert all(hit["metadata"]["category"] == "finance" for found in batch["results"] for hit in found)
 
 
+def test_search_body_takes_filter_operators_and_min_score(server, encoder):
+    url, home = server
+    index = Index.open("animals", index_dir=home, encoder=encoder)
+    body = {"query": "cats", "k": 8, "mode": "dense", "filters": {"category": {"ne": "pets"}}}
+    status, answer = call(url, "POST", "/indexes/animals/search", body)
+    assert status == 200 and {hit["id"] for hit in answer["hits"]} == {"a3", "a4", "a5", "a6", "a7", "a8"}
+    threshold = answer["hits"][2]["score"]
+    status, answer = call(url, "POST", "/indexes/animals/search", {**body, "min_score": threshold})
+    assert status == 200 and [hit["id"] for hit in answer["hits"]] == [
+        hit.id for hit in index.search("cats", 8, body["filters"], "dense", min_score=threshold)]
+    assert len(answer["hits"]) == 3
+    status, answer = call(url, "POST", "/indexes/animals/search",
+                          {**body, "filters": {"category": {"like": "p%"}}})
+    assert status == 400 and "unknown filter operator 'like'" in answer["error"]
+    assert call(url, "POST", "/indexes/animals/search", {**body, "min_score": "high"})[0] == 422
+
+
 def test_upsert_replaces_then_get_and_delete(server):
     url, _ = server
     status, added = call(url, "POST", "/indexes/animals/documents", {"documents": [

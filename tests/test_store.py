@@ -275,7 +275,8 @@ def test_filter_on_a_column_no_document_has_is_refused_by_name(shelf):
 @pytest.mark.parametrize("filters, message", [
     ({"kind": []}, "lists no values"),
     ({'ki"nd': "a"}, "plain column name"),
-    ({"kind": {"nested": 1}}, "strings, numbers, booleans or None"),
+    ({"kind": [{"nested": 1}]}, "strings, numbers, booleans or None"),
+    ({"kind": {"nested": 1}}, "unknown filter operator 'nested' on 'kind'; valid: eq, ne, gt, gte, lt, lte"),
 ])
 def test_malformed_filters_are_refused(shelf, filters, message):
     with pytest.raises(InvalidArgumentError, match=message):
