@@ -20,7 +20,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from simsearch.errors import InputError, SimsearchError
+from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
 from simsearch.formatting import human_bytes, readable_time
 
 
@@ -485,15 +485,30 @@ def dedup(
     = None,
     as_json: Annotated[bool, typer.Option("--json", help='One JSON object a line per group: ids, texts, score.')]
     = False,
+    remove: Annotated[bool, typer.Option("--remove", help="Write the corpus less the extra members of each group "
+                                         "(the earliest added is kept) to --output.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --remove: .csv, .jsonl or .parquet.")]
+    = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
     index_dir: IndexDir = None,
 ) -> None:
     """Groups of near-duplicate texts in NAME (exact duplicates always), largest groups first."""
     from simsearch import Index
-    from simsearch.dedup import check_threshold
+    from simsearch.dedup import CORPUS_SUFFIXES, check_threshold, write_without_duplicates
+    from simsearch.embedding import check_output
 
     if threshold is not None:
         check_threshold(threshold)  # before opening the index or loading anything
-    groups = Index.open(name, index_dir=index_dir).duplicates(threshold)
+    if remove != (output is not None):
+        raise InvalidArgumentError("--remove and --output go together: --remove --output FILE.csv|.jsonl|.parquet.")
+    if output is not None:
+        check_output(output, overwrite, CORPUS_SUFFIXES)
+    index = Index.open(name, index_dir=index_dir)
+    groups = index.duplicates(threshold)
+    if output is not None:
+        kept, removed = write_without_duplicates(groups, index.documents(), output, overwrite)
+        typer.echo(f"wrote {_count(kept, 'text')} to {output}, {removed} near-duplicate(s) left out", err=True)
+        return
     for number, group in enumerate(groups, start=1):
         if as_json:
             typer.echo(json.dumps(group.to_dict(), ensure_ascii=False))
@@ -503,6 +518,38 @@ def dedup(
             typer.echo(f"  [{id_}] {text}")
     if not as_json:
         typer.echo(f"{_count(len(groups), 'group')} of near-duplicates in {name!r}", err=True)
+
+
+@app.command()
+def cluster(
+    name: str,
+    threshold: Annotated[float | None, typer.Option(
+        help="Lowest cosine between neighbours of one cluster, in (0, 1].  [default: 0.4]")] = None,
+    min_size: Annotated[int, typer.Option("--min-size", help="Smallest cluster kept (at least 2).")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line per cluster.")] = False,
+    save: Annotated[bool, typer.Option(help="Store each document's cluster as metadata column 'cluster'.")] = True,
+    index_dir: IndexDir = None,
+) -> None:
+    """Clusters of texts about one thing in NAME, largest first: label words, most central text, members."""
+    from simsearch import Index
+    from simsearch.clustering import check_min_size
+    from simsearch.dedup import check_threshold
+
+    if threshold is not None:
+        check_threshold(threshold)  # before opening the index or loading anything
+    check_min_size(min_size)
+    clusters = Index.open(name, index_dir=index_dir).clusters(threshold, min_size, save=save)
+    for found in clusters:
+        if as_json:
+            typer.echo(json.dumps(found.to_dict(), ensure_ascii=False))
+            continue
+        typer.echo(f"cluster {found.number}: {_count(found.size, 'text')}; {', '.join(found.words)}")
+        typer.echo(f"  central: [{found.central_id}] {found.central_text}")
+        typer.echo(f"  members: {' '.join(found.ids[:20])}{' ...' if found.size > 20 else ''}")
+    clustered = sum(found.size for found in clusters)
+    stored = "; stored as metadata column 'cluster'" if save else ""
+    typer.echo(f"{_count(len(clusters), 'cluster')} covering {_count(clustered, 'text')} in {name!r}{stored}",
+               err=True)
 
 
 @app.command()

@@ -13,23 +13,26 @@ a ~ b ~ c it can fall below the threshold, which tells the reader the group is l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simsearch.atomic import replacing
 from simsearch.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from simsearch.backends import VectorIndex
-    from simsearch.store import Store
+    from simsearch.store import Store, StoredDocument
 
 # all-MiniLM-L6-v2 on STS-B train pairs (>= 4.5 duplicate, else not): the highest threshold that still
 # finds 80% of the duplicates (recall 0.825, precision 0.32 against STS-B's hard same-topic negatives,
 # 0.78 against pairs scored < 3; best F1 would be 0.89 at recall 0.65). `python benchmarks/dedup_threshold.py`.
 DEFAULT_THRESHOLD = 0.83
 DEFAULT_NEIGHBOURS = 10
+CORPUS_SUFFIXES = (".csv", ".jsonl", ".parquet")
 _BATCH = 4096  # documents per batch of searches: large enough for BLAS, small enough for memory at 1M
 
 
@@ -69,13 +72,7 @@ def duplicate_groups(vectors: VectorIndex, store: Store, encode: Callable[[list[
         raise InvalidArgumentError(f"the index holds {len(row_ids)} document(s); "
                                    "duplicates need at least two.")
 
-    def vectors_of(ids: np.ndarray) -> np.ndarray:
-        stored = vectors.reconstruct(ids)
-        if stored is not None:
-            return np.asarray(stored, dtype=np.float32)
-        documents = store.fetch(ids.tolist())
-        return encode([documents[int(i)].text for i in ids])
-
+    vectors_of = stored_vectors(vectors, store, encode)
     first, second = neighbour_pairs(vectors, row_ids, vectors_of, threshold, k)
     for same_text in store.duplicate_text_row_ids():
         positions = np.searchsorted(row_ids, same_text)
@@ -83,6 +80,39 @@ def duplicate_groups(vectors: VectorIndex, store: Store, encode: Callable[[list[
         second = np.concatenate([second, positions[1:]])
     groups = [row_ids[members] for members in components(len(row_ids), first, second)]
     return _described(groups, store, vectors_of)
+
+
+def stored_vectors(vectors: VectorIndex, store: Store,
+                   encode: Callable[[list[str]], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """A reader of unit vectors by row id: read back where the kind keeps them (flat, hnsw), else re-encoded."""
+    def vectors_of(row_ids: np.ndarray) -> np.ndarray:
+        stored = vectors.reconstruct(row_ids)
+        if stored is not None:
+            return np.asarray(stored, dtype=np.float32)
+        documents = store.fetch(row_ids.tolist())
+        return encode([documents[int(i)].text for i in row_ids])
+
+    return vectors_of
+
+
+def write_without_duplicates(groups: list[DuplicateGroup], documents: Iterable[StoredDocument], output: str | Path,
+                             overwrite: bool = False) -> tuple[int, int]:
+    """Write ``documents`` (id, text, metadata columns) less the extra members of each group: (kept, removed).
+
+    A group keeps its first id, the one with the smallest row id (the earliest added), since
+    ``DuplicateGroup.ids`` are in row order. The output is .csv, .jsonl or .parquet, written
+    to a temporary file and renamed into place; an existing file is refused unless ``overwrite``.
+    """
+    from simsearch.corpus_writer import write_rows
+    from simsearch.embedding import check_output
+
+    output = check_output(output, overwrite, CORPUS_SUFFIXES)
+    removed = {id_ for group in groups for id_ in group.ids[1:]}
+    rows = [{"id": doc.id, "text": doc.text, **{k: v for k, v in doc.metadata.items() if k not in ("id", "text")}}
+            for doc in documents if doc.id not in removed]
+    with replacing(output) as temporary:
+        write_rows(rows, temporary, output.suffix.lower())
+    return len(rows), len(removed)
 
 
 def neighbour_pairs(vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Callable[[np.ndarray], np.ndarray],

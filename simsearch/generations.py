@@ -158,3 +158,22 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
         manifest.count = draft.vectors.count
         manifest.updated_at = time.time()
         write_manifest(folder, manifest)
+
+
+@contextmanager
+def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -> Iterator[None]:
+    """Under the writer lock, a store transaction that changes no vectors (metadata only): no new generation.
+
+    Raises IndexBusyError while another process writes, and StaleWriterError when the index
+    was rebuilt since ``folder`` was opened; when the block fails the store rolls back.
+    """
+    with writer_lock(home, manifest.name):
+        if current_folder(home, manifest.name) != folder:
+            raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
+        store.begin()
+        try:
+            yield
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise

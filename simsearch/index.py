@@ -1,16 +1,15 @@
 """A named index on disk, opened: search it, change it in place, describe it.
 
-Folder contents (``indexes/NAME`` links to the current build folder):
-``manifest.json``, ``store.sqlite`` and ``vectors-G.faiss``. Building and
-rebuilding live in building.py, the generation writer in generations.py, paths,
-listing and dropping in layout.py, the query stages in search.py; this class
-holds one opened build and hands its parts to them.
+Folder contents (``indexes/NAME`` links to the current build folder): ``manifest.json``,
+``store.sqlite`` and ``vectors-G.faiss``. Building and rebuilding live in building.py, the
+generation writer in generations.py, paths, listing and dropping in layout.py, the query
+stages in search.py, dedup.py and clustering.py; this class hands them one opened build.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +28,10 @@ from simsearch.building import (
     warn_truncated,
 )
 from simsearch.checking import check_consistency
-from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups
+from simsearch.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
+from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
 from simsearch.errors import InputError
-from simsearch.generations import Generation, catch_up, is_current, open_build, writing
+from simsearch.generations import Generation, catch_up, is_current, open_build, updating_store, writing
 from simsearch.layout import changed_since, check_name, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.search import DEFAULT_MODE, Filters, Hit, SearchResult, SearchTarget, check_k, run_query, search_encoded
@@ -39,6 +39,7 @@ from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.backends import IndexKind, VectorIndex
+    from simsearch.clustering import Cluster
     from simsearch.dedup import DuplicateGroup
     from simsearch.encoders import Backend, Encoder
     from simsearch.fusion import Fusion
@@ -75,10 +76,8 @@ class Index:
     def build(cls, name: str, records: Records, *, encoder: Encoder | None = None, kind: IndexKind = "auto",
               params: dict[str, Any] | None = None, batch_size: int = 64, index_dir: str | Path | None = None,
               overwrite: bool = False, on_progress: ProgressCallback | None = None) -> Index:
-        """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``.
-
-        ``encoder`` defaults to the default model; ``on_progress(done, total)`` reports texts encoded.
-        """
+        """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``; ``encoder``
+        defaults to the default model; ``on_progress(done, total)`` reports texts encoded."""
         from simsearch.encoders import load_encoder
 
         home = index_home(index_dir)
@@ -91,10 +90,8 @@ class Index:
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
                 params: dict[str, Any] | None = None, batch_size: int = 64,
                 on_progress: ProgressCallback | None = None) -> Index:
-        """Re-encode the stored texts into a new build and swap it in; ids stay the same.
-
-        ``encoder`` defaults to this index's own; ``kind`` to its kind and parameters.
-        This object keeps serving the old version; the returned Index is the new one.
+        """Re-encode the stored texts (``encoder``, ``kind``: by default the index's own) into a new build and swap
+        it in; ids and metadata stay. This object keeps serving the old version; the returned Index is the new one.
         """
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
@@ -145,16 +142,9 @@ class Index:
         return search_encoded(self._vectors(), self._store, query_vectors, check_k(k), filters)[0]
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        """The unit vectors of these documents, one row per id in order (for maps and diagnostics).
-
-        Read back from the vector index where its kind keeps them (flat, hnsw), else re-encoded.
-        """
+        """Unit vectors of these documents, a row per id in order (for maps); re-encoded for the IVF kinds."""
         row_ids = np.array(known_row_ids(self.name, ids, self._store.row_ids_for), dtype=np.int64)
-        stored = self._vectors().reconstruct(row_ids)
-        if stored is not None:
-            return np.asarray(stored, dtype=np.float32)
-        documents = self._store.fetch(row_ids.tolist())
-        return self.encoder.encode([documents[int(r)].text for r in row_ids])
+        return stored_vectors(self._vectors(), self._store, self._encode)(row_ids)
 
     def get(self, id: str) -> StoredDocument | None:
         """The stored document with this id (``id``, ``text``, ``metadata``), or None when there is none."""
@@ -167,6 +157,10 @@ class Index:
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Metadata columns with at most ``max_values`` distinct values (for filter drop-downs)."""
         return self._store.facets(max_values)
+
+    def documents(self) -> Iterator[StoredDocument]:
+        """Every stored document in row-id order (the order they were added), read in batches."""
+        return (doc for batch in self._store.iter_documents() for doc in batch)
 
     def sample_documents(self, size: int, seed: int = 0) -> list[StoredDocument]:
         """Up to ``size`` stored documents chosen at random (all of them when there are fewer), by row id."""
@@ -217,12 +211,20 @@ class Index:
     def check(self, sample_size: int = 32) -> dict[str, Any]:
         """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.checking); the model
         loads only if the kind keeps vectors to compare with (flat, hnsw)."""
-        return check_consistency(self.name, self._store, self._vectors(), lambda texts: self.encoder.encode(texts),
-                                 sample_size)
+        return check_consistency(self.name, self._store, self._vectors(), self._encode, sample_size)
 
     def duplicates(self, threshold: float | None = None, k: int = DEFAULT_NEIGHBOURS) -> list[DuplicateGroup]:
         """Groups of near-duplicate documents, largest first (threshold, k and score: see simsearch.dedup)."""
-        return duplicate_groups(self._vectors(), self._store, lambda texts: self.encoder.encode(texts), threshold, k)
+        return duplicate_groups(self._vectors(), self._store, self._encode, threshold, k)
+
+    def clusters(self, threshold: float | None = None, min_size: int = DEFAULT_MIN_SIZE, k: int = DEFAULT_NEIGHBOURS,
+                 save: bool = True) -> list[Cluster]:
+        """Clusters of like documents, largest first (simsearch.clustering); ``save``: into metadata ``cluster``."""
+        clusters, labels = cluster_documents(self._vectors(), self._store, self._encode, threshold, min_size, k)
+        if save:
+            with updating_store(self.home, self.folder, self.manifest, self._store):
+                self._store.replace_metadata_column(CLUSTER_COLUMN, labels)
+        return clusters
 
     def is_stale(self) -> bool:
         """True when the index on disk has changed (rebuilt, added to) since this object read it."""
@@ -237,6 +239,9 @@ class Index:
         """What a query reads; lexical mode needs no model, so it is not loaded for it."""
         encoder = self.encoder if mode != "lexical" else self._encoder
         return SearchTarget(encoder, self._vectors(), self._store)  # type: ignore[arg-type]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.encoder.encode(texts)
 
     def _vectors(self) -> VectorIndex:
         """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""

@@ -162,6 +162,17 @@ class Store:
     def delete(self, row_ids: Sequence[int]) -> None:
         self._write("DELETE FROM documents WHERE id = ?", [(int(i),) for i in row_ids], many=True)
 
+    def replace_metadata_column(self, column: str, values: dict[int, Any]) -> None:
+        """Set metadata ``column`` to ``values[row_id]`` on those rows and remove it from every other row.
+
+        Runs inside the caller's transaction, so readers see the old column or the new one.
+        """
+        path = _json_path(column)
+        self._write("UPDATE documents SET metadata = json_remove(metadata, ?) WHERE json_type(metadata, ?) IS NOT NULL",
+                    (path, path))
+        self._write("UPDATE documents SET metadata = json_set(metadata, ?, ?) WHERE id = ?",
+                    [(path, value, int(row_id)) for row_id, value in values.items()], many=True)
+
     def begin(self) -> None:
         self._write("BEGIN IMMEDIATE")
 

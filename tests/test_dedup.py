@@ -99,3 +99,47 @@ def test_benchmark_smoke_runs():
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr
     assert '"pair_recall": 1.0' in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_remove_writes_the_corpus_less_later_duplicates(suffix, tiny_model, index_dir, tmp_path):
+    from simsearch import load_encoder, read_corpus
+
+    rows = [{"id": "b", "text": "same words here", "lang": "en"}, {"id": "a", "text": "other text", "lang": "en"},
+            {"id": "c", "text": "same words here", "lang": "fr"}, {"id": "d", "text": "same words here"}]
+    Index.build("rm", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    output = tmp_path / f"kept{suffix}"
+    result = run("dedup", "rm", "--threshold", "1", "--remove", "--output", str(output), index_dir=index_dir)
+    assert "wrote 2 texts" in result.stderr and "2 near-duplicate(s) left out" in result.stderr
+    kept = read_corpus(output).documents
+    # "b" was added first (smallest row id), so it stays although "a" sorts before it
+    assert [(doc.id, doc.text, doc.metadata.get("lang")) for doc in kept] == [
+        ("b", "same words here", "en"), ("a", "other text", "en")]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_remove_refuses_an_existing_output_unless_overwrite(tiny_model, index_dir, tmp_path):
+    from simsearch import load_encoder
+
+    Index.build("rm", records(PARAPHRASES), encoder=load_encoder(tiny_model), index_dir=index_dir)
+    output = tmp_path / "kept.csv"
+    output.write_text("old")
+    args = ("dedup", "rm", "--remove", "--output", str(output))
+    assert_one_line_error(run(*args, index_dir=index_dir, check=False), "exists already", "--overwrite")
+    assert output.read_text() == "old"
+    run(*args, "--overwrite", index_dir=index_dir)
+    assert output.read_text().startswith("id,text")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--remove"], "--output"), (["--output", "x.csv"], "--remove"),
+    (["--remove", "--output", "kept.txt"], "unknown output extension"),
+    (["--remove", "--output", "missing/kept.csv"], "does not exist"),
+])
+def test_bad_remove_arguments_are_one_line(args, fragment, tiny_model, index_dir, tmp_path, monkeypatch):
+    from simsearch import load_encoder
+
+    monkeypatch.chdir(tmp_path)
+    Index.build("rm", records(PARAPHRASES), encoder=load_encoder(tiny_model), index_dir=index_dir)
+    assert_one_line_error(run("dedup", "rm", *args, index_dir=index_dir, check=False), fragment)
+    assert not list(tmp_path.glob("kept*"))
