@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from simsearch.backends import VectorIndex, load_vector_index
+from simsearch.corpus import Document
 from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError, fix
 from simsearch.layout import current_folder, remove_unused_builds, writer_lock
 from simsearch.manifest import Manifest, read_manifest, write_manifest
@@ -158,6 +161,23 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
         manifest.count = draft.vectors.count
         manifest.updated_at = time.time()
         write_manifest(folder, manifest)
+
+
+def insert_rows(store: Store, draft: Generation, documents: list[Document], vectors: np.ndarray,
+                replaced: list[int]) -> list[int]:
+    """Inside ``writing``: drop the rows ``replaced`` (an upsert's old versions), then insert ``documents``
+    with their vectors, texts and vectors in step. Returns the new rows' ids."""
+    if replaced:
+        remove_rows(store, draft, replaced)
+    row_ids = store.insert(documents)
+    draft.vectors.add(vectors, np.array(row_ids, dtype=np.int64))
+    return row_ids
+
+
+def remove_rows(store: Store, draft: Generation, row_ids: list[int]) -> None:
+    """Inside ``writing``: delete these rows' texts and vectors together."""
+    store.delete(row_ids)
+    draft.vectors.remove(np.array(row_ids, dtype=np.int64))
 
 
 @contextmanager

@@ -15,23 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch.building import (
-    BuildOptions,
-    ProgressCallback,
-    Records,
-    as_documents,
-    build_index,
-    id_list,
-    known_row_ids,
-    rebuild_index,
-    taken_row_ids,
-    warn_truncated,
-)
+from simsearch import building, generations
+from simsearch.building import BuildOptions, ProgressCallback, Records
 from simsearch.checking import check_consistency
 from simsearch.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
 from simsearch.errors import InputError
-from simsearch.generations import Generation, catch_up, is_current, open_build, updating_store, writing
+from simsearch.generations import Generation
 from simsearch.layout import changed_since, check_name, folder_size, index_home
 from simsearch.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.search import DEFAULT_MODE, Filters, Hit, SearchResult, SearchTarget, check_k, run_query, search_encoded
@@ -84,7 +74,7 @@ class Index:
         check_name(name)
         encoder = encoder if encoder is not None else load_encoder()
         options = BuildOptions(kind, params, batch_size, on_progress)
-        folder = build_index(home, name, as_documents(records), encoder, options, overwrite)
+        folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
@@ -97,12 +87,12 @@ class Index:
             kind, params = self.manifest.kind, params or self.manifest.params
         encoder = encoder if encoder is not None else self.encoder
         options = BuildOptions(kind, params, batch_size, on_progress)
-        folder = rebuild_index(self.home, self.manifest, self._store, encoder, options)
+        folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
         return Index._load(self.home, self.name, folder, encoder)
 
     @classmethod
     def _load(cls, home: Path, name: str, folder: Path | None, encoder: Encoder | None = None) -> Index:
-        index = cls(home, *open_build(home, name, folder))
+        index = cls(home, *generations.open_build(home, name, folder))
         if encoder is not None:
             index._encoder = check_encoder(index.manifest, encoder)
         return index
@@ -143,7 +133,7 @@ class Index:
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
         """Unit vectors of these documents, a row per id in order (for maps); re-encoded for the IVF kinds."""
-        row_ids = np.array(known_row_ids(self.name, ids, self._store.row_ids_for), dtype=np.int64)
+        row_ids = np.array(building.known_row_ids(self.name, ids, self._store.row_ids_for), dtype=np.int64)
         return stored_vectors(self._vectors(), self._store, self._encode)(row_ids)
 
     def get(self, id: str) -> StoredDocument | None:
@@ -152,7 +142,7 @@ class Index:
 
     def known_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these document ids the index holds."""
-        return set(self._store.row_ids_for([str(i) for i in id_list(ids)]))
+        return set(self._store.row_ids_for([str(i) for i in building.id_list(ids)]))
 
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Metadata columns with at most ``max_values`` distinct values (for filter drop-downs)."""
@@ -178,27 +168,23 @@ class Index:
             on_progress: ProgressCallback | None = None) -> list[str]:
         """Encode and add documents; returns their ids. An id the index holds is refused, or with ``upsert``
         replaced: old rows out and new rows in within one generation, so no reader sees it gone or twice."""
-        documents = as_documents(records)
-        taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
-        warn_truncated(self.encoder, texts := [doc.text for doc in documents])
+        documents = building.as_documents(records)
+        building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
+        building.warn_truncated(self.encoder, texts := [doc.text for doc in documents])
         vectors = self.encoder.encode(texts, batch_size, on_progress=on_progress)
-        with self._writing() as draft:
-            if replaced := taken_row_ids(self.name, documents, self._store.row_ids_for, upsert):
-                self._store.delete(replaced)
-                draft.vectors.remove(np.array(replaced, dtype=np.int64))
-            row_ids = self._store.insert(documents)
-            draft.vectors.add(vectors, np.array(row_ids, dtype=np.int64))
+        with self._writing() as draft:  # ids are checked again under the lock: another writer may have added them
+            replaced = building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)
+            row_ids = generations.insert_rows(self._store, draft, documents, vectors, replaced)
         self._generation = draft
         return [doc.id for doc in self._store.fetch(row_ids).values()]
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete documents by id; unknown ids are refused and then nothing is deleted."""
-        if not id_list(ids):
+        if not building.id_list(ids):
             raise InputError("no ids given; name at least one id to delete.")
-        row_ids = sorted(set(known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")))
+        row_ids = sorted(set(building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")))
         with self._writing() as draft:
-            self._store.delete(row_ids)
-            draft.vectors.remove(np.array(row_ids, dtype=np.int64))
+            generations.remove_rows(self._store, draft, row_ids)
         self._generation = draft
         return len(row_ids)
 
@@ -222,7 +208,7 @@ class Index:
         """Clusters of like documents, largest first (simsearch.clustering); ``save``: into metadata ``cluster``."""
         clusters, labels = cluster_documents(self._vectors(), self._store, self._encode, threshold, min_size, k)
         if save:
-            with updating_store(self.home, self.folder, self.manifest, self._store):
+            with generations.updating_store(self.home, self.folder, self.manifest, self._store):
                 self._store.replace_metadata_column(CLUSTER_COLUMN, labels)
         return clusters
 
@@ -245,10 +231,10 @@ class Index:
 
     def _vectors(self) -> VectorIndex:
         """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""
-        if not is_current(self._store, self._generation):
+        if not generations.is_current(self._store, self._generation):
             with self._refreshing:
-                self._generation = catch_up(self.folder, self.manifest, self._store, self._generation)
+                self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
         return self._generation.vectors
 
     def _writing(self):
-        return writing(self.home, self.folder, self.manifest, self._store, self._generation)
+        return generations.writing(self.home, self.folder, self.manifest, self._store, self._generation)
