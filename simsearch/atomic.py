@@ -10,9 +10,11 @@ same target overwrites.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from simsearch.errors import InputError, InvalidArgumentError, fix
 
 
 @contextmanager
@@ -42,3 +44,19 @@ def write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8) atomically."""
     with replacing(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
+
+
+def check_output(output: str | Path, overwrite: bool, suffixes: Sequence[str]) -> Path:
+    """``output`` as a Path when a command may write it: a known extension, an existing folder, not taken.
+
+    Checked before any slow work, so a bad path is refused before encoding starts.
+    """
+    output = Path(output)
+    if output.suffix.lower() not in suffixes:
+        raise InvalidArgumentError(f"unknown output extension {output.suffix or '(none)'!r} in {output.name!r}; "
+                                   f"valid: {', '.join(suffixes)}.")
+    if not output.parent.is_dir():
+        raise InputError(f"folder {str(output.parent)!r} does not exist; create it or choose another output.")
+    if output.exists() and not overwrite:
+        raise InputError(f"{str(output)!r} exists already; {fix('overwrite')} to replace it.")
+    return output

@@ -458,9 +458,10 @@ def embed(
 ) -> None:
     """Write the model's vectors for the texts of FILE: one unit vector per text, or one vector per word piece."""
     from simsearch import load_encoder, read_corpus
-    from simsearch.embedding import check_output, embed_documents, embed_tokens
+    from simsearch.atomic import check_output
+    from simsearch.embedding import SENTENCE_SUFFIXES, embed_documents, embed_tokens
 
-    check_output(output, overwrite, (".parquet",) if tokens else (".npy", ".parquet"))  # before any slow work
+    check_output(output, overwrite, (".parquet",) if tokens else SENTENCE_SUFFIXES)  # before any slow work
     corpus = read_corpus(file, text_column, id_column)
     with _loading_model(model, quiet):
         encoder = load_encoder(model, pooling, backend or "torch")
@@ -494,8 +495,8 @@ def dedup(
 ) -> None:
     """Groups of near-duplicate texts in NAME (exact duplicates always), largest groups first."""
     from simsearch import Index
+    from simsearch.atomic import check_output
     from simsearch.dedup import CORPUS_SUFFIXES, check_threshold, write_without_duplicates
-    from simsearch.embedding import check_output
 
     if threshold is not None:
         check_threshold(threshold)  # before opening the index or loading anything

@@ -103,8 +103,8 @@ def write_without_duplicates(groups: list[DuplicateGroup], documents: Iterable[S
     ``DuplicateGroup.ids`` are in row order. The output is .csv, .jsonl or .parquet, written
     to a temporary file and renamed into place; an existing file is refused unless ``overwrite``.
     """
+    from simsearch.atomic import check_output
     from simsearch.corpus_writer import write_rows
-    from simsearch.embedding import check_output
 
     output = check_output(output, overwrite, CORPUS_SUFFIXES)
     removed = {id_ for group in groups for id_ in group.ids[1:]}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch.atomic import replacing
+from simsearch.atomic import check_output, replacing
 from simsearch.errors import InputError, InvalidArgumentError, MissingDependencyError, fix
 
 if TYPE_CHECKING:
@@ -43,24 +43,11 @@ class Embedded:
     max_tokens: int
 
 
-def check_output(output: str | Path, overwrite: bool, suffixes: Sequence[str] = SENTENCE_SUFFIXES) -> Path:
-    """``output`` as a Path when it can be written: a known extension, an existing folder, not taken."""
-    output = Path(output)
-    if output.suffix.lower() not in suffixes:
-        raise InvalidArgumentError(f"unknown output extension {output.suffix or '(none)'!r} in {output.name!r}; "
-                                   f"valid: {', '.join(suffixes)}.")
-    if not output.parent.is_dir():
-        raise InputError(f"folder {str(output.parent)!r} does not exist; create it or choose another output.")
-    if output.exists() and not overwrite:
-        raise InputError(f"{str(output)!r} exists already; {fix('overwrite')} to replace it.")
-    return output
-
-
 def embed_documents(documents: Sequence[Document], output: str | Path, encoder: Encoder, *, overwrite: bool = False,
                     batch_size: int = 64) -> Embedded:
     """Write one unit vector per document, in order: a bare (n, dim) float32 array (.npy), or a table (.parquet)
     of id, text, the metadata columns and ``vector``. A document without an id gets its row number."""
-    output = check_output(output, overwrite)
+    output = check_output(output, overwrite, SENTENCE_SUFFIXES)
     texts = [doc.text for doc in documents]
     vectors = encoder.encode(texts, batch_size)
     with replacing(output) as temporary:
