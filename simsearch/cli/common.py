@@ -1,0 +1,104 @@
+"""What every `simsearch` command shares: the command group, its option types and the printing helpers.
+
+Every SimsearchError becomes one line on stderr and exit status 1, inside the command group
+itself, so in-process callers (Typer's CliRunner in the tests) see what the console script prints.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from simsearch.errors import SimsearchError
+
+
+class _OneLineErrors(TyperGroup):
+    """The root command group: a SimsearchError from any command becomes one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SimsearchError as error:
+            typer.echo(f"error: {error.message_for('cli')}", err=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:  # before Click turns it into a bare "Aborted!"
+            typer.echo("interrupted; the index is unchanged.", err=True)
+            raise typer.Exit(130) from None
+
+
+# Plain Click help, not Rich panels: Rich reads "[default: …]" in a help string as a markup tag
+# and deletes it (leaving "hub id ."), and its panel prints a type such as <bool> even for flags.
+app = typer.Typer(
+    cls=_OneLineErrors,
+    help="Semantic sentence search: build FAISS indexes of your texts and query them by meaning.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None,
+)
+
+IndexDir = Annotated[
+    Path | None, typer.Option("--index-dir", help="Folder of indexes.  [default: $SIMSEARCH_HOME or ./indexes]")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
+Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id.  [default: all-MiniLM-L6-v2]")]
+Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+Backend = Annotated[str | None, typer.Option(
+    "--backend", help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Mode = Annotated[str, typer.Option(
+    "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both, fused by rank).  [default: hybrid]")]
+
+
+eval_app = typer.Typer(help="Measure a model or an index: STS correlation and retrieval metrics.",
+                       no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(eval_app, name="eval")
+
+
+def print_metrics(name: str, count: int, metrics: dict[str, float], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"model": name, "count": count, **metrics}))
+        return
+    typer.echo(f"{name} ({count} evaluated)")
+    for metric, value in metrics.items():
+        typer.echo(f"{metric:>12}  {value:.2f}")
+
+
+
+def say(message: str, quiet: bool) -> None:
+    if not quiet:
+        typer.echo(message, err=True)
+
+
+def count(number: int, noun: str) -> str:
+    """``1 text``, ``2 texts``: the figures the commands print, in plain English."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+class Stopwatch:
+    seconds = 0.0
+
+
+@contextmanager
+def loading_model(model: str | None, quiet: bool) -> Iterator[Stopwatch]:
+    """Time the model load and, on a terminal, say it is happening: a cold load takes seconds with no output."""
+    from simsearch.progress import progress_wanted, status_line
+
+    watch, started = Stopwatch(), time.perf_counter()
+    with status_line(f"loading model {model}" if model else "loading the default model", progress_wanted(quiet)):
+        yield watch
+    watch.seconds = time.perf_counter() - started
+
+
+def timing(started: float, load: Stopwatch) -> str:
+    """Wall time of the whole command with the model load shown apart (it is most of a small build)."""
+    total = time.perf_counter() - started
+    rest = total - load.seconds
+    return f"{total:.1f} s (model load {load.seconds:.1f} s, reading, encoding and indexing {rest:.1f} s)"
+

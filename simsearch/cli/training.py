@@ -1,0 +1,119 @@
+"""Commands that fine-tune a model and measure models and indexes: train and eval sts|retrieval|paraphrase."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simsearch.cli.common import (
+    AsJson,
+    BatchSize,
+    IndexDir,
+    Mode,
+    Model,
+    Pooling,
+    Quiet,
+    app,
+    eval_app,
+    print_metrics,
+    say,
+)
+from simsearch.errors import InputError
+
+
+@app.command()
+def train(
+    pairs: Annotated[Path, typer.Option("--pairs", help="Pairs: sentence1,sentence2,label|score or anchor,positive.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the trained model (must not exist).")],
+    base: Annotated[str | None, typer.Option(help="Model to start from: default, a model folder or a BERT.")] = None,
+    loss: Annotated[str | None, typer.Option(
+        help="contrastive, online-contrastive, mnrl or cosent.  [default: chosen from the columns]")] = None,
+    pooling: Pooling = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the pairs.  [default: per layout]")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=2, help="Pairs per step.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    eval: Annotated[Path | None, typer.Option("--eval", help="Pairs to evaluate on after each epoch; "
+                                              "the best epoch is kept.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (shuffling, dropout).")] = 42,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Fine-tune the Siamese BERT on your pairs; use the result with `build/rebuild --model DIR`."""
+    from simsearch.progress import progress_wanted
+    from simsearch.train import train_model
+
+    result = train_model(pairs, output, base=base, loss=loss, pooling=pooling, epochs=epochs, batch_size=batch_size,
+                         learning_rate=lr, eval_pairs=eval, seed=seed, overwrite=overwrite,
+                         progress=progress_wanted(quiet), say=lambda line: say(line, quiet))
+    kept = f"epoch {result.best_epoch}"
+    if result.selection_metric:
+        kept += f", {result.selection_metric} {result.best_metrics[result.selection_metric]:.2f}"
+    say(f"saved {result.output} ({kept}; {result.wall_seconds:.0f} s); report in training.json", quiet)
+
+
+
+
+@eval_app.command("sts")
+def eval_sts(
+    file: Annotated[Path, typer.Argument(help="sentence1,sentence2,score file (.csv, .jsonl, .parquet).")],
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+) -> None:
+    """Spearman and Pearson (x100) of cosine similarity against the gold scores."""
+    from simsearch.encoders import load_encoder
+    from simsearch.evaluate import sts_metrics
+    from simsearch.pairs import read_pairs
+
+    pairs = read_pairs(file)
+    encoder = load_encoder(model, pooling)
+    print_metrics(encoder.name, len(pairs), sts_metrics(encoder, pairs, batch_size), as_json)
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    corpus: Annotated[Path, typer.Option("--corpus", help="BEIR corpus.jsonl (_id, title, text).")],
+    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl (_id, text).")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels .tsv (query-id, corpus-id, score).")],
+    model: Model = None, pooling: Pooling = None,
+    index: Annotated[str | None, typer.Option("--index", help="Search this index instead of a model.")] = None,
+    as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None, mode: Mode = "hybrid",
+) -> None:
+    """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index."""
+    from simsearch.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
+    from simsearch.search import check_mode
+
+    if index is not None and (model is not None or pooling is not None):
+        raise InputError("give --model or --index, not both: an index searches with its own model.")
+    mode = check_mode(mode)
+    data = read_beir(corpus, queries, qrels)
+    if index is not None:
+        from simsearch import Index
+
+        opened = Index.open(index, index_dir=index_dir)
+        name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size, mode)
+    else:
+        from simsearch.encoders import load_encoder
+
+        encoder = load_encoder(model, pooling)
+        name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size)
+    print_metrics(name, len(data.qrels), metrics, as_json)
+
+
+@eval_app.command("paraphrase")
+def eval_paraphrase(
+    files: Annotated[list[Path], typer.Argument(help="STS-style pair files; their sentences form the corpus.")],
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+    mode: Mode = "hybrid",
+) -> None:
+    """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
+    from simsearch.encoders import load_encoder
+    from simsearch.evaluate import mode_retrieval_metrics, paraphrase_retrieval_set
+    from simsearch.search import check_mode
+
+    mode = check_mode(mode)
+    data = paraphrase_retrieval_set(files)
+    encoder = load_encoder(model, pooling)
+    print_metrics(encoder.name, len(data.qrels), mode_retrieval_metrics(encoder, data, mode, batch_size), as_json)
+
+
