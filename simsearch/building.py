@@ -5,6 +5,8 @@ new store is filled; both then encode, create the vector index, save generation 
 commit, write the manifest and publish the folder with one atomic link swap
 (layout.py). A failure at any point removes the new folder and leaves the old
 index as it was. Index.build and Index.rebuild call in here and open the result.
+A text longer than the model reads gets one vector per window (chunking.py); the manifest
+records the windows, so ``add`` splits new texts the same way.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simsearch.backends import IndexKind, choose_kind, create_vector_index
+from simsearch.chunking import Chunking, Passages, resolve_chunking, split_texts
 from simsearch.corpus import Corpus, Document, documents_from_rows
 from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
-from simsearch.generations import STORE_FILE, vectors_file
+from simsearch.generations import STORE_FILE, vector_ids_for, vectors_file
 from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
 from simsearch.manifest import Manifest, write_manifest
 from simsearch.store import Store
@@ -38,12 +41,14 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to encode and index: the vector index kind and its parameters, the batch size, progress."""
+    """How to encode and index: the vector index kind and its parameters, the batch size, progress, the windows
+    of long texts (None: the defaults for a build, the index's own for a rebuild)."""
 
     kind: IndexKind = "auto"
     params: dict[str, Any] | None = None
     batch_size: int = 64
-    on_progress: ProgressCallback | None = None  # on_progress(texts encoded, total)
+    on_progress: ProgressCallback | None = None  # on_progress(passages encoded, total)
+    chunking: Chunking | None = None
 
 
 def as_documents(records: Records) -> list[Document]:
@@ -106,16 +111,18 @@ def build_index(home: Path, name: str, documents: list[Document], encoder: Encod
             f"index {name!r} exists already; {fix('rebuild', name)}, or {fix('overwrite')} to replace it."
         )
     choose_kind(options.kind, len(documents))
+    chunking = resolve_chunking(encoder, options.chunking)
 
     def fill(store: Store) -> tuple[list[str], list[int]]:
         return [doc.text for doc in documents], store.insert(documents)
 
-    return _publish_new_build(home, name, fill, encoder, options, created_at=None)
+    return _publish_new_build(home, name, fill, encoder, options, chunking, created_at=None)
 
 
 def rebuild_index(home: Path, manifest: Manifest, source: Store, encoder: Encoder, options: BuildOptions) -> Path:
     """Re-encode the texts of ``source`` (the current store) into a new build of the same index; ids stay."""
     choose_kind(options.kind, source.count())
+    chunking = resolve_chunking(encoder, options.chunking or _rebuild_chunking(manifest))
 
     def copy_rows(store: Store) -> tuple[list[str], list[int]]:
         texts, row_ids = [], []
@@ -126,7 +133,27 @@ def rebuild_index(home: Path, manifest: Manifest, source: Store, encoder: Encode
         store.reserve_row_ids_below(source.next_row_id())  # ids of deleted rows are never reused
         return texts, row_ids
 
-    return _publish_new_build(home, manifest.name, copy_rows, encoder, options, created_at=manifest.created_at)
+    return _publish_new_build(home, manifest.name, copy_rows, encoder, options, chunking,
+                              created_at=manifest.created_at)
+
+
+def _rebuild_chunking(manifest: Manifest) -> Chunking:
+    """The windows a rebuild keeps: the index's own, or the defaults for one built before chunking existed."""
+    return Chunking() if manifest.chunk_tokens is None else Chunking(manifest.chunk_tokens, manifest.chunk_overlap)
+
+
+def recorded_chunking(manifest: Manifest) -> Chunking:
+    """The windows ``add`` splits new texts into: the ones the index was built with (none before chunking existed)."""
+    return Chunking(manifest.chunk_tokens or 0, manifest.chunk_overlap or 0)
+
+
+def encode_passages(encoder: Encoder, texts: Sequence[str], chunking: Chunking, batch_size: int = 64,
+                    on_progress: ProgressCallback | None = None) -> tuple[Passages, np.ndarray]:
+    """Split ``texts`` as ``chunking`` (resolved) says and encode every passage: one unit vector per passage."""
+    if not chunking.enabled:
+        warn_truncated(encoder, texts)
+    passages = split_texts(encoder, texts, chunking)
+    return passages, encoder.encode(passages.texts, batch_size, on_progress=on_progress)
 
 
 def warn_truncated(encoder: Encoder, texts: Sequence[str]) -> None:
@@ -138,7 +165,7 @@ def warn_truncated(encoder: Encoder, texts: Sequence[str]) -> None:
 
 
 def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
-                       encoder: Encoder, options: BuildOptions, created_at: float | None) -> Path:
+                       encoder: Encoder, options: BuildOptions, chunking: Chunking, created_at: float | None) -> Path:
     """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
     with writer_lock(home, name):
         remove_unused_builds(home, name)
@@ -147,7 +174,7 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
             try:
                 store.begin()
                 texts, row_ids = fill(store)
-                _write_build(folder, store, encoder, texts, row_ids, options, created_at)
+                _write_build(folder, store, encoder, texts, row_ids, options, chunking, created_at)
             finally:
                 store.close()
             publish(home, name, folder)
@@ -155,21 +182,21 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
 
 
 def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str], row_ids: list[int],
-                 options: BuildOptions, created_at: float | None) -> None:
+                 options: BuildOptions, chunking: Chunking, created_at: float | None) -> None:
     """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
     started = time.time()
-    warn_truncated(encoder, texts)
-    embeddings = encoder.encode(texts, options.batch_size, on_progress=options.on_progress)
-    vectors = create_vector_index(options.kind, encoder.dimension, len(texts), options.params)
-    vectors.build(embeddings, np.array(row_ids, dtype=np.int64))
+    passages, embeddings = encode_passages(encoder, texts, chunking, options.batch_size, options.on_progress)
+    vectors = create_vector_index(options.kind, encoder.dimension, len(passages.texts), options.params)
+    vectors.build(embeddings, vector_ids_for(store, row_ids, passages))
     vectors.save(folder / vectors_file(1))
     store.set_meta("generation", "1")
     store.commit()
     now = time.time()
     name, build_id = folder.name.split("@")
     manifest = Manifest(
-        name=name, model=encoder.info.to_dict(), kind=vectors.kind, params=vectors.params, count=vectors.count,
+        name=name, model=encoder.info.to_dict(), kind=vectors.kind, params=vectors.params, count=len(texts),
         build_id=build_id, created_at=created_at or now, built_at=now, updated_at=now,
         build_seconds=round(now - started, 3), simsearch_version=__version__, encoder_backend=encoder.backend,
+        chunk_tokens=chunking.tokens, chunk_overlap=chunking.overlap,
     )
     write_manifest(folder, manifest)

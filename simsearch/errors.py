@@ -34,6 +34,8 @@ FIXES: dict[str, dict[Surface, str]] = {
     "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
     "mode": {"python": 'search with mode="{arg}"', "cli": "use --mode {arg}", "ui": "choose the mode {arg}"},
     "upsert": {"python": "pass upsert=True", "cli": "pass --upsert", "ui": "tick Replace existing ids"},
+    "chunk_tokens": {"python": "chunking.tokens", "cli": "--chunk-tokens", "ui": "Chunk tokens"},
+    "chunk_overlap": {"python": "chunking.overlap", "cli": "--chunk-overlap", "ui": "Chunk overlap"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }

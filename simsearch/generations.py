@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from simsearch.backends import VectorIndex, load_vector_index
+from simsearch.chunking import Passages
 from simsearch.corpus import Document
 from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError, fix
 from simsearch.layout import current_folder, remove_unused_builds, writer_lock
@@ -99,8 +100,8 @@ def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generatio
                                 f"{manifest.dimension}; rebuild the index.")
     if vectors.count != count:
         raise CorruptIndexError(
-            f"index {manifest.name!r} holds {vectors.count} vectors but {count} texts; "
-            f"{fix('rebuild', manifest.name)}."
+            f"index {manifest.name!r} holds {vectors.count} vectors but {count} texts "
+            f"(windows of long texts counted); {fix('rebuild', manifest.name)}."
         )
     return Generation(vectors, number)
 
@@ -158,26 +159,41 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
             store.rollback()
             raise
         remove_old_generations(folder, draft.number)
-        manifest.count = draft.vectors.count
+        manifest.count = store.count()
         manifest.updated_at = time.time()
         write_manifest(folder, manifest)
 
 
-def insert_rows(store: Store, draft: Generation, documents: list[Document], vectors: np.ndarray,
+def insert_rows(store: Store, draft: Generation, documents: list[Document], passages: Passages, vectors: np.ndarray,
                 replaced: list[int]) -> list[int]:
     """Inside ``writing``: drop the rows ``replaced`` (an upsert's old versions), then insert ``documents``
-    with their vectors, texts and vectors in step. Returns the new rows' ids."""
+    with their vectors (one per passage), texts, windows and vectors in step. Returns the new rows' ids."""
     if replaced:
         remove_rows(store, draft, replaced)
     row_ids = store.insert(documents)
-    draft.vectors.add(vectors, np.array(row_ids, dtype=np.int64))
+    draft.vectors.add(vectors, vector_ids_for(store, row_ids, passages))
     return row_ids
 
 
+def vector_ids_for(store: Store, row_ids: list[int], passages: Passages) -> np.ndarray:
+    """Inside a store transaction: the vector id of each passage of the documents stored as ``row_ids``.
+
+    A whole text's vector id is its row id; the windows of a long text are recorded in the
+    store, which hands out their ids (the first window keeps the row id).
+    """
+    vector_ids = np.array([row_ids[owner] for owner in passages.owners], dtype=np.int64)
+    positions = [position for position, span in enumerate(passages.spans) if span is not None]
+    windows = [(row_ids[owner], *span) for owner, span in zip(passages.owners, passages.spans) if span is not None]
+    if windows:
+        vector_ids[positions] = store.insert_passages(windows)
+    return vector_ids
+
+
 def remove_rows(store: Store, draft: Generation, row_ids: list[int]) -> None:
-    """Inside ``writing``: delete these rows' texts and vectors together."""
+    """Inside ``writing``: delete these rows' texts, windows and vectors together."""
+    vector_ids = store.vector_ids_of(row_ids)  # read before the rows (and, by trigger, their windows) go
     store.delete(row_ids)
-    draft.vectors.remove(np.array(row_ids, dtype=np.int64))
+    draft.vectors.remove(vector_ids)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.backends import IndexKind, VectorIndex
+    from simsearch.chunking import Chunking
     from simsearch.clustering import Cluster
     from simsearch.dedup import DuplicateGroup
     from simsearch.encoders import Backend, Encoder
@@ -65,28 +66,30 @@ class Index:
     @classmethod
     def build(cls, name: str, records: Records, *, encoder: Encoder | None = None, kind: IndexKind = "auto",
               params: dict[str, Any] | None = None, batch_size: int = 64, index_dir: str | Path | None = None,
-              overwrite: bool = False, on_progress: ProgressCallback | None = None) -> Index:
+              overwrite: bool = False, on_progress: ProgressCallback | None = None, chunking: Chunking | None = None
+              ) -> Index:
         """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``; ``encoder``
-        defaults to the default model; ``on_progress(done, total)`` reports texts encoded."""
+        defaults to the default model; ``on_progress(done, total)`` reports passages encoded; ``chunking``:
+        the windows of texts longer than the model reads (simsearch.chunking; default on)."""
         from simsearch.encoders import load_encoder
 
         home = index_home(index_dir)
         check_name(name)
         encoder = encoder if encoder is not None else load_encoder()
-        options = BuildOptions(kind, params, batch_size, on_progress)
+        options = BuildOptions(kind, params, batch_size, on_progress, chunking)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
                 params: dict[str, Any] | None = None, batch_size: int = 64,
-                on_progress: ProgressCallback | None = None) -> Index:
-        """Re-encode the stored texts (``encoder``, ``kind``: by default the index's own) into a new build and swap
-        it in; ids and metadata stay. This object keeps serving the old version; the returned Index is the new one.
-        """
+                on_progress: ProgressCallback | None = None, chunking: Chunking | None = None) -> Index:
+        """Re-encode the stored texts (``encoder``, ``kind``, ``chunking``: by default the index's own) into a new
+        build and swap it in; ids and metadata stay. This object keeps serving the old version; the returned Index
+        is the new one."""
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
         encoder = encoder if encoder is not None else self.encoder
-        options = BuildOptions(kind, params, batch_size, on_progress)
+        options = BuildOptions(kind, params, batch_size, on_progress, chunking)
         folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
         return Index._load(self.home, self.name, folder, encoder)
 
@@ -157,10 +160,10 @@ class Index:
         return self._store.sample_documents(size, seed)
 
     def __len__(self) -> int:
-        return self._vectors().count
+        return self._store.count()  # documents; a long one may have several vectors
 
     def __repr__(self) -> str:
-        count, model = self._generation.vectors.count, self.manifest.model["name"]
+        count, model = self._store.count(), self.manifest.model["name"]
         return f"Index({self.name!r}, {count} documents, kind={self.manifest.kind}, model={model!r})"
 
     # --- changing in place --------------------------------------------------------------
@@ -170,11 +173,11 @@ class Index:
         replaced: old rows out and new rows in within one generation, so no reader sees it gone or twice."""
         documents = building.as_documents(records)
         building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
-        building.warn_truncated(self.encoder, texts := [doc.text for doc in documents])
-        vectors = self.encoder.encode(texts, batch_size, on_progress=on_progress)
+        passages, vectors = building.encode_passages(self.encoder, [doc.text for doc in documents],
+                                                     building.recorded_chunking(self.manifest), batch_size, on_progress)
         with self._writing() as draft:  # ids are checked again under the lock: another writer may have added them
             replaced = building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)
-            row_ids = generations.insert_rows(self._store, draft, documents, vectors, replaced)
+            row_ids = generations.insert_rows(self._store, draft, documents, passages, vectors, replaced)
         self._generation = draft
         return [doc.id for doc in self._store.fetch(row_ids).values()]
 

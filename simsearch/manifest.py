@@ -19,7 +19,7 @@ from simsearch.errors import CorruptIndexError, FormatVersionError, ModelMismatc
 if TYPE_CHECKING:
     from simsearch.encoders import Backend, Encoder
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: chunk_tokens and chunk_overlap (format 1 manifests read as not chunked)
 MANIFEST_FILE = "manifest.json"
 
 
@@ -38,6 +38,8 @@ class Manifest:
     updated_at: float = field(default_factory=time.time)
     build_seconds: float = 0.0
     encoder_backend: str = "torch"
+    chunk_tokens: int | None = None  # windows of long texts (simsearch.chunking); 0: off; None: built before chunking
+    chunk_overlap: int | None = None
     simsearch_version: str = ""
     format_version: int = FORMAT_VERSION
 

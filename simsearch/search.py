@@ -14,6 +14,10 @@ in between two others without touching them.
 Reads are lock-free: the caller passes the vector index of the generation it holds
 now, and hits whose rows a concurrent writer has just deleted are dropped rather
 than returned without a text.
+
+Hits are documents. A long document has one vector per window (simsearch.chunking), so
+dense candidates are windows, collapsed to their documents (each scored by its best
+window, whose text becomes ``Hit.passage``) before anything else sees them.
 """
 
 from __future__ import annotations
@@ -46,12 +50,17 @@ DEFAULT_MODE: SearchMode = "hybrid"
 @dataclass(frozen=True)
 class Hit:
     """One search result, best first. ``score`` depends on the mode: cosine similarity in [-1, 1]
-    (dense), BM25 >= 0 (lexical) or the fused score (hybrid); higher is closer in each."""
+    (dense), BM25 >= 0 (lexical) or the fused score (hybrid); higher is closer in each.
+
+    ``passage``: for a document split into windows, the window that matched (an exact
+    substring of ``text``, the part a re-ranker or a reader should look at first); None
+    when the whole text was one vector or only the lexical list found the document."""
 
     id: str
     text: str
     score: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    passage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,10 +99,19 @@ class SearchTarget:
 
 @dataclass(frozen=True)
 class Candidates:
-    """Row ids and scores per query, best first; -1 marks an empty slot (fewer than k found)."""
+    """Row ids and scores per query, best first; -1 marks an empty slot (fewer than k found).
+
+    ``spans`` (queries, slots, 2): the character span of the window that matched, -1 for a
+    whole text; None when no candidate is a window.
+    """
 
     scores: np.ndarray
     row_ids: np.ndarray
+    spans: np.ndarray | None = None
+
+    def first(self, k: int) -> Candidates:
+        """The k best of each query."""
+        return Candidates(self.scores[:, :k], self.row_ids[:, :k], None if self.spans is None else self.spans[:, :k])
 
 
 def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
@@ -141,7 +159,7 @@ def search_encoded(vectors: VectorIndex, store: Store, query_vectors: np.ndarray
     depth: int | None = k
     while depth is not None:
         started = time.perf_counter()
-        candidates = vector_candidates(vectors, store, query_vectors, depth, filters)
+        candidates = dense_candidates(vectors, store, query_vectors, depth, filters)
         fetching = time.perf_counter()
         hits = fetch_hits(store, candidates)
         candidates_ms += (fetching - started) * 1000
@@ -223,27 +241,65 @@ def encode_queries(encoder: Encoder, queries: list[str]) -> np.ndarray:
     return encoder.encode(queries)
 
 
+def dense_candidates(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
+                     filters: Filters | None = None) -> Candidates:
+    """The ``k`` best documents per query by their nearest vector (a long document's best window).
+
+    Several windows of one document can fill the k nearest vectors; then the search goes
+    deeper until k distinct documents are found or the index has no more vectors.
+    """
+    depth = k
+    while True:
+        windows = vector_candidates(vectors, store, query_vectors, depth, filters)
+        documents = best_window_per_document(store, windows)
+        found, full = (documents.row_ids >= 0).sum(axis=1), (windows.row_ids >= 0).sum(axis=1) >= depth
+        if depth >= vectors.count or not np.any((found < k) & full):
+            return documents.first(k)
+        depth = min(2 * depth, vectors.count)
+
+
 def vector_candidates(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
                       filters: Filters | None = None) -> Candidates:
-    """The ``k`` nearest rows per query vector, restricted to the rows matching ``filters``.
+    """The ``k`` nearest vectors per query vector (their vector ids), restricted to documents matching ``filters``.
 
-    The store turns the filters into an allow list of row ids, so a flat index returns
+    The store turns the filters into an allow list of vector ids, so a flat index returns
     exactly the best k among the matching documents (approximate kinds may return
     fewer than k when very few documents match).
     """
-    allowed = store.matching_row_ids(filters) if filters else None
-    scores, row_ids = vectors.search(query_vectors, k, allowed)
-    return Candidates(scores, row_ids)
+    allowed = store.matching_vector_ids(filters) if filters else None
+    scores, vector_ids = vectors.search(query_vectors, k, allowed)
+    return Candidates(scores, vector_ids)
+
+
+def best_window_per_document(store: Store, windows: Candidates) -> Candidates:
+    """Vector candidates as documents: each window's vector id becomes its row id, and a document
+    found through several windows keeps only its best (first), with that window's span."""
+    passages = store.passages_of(np.unique(windows.row_ids).tolist())
+    if not passages:
+        return windows  # no window of a long document among them: vector ids are row ids
+    scores, row_ids, spans = [], [], []
+    for query_scores, vector_ids in zip(windows.scores, windows.row_ids):
+        best: dict[int, tuple[float, tuple[int, int]]] = {}
+        for score, vector_id in zip(query_scores, vector_ids):
+            row_id, start, end = passages.get(int(vector_id), (int(vector_id), -1, -1))
+            if vector_id >= 0 and row_id not in best:
+                best[row_id] = (float(score), (start, end))
+        row_ids.append(np.array(list(best), dtype=np.int64))
+        scores.append(np.array([score for score, _ in best.values()], dtype=np.float32))
+        spans.append(np.array([span for _, span in best.values()], dtype=np.int64).reshape(-1, 2))
+    return _padded(scores, row_ids, spans)
 
 
 def fetch_hits(store: Store, candidates: Candidates) -> list[list[Hit]]:
     """Join candidate row ids to their stored texts and metadata, keeping the candidates' order."""
     documents = store.fetch([int(r) for r in np.unique(candidates.row_ids) if r >= 0])
+    spans = candidates.spans if candidates.spans is not None else np.full((*candidates.row_ids.shape, 2), -1)
     results = []
-    for scores, row_ids in zip(candidates.scores, candidates.row_ids):
+    for scores, row_ids, query_spans in zip(candidates.scores, candidates.row_ids, spans):
         hits = [Hit(id=documents[int(r)].id, text=documents[int(r)].text, score=float(score),
-                    metadata=documents[int(r)].metadata)
-                for score, r in zip(scores, row_ids) if int(r) in documents]
+                    metadata=documents[int(r)].metadata,
+                    passage=documents[int(r)].text[start:end] if start >= 0 else None)
+                for score, r, (start, end) in zip(scores, row_ids, query_spans) if int(r) in documents]
         results.append(hits)
     return results
 
@@ -262,11 +318,11 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     Rows a concurrent writer deleted drop out when fetched; the fused lists run deeper than k.
     """
     depth = max(k, fusion.depth)
-    dense = vector_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
-                              filters)
+    dense = dense_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
+                             filters)
     lexical = lexical_candidates(target.store, terms, depth, filters)
     weights = (fusion.dense_weight, fusion.lexical_weight)
-    fused_scores, fused_rows = [], []
+    fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):
         lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
         if fusion.method == "rrf":
@@ -275,14 +331,20 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
             fused = normalised_score_fusion(lists, weights)
         fused_rows.append(np.array([r for r, _ in fused], dtype=np.int64))
         fused_scores.append(np.array([score for _, score in fused], dtype=np.float32))
-    return _padded(fused_scores, fused_rows)
+        if dense.spans is not None:  # a document keeps the window its dense candidate matched with
+            matched = {int(r): tuple(span) for r, span in zip(dense.row_ids[row], dense.spans[row]) if r >= 0}
+            fused_spans.append(np.array([matched.get(r, (-1, -1)) for r, _ in fused], dtype=np.int64).reshape(-1, 2))
+    return _padded(fused_scores, fused_rows, fused_spans or None)
 
 
-def _padded(scores: list[np.ndarray], row_ids: list[np.ndarray]) -> Candidates:
-    """Per-query lists of any lengths as Candidates (row id -1 fills the short ones)."""
+def _padded(scores: list[np.ndarray], row_ids: list[np.ndarray], spans: list[np.ndarray] | None = None) -> Candidates:
+    """Per-query lists of any lengths as Candidates (row id -1 and span -1 fill the short ones)."""
     width = max((len(ids) for ids in row_ids), default=0)
     all_scores = np.zeros((len(row_ids), width), dtype=np.float32)
     all_ids = np.full((len(row_ids), width), -1, dtype=np.int64)
+    all_spans = np.full((len(row_ids), width, 2), -1, dtype=np.int64) if spans is not None else None
     for row, (values, ids) in enumerate(zip(scores, row_ids)):
         all_scores[row, : len(ids)], all_ids[row, : len(ids)] = values, ids
-    return Candidates(all_scores, all_ids)
+        if all_spans is not None:
+            all_spans[row, : len(ids)] = spans[row]  # type: ignore[index]
+    return Candidates(all_scores, all_ids, all_spans)

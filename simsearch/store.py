@@ -1,7 +1,9 @@
 """Texts and metadata in SQLite, keyed by the same int64 ids as the vectors.
 
 The row id *is* the vector id (AUTOINCREMENT, so a deleted id is never handed
-out again): there is one id space and no mapping table to drift. The store also
+out again): there is one id space. A long document split into windows (chunking.py)
+has one vector per window; the ``passages`` table maps each window's vector id to
+its row and its span of the text, and the first window keeps the row id. The store also
 records which vector file generation matches its rows, so a crash between
 writing vectors and committing rows can never pair the wrong two.
 
@@ -67,6 +69,23 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             INSERT INTO documents_fts (rowid, text) VALUES (new.id, new.text);
         END""",
         "INSERT INTO documents_fts (documents_fts) VALUES ('rebuild')",
+    ),
+    # 3: the windows of long documents (chunking.py). A chunked document has one vector per window:
+    #    the first keeps the row id as its vector id, later ones take ids from the row ids' own
+    #    sequence, so one id space stays and no id is reused. [start_char, end_char) is the window's
+    #    span of the text. The trigger drops a document's windows with it, in the same statement.
+    #    Older stores hold no chunked document, so the table starts empty.
+    (
+        """CREATE TABLE passages (
+            vector_id INTEGER PRIMARY KEY,
+            row_id INTEGER NOT NULL,
+            start_char INTEGER NOT NULL,
+            end_char INTEGER NOT NULL
+        )""",
+        "CREATE INDEX passages_row_id ON passages (row_id)",
+        """CREATE TRIGGER passages_delete AFTER DELETE ON documents BEGIN
+            DELETE FROM passages WHERE row_id = old.id;
+        END""",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -159,7 +178,30 @@ class Store:
             self._db.execute("DELETE FROM sqlite_sequence WHERE name = 'documents'")
             self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('documents', ?)", (next_row_id - 1,))
 
+    def insert_passages(self, windows: Sequence[tuple[int, int, int]]) -> list[int]:
+        """Record the windows ``(row id, start, end)`` of chunked documents inside the current transaction;
+        returns each window's vector id, in order.
+
+        A document's windows come together, first window first: it keeps the row id as its
+        vector id, so a document's first vector is where an unchunked one would be; the others
+        take the next ids of the rows' AUTOINCREMENT sequence, which no row will ever get.
+        """
+        vector_ids: list[int] = []
+        with self._writes():
+            last = self.next_row_id() - 1
+            for position, (row_id, _start, _end) in enumerate(windows):
+                if position and windows[position - 1][0] == row_id:
+                    last += 1
+                    vector_ids.append(last)
+                else:
+                    vector_ids.append(int(row_id))
+            self._db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'documents'", (last,))
+            self._db.executemany("INSERT INTO passages (vector_id, row_id, start_char, end_char) VALUES (?, ?, ?, ?)",
+                                 [(v, int(r), int(s), int(e)) for v, (r, s, e) in zip(vector_ids, windows)])
+        return vector_ids
+
     def delete(self, row_ids: Sequence[int]) -> None:
+        """Delete these rows; the trigger of migration 3 deletes their windows with them."""
         self._write("DELETE FROM documents WHERE id = ?", [(int(i),) for i in row_ids], many=True)
 
     def replace_metadata_column(self, column: str, values: dict[int, Any]) -> None:
@@ -195,18 +237,47 @@ class Store:
         return int(self._query("SELECT count(*) FROM documents")[0][0])
 
     def generation_and_count(self) -> tuple[int, int]:
-        """The vector generation the store names and its number of rows, read in one statement.
+        """The vector generation the store names and the number of vectors it expects, read in one statement.
 
         One SELECT is one read transaction, so both figures come from the same commit even
         while another process adds or deletes: a reader never pairs a new count with an old
-        generation (which would look like damage).
+        generation (which would look like damage). Vectors are one per row plus one per window
+        after the first of a chunked document.
         """
-        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)")
+        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)"
+                          " + (SELECT count(*) FROM passages WHERE vector_id != row_id)")
         return int(row[0][0] or 0), int(row[0][1])
 
     def ids(self) -> np.ndarray:
-        """Every row id, sorted (int64): the ids the vector index must hold."""
+        """Every row id, sorted (int64): one per document, the vector id of its (first) vector."""
         return np.array([row[0] for row in self._query("SELECT id FROM documents ORDER BY id")], dtype=np.int64)
+
+    def vector_ids(self) -> np.ndarray:
+        """Every vector id the vector index must hold, sorted (int64): the row ids and the ids of later windows."""
+        rows = self._query("SELECT id FROM documents UNION SELECT vector_id FROM passages ORDER BY 1")
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def vector_ids_of(self, row_ids: Sequence[int]) -> np.ndarray:
+        """The vector ids of these rows (each row id, and its windows' ids when chunked), sorted."""
+        found = {int(i) for i in row_ids}
+        for part in _parts(sorted(found)):
+            marks = ",".join("?" * len(part))
+            found.update(row[0] for row in self._query(f"SELECT vector_id FROM passages WHERE row_id IN ({marks})",
+                                                       part))
+        return np.array(sorted(found), dtype=np.int64)
+
+    def passages_of(self, vector_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+        """``{vector id: (row id, start, end)}`` for the ids that are windows of chunked documents.
+
+        An id absent from the result is a whole document's vector: its own row id.
+        """
+        found: dict[int, tuple[int, int, int]] = {}
+        for part in _parts(sorted({int(i) for i in vector_ids if i >= 0})):
+            marks = ",".join("?" * len(part))
+            for vector_id, row_id, start, end in self._query(
+                    f"SELECT vector_id, row_id, start_char, end_char FROM passages WHERE vector_id IN ({marks})", part):
+                found[vector_id] = (row_id, start, end)
+        return found
 
     def duplicate_text_row_ids(self) -> list[list[int]]:
         """Row ids of documents holding the very same text, one sorted list per text stored more than once."""
@@ -255,6 +326,13 @@ class Store:
         """
         where, args = self._filter_where(filters)
         rows = self._query(f"SELECT id FROM documents{where} ORDER BY id", args)
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def matching_vector_ids(self, filters: Filters) -> np.ndarray:
+        """Vector ids of the documents matching every filter condition (their windows' too), sorted int64."""
+        where, args = self._filter_where(filters)
+        rows = self._query(f"SELECT id FROM documents{where} UNION SELECT vector_id FROM passages "
+                           f"WHERE row_id IN (SELECT id FROM documents{where}) ORDER BY 1", [*args, *args])
         return np.array([row[0] for row in rows], dtype=np.int64)
 
     def lexical_candidates(self, terms: Sequence[str], k: int,
@@ -414,6 +492,12 @@ class Store:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise self._damaged(exc) from None
+
+
+def _parts(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """``ids`` in slices small enough for one ``IN (...)`` list."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _document(row: tuple) -> StoredDocument:

@@ -27,6 +27,19 @@ from simsearch.cli.common import (
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
 from simsearch.formatting import human_bytes, readable_time
 
+ChunkTokens = Annotated[int | None, typer.Option(
+    "--chunk-tokens", help="Split texts longer than the model reads into windows of this many word pieces; "
+    "0: cut them at the limit.  [default: the model's limit less its special tokens; rebuild: the index's own]")]
+ChunkOverlap = Annotated[int | None, typer.Option(
+    "--chunk-overlap", help="Word pieces shared by consecutive windows.  [default: an eighth of the window]")]
+
+
+def _chunking(tokens: int | None, overlap: int | None):
+    """The --chunk-* flags as a Chunking; None when neither was given (the default, or the index's own)."""
+    from simsearch.chunking import Chunking
+
+    return None if tokens is None and overlap is None else Chunking(tokens, overlap)
+
 
 @app.command()
 def build(
@@ -38,6 +51,7 @@ def build(
     kind: Annotated[str, typer.Option(help="auto, flat, hnsw, ivf, ivfpq or ivfsq.")] = "auto",
     batch_size: BatchSize = 64,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing index of this name.")] = False,
+    chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
     index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Build a new index NAME from a file of texts."""
@@ -50,7 +64,8 @@ def build(
         encoder = load_encoder(model, pooling, backend or "torch")
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size, index_dir=index_dir,
-                            overwrite=overwrite, on_progress=on_progress)
+                            overwrite=overwrite, on_progress=on_progress,
+                            chunking=_chunking(chunk_tokens, chunk_overlap))
     # blank texts skipped are reported by read_corpus's own warning line
     say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}, {timing(started, load)}", quiet)
 
@@ -59,7 +74,8 @@ def build(
 def rebuild(
     name: str, model: Model = None, pooling: Pooling = None, backend: Backend = None,
     kind: Annotated[str | None, typer.Option(help="New index kind.  [default: keep the current one]")] = None,
-    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
+    batch_size: BatchSize = 64, chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
+    index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
@@ -73,7 +89,8 @@ def rebuild(
         else:
             encoder = index.encoder
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
-        new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress)
+        new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress,
+                            chunking=_chunking(chunk_tokens, chunk_overlap))
     say(f"rebuilt {name!r}: {count(len(new), 'text')}, kind {new.manifest.kind}, {timing(started, load)}", quiet)
 
 
@@ -173,6 +190,8 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
         ("name", details["name"]), ("model", model["name"]), ("fingerprint", model["fingerprint"]),
         ("dimension", model["dimension"]), ("pooling", model["pooling"]),
         ("max tokens", model["max_seq_length"]), ("encoder", details.get("encoder_backend", "torch")),
+        ("chunking", f"windows of {details['chunk_tokens']} pieces, overlap {details['chunk_overlap']}"
+         if details.get("chunk_tokens") else "off (long texts cut at max tokens)"),
         ("kind", details["kind"]),
         ("parameters", json.dumps(details["params"])), ("documents", details["count"]),
         ("size on disk", human_bytes(details["size_bytes"])), ("built at", readable_time(details["built_at"])),

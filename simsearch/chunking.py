@@ -1,0 +1,156 @@
+"""Long texts read whole: a text longer than the model reads is split into overlapping windows of word pieces.
+
+The model reads at most ``max_seq_length`` word pieces, special tokens included (256 for
+all-MiniLM-L6-v2); the rest of a longer text would not count towards its vector. Such a
+text is cut into windows of ``tokens`` pieces, each starting ``tokens - overlap`` pieces
+after the one before, with its ends moved back to word boundaries. A window is then a span
+of the original text (the passage) whose own tokenisation gives the same pieces, so it is
+encoded as a text of its own, and ``simsearch check`` can re-encode it from the stored span.
+Texts that fit are left whole: one vector, as without chunking.
+
+Splitting uses the model's own tokenizer (its offsets and word ids), so the pieces are the
+ones the model reads. Only texts that are too long are tokenised with offsets; finding them
+uses the encoder's token counts, which every runtime has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simsearch.errors import InvalidArgumentError, fix
+
+if TYPE_CHECKING:
+    from simsearch.encoders import Encoder
+
+# The default overlap is an eighth of the window (31 pieces of all-MiniLM-L6-v2's 254): a sentence
+# (~27 pieces on average in the Wikipedia set) cut by one window's end lies whole in the next.
+# A quarter gave the same figures on the long-text set from STS-B train pairs (README, "Long texts")
+# for 17% more vectors.
+OVERLAP_FRACTION = 8
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """How to split long texts: windows of ``tokens`` word pieces overlapping by ``overlap``.
+
+    ``tokens`` 0 turns splitting off (texts are cut at the model's limit, as the model does);
+    ``None`` means the model's limit less its special tokens (254 for the default model), and
+    an ``overlap`` of ``None`` an eighth of the window.
+    """
+
+    tokens: int | None = None
+    overlap: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.tokens != 0
+
+
+@dataclass(frozen=True)
+class Passages:
+    """What to encode for a list of documents: ``texts[i]`` belongs to document ``owners[i]``;
+    ``spans[i]`` is its character span of that document's text, or None for a whole text."""
+
+    texts: list[str]
+    owners: list[int]
+    spans: list[tuple[int, int] | None]
+
+
+def resolve_chunking(encoder: Encoder, chunking: Chunking | None) -> Chunking:
+    """``chunking`` with its defaults filled in for ``encoder``, checked; ``Chunking(0, 0)`` when off.
+
+    The window may not exceed what the model reads (its limit less the special tokens), and
+    the overlap must be smaller than the window, or the windows would never move on.
+    """
+    chunking = chunking or Chunking()
+    limit = window_limit(encoder)
+    tokens, overlap = chunking.tokens, chunking.overlap
+    for value, what in ((tokens, "chunk_tokens"), (overlap, "chunk_overlap")):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise InvalidArgumentError(f"{fix(what)} must be a whole number, 0 or more (got {value!r}).")
+    if tokens == 0:
+        return Chunking(0, 0)
+    tokens = limit if tokens is None else tokens
+    if tokens > limit:
+        raise InvalidArgumentError(f"{fix('chunk_tokens')} is {tokens}, but model {encoder.name!r} reads at most "
+                                   f"{limit} word pieces besides its special tokens; give {limit} or less "
+                                   "(0: no chunking).")
+    overlap = tokens // OVERLAP_FRACTION if overlap is None else overlap
+    if overlap >= tokens:
+        raise InvalidArgumentError(f"{fix('chunk_overlap')} ({overlap}) must be smaller than {fix('chunk_tokens')} "
+                                   f"({tokens}); give an overlap of at most {tokens - 1}.")
+    return Chunking(tokens, overlap)
+
+
+def window_limit(encoder: Encoder) -> int:
+    """The most word pieces a window may hold: the model's limit less the special tokens it adds."""
+    special = encoder.token_counts([""])[0]  # an empty text is its special tokens alone ([CLS] [SEP])
+    return encoder.info.max_seq_length - special
+
+
+def split_texts(encoder: Encoder, texts: Sequence[str], chunking: Chunking) -> Passages:
+    """The passages to encode for ``texts``: each text whole, or its windows when longer than
+    ``chunking.tokens`` pieces (``chunking`` resolved; with splitting off, every text whole)."""
+    if not chunking.enabled:
+        return Passages(list(texts), list(range(len(texts))), [None] * len(texts))
+    tokens, overlap = int(chunking.tokens or 0), int(chunking.overlap or 0)
+    special = encoder.token_counts([""])[0]
+    counts = [count - special for start in range(0, len(texts), 1024)
+              for count in encoder.token_counts(list(texts[start : start + 1024]))]
+    long = [i for i, count in enumerate(counts) if count > tokens]
+    spans = dict(zip(long, passage_spans(encoder, [texts[i] for i in long], tokens, overlap)))
+    passages = Passages([], [], [])
+    for owner, text in enumerate(texts):
+        for span in spans.get(owner, [None]):
+            passages.texts.append(text if span is None else text[span[0] : span[1]])
+            passages.owners.append(owner)
+            passages.spans.append(span)
+    return passages
+
+
+def passage_spans(encoder: Encoder, texts: list[str], tokens: int, overlap: int) -> list[list[tuple[int, int]]]:
+    """The character spans of each text's windows, in text order, from the model's own tokenizer."""
+    tokenizer = encoder.model.tokenizer  # a fast tokenizer: offsets and word ids
+    spans = []
+    for start in range(0, len(texts), 256):
+        batch = texts[start : start + 256]
+        with encoder.lock:
+            encoded = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        for row in range(len(batch)):
+            words = encoded.word_ids(row)
+            starts = [i == 0 or words[i] != words[i - 1] for i in range(len(words))]
+            offsets = encoded["offset_mapping"][row]
+            spans.append([(offsets[first][0], offsets[last - 1][1])
+                          for first, last in token_windows(starts, tokens, overlap)])
+    return spans
+
+
+def token_windows(word_starts: Sequence[bool], tokens: int, overlap: int) -> list[tuple[int, int]]:
+    """Windows ``[first, last)`` over pieces covering them all: at most ``tokens`` pieces each, ending where a
+    word ends, and each starting at a word start at least ``overlap`` pieces before the previous one ended.
+
+    ``word_starts[i]`` tells whether piece i begins a word. Only a word longer than a whole
+    window is cut inside (and then the next window starts right after the cut).
+    """
+    count = len(word_starts)
+    windows: list[tuple[int, int]] = []
+    first = 0
+    while True:
+        last = min(first + tokens, count)
+        if last < count:
+            last = _word_start_at_or_before(word_starts, last, first + 1) or last
+        windows.append((first, last))
+        if last >= count:
+            return windows
+        step_back = max(last - overlap, first + 1)
+        first = _word_start_at_or_before(word_starts, step_back, first + 1) or step_back
+
+
+def _word_start_at_or_before(word_starts: Sequence[bool], position: int, lowest: int) -> int | None:
+    """The last piece index in [lowest, position] that starts a word, or None."""
+    for index in range(position, lowest - 1, -1):
+        if word_starts[index]:
+            return index
+    return None
