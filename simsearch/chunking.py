@@ -131,8 +131,9 @@ def token_windows(word_starts: Sequence[bool], tokens: int, overlap: int) -> lis
     """Windows ``[first, last)`` over pieces covering them all: at most ``tokens`` pieces each, ending where a
     word ends, and each starting at a word start at least ``overlap`` pieces before the previous one ended.
 
-    ``word_starts[i]`` tells whether piece i begins a word. Only a word longer than a whole
-    window is cut inside (and then the next window starts right after the cut).
+    ``word_starts[i]`` tells whether piece i begins a word. When a window holds too few words
+    for that overlap, the next one starts at its second word; only a word longer than a whole
+    window is cut inside.
     """
     count = len(word_starts)
     windows: list[tuple[int, int]] = []
@@ -140,17 +141,20 @@ def token_windows(word_starts: Sequence[bool], tokens: int, overlap: int) -> lis
     while True:
         last = min(first + tokens, count)
         if last < count:
-            last = _word_start_at_or_before(word_starts, last, first + 1) or last
+            last = _last_word_start(word_starts, first + 1, last) or last
         windows.append((first, last))
         if last >= count:
             return windows
         step_back = max(last - overlap, first + 1)
-        first = _word_start_at_or_before(word_starts, step_back, first + 1) or step_back
+        first = (_last_word_start(word_starts, first + 1, step_back)
+                 or _first_word_start(word_starts, step_back, last - 1) or step_back)
 
 
-def _word_start_at_or_before(word_starts: Sequence[bool], position: int, lowest: int) -> int | None:
-    """The last piece index in [lowest, position] that starts a word, or None."""
-    for index in range(position, lowest - 1, -1):
-        if word_starts[index]:
-            return index
-    return None
+def _last_word_start(word_starts: Sequence[bool], lowest: int, highest: int) -> int | None:
+    """The last piece index in [lowest, highest] that starts a word, or None."""
+    return next((index for index in range(highest, lowest - 1, -1) if word_starts[index]), None)
+
+
+def _first_word_start(word_starts: Sequence[bool], lowest: int, highest: int) -> int | None:
+    """The first piece index in [lowest, highest] that starts a word, or None."""
+    return next((index for index in range(lowest, highest + 1) if word_starts[index]), None)

@@ -1,0 +1,136 @@
+"""Long texts read whole: search modes with and without chunking, beside the plain stack, on the long-text set.
+
+The set (simsearch/longtext.py): long runs of Wikipedia sentences (300-1,100 words), one STS-B
+pair sentence scored >= 4 planted in each of some of them, its partner as the query. In one
+process: the plain stack (sentence-transformers encode, texts cut at 256 pieces, faiss
+IndexFlatIP), then simsearch flat indexes built without chunking (``Chunking(0)``: texts cut at the
+limit) and with each chunk overlap asked for, searched in dense, lexical and hybrid mode.
+Figures x100; "past cut" repeats Recall@10 over the queries whose sentence lies past the first
+~256 pieces. Prints a markdown table and writes JSON.
+
+    python benchmarks/longtext.py                       # STS-B dev pairs, 600 documents (the README table)
+    python benchmarks/longtext.py --pairs ../shared/data/stsb/train.csv --queries 250 --overlaps 0,31,63
+    python benchmarks/longtext.py --smoke               # a tiny random BERT, 40 documents, seconds
+
+Run it under `nice -n 10`: the full run encodes ~4,000 windows of 254 pieces on the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's simsearch, not an installed one
+DATA = REPO.parent / "shared" / "data"
+MEASURES = ("ndcg@10", "mrr@10", "recall@1", "recall@10")
+MODES = ("dense", "lexical", "hybrid")
+
+
+def plain_stack(model, data, past_cut: list[str]) -> dict[str, float]:
+    """sentence-transformers + faiss.IndexFlatIP, texts cut at the model's limit: what a user would wire by hand."""
+    import faiss
+
+    from simsearch.evaluate import RETRIEVAL_DEPTH, ranking_metrics
+
+    doc_ids = list(data.corpus)
+    vectors = model.encode([data.corpus[d] for d in doc_ids], batch_size=64, normalize_embeddings=True)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    query_ids = list(data.qrels)
+    queries = model.encode([data.queries[q] for q in query_ids], batch_size=64, normalize_embeddings=True)
+    _, found = flat.search(queries, min(RETRIEVAL_DEPTH, len(doc_ids)))
+    rankings = {q: [doc_ids[i] for i in row if i >= 0] for q, row in zip(query_ids, found)}
+    late = ranking_metrics(rankings, {q: data.qrels[q] for q in past_cut})
+    return {**ranking_metrics(rankings, data.qrels), "past_cut_recall@10": late["recall@10"]}
+
+
+def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[dict], dict]:
+    """Build one flat index with ``chunking`` and measure each mode on all queries and on the past-cut ones."""
+    from simsearch import Index
+    from simsearch.evaluate import RetrievalSet, index_retrieval_metrics
+
+    started = time.perf_counter()
+    index = Index.build(f"long-{chunking.tokens}-{chunking.overlap}", [{"id": d, "text": t} for d, t in
+                        data.corpus.items()], encoder=encoder, kind="flat", index_dir=home, chunking=chunking)
+    build = {"build_seconds": round(time.perf_counter() - started, 1), "vectors": index.check()["vectors"],
+             "chunk_tokens": index.manifest.chunk_tokens, "chunk_overlap": index.manifest.chunk_overlap}
+    late = RetrievalSet(data.corpus, data.queries, {q: data.qrels[q] for q in past_cut}, {})
+    rows = []
+    for mode in MODES:
+        figures = index_retrieval_metrics(index, data, mode=mode)
+        figures["past_cut_recall@10"] = index_retrieval_metrics(index, late, mode=mode)["recall@10"]
+        rows.append({"system": f"simsearch {mode}", **build, **figures})
+    index.close()
+    return rows, build
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| system | chunking | vectors | nDCG@10 | MRR@10 | R@1 | R@10 | R@10 past cut |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        chunking = (f"{row['chunk_tokens']} / {row['chunk_overlap']}" if row.get("chunk_tokens")
+                    else "off (cut at the limit)")
+        figures = " | ".join(f"{row[m]:.2f}" for m in (*MEASURES, "past_cut_recall@10"))
+        lines.append(f"| {row['system']} | {chunking} | {row.get('vectors', '')} | {figures} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pairs", type=Path, default=DATA / "stsb" / "dev.csv")
+    parser.add_argument("--sentences", type=Path, default=DATA / "wikipedia_sentences" / "sentences.tsv.gz")
+    parser.add_argument("--documents", type=int, default=600)
+    parser.add_argument("--queries", type=int, default=None, help="At most this many planted pairs (all by default).")
+    parser.add_argument("--overlaps", default="31", help="Comma-separated chunk overlaps to build with (pieces).")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "longtext.json")
+    parser.add_argument("--smoke", action="store_true", help="A tiny random BERT and 40 documents, in seconds.")
+    args = parser.parse_args()
+
+    from simsearch import load_encoder
+    from simsearch.chunking import Chunking
+    from simsearch.longtext import longtext_retrieval_set
+
+    with tempfile.TemporaryDirectory(prefix="simsearch-longtext-") as scratch:
+        if args.smoke:
+            from simsearch.testing import write_tiny_bert
+
+            encoder = load_encoder(write_tiny_bert(Path(scratch) / "tiny", initializer_range=0.2), "mean")
+            args.documents, args.queries = 40, 10
+        else:
+            encoder = load_encoder()
+        made = longtext_retrieval_set(args.pairs, args.sentences, args.documents, args.queries, args.seed)
+        data = made.data
+        past_cut = made.past_cut
+        print(f"{len(data.corpus)} documents, {len(data.qrels)} queries ({len(past_cut)} planted past the cut); "
+              f"pieces per document: {_piece_spread(encoder, data)}", flush=True)
+        rows = [{"system": "plain stack (ST + IndexFlatIP)", **plain_stack(encoder.model, data, past_cut)}]
+        print(table(rows), flush=True)
+        for chunking in [Chunking(0), *(Chunking(None, int(o)) for o in args.overlaps.split(","))]:
+            found, _ = simsearch_rows(encoder, data, past_cut, chunking, Path(scratch) / "indexes")
+            rows += found
+            print(table(found), flush=True)
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="minutes"), "machine": platform.processor()
+              or platform.machine(), "pairs": str(args.pairs), "documents": len(data.corpus),
+              "queries": len(data.qrels), "past_cut": len(past_cut), "seed": args.seed, "rows": rows}
+    print("\n" + table(rows))
+    if not args.smoke:
+        args.output.write_text(json.dumps(report, indent=2))
+
+
+def _piece_spread(encoder, data) -> str:
+    import numpy as np
+
+    counts = np.array(encoder.token_counts(list(data.corpus.values())))
+    return f"median {int(np.median(counts))}, 5-95% {int(np.percentile(counts, 5))}-{int(np.percentile(counts, 95))}"
+
+
+if __name__ == "__main__":
+    main()
