@@ -514,3 +514,21 @@ def test_build_progress_names_the_model_step_then_estimates_time_left():
     assert not app.exception
     text = app.get("progress")[0].proto.text
     assert "step 2 of 2, encoded 40 of 100 texts" in text and "left" in text
+
+
+def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_folded(tiny_model, index_dir,
+                                                                                    monkeypatch):
+    filler = " ".join(f"Report {i} describes the weather over the harbour town." for i in range(40))
+    rows = [{"id": "long", "text": f"{filler} The violinist tuned her instrument before the concert."},
+            {"id": "short", "text": "A dog fetches the ball in the park."}]
+    Index.build("shelf", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)  # 128 pieces: windows
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = search(start(), "violinist concert")
+    card = next(text for text in result_texts(app, highlighted=True) if ":orange-background[" in text)
+    passage = re.search(r":orange-background\[(.*)\]", card).group(1)
+    assert "**violinist**" in passage and "**concert**" in passage and card.startswith("… ")
+    assert "Report 0 describes" not in card  # the matched window, not the start of the text
+    whole = next(e for e in app.expander if e.label.startswith("Whole text"))
+    assert "Report 0 describes" in whole.markdown[0].value and "**violinist**" in whole.markdown[0].value
+    assert "A dog fetches the ball in the park." in result_texts(app)  # a short text shows as before
+    assert len(app.expander) == 1

@@ -61,7 +61,7 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
     """
     with st.container(border=True):
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
-        text_column.markdown(f"**{rank}.** {highlighted(hit.text, query)}")
+        hit_text(text_column, rank, hit, query)
         score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>'
                               f'{score_bar(hit.score, score_name, score_max)}', unsafe_allow_html=True)
         details, similar, explain = st.columns([5, 1, 1], vertical_alignment="center")
@@ -77,6 +77,18 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
         if on_explain is not None:
             explain.button("Explain", key=f"{key}-explain", on_click=on_explain, args=(hit,),
                            icon=":material/grid_on:", type="tertiary", help="Which words matched your query")
+
+
+def hit_text(column, rank: int, hit: Hit, query: str) -> None:
+    """A hit's text with the query's words in bold. For a long document searched by windows, the window
+    that matched comes first, marked, and the whole text is folded away beneath it."""
+    if hit.passage is None:
+        column.markdown(f"**{rank}.** {highlighted(hit.text, query)}")
+        return
+    before = "… " if not hit.text.startswith(hit.passage) else ""
+    after = " …" if not hit.text.endswith(hit.passage) else ""
+    column.markdown(f"**{rank}.** {before}:orange-background[{highlighted(hit.passage, query)}]{after}")
+    column.expander(f"Whole text ({len(hit.text):,} characters)").markdown(highlighted(hit.text, query))
 
 
 def escape_markdown(text: str) -> str:
