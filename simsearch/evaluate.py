@@ -22,6 +22,7 @@ from simsearch.errors import InputError, fix
 from simsearch.pairs import PairSet, read_pairs
 
 if TYPE_CHECKING:
+    from simsearch.chunking import Chunking
     from simsearch.encoders import Encoder
     from simsearch.fusion import Fusion
     from simsearch.index import Index
@@ -130,16 +131,16 @@ def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 
 
 
 def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMode = "dense",
-                           batch_size: int = 64) -> dict[str, float]:
-    """``retrieval_metrics`` in any search mode: lexical and hybrid need the store's FTS5 index,
-    so the corpus is built into a temporary flat (exact) index first; dense stays brute force."""
-    if mode == "dense":
-        return retrieval_metrics(encoder, data, batch_size)
+                           batch_size: int = 64, chunking: Chunking | None = None) -> dict[str, float]:
+    """``retrieval_metrics`` in any search mode, as an index would search: the corpus is built into a
+    temporary flat (exact) index first, for the store's FTS5 index and for the windows of texts longer
+    than the model reads (``chunking``: simsearch.chunking, on by default)."""
     from simsearch.index import Index
 
     with tempfile.TemporaryDirectory(prefix="simsearch-eval-") as home:
         rows = [{"id": doc_id, "text": text} for doc_id, text in data.corpus.items()]
-        index = Index.build("eval", rows, encoder=encoder, kind="flat", batch_size=batch_size, index_dir=home)
+        index = Index.build("eval", rows, encoder=encoder, kind="flat", batch_size=batch_size, index_dir=home,
+                            chunking=chunking)
         try:
             return index_retrieval_metrics(index, data, batch_size, mode)
         finally:

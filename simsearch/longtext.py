@@ -72,10 +72,12 @@ def longtext_retrieval_set(pairs: str | Path, sentences: str | Path, documents: 
 
 
 def write_beir(data: RetrievalSet, folder: str | Path) -> Path:
-    """Write ``data`` as BEIR files (corpus.jsonl, queries.jsonl, qrels/test.tsv) into ``folder``; returns it."""
+    """Write ``data`` as BEIR files (corpus.jsonl, queries.jsonl, qrels/test.tsv) into ``folder`` (new or empty)."""
     import json
 
     folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise InputError(f"folder {str(folder)!r} is not empty; write the set into a new folder.")
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     with open(folder / "corpus.jsonl", "w", encoding="utf-8") as out:
         out.writelines(json.dumps({"_id": d, "title": "", "text": t}, ensure_ascii=False) + "\n"

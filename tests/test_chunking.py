@@ -13,7 +13,11 @@ from simsearch import Index, load_encoder
 from simsearch.chunking import Chunking, resolve_chunking, split_texts, token_windows
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
+from simsearch.evaluate import read_beir
+from simsearch.longtext import longtext_retrieval_set
+from simsearch.pairs import read_pairs
 from simsearch.store import SCHEMA_VERSION, Store
+from tests.conftest import SHARED_DATA
 
 FILLER = " ".join(f"Report {i} describes the weather over the harbour town on a quiet day." for i in range(40))
 PLANTED = "The violinist tuned her instrument before the evening concert."
@@ -241,3 +245,39 @@ def test_a_sentence_planted_past_the_cut_is_found_only_when_chunked(default_enco
     best = whole.search(query, k=1, mode="dense")[0]
     assert best.id == "medieval" and PLANTED in best.passage
     assert cut.search(query, k=1, mode="dense")[0].id != "medieval"
+
+
+# --- the long-text evaluation set -------------------------------------------------------------
+
+STSB_DEV = SHARED_DATA / "stsb" / "dev.csv"
+SENTENCES = SHARED_DATA / "wikipedia_sentences" / "sentences.tsv.gz"
+
+
+@pytest.mark.skipif(not SENTENCES.exists(), reason="needs ../shared/data")
+def test_long_text_set_is_deterministic_and_plants_each_query_in_its_long_document(default_encoder):
+    made = longtext_retrieval_set(STSB_DEV, SENTENCES, documents=30, queries=12, seed=3)
+    again = longtext_retrieval_set(STSB_DEV, SENTENCES, documents=30, queries=12, seed=3)
+    assert made == again and made != longtext_retrieval_set(STSB_DEV, SENTENCES, 30, 12, seed=4)
+    data = made.data
+    assert len(data.corpus) == 30 and len(data.queries) == len(data.qrels) == 12
+    pieces = default_encoder.token_counts(list(data.corpus.values()))
+    assert min(pieces) > 350 and max(pieces) < 1700  # far past the model's 256
+    assert made.past_cut and set(made.past_cut) <= set(data.queries)
+    partners = dict(zip(*[read_pairs(STSB_DEV).texts[c] for c in ("sentence1", "sentence2")]))
+    planted = {second: first for first, second in partners.items()}
+    for query_id, relevant in data.qrels.items():
+        (doc_id,) = relevant
+        assert planted[data.queries[query_id]] in data.corpus[doc_id]
+
+
+@pytest.mark.skipif(not SENTENCES.exists(), reason="needs ../shared/data")
+def test_cli_eval_longtext_measures_and_writes_beir_files(tiny_model, tmp_path):
+    result = CliRunner().invoke(app, ["eval", "longtext", "--pairs", str(STSB_DEV), "--sentences", str(SENTENCES),
+                                      "--documents", "12", "--queries", "4", "--model", tiny_model, "--mode",
+                                      "lexical", "--write", str(tmp_path / "set"), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["count"] == 4 and 0 <= figures["ndcg@10"] <= 100
+    written = read_beir(tmp_path / "set" / "corpus.jsonl", tmp_path / "set" / "queries.jsonl",
+                        tmp_path / "set" / "qrels" / "test.tsv")
+    assert written == longtext_retrieval_set(STSB_DEV, SENTENCES, documents=12, queries=4, seed=0).data

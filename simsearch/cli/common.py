@@ -60,6 +60,19 @@ eval_app = typer.Typer(help="Measure a model or an index: STS correlation and re
                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
+ChunkTokens = Annotated[int | None, typer.Option(
+    "--chunk-tokens", help="Split texts longer than the model reads into windows of this many word pieces; "
+    "0: cut them at the limit.  [default: the model's limit less its special tokens; rebuild: the index's own]")]
+ChunkOverlap = Annotated[int | None, typer.Option(
+    "--chunk-overlap", help="Word pieces shared by consecutive windows.  [default: an eighth of the window]")]
+
+
+def chunking_flags(tokens: int | None, overlap: int | None):
+    """The --chunk-* flags as a Chunking; None when neither was given (the default, or the index's own)."""
+    from simsearch.chunking import Chunking
+
+    return None if tokens is None and overlap is None else Chunking(tokens, overlap)
+
 
 def print_metrics(name: str, count: int, metrics: dict[str, float], as_json: bool) -> None:
     if as_json:

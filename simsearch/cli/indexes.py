@@ -14,11 +14,14 @@ from simsearch.cli.common import (
     AsJson,
     Backend,
     BatchSize,
+    ChunkOverlap,
+    ChunkTokens,
     IndexDir,
     Model,
     Pooling,
     Quiet,
     app,
+    chunking_flags,
     count,
     loading_model,
     say,
@@ -26,19 +29,6 @@ from simsearch.cli.common import (
 )
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
 from simsearch.formatting import human_bytes, readable_time
-
-ChunkTokens = Annotated[int | None, typer.Option(
-    "--chunk-tokens", help="Split texts longer than the model reads into windows of this many word pieces; "
-    "0: cut them at the limit.  [default: the model's limit less its special tokens; rebuild: the index's own]")]
-ChunkOverlap = Annotated[int | None, typer.Option(
-    "--chunk-overlap", help="Word pieces shared by consecutive windows.  [default: an eighth of the window]")]
-
-
-def _chunking(tokens: int | None, overlap: int | None):
-    """The --chunk-* flags as a Chunking; None when neither was given (the default, or the index's own)."""
-    from simsearch.chunking import Chunking
-
-    return None if tokens is None and overlap is None else Chunking(tokens, overlap)
 
 
 @app.command()
@@ -65,7 +55,7 @@ def build(
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size, index_dir=index_dir,
                             overwrite=overwrite, on_progress=on_progress,
-                            chunking=_chunking(chunk_tokens, chunk_overlap))
+                            chunking=chunking_flags(chunk_tokens, chunk_overlap))
     # blank texts skipped are reported by read_corpus's own warning line
     say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}, {timing(started, load)}", quiet)
 
@@ -90,7 +80,7 @@ def rebuild(
             encoder = index.encoder
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress,
-                            chunking=_chunking(chunk_tokens, chunk_overlap))
+                            chunking=chunking_flags(chunk_tokens, chunk_overlap))
     say(f"rebuilt {name!r}: {count(len(new), 'text')}, kind {new.manifest.kind}, {timing(started, load)}", quiet)
 
 

@@ -1,4 +1,4 @@
-"""Commands that fine-tune a model and measure models and indexes: train and eval sts|retrieval|paraphrase."""
+"""Commands that fine-tune a model and measure models and indexes: train and eval sts|retrieval|paraphrase|longtext."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import typer
 from simsearch.cli.common import (
     AsJson,
     BatchSize,
+    ChunkOverlap,
+    ChunkTokens,
     IndexDir,
     Mode,
     Model,
     Pooling,
     Quiet,
     app,
+    chunking_flags,
     eval_app,
     print_metrics,
     say,
@@ -78,6 +81,7 @@ def eval_retrieval(
     model: Model = None, pooling: Pooling = None,
     index: Annotated[str | None, typer.Option("--index", help="Search this index instead of a model.")] = None,
     as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None, mode: Mode = "hybrid",
+    chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
 ) -> None:
     """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index."""
     from simsearch.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
@@ -85,6 +89,9 @@ def eval_retrieval(
 
     if index is not None and (model is not None or pooling is not None):
         raise InputError("give --model or --index, not both: an index searches with its own model.")
+    if index is not None and (chunk_tokens is not None or chunk_overlap is not None):
+        raise InputError("--chunk-tokens and --chunk-overlap apply to a model's evaluation; an index keeps the "
+                         "windows it was built with (`simsearch rebuild NAME --chunk-tokens N` changes them).")
     mode = check_mode(mode)
     data = read_beir(corpus, queries, qrels)
     if index is not None:
@@ -96,7 +103,8 @@ def eval_retrieval(
         from simsearch.encoders import load_encoder
 
         encoder = load_encoder(model, pooling)
-        name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size)
+        chunking = chunking_flags(chunk_tokens, chunk_overlap)
+        name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size, chunking)
     print_metrics(name, len(data.qrels), metrics, as_json)
 
 
@@ -117,3 +125,32 @@ def eval_paraphrase(
     print_metrics(encoder.name, len(data.qrels), mode_retrieval_metrics(encoder, data, mode, batch_size), as_json)
 
 
+
+
+@eval_app.command("longtext")
+def eval_longtext(
+    pairs: Annotated[Path, typer.Option("--pairs", help="STS-style scored pairs; those scored >= 4 are planted.")],
+    sentences: Annotated[Path, typer.Option("--sentences", help="Wikipedia sentences (.tsv.gz: id, page_id, "
+                                            "title, sentence), e.g. ../shared/data/wikipedia_sentences.")],
+    documents: Annotated[int, typer.Option(min=1, help="Long documents in the corpus.")] = 600,
+    queries: Annotated[int | None, typer.Option(min=1, help="Plant at most this many pairs.  [default: all]")]
+    = None,
+    seed: Annotated[int, typer.Option(help="Seed of every random choice: the same seed gives the same set.")] = 0,
+    write: Annotated[Path | None, typer.Option("--write", help="Also write the set as BEIR files into this "
+                                               "folder (for `eval retrieval` or `build`).")] = None,
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+    mode: Mode = "hybrid", chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
+) -> None:
+    """Retrieval in long texts: each pair's partner must find the long document its sentence was planted in."""
+    from simsearch.encoders import load_encoder
+    from simsearch.evaluate import mode_retrieval_metrics
+    from simsearch.longtext import longtext_retrieval_set, write_beir
+    from simsearch.search import check_mode
+
+    mode = check_mode(mode)
+    data = longtext_retrieval_set(pairs, sentences, documents, queries, seed).data
+    encoder = load_encoder(model, pooling)
+    if write is not None:
+        write_beir(data, write)
+    metrics = mode_retrieval_metrics(encoder, data, mode, batch_size, chunking_flags(chunk_tokens, chunk_overlap))
+    print_metrics(encoder.name, len(data.qrels), metrics, as_json)
