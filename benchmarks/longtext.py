@@ -10,6 +10,7 @@ Figures x100; "past cut" repeats Recall@10 over the queries whose sentence lies 
 
     python benchmarks/longtext.py                       # STS-B dev pairs, 600 documents (the README table)
     python benchmarks/longtext.py --pairs ../shared/data/stsb/train.csv --queries 250 --overlaps 0,31,63
+    python benchmarks/longtext.py --beir ../shared/data/cisi   # a set of mostly short texts: chunking off and on
     python benchmarks/longtext.py --smoke               # a tiny random BERT, 40 documents, seconds
 
 Run it under `nice -n 10`: the full run encodes ~4,000 windows of 254 pieces on the CPU.
@@ -71,6 +72,26 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
     return rows, build
 
 
+def beir_chunking(folder: Path, overlaps: str) -> None:
+    """Does chunking change a BEIR set of mostly short texts? Each mode with chunking off and on."""
+    from simsearch import load_encoder
+    from simsearch.chunking import Chunking
+    from simsearch.evaluate import read_beir
+
+    data = read_beir(folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / "test.tsv")
+    encoder = load_encoder()
+    counts = encoder.token_counts(list(data.corpus.values()))
+    print(f"{folder.name}: {len(data.corpus)} documents, {sum(c > encoder.info.max_seq_length for c in counts)} "
+          f"longer than {encoder.info.max_seq_length} pieces", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="simsearch-longtext-") as scratch:
+        for chunking in [Chunking(0), *(Chunking(None, int(o)) for o in overlaps.split(","))]:
+            found, _ = simsearch_rows(encoder, data, list(data.qrels), chunking, Path(scratch) / "indexes")
+            rows += found
+            print(table(found), flush=True)
+    print("\n" + table(rows))
+
+
 def table(rows: list[dict]) -> str:
     lines = ["| system | chunking | vectors | nDCG@10 | MRR@10 | R@1 | R@10 | R@10 past cut |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -92,7 +113,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "longtext.json")
     parser.add_argument("--smoke", action="store_true", help="A tiny random BERT and 40 documents, in seconds.")
+    parser.add_argument("--beir", type=Path, default=None,
+                        help="Instead: a BEIR folder (e.g. ../shared/data/cisi), with chunking off and on.")
     args = parser.parse_args()
+    if args.beir is not None:
+        return beir_chunking(args.beir, args.overlaps)
 
     from simsearch import load_encoder
     from simsearch.chunking import Chunking

@@ -15,6 +15,7 @@ import os
 # Passive waiting must be set before either library loads, so it is set here; a caller's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from simsearch.chunking import Chunking  # noqa: E402
 from simsearch.client import Client  # noqa: E402
 from simsearch.corpus import Corpus, Document, read_corpus  # noqa: E402
 from simsearch.encoders import Encoder, load_encoder  # noqa: E402
@@ -25,6 +26,6 @@ from simsearch.search import Hit, SearchResult  # noqa: E402
 from simsearch.version import __version__  # noqa: E402
 
 __all__ = [
-    "Client", "Corpus", "Document", "Encoder", "Hit", "Index", "SearchResult", "SimsearchError",
+    "Chunking", "Client", "Corpus", "Document", "Encoder", "Hit", "Index", "SearchResult", "SimsearchError",
     "describe_index", "drop_index", "list_indexes", "load_encoder", "read_corpus", "__version__",
 ]

@@ -99,7 +99,8 @@ def neighbour_lists(vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Calla
     for start in range(0, len(row_ids), _BATCH):
         batch = row_ids[start : start + _BATCH]
         scores, found = vectors.search(vectors_of(batch), depth)
-        keep = (found >= 0) & (scores >= threshold) & (found != batch[:, None])
+        # a document is its first vector (its row id); later windows of long texts are not documents
+        keep = (found >= 0) & (scores >= threshold) & (found != batch[:, None]) & np.isin(found, row_ids)
         positions = np.searchsorted(row_ids, np.where(keep, found, row_ids[0]))
         lists[start : start + len(batch)] = np.where(keep, positions, -1)
     order = np.argsort(lists < 0, axis=1, kind="stable")  # valid neighbours first, in score order

@@ -123,7 +123,8 @@ def neighbour_pairs(vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Calla
     for start in range(0, len(row_ids), batch_size):
         batch = row_ids[start : start + batch_size]
         scores, found = vectors.search(vectors_of(batch), depth)
-        keep = (found >= 0) & (scores >= threshold) & (found != batch[:, None])
+        # a document is its first vector (its row id); later windows of long texts are not documents
+        keep = (found >= 0) & (scores >= threshold) & (found != batch[:, None]) & np.isin(found, row_ids)
         rows, columns = np.nonzero(keep)
         firsts.append(start + rows)
         seconds.append(np.searchsorted(row_ids, found[rows, columns]))

@@ -281,3 +281,15 @@ def test_cli_eval_longtext_measures_and_writes_beir_files(tiny_model, tmp_path):
     written = read_beir(tmp_path / "set" / "corpus.jsonl", tmp_path / "set" / "queries.jsonl",
                         tmp_path / "set" / "qrels" / "test.tsv")
     assert written == longtext_retrieval_set(STSB_DEV, SENTENCES, documents=12, queries=4, seed=0).data
+
+
+def test_duplicates_and_clusters_count_documents_not_windows(tiny, index_dir):
+    rows = [{"id": "long", "text": FILLER}, {"id": "copy", "text": FILLER + " Signed."},
+            {"id": "dog", "text": "A dog fetches the ball in the park."},
+            {"id": "dog2", "text": "A dog fetches the ball in the park!"}]
+    index = Index.build("dups", rows, encoder=tiny, kind="flat", index_dir=index_dir)
+    assert index.check()["extra_windows"] >= 6
+    groups = index.duplicates(threshold=0.9)
+    assert sorted(sorted(group.ids) for group in groups) == [["copy", "long"], ["dog", "dog2"]]
+    clusters = index.clusters(threshold=0.9, min_size=2, save=False)
+    assert sorted(sorted(cluster.ids) for cluster in clusters) == [["copy", "long"], ["dog", "dog2"]]
