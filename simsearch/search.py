@@ -63,7 +63,11 @@ class Hit:
     passage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The hit as JSON-ready data; ``passage`` only when there is one, so short texts read as before."""
+        data = asdict(self)
+        if self.passage is None:
+            del data["passage"]
+        return data
 
 
 @dataclass(frozen=True)
