@@ -9,7 +9,7 @@ Figures x100; "past cut" repeats Recall@10 over the queries whose sentence lies 
 ~256 pieces. Prints a markdown table and writes JSON.
 
     python benchmarks/longtext.py                       # STS-B dev pairs, 600 documents (the README table)
-    python benchmarks/longtext.py --pairs ../shared/data/stsb/train.csv --queries 250 --overlaps 0,31,63
+    python benchmarks/longtext.py --windows 254/31,254/63,128/16     # other windows (pieces / overlap)
     python benchmarks/longtext.py --beir ../shared/data/cisi   # a set of mostly short texts: chunking off and on
     python benchmarks/longtext.py --smoke               # a tiny random BERT, 40 documents, seconds
 
@@ -72,7 +72,7 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
     return rows, build
 
 
-def beir_chunking(folder: Path, overlaps: str) -> None:
+def beir_chunking(folder: Path, windows: str) -> None:
     """Does chunking change a BEIR set of mostly short texts? Each mode with chunking off and on."""
     from simsearch import load_encoder
     from simsearch.chunking import Chunking
@@ -85,11 +85,18 @@ def beir_chunking(folder: Path, overlaps: str) -> None:
           f"longer than {encoder.info.max_seq_length} pieces", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="simsearch-longtext-") as scratch:
-        for chunking in [Chunking(0), *(Chunking(None, int(o)) for o in overlaps.split(","))]:
+        for chunking in [Chunking(0), *chunkings(windows)]:
             found, _ = simsearch_rows(encoder, data, list(data.qrels), chunking, Path(scratch) / "indexes")
             rows += found
             print(table(found), flush=True)
     print("\n" + table(rows))
+
+
+def chunkings(windows: str) -> list:
+    """``--windows`` as Chunking values: 'default' or TOKENS/OVERLAP."""
+    from simsearch.chunking import Chunking
+
+    return [Chunking() if spec == "default" else Chunking(*map(int, spec.split("/"))) for spec in windows.split(",")]
 
 
 def table(rows: list[dict]) -> str:
@@ -109,7 +116,8 @@ def main() -> None:
     parser.add_argument("--sentences", type=Path, default=DATA / "wikipedia_sentences" / "sentences.tsv.gz")
     parser.add_argument("--documents", type=int, default=600)
     parser.add_argument("--queries", type=int, default=None, help="At most this many planted pairs (all by default).")
-    parser.add_argument("--overlaps", default="31", help="Comma-separated chunk overlaps to build with (pieces).")
+    parser.add_argument("--windows", default="default",
+                        help="Comma-separated windows to build with, TOKENS/OVERLAP in pieces, or 'default'.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "longtext.json")
     parser.add_argument("--smoke", action="store_true", help="A tiny random BERT and 40 documents, in seconds.")
@@ -117,7 +125,7 @@ def main() -> None:
                         help="Instead: a BEIR folder (e.g. ../shared/data/cisi), with chunking off and on.")
     args = parser.parse_args()
     if args.beir is not None:
-        return beir_chunking(args.beir, args.overlaps)
+        return beir_chunking(args.beir, args.windows)
 
     from simsearch import load_encoder
     from simsearch.chunking import Chunking
@@ -138,7 +146,7 @@ def main() -> None:
               f"pieces per document: {_piece_spread(encoder, data)}", flush=True)
         rows = [{"system": "plain stack (ST + IndexFlatIP)", **plain_stack(encoder.model, data, past_cut)}]
         print(table(rows), flush=True)
-        for chunking in [Chunking(0), *(Chunking(None, int(o)) for o in args.overlaps.split(","))]:
+        for chunking in [Chunking(0), *chunkings(args.windows)]:
             found, _ = simsearch_rows(encoder, data, past_cut, chunking, Path(scratch) / "indexes")
             rows += found
             print(table(found), flush=True)
