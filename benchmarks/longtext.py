@@ -56,6 +56,7 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
     """Build one flat index with ``chunking`` and measure each mode on all queries and on the past-cut ones."""
     from simsearch import Index
     from simsearch.evaluate import RetrievalSet, index_retrieval_metrics
+    from simsearch.fusion import Fusion
 
     started = time.perf_counter()
     index = Index.build(f"long-{chunking.tokens}-{chunking.overlap}", [{"id": d, "text": t} for d, t in
@@ -64,10 +65,11 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
              "chunk_tokens": index.manifest.chunk_tokens, "chunk_overlap": index.manifest.chunk_overlap}
     late = RetrievalSet(data.corpus, data.queries, {q: data.qrels[q] for q in past_cut}, {})
     rows = []
-    for mode in MODES:
-        figures = index_retrieval_metrics(index, data, mode=mode)
-        figures["past_cut_recall@10"] = index_retrieval_metrics(index, late, mode=mode)["recall@10"]
-        rows.append({"system": f"simsearch {mode}", **build, **figures})
+    for mode, fusion in [*((mode, None) for mode in MODES), ("hybrid", Fusion(method="rrf"))]:
+        figures = index_retrieval_metrics(index, data, mode=mode, fusion=fusion)
+        figures["past_cut_recall@10"] = index_retrieval_metrics(index, late, mode=mode, fusion=fusion)["recall@10"]
+        name = f"simsearch {mode}" + (" (rrf)" if fusion else "")
+        rows.append({"system": name, **build, **figures})
     index.close()
     return rows, build
 
@@ -119,8 +121,11 @@ def main() -> None:
     parser.add_argument("--windows", default="default",
                         help="Comma-separated windows to build with, TOKENS/OVERLAP in pieces, or 'default'.")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "longtext.json")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON report.  [default: benchmarks/results/longtext.json; --windows-only: not written]")
     parser.add_argument("--smoke", action="store_true", help="A tiny random BERT and 40 documents, in seconds.")
+    parser.add_argument("--windows-only", action="store_true",
+                        help="Skip the plain stack and the build without chunking (to compare windows only).")
     parser.add_argument("--beir", type=Path, default=None,
                         help="Instead: a BEIR folder (e.g. ../shared/data/cisi), with chunking off and on.")
     args = parser.parse_args()
@@ -144,9 +149,10 @@ def main() -> None:
         past_cut = made.past_cut
         print(f"{len(data.corpus)} documents, {len(data.qrels)} queries ({len(past_cut)} planted past the cut); "
               f"pieces per document: {_piece_spread(encoder, data)}", flush=True)
-        rows = [{"system": "plain stack (ST + IndexFlatIP)", **plain_stack(encoder.model, data, past_cut)}]
+        rows = [] if args.windows_only else [{"system": "plain stack (ST + IndexFlatIP)",
+                                               **plain_stack(encoder.model, data, past_cut)}]
         print(table(rows), flush=True)
-        for chunking in [Chunking(0), *chunkings(args.windows)]:
+        for chunking in [*([] if args.windows_only else [Chunking(0)]), *chunkings(args.windows)]:
             found, _ = simsearch_rows(encoder, data, past_cut, chunking, Path(scratch) / "indexes")
             rows += found
             print(table(found), flush=True)
@@ -154,8 +160,9 @@ def main() -> None:
               or platform.machine(), "pairs": str(args.pairs), "documents": len(data.corpus),
               "queries": len(data.qrels), "past_cut": len(past_cut), "seed": args.seed, "rows": rows}
     print("\n" + table(rows))
-    if not args.smoke:
-        args.output.write_text(json.dumps(report, indent=2))
+    output = args.output or (None if args.smoke or args.windows_only else REPO / "benchmarks/results/longtext.json")
+    if output is not None:
+        output.write_text(json.dumps(report, indent=2))
 
 
 def _piece_spread(encoder, data) -> str:
