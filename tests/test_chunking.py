@@ -293,3 +293,9 @@ def test_duplicates_and_clusters_count_documents_not_windows(tiny, index_dir):
     assert sorted(sorted(group.ids) for group in groups) == [["copy", "long"], ["dog", "dog2"]]
     clusters = index.clusters(threshold=0.9, min_size=2, save=False)
     assert sorted(sorted(cluster.ids) for cluster in clusters) == [["copy", "long"], ["dog", "dog2"]]
+
+
+def test_info_names_the_windows(library, index_dir):
+    result = CliRunner().invoke(app, ["info", "library"], env={"SIMSEARCH_HOME": str(index_dir)},
+                                catch_exceptions=False)
+    assert result.exit_code == 0 and "chunking  windows of 126 pieces, overlap 15" in result.stdout
