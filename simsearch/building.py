@@ -23,7 +23,7 @@ from simsearch.corpus import Corpus, Document, documents_from_rows
 from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.generations import STORE_FILE, vectors_file
 from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
-from simsearch.manifest import Manifest, write_manifest
+from simsearch.manifest import Manifest, prepare_own_encoder, write_manifest
 from simsearch.store import Store
 from simsearch.version import __version__
 
@@ -151,6 +151,7 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
             finally:
                 store.close()
             publish(home, name, folder)
+    prepare_own_encoder(encoder.info.to_dict())  # after the lock: the one-time ONNX export blocks no writer
     return folder
 
 

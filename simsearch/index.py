@@ -20,6 +20,7 @@ from simsearch.building import BuildOptions, ProgressCallback, Records
 from simsearch.checking import check_consistency
 from simsearch.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
+from simsearch.encoders import check_backend
 from simsearch.errors import InputError
 from simsearch.generations import Generation
 from simsearch.layout import changed_since, check_name, folder_size, index_home
@@ -55,11 +56,11 @@ class Index:
         """Open an existing index. An ``encoder`` other than the one it was built with is refused.
 
         ``backend`` (torch, onnx, onnx-int8) runs the queries when the index loads its own
-        encoder; by default the one that built the index.
+        encoder; by default the fp32 ONNX export of its model (torch when it cannot be exported).
         """
         home = index_home(index_dir)
         index = cls._load(home, name, None, encoder)
-        index._backend = backend
+        index._backend = check_backend(backend) if backend is not None else None  # refused before any load
         return index
 
     @classmethod

@@ -8,6 +8,7 @@ calls the public Index API and shapes its answer; the rules live in the package.
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,8 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
     @app.get("/info", **guarded)
     def info() -> dict[str, Any]:
         return {"version": __version__, "models_loaded": indexes.models(), "embedding_model": shared.requested
-                or "default", "indexes": names()}
+                or "default", "indexes": names(), "worker_pid": os.getpid(),
+                "micro_batching": indexes.batching_figures()}
 
     @app.get("/indexes", **guarded)
     def list_all() -> dict[str, list[str]]:

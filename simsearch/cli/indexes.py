@@ -85,14 +85,14 @@ def add(
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
     upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")]
     = False,
-    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
+    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False, backend: Backend = None,
 ) -> None:
     """Add the texts of a file to NAME in place; existing ids are refused, or replaced with --upsert."""
     from simsearch import Index, read_corpus
     from simsearch.progress import progress_wanted, terminal_progress
 
     corpus = read_corpus(input, text_column, id_column)
-    index = Index.open(name, index_dir=index_dir)
+    index = Index.open(name, index_dir=index_dir, backend=backend)
     with loading_model(index.manifest.model["name"], quiet):
         index.encoder  # noqa: B018 - loaded here, under the "loading model" line, rather than inside add
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
@@ -203,11 +203,11 @@ def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do no
 
 
 @app.command()
-def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None:
+def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None) -> None:
     """Check that NAME's texts and vectors agree (counts, ids, a re-encoded sample); exit 1 when they do not."""
     from simsearch import Index
 
-    report = Index.open(name, index_dir=index_dir).check()
+    report = Index.open(name, index_dir=index_dir, backend=backend).check()
     if as_json:
         typer.echo(json.dumps(report))
     else:
