@@ -16,6 +16,7 @@ in-process searches made one at a time, at a p99 under 50 ms.
     python benchmarks/load.py                     # 100k documents (the build takes minutes once)
     python benchmarks/load.py --quick             # 5k documents, short phases: proves it works
     python benchmarks/load.py --docs 20000 --workers 2 --mode hybrid
+    python benchmarks/load.py --query-words 6     # short queries, as people type them
 """
 
 from __future__ import annotations
@@ -216,6 +217,8 @@ def main() -> None:
     parser.add_argument("--mode", default="dense", help="search mode of every query (default dense)")
     parser.add_argument("-k", type=int, default=10, help="hits per query")
     parser.add_argument("--cli-queries", type=int, help="CLI processes, one query each (default 5, quick 2)")
+    parser.add_argument("--query-words", type=int, default=0,
+                        help="cut each query to its first N words (default: the whole held-out sentence)")
     args = parser.parse_args()
     docs = 5_000 if args.quick and "--docs" not in sys.argv else args.docs
     limit = args.requests or (300 if args.quick else 3000)
@@ -224,10 +227,13 @@ def main() -> None:
     body = {"k": args.k, "mode": args.mode}
 
     corpus = read_corpus(docs, queries=200 if args.quick else 500, extra=2000)
+    if args.query_words:
+        corpus.queries = [" ".join(query.split()[: args.query_words]) for query in corpus.queries]
     home, build_seconds = cached_index(corpus)
     built = (f"built now in {build_seconds:.0f} s (onnx backend)" if build_seconds is not None
              else "cached from an earlier run")
     print(f"index: {docs} wikipedia sentences in {home} ({built}); {len(corpus.queries)} held-out queries, "
+          f"{f'their first {args.query_words} words, ' if args.query_words else ''}"
           f"mode {args.mode}, k {args.k}; {platform.machine()}, {os.cpu_count()} cores; server workers {args.workers}")
 
     index = Index.open(NAME, index_dir=home)
