@@ -193,6 +193,7 @@ def test_a_cold_cli_search_on_a_torch_built_index_never_imports_torch(tiny_model
     ["eval", "paraphrase", "{pairs}"],
     ["check", "pets"],
     ["dedup", "pets"],
+    ["cluster", "pets"],
 ])
 def test_every_command_that_loads_a_model_takes_backend_and_refuses_an_unknown_one(
         command, tiny_model, index_dir, animals, tmp_path):
