@@ -71,7 +71,7 @@ class OpenIndexes:
         self.home = index_home(index_dir)
         self.backend = backend
         self._open: dict[str, Index] = {}
-        self._batching: dict[int, MicroBatchingEncoder] = {}  # id of the loaded encoder -> its batcher
+        self._batching: dict[Encoder, MicroBatchingEncoder] = {}  # each loaded model's one batcher
         self._lock = threading.Lock()
 
     def get(self, name: str) -> Index:
@@ -88,7 +88,7 @@ class OpenIndexes:
             return sorted({index.manifest.model["name"] for index in self._open.values()})
 
     def batching_figures(self) -> dict[str, int]:
-        """Model calls made for queries and the queries they encoded: their ratio is the mean batch size."""
+        """Batches encoded for queries and the queries they held: their ratio is the mean batch size."""
         with self._lock:
             encoders = list(self._batching.values())
         return {"batches": sum(e.batches for e in encoders), "queries": sum(e.texts for e in encoders)}
@@ -111,9 +111,9 @@ class OpenIndexes:
 
     def _batched(self, manifest: Manifest) -> MicroBatchingEncoder:
         encoder = load_own_encoder(manifest, self.backend)  # cached per process: one load per model
-        if id(encoder) not in self._batching:
-            self._batching[id(encoder)] = MicroBatchingEncoder(encoder)
-        return self._batching[id(encoder)]
+        if encoder not in self._batching:
+            self._batching[encoder] = MicroBatchingEncoder(encoder)
+        return self._batching[encoder]
 
 
 class SharedModel:
