@@ -143,3 +143,16 @@ def test_bad_remove_arguments_are_one_line(args, fragment, tiny_model, index_dir
     Index.build("rm", records(PARAPHRASES), encoder=load_encoder(tiny_model), index_dir=index_dir)
     assert_one_line_error(run("dedup", "rm", *args, index_dir=index_dir, check=False), fragment)
     assert not list(tmp_path.glob("kept*"))
+
+
+@pytest.mark.slow
+def test_default_threshold_finds_planted_stsb_paraphrases_among_wikipedia_sentences(default_encoder):
+    """The issue's target on data we hold (its STS-B test split is not in ../shared/data): STS-B dev pairs
+    scored >= 4.6 planted among Wikipedia sentences; the threshold was calibrated on train only."""
+    from benchmarks.dedup_planted import measure
+
+    result = measure("dev", size=2000, pairs=120, seed=13, encoder=default_encoder)
+    # 115 usable dev pairs among 2,000 texts: found 0.86, partner precision 0.93 (2026-11-24)
+    assert result.planted_pairs == 115
+    assert result.found >= 0.8
+    assert result.partner_precision >= 0.9

@@ -15,10 +15,13 @@ import streamlit as st
 
 from simsearch import Hit
 from simsearch.search import DEFAULT_MODE, MODES
+from simsearch.store import Facet
 from simsearch_ui import components, results, state
 
 ANY = "any"
 PAGE_SIZE = 20  # result cards per page: k=100 on one page was 14,000 px tall
+FEW_VALUES = 25  # the index's usual facets; a filter's help lists this many values' counts at most
+MANY_VALUES = 1_000  # a column with more distinct values gets no filter (free text, ids); a clustering has fewer
 QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
 _MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
               "hybrid: both lists, scores scaled to 0-1 and summed, meaning weighted 1.5")
@@ -147,9 +150,20 @@ def download_buttons(query: str, filters: dict, hits: list[Hit]) -> None:
                           mime="application/json", icon=":material/download:", key="download-json", on_click="ignore")
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def many_valued_facets(folder: str, name: str, version: tuple) -> list[Facet]:
+    """Columns with more values than the usual facets, up to MANY_VALUES (a stored clustering's labels, say),
+    their counts cut to the FEW_VALUES most frequent for the help; ``version`` only keys the cache."""
+    index = state.current_index(name)
+    few = {facet.column for facet in state.index_facets(index)}
+    return [Facet(facet.column, facet.values, facet.counts[:FEW_VALUES])
+            for facet in index.facets(max_values=MANY_VALUES) if facet.column not in few]
+
+
 def filter_widgets(index) -> dict:
-    """One select per low-cardinality metadata column; "any" leaves the column unfiltered."""
-    facets = state.index_facets(index)
+    """One select per metadata column with 2 to MANY_VALUES values (typing in it narrows the options);
+    "any" leaves the column unfiltered."""
+    facets = [*state.index_facets(index), *many_valued_facets(state.home(), index.name, state.index_version(index))]
     if not facets:
         return {}
     filters = {}
