@@ -57,18 +57,33 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="random vectors, 500 and 2,000 rows; seconds")
     args = parser.parse_args()
     if args.smoke:
-        base, texts = unit_vectors(500, 32), [f"text {i}" for i in range(500)]
         args.sizes, args.mining_max = "500,2000", 2000
-    else:
-        from performance import cached_vectors, wiki_sentences
-
-        from simsearch.encoders import load_encoder
-
-        texts = wiki_sentences(args.real, spread=True)
-        base = cached_vectors(texts, load_encoder(backend="onnx-int8"))
+    base, texts = real_vectors(args.real, args.smoke)
     for size in (int(s) for s in args.sizes.split(",")):
         print(json.dumps(measure(noisy_copies(base, size, noise=NOISE), texts, args.threshold,
                                  mining=size <= args.mining_max)), flush=True)
+
+
+def real_vectors(count: int, smoke: bool) -> tuple[np.ndarray, list[str]]:
+    """``count`` wiki sentences and their default-model vectors (onnx-int8, cached); ``smoke``: 500 random ones."""
+    if smoke:
+        return unit_vectors(500, 32), [f"text {i}" for i in range(500)]
+    from performance import cached_vectors, wiki_sentences
+
+    from simsearch.encoders import load_encoder
+
+    texts = wiki_sentences(count, spread=True)
+    return cached_vectors(texts, load_encoder(backend="onnx-int8")), texts
+
+
+def unique_texts_store(path: Path, texts: list[str], size: int) -> Store:
+    """A store of ``size`` documents (row id = position) whose texts cycle ``texts`` made unique by a suffix
+    " #row", so no group comes from exact duplicates; the suffix also maps a text back to its vector row."""
+    store = Store(path)
+    store.begin()
+    store.insert([Document(text=f"{texts[i % len(texts)]} #{i}", id=str(i)) for i in range(size)], first_row_id=0)
+    store.commit()
+    return store
 
 
 def measure(vectors: np.ndarray, texts: list[str], threshold: float, mining: bool) -> dict:
@@ -80,10 +95,7 @@ def measure(vectors: np.ndarray, texts: list[str], threshold: float, mining: boo
     build_s = time.perf_counter() - started
     row: dict = {"documents": size, "kind": index.kind, "threshold": threshold, "index_build_s": round(build_s, 1)}
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "store.sqlite")
-        store.begin()
-        store.insert([Document(text=f"{texts[i % len(texts)]} #{i}", id=str(i)) for i in range(size)], first_row_id=0)
-        store.commit()
+        store = unique_texts_store(Path(tmp) / "store.sqlite", texts, size)
         started = time.perf_counter()
         groups = duplicate_groups(index, store, lambda batch: vectors[[int(t.rsplit("#", 1)[1]) for t in batch]],
                                   threshold)

@@ -116,3 +116,17 @@ def test_storing_clusters_moves_the_update_time_so_open_readers_reopen(tiny_mode
     assert any("cluster" in doc.metadata for doc in reopened.documents())
     writer.clusters(threshold=0.01, min_size=2, save=False)  # printing only changes nothing on disk
     assert not reopened.is_stale()
+
+
+def test_benchmark_smoke_runs():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cluster.py"), "--smoke"], capture_output=True,
+                            text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout.splitlines()[-1])
+    assert row["documents"] == 2000 and row["clusters"] > 0 and "community_detection_s" in row

@@ -148,3 +148,14 @@ def test_a_model_without_word_pieces_is_refused_and_nothing_is_written(tiny_mode
     with pytest.raises(InvalidArgumentError, match="not a transformer with a tokenizer"):
         embed_tokens(["A cat"], tmp_path / "tokens.parquet", encoder)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (("--layers", "99"), ("invalid layers '99'", "last4-concat")),
+    (("--layers", "last4-sum"), ("at least 4 layers",)),
+])
+def test_bad_layers_are_one_line_and_write_nothing(tiny_model, texts_csv, tmp_path, args, fragments):
+    out = tmp_path / "t.parquet"
+    assert_one_line_error(embed(str(texts_csv), "--tokens", "--output", str(out), "--model", tiny_model, *args),
+                          *fragments)
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
