@@ -8,15 +8,19 @@ Explain button) from leaving the page.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from simsearch import Hit
 from simsearch.search import DEFAULT_MODE, MODES
-from simsearch.store import Facet
 from simsearch_ui import components, results, state
+
+if TYPE_CHECKING:
+    from simsearch.store import Facet
 
 ANY = "any"
 PAGE_SIZE = 20  # result cards per page: k=100 on one page was 14,000 px tall
@@ -156,7 +160,7 @@ def many_valued_facets(folder: str, name: str, version: tuple) -> list[Facet]:
     their counts cut to the FEW_VALUES most frequent for the help; ``version`` only keys the cache."""
     index = state.current_index(name)
     few = {facet.column for facet in state.index_facets(index)}
-    return [Facet(facet.column, facet.values, facet.counts[:FEW_VALUES])
+    return [dataclasses.replace(facet, counts=facet.counts[:FEW_VALUES])
             for facet in index.facets(max_values=MANY_VALUES) if facet.column not in few]
 
 
