@@ -143,8 +143,13 @@ def test_token_bytes_for_a_download_are_the_file_embed_tokens_writes(tiny_model,
 
 
 def test_a_model_without_word_pieces_is_refused_and_nothing_is_written(tiny_model, tmp_path):
-    encoder = load_encoder(tiny_model)
-    encoder.model[0].processor = None  # as for an image model: sentence-transformers then reports no tokenizer
+    from sentence_transformers import SentenceTransformer
+
+    from simsearch.encoders.torch_encoder import TorchEncoder
+
+    model = SentenceTransformer(tiny_model, device="cpu")  # its own copy: load_encoder's is shared by other tests
+    model[0].processor = None  # as for an image model: sentence-transformers then reports no tokenizer
+    encoder = TorchEncoder(model, "no-word-pieces", "fingerprint")
     with pytest.raises(InvalidArgumentError, match="not a transformer with a tokenizer"):
         embed_tokens(["A cat"], tmp_path / "tokens.parquet", encoder)
     assert list(tmp_path.iterdir()) == []
