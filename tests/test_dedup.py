@@ -156,3 +156,28 @@ def test_default_threshold_finds_planted_stsb_paraphrases_among_wikipedia_senten
     assert result.planted_pairs == 115
     assert result.found >= 0.8
     assert result.partner_precision >= 0.9
+
+
+def test_hnsw_walks_narrower_for_dedup_only_and_finds_what_an_exact_index_finds(tiny_model, index_dir):
+    from simsearch import load_encoder
+    from simsearch.backends import create_vector_index
+    from simsearch.dedup import DEDUP_EF_SEARCH, narrow_search
+    from simsearch.testing import noisy_copies, unit_vectors
+
+    encoder = load_encoder(tiny_model)
+    rows = [(f"t{n}", f"sentence {n} about the {['sea', 'sky', 'hill'][n % 3]}") for n in range(60)]
+    rows += [(f"d{n}", text) for n, (_, text) in enumerate(rows[:5])]  # exact duplicates too
+    flat = Index.build("flat", records(rows), encoder=encoder, index_dir=index_dir, kind="flat")
+    hnsw = Index.build("hnsw", records(rows), encoder=encoder, index_dir=index_dir, kind="hnsw",
+                       params={"ef_search": 200})
+    groups = flat.duplicates(threshold=0.95)
+    assert sum(len(g.ids) for g in groups) > 10  # more than the five exact pairs
+    assert [g.ids for g in hnsw.duplicates(threshold=0.95)] == [g.ids for g in groups]
+    vectors = create_vector_index("hnsw", 32, 500, {"ef_search": 200})
+    vectors.build(noisy_copies(unit_vectors(100, 32), 500), np.arange(500, dtype=np.int64))
+    with pytest.raises(RuntimeError), narrow_search(vectors, DEDUP_EF_SEARCH):
+        assert vectors.params["ef_search"] == DEDUP_EF_SEARCH
+        raise RuntimeError("a failed dedup")
+    assert vectors.params["ef_search"] == 200  # put back, even after a failure
+    with narrow_search(vectors, 500):  # never widened
+        assert vectors.params["ef_search"] == 200
