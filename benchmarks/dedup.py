@@ -1,8 +1,8 @@
 """Dedup time at growing corpus sizes beside sentence_transformers.util.paraphrase_mining_embeddings
 (the all-pairs baseline, given the same vectors so only the pairing is timed), in the same process.
 
-    python benchmarks/dedup.py                              # 10k and 100k, ~12 min on 2 shared cores
-    nice -n 10 python benchmarks/dedup.py --sizes 1000000   # 1M: hnsw build + 1M searches, ~30 min
+    PYTHONPATH=. python benchmarks/dedup.py                 # 10k and 100k, 15-20 min on 2 busy cores
+    PYTHONPATH=. nice -n 10 python benchmarks/dedup.py --sizes 1000000   # 1M: hnsw build (~4 min) + dedup
     python benchmarks/dedup.py --smoke                      # seconds; what the test suite runs
 
 Vectors: ``--real`` wiki sentences (../shared/data/wikipedia_sentences, evenly sampled) encoded with the
