@@ -35,8 +35,8 @@ DEFAULT_THRESHOLD = 0.83
 DEFAULT_NEIGHBOURS = 10
 # hnsw's search breadth for dedup's kNN pass. Pairs at or above the threshold are each other's closest
 # neighbours, which a narrow walk finds; a query's default breadth (256 at 1M) is sized for recall@10 of
-# any query. 100k noisy wiki vectors (`python benchmarks/dedup.py`): efSearch 64 and 32 find the same
-# 96,015 pairs, 16 loses 7 of them; 32 takes 59% of 64's time.
+# any query. On benchmarks/dedup.py's 100k corpus (neighbour_pairs timed at three settings, one process,
+# 2026-11-24): efSearch 64 and 32 find the same 96,015 pairs, 16 loses 7 of them; 32 takes 59% of 64's time.
 DEDUP_EF_SEARCH = 32
 CORPUS_SUFFIXES = (".csv", ".jsonl", ".parquet")
 _BATCH = 4096  # documents per batch of searches: large enough for BLAS, small enough for memory at 1M
