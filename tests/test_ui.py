@@ -559,3 +559,42 @@ def test_range_and_not_come_back_from_a_shared_link(dated_home):
     shown = [dated_home[text] for text in result_texts(app)]
     assert shown and all(row["category"] != "finance" and row["year"] >= 2002 for row in shown)
     assert app.number_input(key="to-dated-year").value is None  # a hand-edited bound is ignored, not an error
+
+
+# --- embeddings, clusters ------------------------------------------------------------------
+def test_compare_offers_the_token_vectors_for_download(app_home, tiny_model):
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    app.text_area[0].input("The cat sleeps.").run()
+    app.text_area[1].input("A kitten is napping.").run()
+    assert not app.exception
+    buttons = app.get("download_button")
+    assert [b.proto.label for b in buttons] == ["Token vectors (.parquet)"]
+    assert "simsearch embed --tokens" in buttons[0].proto.help and buttons[0].proto.url  # the bytes: test_embed.py
+    app.text_area[1].input("").run()  # nothing to compare: nothing to download
+    assert not app.get("download_button")
+
+
+def test_the_map_colours_by_a_stored_clustering(app_home):
+    Index.open("zoo", index_dir=app_home).clusters(threshold=0.01, min_size=2)
+    app = start("overview")
+    colour = app.selectbox[0]
+    assert colour.label == "Colour by" and colour.options[0] == "cluster" and colour.value == "cluster"
+    assert "category" in colour.options
+    spec = json.loads(app.get(CHART)[0].proto.spec)
+    encoding = spec["layer"][0]["encoding"] if "layer" in spec else spec["encoding"]
+    assert encoding["color"]["field"] == "cluster"
+
+
+def test_search_filters_by_a_column_with_more_values_than_the_usual_drop_down(tiny_model, index_dir, monkeypatch):
+    rows = [{"id": f"t{n}", "text": f"sentence number {n} about topic {n % 30}", "cluster": f"{n % 30 + 1}: topic"}
+            for n in range(90)]
+    Index.build("many", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = search(start(), "sentence about a topic")
+    chooser = app.selectbox(key="filter-many-cluster")
+    assert len(chooser.options) == 31 and chooser.value == "any"  # 30 clusters, more than the 25 of a facet
+    chooser.set_value("27: topic").run()
+    assert not app.exception
+    shown = result_texts(app)
+    assert shown and all(text.endswith("topic 26") for text in shown)

@@ -9,8 +9,10 @@ Explain button) from leaving the page.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -18,9 +20,14 @@ from simsearch import Hit
 from simsearch.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
+if TYPE_CHECKING:
+    from simsearch.store import Facet
+
 ANY = "any"
 _URL_DEFAULTS = {"filter": ANY, "not": False, "from": None, "to": None}  # filter controls' values left out of URLs
 PAGE_SIZE = 20  # result cards per page: k=100 on one page was 14,000 px tall
+FEW_VALUES = 25  # the index's usual facets; a filter's help lists this many values' counts at most
+MANY_VALUES = 1_000  # a column with more distinct values gets no filter (free text, ids); a clustering has fewer
 QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
 _MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
               "hybrid: both lists, scores scaled to 0-1 and summed, meaning weighted 1.5")
@@ -149,9 +156,20 @@ def download_buttons(query: str, filters: dict, hits: list[Hit]) -> None:
                           mime="application/json", icon=":material/download:", key="download-json", on_click="ignore")
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def many_valued_facets(folder: str, name: str, version: tuple) -> list[Facet]:
+    """Columns with more values than the usual facets, up to MANY_VALUES (a stored clustering's labels, say),
+    their counts cut to the FEW_VALUES most frequent for the help; ``version`` only keys the cache."""
+    index = state.current_index(name)
+    few = {facet.column for facet in state.index_facets(index)}
+    return [dataclasses.replace(facet, counts=facet.counts[:FEW_VALUES])
+            for facet in index.facets(max_values=MANY_VALUES) if facet.column not in few]
+
+
 def filter_widgets(index) -> dict:
     """Per metadata column: a value to keep ("any": all) or, ticked "not", to leave out; numbers also a range."""
-    facets = {facet.column: facet for facet in state.index_facets(index)}
+    many = many_valued_facets(state.home(), index.name, state.index_version(index))
+    facets = {facet.column: facet for facet in [*state.index_facets(index), *many]}
     numbers = _numeric_columns(state.home(), index.name, state.index_version(index))
     filters: dict = {}
     columns = st.columns(4)  # a quarter of the width each, however few columns there are
