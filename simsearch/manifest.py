@@ -94,10 +94,10 @@ def load_own_encoder(manifest: Manifest, backend: Backend | None = None) -> Enco
     from simsearch.encoders import load_encoder
 
     model = manifest.model
-    return load_encoder(model["name"], _pooling_to_reload(model), backend or manifest.encoder_backend)
+    return load_encoder(model["name"], pooling_to_reload(model), backend or manifest.encoder_backend)
 
 
-def _pooling_to_reload(model: dict[str, Any]) -> str | None:
+def pooling_to_reload(model: dict[str, Any]) -> str | None:
     """A plain checkpoint needs its pooling again; a sentence-transformers folder carries its own."""
     path = Path(model["name"])
     if path.is_dir() and not (path / "modules.json").exists() and model["pooling"] in ("mean", "cls", "max"):
