@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simsearch import errors
 from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError, SimsearchError
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 BLOCK_TEXTS = 1024  # texts per Ray Data block and per actor call: the local encoder's own chunk size
 TASK_RETRIES = 3  # re-runs of an IVF fill task whose worker died
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the actor names in its messages
 _PASSED_ENVIRONMENT = ("HF_HUB_OFFLINE", "HF_HOME", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 
@@ -49,11 +52,17 @@ def ray_engine(address: str | None = None, workers: int | None = None,
     _check_counts(workers, gpus_per_worker)
     if address is not None:
         _check_reachable(address)
-    _start(address)
+    joined = ray.is_initialized()  # a caller's own Ray session (a notebook, a test) is used and left running
+    if joined and address is not None:
+        raise InvalidArgumentError("this process is connected to Ray already; leave the Ray address out to build "
+                                   "on that cluster, or build from a new process.")
+    if not joined:
+        start_ray(address)
     try:
         yield RayEngine(*_pool_shape(ray.cluster_resources(), workers, gpus_per_worker))
     finally:
-        ray.shutdown()
+        if not joined:
+            ray.shutdown()
 
 
 class RayEngine:
@@ -74,11 +83,14 @@ class RayEngine:
             num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker or None,
         )
         done = 0
-        for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
-            vectors[batch["position"]] = batch["vector"]
-            done += len(batch["position"])
-            if on_progress is not None:
-                on_progress(done, len(texts))
+        try:
+            for batch in encoded.iter_batches(batch_size=None, batch_format="numpy"):
+                vectors[batch["position"]] = batch["vector"]
+                done += len(batch["position"])
+                if on_progress is not None:
+                    on_progress(done, len(texts))
+        except Exception as exc:  # Ray wraps a worker's error in its own types, several levels deep
+            raise _worker_failure(exc) from None
         if done != len(texts):  # a lost or doubled block must fail the build, never shift vectors
             raise SimsearchError(f"the Ray build returned {done} vectors for {len(texts)} texts; build again.")
         return vectors
@@ -115,6 +127,26 @@ class EncoderWorker:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(text) for text in batch["text"]]
         return {"position": batch["position"], "vector": self.encoder.encode(texts, self.batch_size)}
+
+
+def _worker_failure(error: BaseException) -> SimsearchError:
+    """The SimsearchError a worker raised (a model mismatch), else one naming Ray's own failure.
+
+    Ray passes a worker's exception back as an object, or (an actor that died in ``__init__``)
+    only as the text of its traceback; both are read, so the user sees the worker's own line.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, SimsearchError):
+            return seen
+        seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
+    text = _ANSI.sub("", str(error))
+    raised = re.findall(r"simsearch\.errors\.(\w+): (.+)", text)
+    if raised:
+        kind = getattr(errors, raised[-1][0], SimsearchError)
+        return kind(raised[-1][1]) if issubclass(kind, SimsearchError) else SimsearchError(raised[-1][1])
+    first = (text.strip().splitlines() or [type(error).__name__])[0]
+    return SimsearchError(f"the Ray build failed ({type(error).__name__}: {first}); the index is unchanged.")
 
 
 def _fill_parts_on_ray(trained: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -183,15 +215,17 @@ def _check_reachable(address: str) -> None:
                                    "check the head node's address and port, or give none to start Ray here.") from None
 
 
-def _start(address: str | None) -> None:
-    """Start or join Ray quietly: no dashboard, no worker logs or Ray Data bars on the terminal (ours is there)."""
-    import ray
-    import ray.data
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Start Ray on this machine (``num_cpus``, default all its cores) or join the cluster at ``address``,
+    quietly: no dashboard, no worker logs or Ray Data bars on the terminal (the build's own bar is there).
 
+    The ray engine calls this itself; call it first to keep one Ray session for several builds.
+    """
+    ray = _import_ray()
     environment = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
     # py_modules ships this simsearch to every worker, so a cluster runs the driver's code, not whatever it has
     runtime_env = {"py_modules": [str(Path(__file__).parent)], "env_vars": environment}
-    local = {"num_cpus": os.cpu_count() or 1, "include_dashboard": False} if address is None else {}
+    local = {"num_cpus": num_cpus or os.cpu_count() or 1, "include_dashboard": False} if address is None else {}
     # Ray's C++ core prints advisory ERROR lines to stderr (one per actor pool); real failures still
     # reach us as Python exceptions. A caller's own setting wins.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
@@ -201,7 +235,9 @@ def _start(address: str | None) -> None:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise InvalidArgumentError(f"cannot start or join Ray at {address or 'this machine'!r} "
                                    f"({str(exc).splitlines()[0]}).") from None
-    context = ray.data.DataContext.get_current()
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     for handler in logging.getLogger("ray.data").handlers:  # its console handler prints INFO lines; files keep all

@@ -76,7 +76,7 @@ class Index:
         home = index_home(index_dir)
         check_name(name)
         encoder = encoder if encoder is not None else load_encoder()
-        options = BuildOptions(kind, params, batch_size, on_progress, engine)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
@@ -89,7 +89,7 @@ class Index:
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
         encoder = encoder if encoder is not None else self.encoder
-        options = BuildOptions(kind, params, batch_size, on_progress, engine)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine)
         folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
         return Index._load(self.home, self.name, folder, encoder)
 
