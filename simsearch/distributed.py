@@ -47,7 +47,8 @@ _PASSED_ENVIRONMENT = ("HF_HUB_OFFLINE", "HF_HOME", "TRANSFORMERS_OFFLINE", "TOK
 @contextmanager
 def ray_engine(address: str | None = None, workers: int | None = None,
                gpus_per_worker: float | None = None) -> Iterator[RayEngine]:
-    """Connect to Ray (or start it locally on this machine's cores), yield the engine, shut Ray down."""
+    """Connect to Ray at ``address`` (or start it on this machine's cores), yield the engine, shut Ray down;
+    a Ray session this process holds already is used as it is and left running."""
     ray = _import_ray()
     _check_counts(workers, gpus_per_worker)
     if address is not None:
@@ -76,6 +77,8 @@ class RayEngine:
         import ray.data
 
         vectors = np.empty((len(texts), encoder.dimension), dtype=np.float32)
+        if not len(texts):
+            return vectors
         encoded = ray.data.from_arrow(_blocks(texts)).map_batches(
             EncoderWorker, batch_size=BLOCK_TEXTS, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.workers),

@@ -130,6 +130,28 @@ def test_worker_with_other_weights_fails_the_build_and_the_old_index_stays(ray_s
     assert len(list((tmp_path / "idx" / ".builds").iterdir())) == 1
 
 
+def test_encoder_actor_killed_midway_is_restarted_and_the_build_completes(ray_session, rows, tiny_model, tmp_path):
+    """After the first block comes back one encoder actor's process is killed; Ray restarts it and re-runs its work."""
+    import psutil  # a dependency of ray
+
+    killed = []
+
+    def kill_one_worker(done: int, total: int) -> None:
+        if not killed:  # this test's local Ray runs under this process; its actors are named after their class
+            actors = [p for p in psutil.Process().children(recursive=True) if "EncoderWorker" in " ".join(p.cmdline())]
+            actors[0].kill()
+            killed.append(actors[0].pid)
+
+    encoder = load_encoder(tiny_model)
+    with build_engine("ray", workers=2) as engine:
+        survived = Index.build("survived", rows, encoder=encoder, kind="flat", index_dir=tmp_path, engine=engine,
+                               on_progress=kill_one_worker)
+    assert killed
+    local = Index.build("local", rows, encoder=encoder, kind="flat", index_dir=tmp_path)
+    queries = [row["text"] for row in rows[::131]]
+    assert top_ids(survived, queries) == top_ids(local, queries)
+
+
 @pytest.mark.slow
 def test_default_model_on_ray_gives_the_local_top_10(ray_session, default_encoder, tmp_path):
     rows = wiki_rows(400)
@@ -149,6 +171,22 @@ def test_cli_build_on_ray_from_a_folder(ray_session, tiny_model, rows, tmp_path)
                                       "--engine", "ray", "--workers", "2", "--index-dir", str(tmp_path / "idx")])
     assert result.exit_code == 0, result.output
     assert len(Index.open("wiki", index_dir=tmp_path / "idx")) == 600
+
+
+@pytest.mark.parametrize("kind", ["ivf", "ivfpq", "ivfsq"])
+def test_ivf_filled_in_parts_and_merged_equals_one_build_byte_for_byte(kind):
+    import faiss
+
+    from simsearch.backends import create_vector_index
+    from simsearch.distributed import _filled_copy
+    from simsearch.testing import unit_vectors
+
+    vectors, ids = unit_vectors(3000, 32, seed=3), np.arange(7, 3007, dtype=np.int64)
+    params = {"m": 8} if kind == "ivfpq" else None
+    whole, parts = create_vector_index(kind, 32, 3000, params), create_vector_index(kind, 32, 3000, params)
+    whole.build(vectors, ids)
+    parts.build_from_parts(vectors, ids, 3, lambda trained, slices: [_filled_copy(trained, *s) for s in slices])
+    assert np.array_equal(faiss.serialize_index(parts._cpu), faiss.serialize_index(whole._cpu))
 
 
 # --- bad input: one line, exit 1, nothing written -------------------------------------------
