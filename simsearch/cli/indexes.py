@@ -67,7 +67,9 @@ def build(
                                 params=None if shards is None else {"shards": shards},
                                 index_dir=index_dir, overwrite=overwrite, on_progress=on_progress, engine=chosen)
     # blank texts skipped are reported by read_corpus's own warning line
-    say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}, {timing(started, load)}", quiet)
+    split = f" in {index.manifest.params['shards']} shards" if "shards" in index.manifest.params else ""
+    say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}{split}, {timing(started, load)}",
+        quiet)
 
 
 @app.command()
