@@ -20,6 +20,7 @@ import numpy as np
 
 from simsearch.backends import IndexKind, choose_kind, create_vector_index
 from simsearch.corpus import Corpus, Document, documents_from_rows
+from simsearch.engines import BuildEngine, LocalEngine
 from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.generations import STORE_FILE, vectors_file
 from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
@@ -38,12 +39,14 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to encode and index: the vector index kind and its parameters, the batch size, progress."""
+    """How to encode and index: the vector index kind and its parameters, the batch size, progress, and
+    the engine that encodes and fills the index (this process, or Ray: simsearch.engines)."""
 
     kind: IndexKind = "auto"
     params: dict[str, Any] | None = None
     batch_size: int = 64
     on_progress: ProgressCallback | None = None  # on_progress(texts encoded, total)
+    engine: BuildEngine | None = None  # None: LocalEngine
 
 
 def as_documents(records: Records) -> list[Document]:
@@ -160,9 +163,10 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
     """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
     started = time.time()
     warn_truncated(encoder, texts)
-    embeddings = encoder.encode(texts, options.batch_size, on_progress=options.on_progress)
+    engine = options.engine or LocalEngine()
+    embeddings = engine.encode_texts(encoder, texts, options.batch_size, options.on_progress)
     vectors = create_vector_index(options.kind, encoder.dimension, len(texts), options.params)
-    vectors.build(embeddings, np.array(row_ids, dtype=np.int64))
+    engine.fill_index(vectors, embeddings, np.array(row_ids, dtype=np.int64))
     vectors.save(folder / vectors_file(1))
     store.set_meta("generation", "1")
     store.commit()

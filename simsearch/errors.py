@@ -34,6 +34,8 @@ FIXES: dict[str, dict[Surface, str]] = {
     "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
     "mode": {"python": 'search with mode="{arg}"', "cli": "use --mode {arg}", "ui": "choose the mode {arg}"},
     "upsert": {"python": "pass upsert=True", "cli": "pass --upsert", "ui": "tick Replace existing ids"},
+    "engine_ray": {"python": 'pass engine="ray" to build_engine', "cli": "use --engine ray",
+                   "ui": "choose the ray engine"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }

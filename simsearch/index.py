@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from simsearch.clustering import Cluster
     from simsearch.dedup import DuplicateGroup
     from simsearch.encoders import Backend, Encoder
+    from simsearch.engines import BuildEngine
     from simsearch.fusion import Fusion
     from simsearch.search import SearchMode
     from simsearch.store import Facet, StoredDocument
@@ -66,28 +67,30 @@ class Index:
     @classmethod
     def build(cls, name: str, records: Records, *, encoder: Encoder | None = None, kind: IndexKind = "auto",
               params: dict[str, Any] | None = None, batch_size: int = 64, index_dir: str | Path | None = None,
-              overwrite: bool = False, on_progress: ProgressCallback | None = None) -> Index:
+              overwrite: bool = False, on_progress: ProgressCallback | None = None,
+              engine: BuildEngine | None = None) -> Index:
         """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``; ``encoder``
-        defaults to the default model; ``on_progress(done, total)`` reports texts encoded."""
+        defaults to the default model; ``on_progress(done, total)`` reports texts encoded; ``engine``: where
+        encoding runs (simsearch.engines.build_engine, e.g. a Ray cluster; default this process)."""
         from simsearch.encoders import load_encoder
 
         home = index_home(index_dir)
         check_name(name)
         encoder = encoder if encoder is not None else load_encoder()
-        options = BuildOptions(kind, params, batch_size, on_progress)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
                 params: dict[str, Any] | None = None, batch_size: int = 64,
-                on_progress: ProgressCallback | None = None) -> Index:
-        """Re-encode the stored texts (``encoder``, ``kind``: by default the index's own) into a new build and swap
-        it in; ids and metadata stay. This object keeps serving the old version; the returned Index is the new one.
-        """
+                on_progress: ProgressCallback | None = None, engine: BuildEngine | None = None) -> Index:
+        """Re-encode the stored texts (``encoder``, ``kind``: by default the index's own; ``engine`` as in ``build``)
+        into a new build and swap it in; ids and metadata stay. This object keeps serving the old version; the
+        returned Index is the new one."""
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
         encoder = encoder if encoder is not None else self.encoder
-        options = BuildOptions(kind, params, batch_size, on_progress)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine)
         folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
         return Index._load(self.home, self.name, folder, encoder)
 

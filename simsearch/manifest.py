@@ -100,18 +100,18 @@ def load_own_encoder(manifest: Manifest, backend: Backend | None = None) -> Enco
 
     model = manifest.model
     if backend is None:
-        return load_query_encoder(model["name"], _pooling_to_reload(model))
-    return load_encoder(model["name"], _pooling_to_reload(model), backend)
+        return load_query_encoder(model["name"], pooling_to_reload(model))
+    return load_encoder(model["name"], pooling_to_reload(model), backend)
 
 
 def prepare_own_encoder(model: dict[str, Any]) -> None:
     """Export the model of a new build (``Manifest.model``) for queries now, so its first search is fast."""
     from simsearch.encoders import prepare_query_encoder
 
-    prepare_query_encoder(model["name"], _pooling_to_reload(model))
+    prepare_query_encoder(model["name"], pooling_to_reload(model))
 
 
-def _pooling_to_reload(model: dict[str, Any]) -> str | None:
+def pooling_to_reload(model: dict[str, Any]) -> str | None:
     """A plain checkpoint needs its pooling again; a sentence-transformers folder carries its own."""
     path = Path(model["name"])
     if path.is_dir() and not (path / "modules.json").exists() and model["pooling"] in ("mean", "cls", "max"):
