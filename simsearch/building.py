@@ -23,10 +23,11 @@ import numpy as np
 from simsearch.backends import IndexKind, choose_kind, create_vector_index
 from simsearch.chunking import Chunking, Passages, resolve_chunking, split_texts
 from simsearch.corpus import Corpus, Document, documents_from_rows
+from simsearch.engines import BuildEngine, LocalEngine
 from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.generations import STORE_FILE, vector_ids_for, vectors_file
 from simsearch.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
-from simsearch.manifest import Manifest, write_manifest
+from simsearch.manifest import Manifest, prepare_own_encoder, write_manifest
 from simsearch.store import Store
 from simsearch.version import __version__
 
@@ -41,13 +42,15 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to encode and index: the vector index kind and its parameters, the batch size, progress, the windows
-    of long texts (None: the defaults for a build, the index's own for a rebuild)."""
+    """How to encode and index: the vector index kind and its parameters, the batch size, progress, the engine
+    that encodes and fills the index (this process, or Ray: simsearch.engines), and the windows of long texts
+    (None: the defaults for a build, the index's own for a rebuild)."""
 
     kind: IndexKind = "auto"
     params: dict[str, Any] | None = None
     batch_size: int = 64
     on_progress: ProgressCallback | None = None  # on_progress(passages encoded, total)
+    engine: BuildEngine | None = None  # None: LocalEngine
     chunking: Chunking | None = None
 
 
@@ -147,12 +150,17 @@ def recorded_chunking(manifest: Manifest) -> Chunking:
     return Chunking(manifest.chunk_tokens or 0, manifest.chunk_overlap or 0)
 
 
-def encode_passages(encoder: Encoder, texts: Sequence[str], chunking: Chunking, batch_size: int = 64,
-                    on_progress: ProgressCallback | None = None) -> tuple[Passages, np.ndarray]:
-    """Split ``texts`` as ``chunking`` (resolved) says and encode every passage: one unit vector per passage."""
+def passages_to_encode(encoder: Encoder, texts: Sequence[str], chunking: Chunking) -> Passages:
+    """``texts`` split as ``chunking`` (resolved) says; without splitting, a warning for the texts cut short."""
     if not chunking.enabled:
         warn_truncated(encoder, texts)
-    passages = split_texts(encoder, texts, chunking)
+    return split_texts(encoder, texts, chunking)
+
+
+def encode_passages(encoder: Encoder, texts: Sequence[str], chunking: Chunking, batch_size: int = 64,
+                    on_progress: ProgressCallback | None = None) -> tuple[Passages, np.ndarray]:
+    """The passages of ``texts`` and one unit vector per passage, encoded in this process (add)."""
+    passages = passages_to_encode(encoder, texts, chunking)
     return passages, encoder.encode(passages.texts, batch_size, on_progress=on_progress)
 
 
@@ -178,6 +186,7 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
             finally:
                 store.close()
             publish(home, name, folder)
+    prepare_own_encoder(encoder.info.to_dict())  # after the lock: the one-time ONNX export blocks no writer
     return folder
 
 
@@ -185,9 +194,11 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
                  options: BuildOptions, chunking: Chunking, created_at: float | None) -> None:
     """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
     started = time.time()
-    passages, embeddings = encode_passages(encoder, texts, chunking, options.batch_size, options.on_progress)
+    passages = passages_to_encode(encoder, texts, chunking)
+    engine = options.engine or LocalEngine()
+    embeddings = engine.encode_texts(encoder, passages.texts, options.batch_size, options.on_progress)
     vectors = create_vector_index(options.kind, encoder.dimension, len(passages.texts), options.params)
-    vectors.build(embeddings, vector_ids_for(store, row_ids, passages))
+    engine.fill_index(vectors, embeddings, vector_ids_for(store, row_ids, passages))
     vectors.save(folder / vectors_file(1))
     store.set_meta("generation", "1")
     store.commit()

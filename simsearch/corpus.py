@@ -42,25 +42,55 @@ class Corpus:
 
 
 def read_corpus(path: str | Path, text_column: str = "text", id_column: str | None = "id") -> Corpus:
-    """Read a .txt (one text a line), .csv, .jsonl or .parquet file.
+    """Read a .txt (one text a line), .csv, .jsonl or .parquet file, or a folder of files of one such type.
 
     Columns other than the id and text columns become metadata. ``id_column`` may
     be absent from the file when it is the default ``"id"``; ids are then assigned
     by the index. Blank texts are skipped and counted; a file with none left is refused.
+    A folder's files are read in name order (``part-00000.parquet``, ``part-00001``, ...), as
+    one file would be: ids must be unique across them all.
     """
     path = Path(path)
-    _check_file(path)
-    suffix = path.suffix.lower()
+    files = corpus_files(path)
+    suffix = files[0].suffix.lower()
     if suffix == ".txt":
-        rows = [{"text": line} for line in decoded_lines(path)]
+        rows = [{"text": line} for file in files for line in decoded_lines(file)]
         text_column, id_column = "text", None
-    elif suffix == ".csv":
-        rows = numbers_in_columns(_read_csv(path), keep_text=(text_column, id_column))
-    elif suffix == ".jsonl":
-        rows = _read_jsonl(path)
     else:
-        rows = _read_parquet(path)
+        reader = {".csv": _read_csv, ".jsonl": _read_jsonl}.get(suffix, _read_parquet)
+        rows = [row for file in files for row in reader(file)]
+        if suffix == ".csv":
+            _check_same_header(files, rows)
+            rows = numbers_in_columns(rows, keep_text=(text_column, id_column))
     return documents_from_rows(rows, text_column, id_column, source=path.name)
+
+
+def corpus_files(path: Path) -> list[Path]:
+    """``[path]`` for a file; for a folder its input files in name order, all of one type (hidden files skipped)."""
+    if not path.is_dir():
+        _check_file(path)
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    inputs = [p for p in files if p.suffix.lower() in SUPPORTED_EXTENSIONS]
+    if not inputs:
+        raise InputError(f"folder {str(path)!r} holds no {', '.join(SUPPORTED_EXTENSIONS)} files; "
+                         "give a folder of input files, or one file.")
+    types = sorted({p.suffix.lower() for p in inputs})
+    if len(types) > 1:
+        raise InputError(f"folder {str(path)!r} mixes {', '.join(types)} files; keep one type of file a folder.")
+    if len(inputs) < len(files):
+        log.warning("ignored %d files in %s that are not %s", len(files) - len(inputs), path.name, types[0])
+    for file in inputs:
+        _check_file(file)
+    return inputs
+
+
+def _check_same_header(files: list[Path], rows: list[dict[str, Any]]) -> None:
+    """CSV files of one folder must share their columns, or their rows would not line up."""
+    headers = {tuple(row) for row in rows}
+    if len(headers) > 1:
+        raise InputError(f"the CSV files in {files[0].parent.name} have different headers; "
+                         "give every file the same columns.")
 
 
 def read_columns(path: str | Path) -> list[str]:
@@ -139,8 +169,10 @@ def check_unique_ids(documents: Iterable[Document], source: str = "input") -> No
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"input file {str(path)!r} does not exist; check the path.")
+    if path.is_dir():
+        raise InputError(f"input {str(path)!r} is a folder; give one file here.")
     if not path.is_file():
-        raise InputError(f"input {str(path)!r} is not a file; give a file, not a folder.")
+        raise InputError(f"input {str(path)!r} is not a file; give a file of texts.")
     if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise InputError(
             f"unknown input extension {path.suffix or '(none)'!r} for {path.name}; "

@@ -13,7 +13,8 @@ a ~ b ~ c it can fall below the threshold, which tells the reader the group is l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
 # 0.78 against pairs scored < 3; best F1 would be 0.89 at recall 0.65). `python benchmarks/dedup_threshold.py`.
 DEFAULT_THRESHOLD = 0.83
 DEFAULT_NEIGHBOURS = 10
+# hnsw's search breadth for dedup's kNN pass. Pairs at or above the threshold are each other's closest
+# neighbours, which a narrow walk finds; a query's default breadth (256 at 1M) is sized for recall@10 of
+# any query. On benchmarks/dedup.py's 100k corpus (neighbour_pairs timed at three settings, one process,
+# 2026-11-24): efSearch 64 and 32 find the same 96,015 pairs, 16 loses 7 of them; 32 takes 59% of 64's time.
+DEDUP_EF_SEARCH = 32
 CORPUS_SUFFIXES = (".csv", ".jsonl", ".parquet")
 _BATCH = 4096  # documents per batch of searches: large enough for BLAS, small enough for memory at 1M
 
@@ -73,7 +79,8 @@ def duplicate_groups(vectors: VectorIndex, store: Store, encode: Callable[[list[
                                    "duplicates need at least two.")
 
     vectors_of = stored_vectors(vectors, store, encode)
-    first, second = neighbour_pairs(vectors, row_ids, vectors_of, threshold, k)
+    with narrow_search(vectors, DEDUP_EF_SEARCH):
+        first, second = neighbour_pairs(vectors, row_ids, vectors_of, threshold, k)
     for same_text in store.duplicate_text_row_ids():
         positions = np.searchsorted(row_ids, same_text)
         first = np.concatenate([first, positions[:-1]])
@@ -93,6 +100,24 @@ def stored_vectors(vectors: VectorIndex, store: Store,
         return encode([documents[int(i)].text for i in row_ids])
 
     return vectors_of
+
+
+@contextmanager
+def narrow_search(vectors: VectorIndex, ef_search: int) -> Iterator[None]:
+    """For the block, an hnsw index searches at most ``ef_search`` wide; other kinds are left as they are.
+
+    It changes the shared index object, so a search another thread runs on it meanwhile is narrower
+    too (lower recall, never wrong results); dedup runs alone in the CLI.
+    """
+    before = vectors.params.get("ef_search")
+    if before is None or before <= ef_search:
+        yield
+        return
+    vectors.set_search_params(ef_search=ef_search)
+    try:
+        yield
+    finally:
+        vectors.set_search_params(ef_search=before)
 
 
 def write_without_duplicates(groups: list[DuplicateGroup], documents: Iterable[StoredDocument], output: str | Path,

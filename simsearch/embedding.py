@@ -16,12 +16,12 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from simsearch.atomic import check_output, replacing
-from simsearch.errors import InputError, InvalidArgumentError, MissingDependencyError, fix
+from simsearch.errors import InputError, InvalidArgumentError, fix
 
 if TYPE_CHECKING:
     from simsearch.corpus import Document
@@ -62,29 +62,50 @@ def embed_documents(documents: Sequence[Document], output: str | Path, encoder: 
 def embed_tokens(texts: Sequence[str], output: str | Path, encoder: Encoder, *, layers: str = "last",
                  overwrite: bool = False) -> Embedded:
     """Write one row per word piece to a .parquet: sentence, position, token, word, vector (see module doc)."""
+    output = check_output(output, overwrite, (".parquet",))
+    chosen = _token_layers(encoder, layers)
+    with replacing(output) as temporary:
+        rows, dimension = _write_token_parquet(texts, encoder, chosen, temporary)
+    return Embedded(output, rows, dimension, encoder.count_truncated(list(texts)), encoder.info.max_seq_length)
+
+
+def token_parquet_bytes(texts: Sequence[str], encoder: Encoder, *, layers: str = "last") -> bytes:
+    """The file ``embed_tokens`` would write, as bytes held in memory: for a download of a few texts (the UI)."""
+    import io
+
+    sink = io.BytesIO()
+    _write_token_parquet(texts, encoder, _token_layers(encoder, layers), sink)
+    return sink.getvalue()
+
+
+def _token_layers(encoder: Encoder, layers: str) -> tuple[list[int], str]:
+    """``check_layers`` for this encoder's model, refusing a model without a tokenizer (no word pieces)."""
+    model = encoder.model
+    if getattr(model, "tokenizer", None) is None or not hasattr(model[0], "auto_model"):
+        raise InvalidArgumentError(f"model {encoder.name!r} is not a transformer with a tokenizer, so it has no "
+                                   f"word-piece vectors; {fix('model')} of a BERT-like model.")
+    return check_layers(layers, int(model[0].auto_model.config.num_hidden_layers))
+
+
+def _write_token_parquet(texts: Sequence[str], encoder: Encoder, chosen: tuple[list[int], str],
+                         sink: Path | BinaryIO) -> tuple[int, int]:
+    """Stream the token tables, a batch of texts at a time, into one parquet ``sink``: (rows, dimension)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    output = check_output(output, overwrite, (".parquet",))
-    model = encoder.model
-    if getattr(model, "tokenizer", None) is None:
-        raise MissingDependencyError(f"model {encoder.name!r} has no tokenizer, so it has no word pieces; "
-                                     f"{fix('model')} that has one.")
-    chosen = check_layers(layers, int(model[0].auto_model.config.num_hidden_layers))
     rows, dimension, writer = 0, 0, None
-    with replacing(output) as temporary:
-        try:
-            for table in _token_tables(texts, encoder, chosen):
-                if writer is None:
-                    writer = pq.ParquetWriter(temporary, table.schema)
-                writer.write_table(table)
-                rows, dimension = rows + table.num_rows, table.schema.field("vector").type.list_size
-            if writer is None:  # no texts: an empty file with the same columns
-                writer = pq.ParquetWriter(temporary, pa.schema(_TOKEN_FIELDS(0)))
-        finally:
-            if writer is not None:
-                writer.close()
-    return Embedded(output, rows, dimension, encoder.count_truncated(list(texts)), encoder.info.max_seq_length)
+    try:
+        for table in _token_tables(texts, encoder, chosen):
+            if writer is None:
+                writer = pq.ParquetWriter(sink, table.schema)
+            writer.write_table(table)
+            rows, dimension = rows + table.num_rows, table.schema.field("vector").type.list_size
+        if writer is None:  # no texts: an empty file with the same columns
+            writer = pq.ParquetWriter(sink, pa.schema(_TOKEN_FIELDS(0)))
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows, dimension
 
 
 def check_layers(layers: str, n_layers: int) -> tuple[list[int], str]:

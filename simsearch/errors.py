@@ -36,6 +36,8 @@ FIXES: dict[str, dict[Surface, str]] = {
     "upsert": {"python": "pass upsert=True", "cli": "pass --upsert", "ui": "tick Replace existing ids"},
     "chunk_tokens": {"python": "chunking.tokens", "cli": "--chunk-tokens", "ui": "Chunk tokens"},
     "chunk_overlap": {"python": "chunking.overlap", "cli": "--chunk-overlap", "ui": "Chunk overlap"},
+    "engine_ray": {"python": 'pass engine="ray" to build_engine', "cli": "use --engine ray",
+                   "ui": "choose the ray engine"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }

@@ -200,6 +200,8 @@ def remove_rows(store: Store, draft: Generation, row_ids: list[int]) -> None:
 def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -> Iterator[None]:
     """Under the writer lock, a store transaction that changes no vectors (metadata only): no new generation.
 
+    After the commit the manifest's update time moves on, so open UIs and servers (which
+    compare it, see ``layout.changed_since``) reopen the index and see the new metadata.
     Raises IndexBusyError while another process writes, and StaleWriterError when the index
     was rebuilt since ``folder`` was opened; when the block fails the store rolls back.
     """
@@ -213,3 +215,5 @@ def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -
         except BaseException:
             store.rollback()
             raise
+        manifest.updated_at = time.time()
+        write_manifest(folder, manifest)

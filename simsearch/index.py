@@ -20,6 +20,7 @@ from simsearch.building import BuildOptions, ProgressCallback, Records
 from simsearch.checking import check_consistency
 from simsearch.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
+from simsearch.encoders import check_backend
 from simsearch.errors import InputError
 from simsearch.generations import Generation
 from simsearch.layout import changed_since, check_name, folder_size, index_home
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from simsearch.clustering import Cluster
     from simsearch.dedup import DuplicateGroup
     from simsearch.encoders import Backend, Encoder
+    from simsearch.engines import BuildEngine
     from simsearch.fusion import Fusion
     from simsearch.search import SearchMode
     from simsearch.store import Facet, StoredDocument
@@ -56,40 +58,42 @@ class Index:
         """Open an existing index. An ``encoder`` other than the one it was built with is refused.
 
         ``backend`` (torch, onnx, onnx-int8) runs the queries when the index loads its own
-        encoder; by default the one that built the index.
+        encoder; by default the fp32 ONNX export of its model (torch when it cannot be exported).
         """
         home = index_home(index_dir)
         index = cls._load(home, name, None, encoder)
-        index._backend = backend
+        index._backend = check_backend(backend) if backend is not None else None  # refused before any load
         return index
 
     @classmethod
     def build(cls, name: str, records: Records, *, encoder: Encoder | None = None, kind: IndexKind = "auto",
               params: dict[str, Any] | None = None, batch_size: int = 64, index_dir: str | Path | None = None,
-              overwrite: bool = False, on_progress: ProgressCallback | None = None, chunking: Chunking | None = None
-              ) -> Index:
+              overwrite: bool = False, on_progress: ProgressCallback | None = None,
+              engine: BuildEngine | None = None, chunking: Chunking | None = None) -> Index:
         """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``; ``encoder``
-        defaults to the default model; ``on_progress(done, total)`` reports passages encoded; ``chunking``:
+        defaults to the default model; ``on_progress(done, total)`` reports passages encoded; ``engine``: where
+        encoding runs (simsearch.engines.build_engine, e.g. a Ray cluster; default this process); ``chunking``:
         the windows of texts longer than the model reads (simsearch.chunking; default on)."""
         from simsearch.encoders import load_encoder
 
         home = index_home(index_dir)
         check_name(name)
         encoder = encoder if encoder is not None else load_encoder()
-        options = BuildOptions(kind, params, batch_size, on_progress, chunking)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
     def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
                 params: dict[str, Any] | None = None, batch_size: int = 64,
-                on_progress: ProgressCallback | None = None, chunking: Chunking | None = None) -> Index:
-        """Re-encode the stored texts (``encoder``, ``kind``, ``chunking``: by default the index's own) into a new
-        build and swap it in; ids and metadata stay. This object keeps serving the old version; the returned Index
-        is the new one."""
+                on_progress: ProgressCallback | None = None, engine: BuildEngine | None = None,
+                chunking: Chunking | None = None) -> Index:
+        """Re-encode the stored texts (``encoder``, ``kind``, ``chunking``: by default the index's own; ``engine``
+        as in ``build``) into a new build and swap it in; ids and metadata stay. This object keeps serving the
+        old version; the returned Index is the new one."""
         if kind is None:
             kind, params = self.manifest.kind, params or self.manifest.params
         encoder = encoder if encoder is not None else self.encoder
-        options = BuildOptions(kind, params, batch_size, on_progress, chunking)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
         folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
         return Index._load(self.home, self.name, folder, encoder)
 

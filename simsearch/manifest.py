@@ -92,14 +92,28 @@ def check_encoder(manifest: Manifest, encoder: Encoder) -> Encoder:
 
 
 def load_own_encoder(manifest: Manifest, backend: Backend | None = None) -> Encoder:
-    """Load the model the index was built with, run by ``backend`` (default: the one that built it)."""
-    from simsearch.encoders import load_encoder
+    """Load the model the index was built with, run by ``backend``.
+
+    By default queries run on the model's fp32 ONNX export whatever backend built the
+    index (same vectors within 1e-5, and no torch import, so a new process answers fast),
+    or on torch when the model cannot be exported (see ``load_query_encoder``).
+    """
+    from simsearch.encoders import load_encoder, load_query_encoder
 
     model = manifest.model
-    return load_encoder(model["name"], _pooling_to_reload(model), backend or manifest.encoder_backend)
+    if backend is None:
+        return load_query_encoder(model["name"], pooling_to_reload(model))
+    return load_encoder(model["name"], pooling_to_reload(model), backend)
 
 
-def _pooling_to_reload(model: dict[str, Any]) -> str | None:
+def prepare_own_encoder(model: dict[str, Any]) -> None:
+    """Export the model of a new build (``Manifest.model``) for queries now, so its first search is fast."""
+    from simsearch.encoders import prepare_query_encoder
+
+    prepare_query_encoder(model["name"], pooling_to_reload(model))
+
+
+def pooling_to_reload(model: dict[str, Any]) -> str | None:
     """A plain checkpoint needs its pooling again; a sentence-transformers folder carries its own."""
     path = Path(model["name"])
     if path.is_dir() and not (path / "modules.json").exists() and model["pooling"] in ("mean", "cls", "max"):

@@ -8,6 +8,7 @@ calls the public Index API and shapes its answer; the rules live in the package.
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -112,7 +113,8 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
     @app.get("/info", **guarded)
     def info() -> dict[str, Any]:
         return {"version": __version__, "models_loaded": indexes.models(), "embedding_model": shared.requested
-                or "default", "indexes": names()}
+                or "default", "indexes": names(), "worker_pid": os.getpid(),
+                "micro_batching": indexes.batching_figures()}
 
     @app.get("/indexes", **guarded)
     def list_all() -> dict[str, list[str]]:
@@ -123,7 +125,7 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
         return indexes.get(name).info()
 
     @app.post("/indexes/{name}/search", **guarded)
-    def search(name: str, body: SearchBody) -> dict[str, Any]:
+    def search(name: str, body: SearchBody) -> JSONResponse:
         if (body.query is None) == (body.queries is None):
             raise InvalidArgumentError('send either "query" (one text) or "queries" (a list), not both or neither.')
         if body.queries is not None and not body.queries:
@@ -131,10 +133,12 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
         texts = [body.query] if body.query is not None else body.queries
         result = indexes.get(name).query(texts, body.k, body.filters, body.mode,  # type: ignore[arg-type]
                                          min_score=body.min_score)
-        hits = [[hit.to_dict() for hit in found] for found in result.hits]
+        hits = [[{"id": hit.id, "text": hit.text, "score": hit.score, "metadata": hit.metadata} for hit in found]
+                for found in result.hits]
         timings = asdict(result.timings)
-        return {"hits": hits[0], "timings": timings} if body.query is not None else {"results": hits,
-                                                                                       "timings": timings}
+        # Plain JSON values already: answered as they are, skipping FastAPI's generic re-encoding of every hit.
+        return JSONResponse({"hits": hits[0], "timings": timings} if body.query is not None
+                            else {"results": hits, "timings": timings})
 
     @app.post("/indexes/{name}/documents", **guarded)
     def add(name: str, body: DocumentsBody) -> dict[str, Any]:

@@ -100,3 +100,33 @@ def test_bad_threshold_or_min_size_is_one_line(option, value, fragment, index_di
 def test_index_with_one_document_is_refused(tiny_model, index_dir):
     Index.build("single", ["only one"], encoder=load_encoder(tiny_model), index_dir=index_dir)
     assert_one_line_error(run("cluster", "single", index_dir=index_dir, check=False), "at least two")
+
+
+def test_storing_clusters_moves_the_update_time_so_open_readers_reopen(tiny_model, animals, index_dir):
+    from simsearch import describe_index
+
+    Index.build("animals", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    reader = Index.open("animals", index_dir=index_dir)  # a UI or server holding the index open
+    before = describe_index("animals", index_dir).updated_at
+    writer = Index.open("animals", index_dir=index_dir)
+    writer.clusters(threshold=0.01, min_size=2)
+    assert describe_index("animals", index_dir).updated_at > before
+    assert reader.is_stale() and not writer.is_stale()
+    reopened = Index.open("animals", index_dir=index_dir)
+    assert any("cluster" in doc.metadata for doc in reopened.documents())
+    writer.clusters(threshold=0.01, min_size=2, save=False)  # printing only changes nothing on disk
+    assert not reopened.is_stale()
+
+
+def test_benchmark_smoke_runs():
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cluster.py"), "--smoke"], capture_output=True,
+                            text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout.splitlines()[-1])
+    assert row["documents"] == 2000 and row["clusters"] > 0 and "community_detection_s" in row

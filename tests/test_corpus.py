@@ -175,8 +175,27 @@ def test_missing_file_is_refused_naming_the_path(tmp_path):
     assert "nowhere.csv" in str(info.value)
 
 
-def test_folder_instead_of_file_is_refused(tmp_path):
-    with pytest.raises(InputError, match="not a file"):
+def test_folder_without_input_files_is_refused(tmp_path):
+    (tmp_path / "notes.md").write_text("not an input file\n")
+    with pytest.raises(InputError, match="holds no .txt, .csv, .jsonl, .parquet files"):
+        read_corpus(tmp_path)
+
+
+def test_folder_of_files_reads_as_one_file_in_name_order(tmp_path):
+    (tmp_path / "part-1.csv").write_text("id,text,year\nb,second text,2001\n")
+    (tmp_path / "part-0.csv").write_text("id,text,year\na,first text,2000\n")
+    corpus = read_corpus(tmp_path)
+    assert [(d.id, d.text, d.metadata) for d in corpus.documents] == [
+        ("a", "first text", {"year": 2000}), ("b", "second text", {"year": 2001})]
+
+
+def test_folder_mixing_file_types_or_repeating_ids_is_refused(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"id": "x", "text": "one"}\n')
+    (tmp_path / "b.jsonl").write_text('{"id": "x", "text": "two"}\n')
+    with pytest.raises(InputError, match="duplicate ids: 'x'"):
+        read_corpus(tmp_path)
+    (tmp_path / "c.txt").write_text("three\n")
+    with pytest.raises(InputError, match="mixes .jsonl, .txt files"):
         read_corpus(tmp_path)
 
 

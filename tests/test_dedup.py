@@ -143,3 +143,41 @@ def test_bad_remove_arguments_are_one_line(args, fragment, tiny_model, index_dir
     Index.build("rm", records(PARAPHRASES), encoder=load_encoder(tiny_model), index_dir=index_dir)
     assert_one_line_error(run("dedup", "rm", *args, index_dir=index_dir, check=False), fragment)
     assert not list(tmp_path.glob("kept*"))
+
+
+@pytest.mark.slow
+def test_default_threshold_finds_planted_stsb_paraphrases_among_wikipedia_sentences(default_encoder):
+    """The issue's target on data we hold (its STS-B test split is not in ../shared/data): STS-B dev pairs
+    scored >= 4.6 planted among Wikipedia sentences; the threshold was calibrated on train only."""
+    from benchmarks.dedup_planted import measure
+
+    result = measure("dev", size=2000, pairs=120, seed=13, encoder=default_encoder)
+    # 115 usable dev pairs among 2,000 texts: found 0.86, partner precision 0.93 (2026-11-24)
+    assert result.planted_pairs == 115
+    assert result.found >= 0.8
+    assert result.partner_precision >= 0.9
+
+
+def test_hnsw_walks_narrower_for_dedup_only_and_finds_what_an_exact_index_finds(tiny_model, index_dir):
+    from simsearch import load_encoder
+    from simsearch.backends import create_vector_index
+    from simsearch.dedup import DEDUP_EF_SEARCH, narrow_search
+    from simsearch.testing import noisy_copies, unit_vectors
+
+    encoder = load_encoder(tiny_model)
+    rows = [(f"t{n}", f"sentence {n} about the {['sea', 'sky', 'hill'][n % 3]}") for n in range(60)]
+    rows += [(f"d{n}", text) for n, (_, text) in enumerate(rows[:5])]  # exact duplicates too
+    flat = Index.build("flat", records(rows), encoder=encoder, index_dir=index_dir, kind="flat")
+    hnsw = Index.build("hnsw", records(rows), encoder=encoder, index_dir=index_dir, kind="hnsw",
+                       params={"ef_search": 200})
+    groups = flat.duplicates(threshold=0.95)
+    assert sum(len(g.ids) for g in groups) > 10  # more than the five exact pairs
+    assert [g.ids for g in hnsw.duplicates(threshold=0.95)] == [g.ids for g in groups]
+    vectors = create_vector_index("hnsw", 32, 500, {"ef_search": 200})
+    vectors.build(noisy_copies(unit_vectors(100, 32), 500), np.arange(500, dtype=np.int64))
+    with pytest.raises(RuntimeError), narrow_search(vectors, DEDUP_EF_SEARCH):
+        assert vectors.params["ef_search"] == DEDUP_EF_SEARCH
+        raise RuntimeError("a failed dedup")
+    assert vectors.params["ef_search"] == 200  # put back, even after a failure
+    with narrow_search(vectors, 500):  # never widened
+        assert vectors.params["ef_search"] == 200

@@ -122,3 +122,45 @@ def test_existing_output_is_kept_without_overwrite(tiny_model, texts_csv, tmp_pa
     assert embed(str(texts_csv), "--output", str(out), "--model", tiny_model, "--overwrite").exit_code == 0
     assert np.load(out).shape == (8, 32)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_token_bytes_for_a_download_are_the_file_embed_tokens_writes(tiny_model, tmp_path):
+    import io
+
+    import pandas as pd
+
+    from simsearch.embedding import token_parquet_bytes
+
+    encoder = load_encoder(tiny_model)
+    texts = ["The cat sleeps.", "A kitten is napping."]
+    embed_tokens(texts, tmp_path / "tokens.parquet", encoder, layers="1")
+    in_memory = pd.read_parquet(io.BytesIO(token_parquet_bytes(texts, encoder, layers="1")))
+    on_disk = pd.read_parquet(tmp_path / "tokens.parquet")
+    assert list(in_memory.columns) == ["sentence", "position", "token", "word", "vector"]
+    assert in_memory["sentence"].unique().tolist() == [0, 1]
+    pd.testing.assert_frame_equal(in_memory.drop(columns="vector"), on_disk.drop(columns="vector"))
+    np.testing.assert_allclose(np.stack(in_memory["vector"]), np.stack(on_disk["vector"]), atol=1e-5)
+
+
+def test_a_model_without_word_pieces_is_refused_and_nothing_is_written(tiny_model, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from simsearch.encoders.torch_encoder import TorchEncoder
+
+    model = SentenceTransformer(tiny_model, device="cpu")  # its own copy: load_encoder's is shared by other tests
+    model[0].processor = None  # as for an image model: sentence-transformers then reports no tokenizer
+    encoder = TorchEncoder(model, "no-word-pieces", "fingerprint")
+    with pytest.raises(InvalidArgumentError, match="not a transformer with a tokenizer"):
+        embed_tokens(["A cat"], tmp_path / "tokens.parquet", encoder)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (("--layers", "99"), ("invalid layers '99'", "last4-concat")),
+    (("--layers", "last4-sum"), ("at least 4 layers",)),
+])
+def test_bad_layers_are_one_line_and_write_nothing(tiny_model, texts_csv, tmp_path, args, fragments):
+    out = tmp_path / "t.parquet"
+    assert_one_line_error(embed(str(texts_csv), "--tokens", "--output", str(out), "--model", tiny_model, *args),
+                          *fragments)
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))

@@ -111,6 +111,102 @@ def test_default_model_onnx_equals_torch_and_int8_stays_close(default_encoder):
     onnx = load_encoder(backend="onnx").encode(SENTENCES)
     int8 = load_encoder(backend="onnx-int8").encode(SENTENCES)
     reference = default_encoder.encode(SENTENCES)
-    np.testing.assert_allclose(onnx, reference, atol=1e-4)
+    np.testing.assert_allclose(onnx, reference, atol=1e-5)
     assert cosine_rows(int8, reference).min() > 0.95
     assert cosine_rows(int8, reference).mean() > 0.98
+
+
+# --- queries on the fp32 ONNX export by default -----------------------------------------------------------------
+
+
+def test_a_torch_built_index_queries_on_the_onnx_export_with_torchs_vectors(tiny_model, index_dir, animals):
+    torch_encoder = load_encoder(tiny_model)
+    built = Index.build("pets", animals, encoder=torch_encoder, index_dir=index_dir)
+    assert built.manifest.encoder_backend == "torch"
+    reopened = Index.open("pets", index_dir=index_dir)
+    assert reopened.encoder.backend == "onnx"
+    np.testing.assert_allclose(reopened.encoder.encode(SENTENCES), torch_encoder.encode(SENTENCES), atol=1e-5)
+    onnx_hits, torch_hits = (index.search("a sleepy cat", k=4, mode="dense") for index in (reopened, built))
+    assert [hit.id for hit in onnx_hits] == [hit.id for hit in torch_hits]
+    assert [hit.score for hit in onnx_hits] == pytest.approx([hit.score for hit in torch_hits], abs=1e-5)
+    assert Index.open("pets", index_dir=index_dir, backend="torch").encoder.backend == "torch"  # asked: it wins
+
+
+def test_build_prepares_the_onnx_export_so_the_first_search_need_not(tiny_model, index_dir, animals, tmp_path):
+    import shutil
+
+    from simsearch.encoders.onnx_export import META_FILE, cache_roots, export_key
+
+    model = tmp_path / "fresh-model"  # a copy never exported before
+    shutil.copytree(tiny_model, model, ignore=shutil.ignore_patterns(".simsearch-onnx"))
+    key = export_key(model, None)
+    assert not any((root / key / META_FILE).exists() for root in cache_roots(model))
+    Index.build("pets", animals, encoder=load_encoder(model), index_dir=index_dir)
+    assert any((root / key / META_FILE).exists() for root in cache_roots(model))
+
+
+@pytest.fixture(scope="module")
+def model_with_dense_layer(tiny_model, tmp_path_factory) -> str:
+    """A sentence-transformers model with a Dense layer: the onnx backends refuse it, torch runs it."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+
+    base = SentenceTransformer(tiny_model, device="cpu")
+    dimension = base.get_embedding_dimension()
+    model = SentenceTransformer(modules=[base[0], base[1], Dense(dimension, 16), Normalize()], device="cpu")
+    folder = tmp_path_factory.mktemp("dense") / "model"
+    model.save(str(folder))
+    return str(folder)
+
+
+def test_a_model_onnx_cannot_run_queries_on_torch_and_says_so_once(model_with_dense_layer, index_dir, animals,
+                                                                     caplog):
+    with caplog.at_level("WARNING", logger="simsearch.encoders"):
+        Index.build("dense", animals, encoder=load_encoder(model_with_dense_layer), index_dir=index_dir)
+        first = Index.open("dense", index_dir=index_dir)
+        assert first.encoder.backend == "torch"
+        assert len(first.search("a sleepy cat", k=2)) == 2
+        assert Index.open("dense", index_dir=index_dir).encoder.backend == "torch"
+    said = [r.getMessage() for r in caplog.records if "run on torch" in r.getMessage()]
+    assert len(said) == 1 and "Dense" in said[0]
+
+
+@pytest.mark.slow
+def test_a_cold_cli_search_on_a_torch_built_index_never_imports_torch(tiny_model, index_dir, animals):
+    Index.build("pets", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)  # torch, the default
+    script = (
+        "import json, sys; from simsearch.cli import app\n"
+        f"app(['search', 'pets', 'a sleepy cat', '-k', '2', '--index-dir', {str(index_dir)!r}],"
+        " standalone_mode=False)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'st': 'sentence_transformers' in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    lines = result.stdout.strip().splitlines()
+    assert sum(line.lstrip().startswith(("1.", "2.")) for line in lines) == 2
+    assert json.loads(lines[-1]) == {"torch": False, "st": False}
+
+
+@pytest.mark.parametrize("command", [
+    ["add", "pets", "--input", "{corpus}"],
+    ["eval", "sts", "{pairs}"],
+    ["eval", "retrieval", "--corpus", "{corpus}", "--queries", "{corpus}", "--qrels", "{corpus}", "--index", "pets"],
+    ["eval", "paraphrase", "{pairs}"],
+    ["check", "pets"],
+    ["dedup", "pets"],
+    ["cluster", "pets"],
+])
+def test_every_command_that_loads_a_model_takes_backend_and_refuses_an_unknown_one(
+        command, tiny_model, index_dir, animals, tmp_path):
+    from typer.testing import CliRunner
+
+    from simsearch.cli import app
+
+    Index.build("pets", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    corpus, pairs = tmp_path / "more.txt", tmp_path / "pairs.csv"
+    corpus.write_text("a new text\n", encoding="utf-8")
+    pairs.write_text("sentence1,sentence2,score\na cat,a kitten,4.5\nthe sun,a bank,0.5\n", encoding="utf-8")
+    args = [part.format(corpus=corpus, pairs=pairs) for part in command]
+    result = CliRunner().invoke(app, [*args, "--backend", "tensorrt"], env={"SIMSEARCH_HOME": str(index_dir)})
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == "error: unknown encoder backend 'tensorrt'; valid: torch, onnx, onnx-int8."
+    assert len(Index.open("pets", index_dir=index_dir)) == len(animals)

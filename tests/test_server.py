@@ -91,9 +91,33 @@ def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
     assert all(hit["metadata"]["category"] == "finance" for found in batch["results"] for hit in found)
 
 
-def test_search_body_takes_filter_operators_and_min_score(server, encoder):
+def test_concurrent_searches_are_batched_and_each_gets_its_own_hits(server):
     url, home = server
-    index = Index.open("animals", index_dir=home, encoder=encoder)
+    index = Index.open("animals", index_dir=home)
+    queries = ["a sleepy cat", "stock prices", "bread dough", "mountain rain", "a dog and a ball", "basil sauce",
+               "interest rates", "sunrise summit"] * 2
+    expected = {query: [hit.id for hit in index.search(query, 3, mode="dense")] for query in queries}
+    answers: dict[int, tuple[int, dict]] = {}
+
+    def ask(number: int) -> None:
+        answers[number] = call(url, "POST", "/indexes/animals/search", {"query": queries[number], "k": 3,
+                                                                         "mode": "dense"})
+
+    threads = [threading.Thread(target=ask, args=(number,)) for number in range(len(queries))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for number, query in enumerate(queries):
+        status, answer = answers[number]
+        assert status == 200 and [hit["id"] for hit in answer["hits"]] == expected[query]
+    batching = call(url, "GET", "/info")[1]["micro_batching"]
+    assert batching["queries"] >= len(queries) and 1 <= batching["batches"] <= batching["queries"]
+
+
+def test_search_body_takes_filter_operators_and_min_score(server):
+    url, home = server
+    index = Index.open("animals", index_dir=home)  # the server's query runtime (onnx): the same scores
     body = {"query": "cats", "k": 8, "mode": "dense", "filters": {"category": {"ne": "pets"}}}
     status, answer = call(url, "POST", "/indexes/animals/search", body)
     assert status == 200 and {hit["id"] for hit in answer["hits"]} == {"a3", "a4", "a5", "a6", "a7", "a8"}
@@ -221,7 +245,7 @@ def test_a_rebuild_while_serving_is_picked_up_with_no_failed_request(server, enc
 def test_the_client_has_the_index_methods(server, encoder):
     url, home = server
     remote = Client(url, api_key=KEY).index("animals")
-    local = Index.open("animals", index_dir=home, encoder=encoder)
+    local = Index.open("animals", index_dir=home)  # the server's query runtime (onnx): the same scores
     assert remote.search("a cat", 3, mode="dense") == local.search("a cat", 3, mode="dense")
     assert len(remote.search_batch(["a", "b"], 2)) == 2
     assert remote.add([{"id": "c1", "text": "A hamster runs in its wheel.", "kind": "pet"}]) == ["c1"]

@@ -516,6 +516,91 @@ def test_build_progress_names_the_model_step_then_estimates_time_left():
     assert "step 2 of 2, encoded 40 of 100 texts" in text and "left" in text
 
 
+# --- range and not-equal filters --------------------------------------------------------------
+@pytest.fixture
+def dated_home(tiny_model, index_dir, animals, monkeypatch):
+    """The animals with a numeric column: year 2000 + their position (a1: 2001 ... a8: 2008)."""
+    rows = [{**row, "year": 2001 + number} for number, row in enumerate(animals)]
+    Index.build("dated", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    return {row["text"]: row for row in rows}
+
+
+def test_a_numeric_column_gets_a_range_that_narrows_results(dated_home):
+    app = search(start(), "an animal")
+    app.number_input(key="from-dated-year").set_value(2003).run()
+    app.number_input(key="to-dated-year").set_value(2006).run()
+    assert not app.exception
+    years = sorted(dated_home[text]["year"] for text in result_texts(app))
+    assert years == [2003, 2004, 2005, 2006]
+    assert any("2003 ≤ year ≤ 2006" in c.value for c in app.caption)
+    assert app.query_params["from-dated-year"] == "2003" and app.query_params["to-dated-year"] == "2006"
+    app.number_input(key="to-dated-year").set_value(None).run()
+    assert sorted(dated_home[text]["year"] for text in result_texts(app)) == list(range(2003, 2009))
+
+
+def test_not_leaves_the_chosen_value_out(dated_home):
+    app = search(start(), "an animal")
+    app.selectbox(key="filter-dated-category").set_value("pets").run()
+    assert {dated_home[text]["category"] for text in result_texts(app)} == {"pets"}
+    app.checkbox(key="not-dated-category").check().run()
+    categories = {dated_home[text]["category"] for text in result_texts(app)}
+    assert categories == {"finance", "cooking", "outdoors"}
+    assert any("category ≠ pets" in c.value for c in app.caption)
+    assert app.query_params["not-dated-category"] == "True"
+
+
+def test_range_and_not_come_back_from_a_shared_link(dated_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "an animal", "filter-dated-category": "finance", "not-dated-category": "True",
+                             "from-dated-year": "2002", "to-dated-year": "not-a-year"})
+    app.run()
+    assert not app.exception
+    shown = [dated_home[text] for text in result_texts(app)]
+    assert shown and all(row["category"] != "finance" and row["year"] >= 2002 for row in shown)
+    assert app.number_input(key="to-dated-year").value is None  # a hand-edited bound is ignored, not an error
+
+
+# --- embeddings, clusters ------------------------------------------------------------------
+def test_compare_offers_the_token_vectors_for_download(app_home, tiny_model):
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    app.text_area[0].input("The cat sleeps.").run()
+    app.text_area[1].input("A kitten is napping.").run()
+    assert not app.exception
+    buttons = app.get("download_button")
+    assert [b.proto.label for b in buttons] == ["Token vectors (.parquet)"]
+    assert "simsearch embed --tokens" in buttons[0].proto.help and buttons[0].proto.url  # the bytes: test_embed.py
+    app.text_area[1].input("").run()  # nothing to compare: nothing to download
+    assert not app.get("download_button")
+
+
+def test_the_map_colours_by_a_stored_clustering(app_home):
+    Index.open("zoo", index_dir=app_home).clusters(threshold=0.01, min_size=2)
+    app = start("overview")
+    colour = app.selectbox[0]
+    assert colour.label == "Colour by" and colour.options[0] == "cluster" and colour.value == "cluster"
+    assert "category" in colour.options
+    spec = json.loads(app.get(CHART)[0].proto.spec)
+    encoding = spec["layer"][0]["encoding"] if "layer" in spec else spec["encoding"]
+    assert encoding["color"]["field"] == "cluster"
+
+
+def test_search_filters_by_a_column_with_more_values_than_the_usual_drop_down(tiny_model, index_dir, monkeypatch):
+    rows = [{"id": f"t{n}", "text": f"sentence number {n} about topic {n % 30}", "cluster": f"{n % 30 + 1}: topic"}
+            for n in range(90)]
+    Index.build("many", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
+    app = search(start(), "sentence about a topic")
+    chooser = app.selectbox(key="filter-many-cluster")
+    assert len(chooser.options) == 31 and chooser.value == "any"  # 30 clusters, more than the 25 of a facet
+    chooser.set_value("27: topic").run()
+    assert not app.exception
+    shown = result_texts(app)
+    assert shown and all(text.endswith("topic 26") for text in shown)
+
+
+
 def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_folded(tiny_model, index_dir,
                                                                                     monkeypatch):
     filler = " ".join(f"Report {i} describes the weather over the harbour town." for i in range(40))

@@ -6,9 +6,9 @@ import html
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import altair as alt
 import pandas as pd
@@ -17,6 +17,9 @@ import streamlit as st
 from simsearch import Hit, SimsearchError
 from simsearch.search import lexical_terms
 from simsearch.tokens import Token, TokenSimilarity
+
+if TYPE_CHECKING:
+    from simsearch.store import StoredDocument
 
 log = logging.getLogger(__name__)
 
@@ -247,3 +250,55 @@ def build_progress(label: str) -> Iterator[BuildProgress]:
         yield progress
     finally:
         progress.close()
+
+
+# --- metadata filter controls ----------------------------------------------------------------------
+NO_VALUE = object()  # no value picked in a column's drop-down (None is a value: "not set")
+
+
+def numeric_columns(documents: Iterable[StoredDocument]) -> dict[str, type]:
+    """Metadata columns holding a number in every sampled document that sets them: ``int`` or ``float`` each.
+
+    Booleans are not numbers here, and one text value makes a column non-numeric, so a range
+    control never meets a value it cannot compare (a range matches numbers only).
+    """
+    kinds: dict[str, type | None] = {}
+    for document in documents:
+        for column, value in document.metadata.items():
+            if value is None:
+                continue
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            kind = (float if isinstance(value, float) else int) if number else None
+            known = kinds.get(column, kind)
+            kinds[column] = None if known is None or kind is None else (float if float in (known, kind) else int)
+    return {column: kind for column, kind in sorted(kinds.items()) if kind is not None}
+
+
+def column_filter(value: Any = NO_VALUE, exclude: bool = False, low: float | None = None,
+                  high: float | None = None) -> Any:
+    """One column's filter from its controls: the value picked (kept, or with ``exclude`` left out) and a range.
+
+    A plain value when only that is set, an operator dict (``ne``, ``gte``, ``lte``) otherwise,
+    NO_VALUE when no control is set (the column is not filtered).
+    """
+    operators: dict[str, Any] = {}
+    if value is not NO_VALUE:
+        operators["ne" if exclude else "eq"] = value
+    if low is not None:
+        operators["gte"] = low
+    if high is not None:
+        operators["lte"] = high
+    if not operators:
+        return NO_VALUE
+    return operators["eq"] if list(operators) == ["eq"] else operators
+
+
+def describe_filter(column: str, spec: Any) -> str:
+    """``category = music``, ``category ≠ music``, ``1990 ≤ year ≤ 2000``: a filter as the results caption shows it."""
+    if not isinstance(spec, dict):
+        return f"{column} = {spec}"
+    parts = [f"{column} ≠ {spec['ne']}"] if "ne" in spec else [f"{column} = {spec['eq']}"] if "eq" in spec else []
+    if "gte" in spec or "lte" in spec:
+        low, high = (f"{spec['gte']} ≤ " if "gte" in spec else ""), (f" ≤ {spec['lte']}" if "lte" in spec else "")
+        parts.append(f"{low}{column}{high}")
+    return ", ".join(parts)

@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 from simsearch.backends.base import IndexKind, VectorIndex
 from simsearch.backends.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
+from simsearch.backends.sharded import SHARDS, ShardedIndex, shard_count
 from simsearch.errors import InvalidArgumentError
 
 KINDS: tuple[IndexKind, ...] = get_args(IndexKind)
@@ -33,15 +34,26 @@ def choose_kind(kind: IndexKind, n_vectors: int) -> IndexKind:
 def create_vector_index(
     kind: IndexKind, dimension: int, n_vectors: int, params: Mapping[str, Any] | None = None
 ) -> VectorIndex:
-    """An empty index of ``kind`` sized for ``n_vectors``; ``params`` override the kind's defaults."""
-    return BACKENDS[choose_kind(kind, n_vectors)].create(dimension, n_vectors, params)
+    """An empty index of ``kind`` sized for ``n_vectors``; ``params`` override the kind's defaults, and
+    ``shards`` (default 1) splits it over that many files (backends.sharded)."""
+    backend = BACKENDS[choose_kind(kind, n_vectors)]
+    shards, own = shard_count(params or {}), _without_shards(params)
+    return backend.create(dimension, n_vectors, own) if shards == 1 else \
+        ShardedIndex.create(backend, dimension, n_vectors, own, shards)
 
 
 def load_vector_index(path: Path, kind: IndexKind, params: Mapping[str, Any]) -> VectorIndex:
     """Read an index saved by ``VectorIndex.save``; ``kind`` and ``params`` come from the manifest."""
     if kind not in BACKENDS:
         raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(BACKENDS)}.")
-    return BACKENDS[kind].load(path, params)
+    shards = shard_count(params)
+    if shards == 1:
+        return BACKENDS[kind].load(path, _without_shards(params))
+    return ShardedIndex.load(BACKENDS[kind], path, _without_shards(params), shards)
+
+
+def _without_shards(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {name: value for name, value in (params or {}).items() if name != SHARDS}
 
 
 __all__ = ["KINDS", "IndexKind", "VectorIndex", "choose_kind", "create_vector_index", "load_vector_index"]

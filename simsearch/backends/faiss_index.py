@@ -9,7 +9,7 @@ time; a rebuild drops them for good.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +25,8 @@ from simsearch.errors import CorruptIndexError, InvalidArgumentError, fix
 EXACT_FILTER_LIMIT = 20_000
 # FAISS keeps its size settings (M, efSearch, nlist, nprobe) in C ints.
 MAX_SETTING = 2**31 - 1
+# (trained empty index serialised, [(vectors, ids) per part]) -> each part added to its own copy, serialised
+PartsFiller = Callable[[np.ndarray, list[tuple[np.ndarray, np.ndarray]]], list[np.ndarray]]
 
 
 class FaissIndex(VectorIndex):
@@ -288,6 +290,22 @@ class IVFIndex(FaissIndex):
 
     def _tune(self, index: faiss.Index) -> None:
         faiss.extract_index_ivf(index).nprobe = int(self._params["nprobe"])
+
+    def build_from_parts(self, vectors: np.ndarray, ids: np.ndarray, parts: int, fill_parts: PartsFiller) -> None:
+        """``build`` with the adding spread out: train once here, let ``fill_parts`` add each of ``parts``
+        consecutive slices to its own copy (on other machines), merge the copies in order.
+
+        The quantiser is trained on the same vectors as ``build`` (FAISS's k-means draws its own
+        sample of at most 256 points a cell from them), and merging in order appends to each
+        inverted list as one add would, so the index equals a one-machine build's.
+        """
+        vectors, ids = _as_inputs(vectors, ids)
+        self._cpu.train(vectors)
+        bounds = np.linspace(0, len(ids), max(1, parts) + 1).astype(np.int64)
+        slices = [(vectors[start:end], ids[start:end]) for start, end in zip(bounds, bounds[1:]) if end > start]
+        for filled in fill_parts(faiss.serialize_index(self._cpu), slices):
+            self._cpu.merge_from(faiss.deserialize_index(filled), 0)
+        self._gpu = None
 
     def _search_parameters(self, everything: bool = False) -> faiss.SearchParameters:
         nprobe = faiss.extract_index_ivf(self._cpu).nlist if everything else int(self._params["nprobe"])

@@ -48,8 +48,17 @@ IndexDir = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
 Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id.  [default: all-MiniLM-L6-v2]")]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+def _known_backend(backend: str | None) -> str | None:
+    """Refuse an unknown --backend while parsing, before a command reads files or loads anything."""
+    from simsearch.encoders import check_backend
+
+    return check_backend(backend) if backend is not None else None
+
+
 Backend = Annotated[str | None, typer.Option(
-    "--backend", help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).")]
+    "--backend", callback=_known_backend,
+    help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).  "
+         "[default: build: torch; queries: onnx when the model exports, else torch]")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Mode = Annotated[str, typer.Option(

@@ -30,34 +30,51 @@ from simsearch.cli.common import (
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
 from simsearch.formatting import human_bytes, readable_time
 
+Engine = Annotated[str, typer.Option(
+    "--engine", help="Where encoding runs: local (this process) or ray (a Ray cluster; pip install 'simsearch[ray]').")]
+RayAddress = Annotated[str | None, typer.Option(
+    "--ray-address", help="auto, HOST:PORT or ray://HOST:10001.  [default: start Ray on this machine's cores]")]
+Workers = Annotated[int | None, typer.Option(
+    "--workers", help="Ray encoder actors.  [default: one per CPU, or per --gpus-per-worker GPUs]")]
+GpusPerWorker = Annotated[float | None, typer.Option("--gpus-per-worker", help="GPUs for each Ray encoder actor.")]
+
 
 @app.command()
 def build(
     name: str,
-    input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
+    input: Annotated[Path, typer.Option(
+        "--input", "-i", help=".txt, .csv, .jsonl or .parquet file, or a folder of files of one such type.")],
     text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
     model: Model = None, pooling: Pooling = None, backend: Backend = None,
     kind: Annotated[str, typer.Option(help="auto, flat, hnsw, ivf, ivfpq or ivfsq.")] = "auto",
+    shards: Annotated[int | None, typer.Option(
+        "--shards", help="Split the index over N FAISS files, searched together (any kind).  [default: 1]")] = None,
     batch_size: BatchSize = 64,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing index of this name.")] = False,
     chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
-    index_dir: IndexDir = None, quiet: Quiet = False,
+    engine: Engine = "local", ray_address: RayAddress = None, workers: Workers = None,
+    gpus_per_worker: GpusPerWorker = None, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
-    """Build a new index NAME from a file of texts."""
+    """Build a new index NAME from a file of texts (or a folder of such files)."""
     from simsearch import Index, load_encoder, read_corpus
+    from simsearch.engines import build_engine
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
     corpus = read_corpus(input, text_column, id_column)
-    with loading_model(model, quiet) as load:
-        encoder = load_encoder(model, pooling, backend or "torch")
-    with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
-        index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size, index_dir=index_dir,
-                            overwrite=overwrite, on_progress=on_progress,
-                            chunking=chunking_flags(chunk_tokens, chunk_overlap))
+    with build_engine(engine, ray_address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker) as chosen:
+        with loading_model(model, quiet) as load:
+            encoder = load_encoder(model, pooling, backend or "torch")
+        with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
+            index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size,
+                                params=None if shards is None else {"shards": shards},
+                                index_dir=index_dir, overwrite=overwrite, on_progress=on_progress, engine=chosen,
+                                chunking=chunking_flags(chunk_tokens, chunk_overlap))
     # blank texts skipped are reported by read_corpus's own warning line
-    say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}, {timing(started, load)}", quiet)
+    split = f" in {index.manifest.params['shards']} shards" if "shards" in index.manifest.params else ""
+    say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}{split}, {timing(started, load)}",
+        quiet)
 
 
 @app.command()
@@ -65,22 +82,25 @@ def rebuild(
     name: str, model: Model = None, pooling: Pooling = None, backend: Backend = None,
     kind: Annotated[str | None, typer.Option(help="New index kind.  [default: keep the current one]")] = None,
     batch_size: BatchSize = 64, chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
-    index_dir: IndexDir = None, quiet: Quiet = False,
+    engine: Engine = "local", ray_address: RayAddress = None,
+    workers: Workers = None, gpus_per_worker: GpusPerWorker = None, index_dir: IndexDir = None, quiet: Quiet = False,
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
+    from simsearch.engines import build_engine
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
     index = Index.open(name, index_dir=index_dir, backend=backend)  # no --model: its own model, maybe new runtime
-    with loading_model(model or index.manifest.model["name"], quiet) as load:
-        if model is not None:
-            encoder = load_encoder(model, pooling, backend or index.manifest.encoder_backend)
-        else:
-            encoder = index.encoder
-    with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
-        new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress,
-                            chunking=chunking_flags(chunk_tokens, chunk_overlap))
+    with build_engine(engine, ray_address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker) as chosen:
+        with loading_model(model or index.manifest.model["name"], quiet) as load:
+            if model is not None:
+                encoder = load_encoder(model, pooling, backend or index.manifest.encoder_backend)
+            else:
+                encoder = index.encoder
+        with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
+            new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress,
+                                engine=chosen, chunking=chunking_flags(chunk_tokens, chunk_overlap))
     say(f"rebuilt {name!r}: {count(len(new), 'text')}, kind {new.manifest.kind}, {timing(started, load)}", quiet)
 
 
@@ -92,14 +112,14 @@ def add(
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
     upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")]
     = False,
-    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False,
+    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False, backend: Backend = None,
 ) -> None:
     """Add the texts of a file to NAME in place; existing ids are refused, or replaced with --upsert."""
     from simsearch import Index, read_corpus
     from simsearch.progress import progress_wanted, terminal_progress
 
     corpus = read_corpus(input, text_column, id_column)
-    index = Index.open(name, index_dir=index_dir)
+    index = Index.open(name, index_dir=index_dir, backend=backend)
     with loading_model(index.manifest.model["name"], quiet):
         index.encoder  # noqa: B018 - loaded here, under the "loading model" line, rather than inside add
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
@@ -212,11 +232,11 @@ def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do no
 
 
 @app.command()
-def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None:
+def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None) -> None:
     """Check that NAME's texts and vectors agree (counts, ids, a re-encoded sample); exit 1 when they do not."""
     from simsearch import Index
 
-    report = Index.open(name, index_dir=index_dir).check()
+    report = Index.open(name, index_dir=index_dir, backend=backend).check()
     if as_json:
         typer.echo(json.dumps(report))
     else:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from simsearch.cli.common import IndexDir, app
+from simsearch.cli.common import Backend, IndexDir, app
 from simsearch.errors import SimsearchError
 
 
@@ -47,15 +47,19 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
               "--model", help="Model for /v1/embeddings and /similarity.  [default: all-MiniLM-L6-v2]")] = None,
           api_key_file: Annotated[Path | None, typer.Option(
               "--api-key-file", help="File holding the API key.  [default: $SIMSEARCH_API_KEY, else no key]")]
-          = None) -> None:
+          = None,
+          workers: Annotated[int, typer.Option(
+              "--workers", min=1, help="Server processes sharing the port; each loads the models once.")] = 1,
+          backend: Backend = None) -> None:
     """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
-    from simsearch.server import read_api_key, run_server
+    from simsearch.server import ServerSettings, read_api_key, run_server
 
     key = read_api_key(api_key_file)
     if host not in ("127.0.0.1", "localhost", "::1"):
         who = "anyone who can reach it and has the API key" if key else "anyone who can reach it (no API key is set)"
         typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
-    run_server(host, port, index_dir, key, model)
+    home = str(index_dir.resolve()) if index_dir is not None else None
+    run_server(host, port, ServerSettings(home, key, model, backend), workers)  # type: ignore[arg-type]
 
 
 def _ui_app_file() -> Path:

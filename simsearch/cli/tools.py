@@ -61,7 +61,7 @@ def dedup(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="With --remove: .csv, .jsonl or .parquet.")]
     = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
-    index_dir: IndexDir = None,
+    index_dir: IndexDir = None, backend: Backend = None,
 ) -> None:
     """Groups of near-duplicate texts in NAME (exact duplicates always), largest groups first."""
     from simsearch import Index
@@ -74,7 +74,7 @@ def dedup(
         raise InvalidArgumentError("--remove and --output go together: --remove --output FILE.csv|.jsonl|.parquet.")
     if output is not None:
         check_output(output, overwrite, CORPUS_SUFFIXES)
-    index = Index.open(name, index_dir=index_dir)
+    index = Index.open(name, index_dir=index_dir, backend=backend)
     groups = index.duplicates(threshold)
     if output is not None:
         kept, removed = write_without_duplicates(groups, index.documents(), output, overwrite)
@@ -99,7 +99,7 @@ def cluster(
     min_size: Annotated[int, typer.Option("--min-size", help="Smallest cluster kept (at least 2).")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line per cluster.")] = False,
     save: Annotated[bool, typer.Option(help="Store each document's cluster as metadata column 'cluster'.")] = True,
-    index_dir: IndexDir = None,
+    index_dir: IndexDir = None, backend: Backend = None,
 ) -> None:
     """Clusters of texts about one thing in NAME, largest first: label words, most central text, members."""
     from simsearch import Index
@@ -109,7 +109,7 @@ def cluster(
     if threshold is not None:
         check_threshold(threshold)  # before opening the index or loading anything
     check_min_size(min_size)
-    clusters = Index.open(name, index_dir=index_dir).clusters(threshold, min_size, save=save)
+    clusters = Index.open(name, index_dir=index_dir, backend=backend).clusters(threshold, min_size, save=save)
     for found in clusters:
         if as_json:
             typer.echo(json.dumps(found.to_dict(), ensure_ascii=False))

@@ -9,6 +9,7 @@ import typer
 
 from simsearch.cli.common import (
     AsJson,
+    Backend,
     BatchSize,
     ChunkOverlap,
     ChunkTokens,
@@ -62,6 +63,7 @@ def train(
 def eval_sts(
     file: Annotated[Path, typer.Argument(help="sentence1,sentence2,score file (.csv, .jsonl, .parquet).")],
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
+    backend: Backend = None,
 ) -> None:
     """Spearman and Pearson (x100) of cosine similarity against the gold scores."""
     from simsearch.encoders import load_encoder
@@ -69,7 +71,7 @@ def eval_sts(
     from simsearch.pairs import read_pairs
 
     pairs = read_pairs(file)
-    encoder = load_encoder(model, pooling)
+    encoder = load_encoder(model, pooling, backend or "torch")
     print_metrics(encoder.name, len(pairs), sts_metrics(encoder, pairs, batch_size), as_json)
 
 
@@ -81,7 +83,7 @@ def eval_retrieval(
     model: Model = None, pooling: Pooling = None,
     index: Annotated[str | None, typer.Option("--index", help="Search this index instead of a model.")] = None,
     as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None, mode: Mode = "hybrid",
-    chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
+    backend: Backend = None, chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
 ) -> None:
     """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index."""
     from simsearch.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
@@ -97,12 +99,12 @@ def eval_retrieval(
     if index is not None:
         from simsearch import Index
 
-        opened = Index.open(index, index_dir=index_dir)
+        opened = Index.open(index, index_dir=index_dir, backend=backend)
         name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size, mode)
     else:
         from simsearch.encoders import load_encoder
 
-        encoder = load_encoder(model, pooling)
+        encoder = load_encoder(model, pooling, backend or "torch")
         chunking = chunking_flags(chunk_tokens, chunk_overlap)
         name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size, chunking)
     print_metrics(name, len(data.qrels), metrics, as_json)
@@ -112,7 +114,7 @@ def eval_retrieval(
 def eval_paraphrase(
     files: Annotated[list[Path], typer.Argument(help="STS-style pair files; their sentences form the corpus.")],
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
-    mode: Mode = "hybrid",
+    mode: Mode = "hybrid", backend: Backend = None,
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
     from simsearch.encoders import load_encoder
@@ -121,7 +123,7 @@ def eval_paraphrase(
 
     mode = check_mode(mode)
     data = paraphrase_retrieval_set(files)
-    encoder = load_encoder(model, pooling)
+    encoder = load_encoder(model, pooling, backend or "torch")
     print_metrics(encoder.name, len(data.qrels), mode_retrieval_metrics(encoder, data, mode, batch_size), as_json)
 
 

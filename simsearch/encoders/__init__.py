@@ -33,7 +33,7 @@ from simsearch.encoders.models import (
     resolve_model,
 )
 from simsearch.encoders.torch_encoder import TorchEncoder
-from simsearch.errors import InvalidArgumentError
+from simsearch.errors import InvalidArgumentError, MissingDependencyError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,54 @@ def _load_cached(model: str, pooling: PoolingMode | None, backend: Backend) -> E
     return load_onnx_encoder(name, source, pooling, quantized=backend == "onnx-int8")
 
 
+def load_query_encoder(model: str | Path | None = None, pooling: PoolingMode | None = None) -> Encoder:
+    """The runtime queries use unless a caller picks one: the model's fp32 ONNX export, else torch.
+
+    The export gives torch's vectors within 1e-5 and starts without importing torch, so a
+    new process answers its first query in well under a second. A model that cannot be
+    exported (a hub id, modules other than Transformer + Pooling + Normalize, no
+    onnxruntime) runs on torch, and the process says so once. Cached like ``load_encoder``.
+    """
+    return _query_cached(str(model) if model is not None else DEFAULT_MODEL, check_pooling(pooling))
+
+
+@lru_cache(maxsize=8)
+def _query_cached(model: str, pooling: PoolingMode | None) -> Encoder:
+    from simsearch.encoders.onnx_export import NotExportableError
+
+    try:
+        return _load_cached(model, pooling, "onnx")
+    except (NotExportableError, MissingDependencyError) as why:
+        _say_torch_runs_queries(model, why)
+        return _load_cached(model, pooling, "torch")
+
+
+def prepare_query_encoder(model: str, pooling: PoolingMode | None = None) -> None:
+    """Export ``model`` to ONNX now (once; cached), so the first query after a build starts fast.
+
+    A model that cannot be exported is only logged: its queries will run on torch.
+    """
+    from simsearch.encoders.onnx_encoder import require_runtime
+    from simsearch.encoders.onnx_export import NotExportableError, find_or_export
+
+    try:
+        require_runtime()
+        find_or_export(*resolve_model(model), check_pooling(pooling), quantized=False)
+    except (NotExportableError, MissingDependencyError) as why:
+        _say_torch_runs_queries(model, why)
+
+
+def _say_torch_runs_queries(model: str, why: Exception) -> None:
+    # The error's reason without its fix: the fix (use torch) is what happens now.
+    _warn_once(model, str(why).split("; ")[0])
+
+
+@lru_cache(maxsize=32)
+def _warn_once(model: str, reason: str) -> None:
+    log.warning("queries with model %s run on torch, which starts in seconds rather than under one: %s",
+                model, reason)
+
+
 def _load_torch(name: str, source: str, pooling: PoolingMode | None) -> Encoder:
     st_model = build_sentence_transformer(name, source, pooling)
     fingerprint = model_fingerprint(st_model)
@@ -81,4 +129,4 @@ def _load_torch(name: str, source: str, pooling: PoolingMode | None) -> Encoder:
 
 
 __all__ = ["BACKENDS", "DEFAULT_MODEL", "POOLING_MODES", "Backend", "Encoder", "ModelInfo", "PoolingMode",
-           "check_backend", "load_encoder"]
+           "check_backend", "load_encoder", "load_query_encoder", "prepare_query_encoder"]

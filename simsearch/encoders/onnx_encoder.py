@@ -87,7 +87,7 @@ def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
 
 def load_onnx_encoder(name: str, source: str, pooling: PoolingMode | None, quantized: bool) -> OnnxEncoder:
     """Export ``source`` (from ``resolve_model``) once if needed, then load it into ONNX Runtime."""
-    _require_runtime()
+    require_runtime()
     folder = find_or_export(name, source, pooling, quantized)
     encoder = OnnxEncoder(folder, source, quantized)
     log.info("loaded model %s with ONNX Runtime (%s) from %s", name, encoder.backend, folder)
@@ -114,7 +114,8 @@ def _load_session(path: Path):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _require_runtime() -> None:
+def require_runtime() -> None:
+    """Refuse early, with an install hint, when onnxruntime or tokenizers is missing."""
     try:
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401

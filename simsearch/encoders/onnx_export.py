@@ -43,11 +43,15 @@ _SUPPORTED_MODULES = ("Transformer", "Pooling", "Normalize")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
+class NotExportableError(InvalidArgumentError):
+    """The model cannot run on the onnx backends (a hub id, other modules, no writable cache); torch can."""
+
+
 def find_or_export(name: str, source: str, pooling: PoolingMode | None, quantized: bool) -> Path:
     """The export folder for this model (made now if missing), holding the int8 file when asked."""
     model_dir = Path(source)
     if not model_dir.is_dir():
-        raise InvalidArgumentError(
+        raise NotExportableError(
             f"the onnx backends export from a local model folder, and {name!r} is not one; "
             f"{fix('model')}, or {fix('backend_torch')}."
         )
@@ -103,7 +107,7 @@ def _export(name: str, source: str, pooling: PoolingMode | None, key: str, model
             return final
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-    raise InvalidArgumentError(
+    raise NotExportableError(
         f"cannot write an ONNX export of {name!r} beside the model or in the user cache; "
         "set SIMSEARCH_CACHE to a writable folder."
     )
@@ -117,13 +121,13 @@ def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: P
     model = build_sentence_transformer(name, source, pooling).to("cpu").float().eval()
     modules = [type(module).__name__ for module in model]
     if modules[:2] != ["Transformer", "Pooling"] or any(m not in _SUPPORTED_MODULES for m in modules):
-        raise InvalidArgumentError(
+        raise NotExportableError(
             f"model {name!r} has modules {', '.join(modules)}; the onnx backends handle Transformer + Pooling "
             f"(+ Normalize) only; {fix('backend_torch')}."
         )
     mode = pooling_of(model)
     if mode not in ("mean", "cls", "max"):
-        raise InvalidArgumentError(f"pooling {mode!r} of {name!r} is not supported by the onnx backends; "
+        raise NotExportableError(f"pooling {mode!r} of {name!r} is not supported by the onnx backends; "
                                    f"{fix('backend_torch')}.")
     transformer = model[0]
     hf_tokenizer = transformer.tokenizer
@@ -135,11 +139,16 @@ def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: P
         auto_model.set_attn_implementation("eager")  # traces the padding mask as plain tensor ops
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
-        torch.onnx.export(
-            _LastHiddenState(auto_model, inputs), tuple(sample[n] for n in inputs), str(folder / FP32_FILE),
-            input_names=inputs, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, "last_hidden_state"]},
-        )
+        try:
+            torch.onnx.export(
+                _LastHiddenState(auto_model, inputs), tuple(sample[n] for n in inputs), str(folder / FP32_FILE),
+                input_names=inputs, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, "last_hidden_state"]},
+            )
+        except Exception as exc:  # an architecture the tracer cannot handle: torch still runs it
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise NotExportableError(f"model {name!r} could not be exported to ONNX ({first}); "
+                                     f"{fix('backend_torch')}.") from None
     hf_tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
     meta = {
         "name": name, "fingerprint": model_fingerprint(model), "dimension": int(model.get_embedding_dimension()),

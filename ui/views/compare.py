@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from simsearch.compare import compare_texts
+from simsearch.embedding import token_parquet_bytes
 from simsearch_ui import components, state
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def token_vectors(model: str, first: str, second: str) -> bytes:
+    """Both sentences' word-piece vectors as `simsearch embed --tokens` writes them (sentence 0 and 1)."""
+    return token_parquet_bytes([first, second], state.encoder(model))
 
 
 def render() -> None:
@@ -28,5 +35,11 @@ def render() -> None:
     st.divider()
     st.subheader("Under the hood")
     components.token_view(comparison.tokens, "first sentence", "second sentence", key="compare")
+    st.download_button("Token vectors (.parquet)", token_vectors(model, first, second),
+                       file_name="token-vectors.parquet", mime="application/vnd.apache.parquet",
+                       icon=":material/download:", key="compare-token-vectors", on_click="ignore",
+                       help="One row per word piece of both sentences, as `simsearch embed --tokens` writes them: "
+                            "sentence (0: first, 1: second), position, token, word and vector (the last layer's "
+                            "output before pooling, not normalised).")
 
 components.guarded(render)

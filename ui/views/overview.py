@@ -9,11 +9,13 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Index
+from simsearch.clustering import CLUSTER_COLUMN
 from simsearch.formatting import human_bytes, readable_time
 from simsearch.projection import available_methods, embedding_map
 from simsearch_ui import components, state
 
 NO_COLOUR = "(none)"
+UNSET = "(not set)"  # a point whose document lacks the column: unclustered, say
 BROWSE_PAGE = 50
 BROWSE_LIMIT = 200_000  # beyond this the whole table would not fit comfortably in the server's memory
 
@@ -60,24 +62,30 @@ def manifest_section(index: Index) -> None:
         column.markdown("\n".join(lines))  # a markdown table wraps long values (paths) instead of cutting them
 
 
+def colour_choices(facets: list, points: pd.DataFrame) -> list[str]:
+    """What the map can colour by: a stored clustering first (however many clusters), then the facets."""
+    stored = [CLUSTER_COLUMN] if f"meta:{CLUSTER_COLUMN}" in points else []
+    return [*stored, *(f.column for f in facets if f.column not in stored), NO_COLOUR]
+
+
 def map_section(index: Index) -> None:
     st.subheader("Map of the embeddings")
-    facets = state.index_facets(index)
     left, middle, right = st.columns(3)
-    colour = left.selectbox("Colour by", [*(f.column for f in facets), NO_COLOUR])
     methods = available_methods()  # the clustering one first: PCA's two axes explain a few percent
     method = middle.selectbox("Projection", methods, format_func={"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}.get,
                               help="t-SNE and UMAP keep neighbours together, so clusters show; PCA is exact and "
                                    "instant but blurs them. UMAP appears when umap-learn is installed.")
     sample = right.number_input("Sample at most", min_value=100, max_value=20_000, value=2_000, step=500)
     points, caption, total = map_points(state.home(), index.name, state.index_version(index), int(sample), method)
+    colour = left.selectbox("Colour by", colour_choices(state.index_facets(index), points),
+                            help="A metadata column; `cluster` is what `simsearch cluster` stored.")
     shown = f"{len(points):,} of {total:,} texts (a random sample)" if len(points) < total else f"all {total:,} texts"
     st.caption(f"{caption} · {shown} · hover a point for its text; scroll to zoom, drag to pan.")
     points["label"] = points["text"].str.slice(0, 120)
     tooltip = [alt.Tooltip("label:N", title="text"), alt.Tooltip("id:N")]
     encoding = {}
     if colour != NO_COLOUR:
-        points[colour] = points[f"meta:{colour}"].astype(str)
+        points[colour] = points[f"meta:{colour}"].fillna(UNSET).astype(str)
         scheme = "tableau10" if points[colour].nunique() <= 10 else "tableau20"
         encoding["color"] = alt.Color(field=colour, type="nominal", scale=alt.Scale(scheme=scheme),
                                       legend=alt.Legend(title=colour, orient="right"))

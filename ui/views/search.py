@@ -1,6 +1,7 @@
 """Search page: a query, k, the search mode and metadata filters in; ranked hits with scores, latency and actions out.
 
-The query, k, the mode and the filters live in the URL (?q=…&k=…&mode=…&filter-INDEX-COLUMN=…), so a reload
+The query, k, the mode and the filters live in the URL (?q=…&k=…&mode=…&filter-INDEX-COLUMN=…, and not-…,
+from-… and to-… for leaving a value out and for ranges), so a reload
 keeps them and a link shares them. They are copied to and from ``st.query_params`` by hand:
 Streamlit 1.67's ``bind="query-params"`` on the query box stops ``st.switch_page`` (the
 Explain button) from leaving the page.
@@ -8,8 +9,10 @@ Explain button) from leaving the page.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -17,8 +20,14 @@ from simsearch import Hit
 from simsearch.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
+if TYPE_CHECKING:
+    from simsearch.store import Facet
+
 ANY = "any"
+_URL_DEFAULTS = {"filter": ANY, "not": False, "from": None, "to": None}  # filter controls' values left out of URLs
 PAGE_SIZE = 20  # result cards per page: k=100 on one page was 14,000 px tall
+FEW_VALUES = 25  # the index's usual facets; a filter's help lists this many values' counts at most
+MANY_VALUES = 1_000  # a column with more distinct values gets no filter (free text, ids); a clustering has fewer
 QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
 _MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
               "hybrid: both lists, scores scaled to 0-1 and summed, meaning weighted 1.5")
@@ -100,8 +109,8 @@ def render() -> None:
     focus_query_box_once()
     filters = filter_widgets(index)
     to_url({QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""), K_KEY: (int(k), 10), MODE_KEY: (mode, DEFAULT_MODE),
-            **{key: (value, ANY) for key, value in st.session_state.items()
-               if isinstance(key, str) and key.startswith(f"filter-{index.name}-")}})
+            **{key: (value, _URL_DEFAULTS[key.split("-", 1)[0]]) for key, value in st.session_state.items()
+               if isinstance(key, str) and key.startswith(tuple(f"{c}-{index.name}-" for c in _URL_DEFAULTS))}})
     query = st.session_state.get(QUERY_KEY) or ""
     if not query:
         return
@@ -109,7 +118,7 @@ def render() -> None:
     leave_out = source["id"] if source and source["text"] == query else None
     result = index.query([query], k=int(k) + (leave_out is not None), filters=filters, mode=mode)
     hits, timings = [h for h in result.hits[0] if h.id != leave_out][: int(k)], result.timings
-    scope = f" matching {', '.join(f'{c} = {v}' for c, v in filters.items())}" if filters else ""
+    scope = f" matching {', '.join(components.describe_filter(c, v) for c, v in filters.items())}" if filters else ""
     similar = f" similar to `{leave_out}` (left out)" if leave_out is not None else ""
     st.caption(f"{len(hits)} results{scope}{similar} from {len(index):,} texts in {timings.total_ms:.0f} ms "
                f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms)")
@@ -147,24 +156,68 @@ def download_buttons(query: str, filters: dict, hits: list[Hit]) -> None:
                           mime="application/json", icon=":material/download:", key="download-json", on_click="ignore")
 
 
+@st.cache_data(show_spinner=False, max_entries=32)
+def many_valued_facets(folder: str, name: str, version: tuple) -> list[Facet]:
+    """Columns with more values than the usual facets, up to MANY_VALUES (a stored clustering's labels, say),
+    their counts cut to the FEW_VALUES most frequent for the help; ``version`` only keys the cache."""
+    index = state.current_index(name)
+    few = {facet.column for facet in state.index_facets(index)}
+    return [dataclasses.replace(facet, counts=facet.counts[:FEW_VALUES])
+            for facet in index.facets(max_values=MANY_VALUES) if facet.column not in few]
+
+
 def filter_widgets(index) -> dict:
-    """One select per low-cardinality metadata column; "any" leaves the column unfiltered."""
-    facets = state.index_facets(index)
-    if not facets:
-        return {}
-    filters = {}
+    """Per metadata column: a value to keep ("any": all) or, ticked "not", to leave out; numbers also a range."""
+    many = many_valued_facets(state.home(), index.name, state.index_version(index))
+    facets = {facet.column: facet for facet in [*state.index_facets(index), *many]}
+    numbers = _numeric_columns(state.home(), index.name, state.index_version(index))
+    filters: dict = {}
     columns = st.columns(4)  # a quarter of the width each, however few columns there are
-    for number, facet in enumerate(facets):
-        values = {str(value): value for value in facet.values}
-        # plain values as options: the URL holds the option's label, which must not change with the counts
-        counts = " · ".join(f"{value}: {count:,}" for value, count in zip(facet.values, facet.counts))
-        key = f"filter-{index.name}-{facet.column}"
-        from_url(key, lambda raw, values=values: raw if raw in values else ANY, ANY)
-        chosen = columns[number % len(columns)].selectbox(
-            facet.column, [ANY, *values], key=key, persist_state="session", help=f"Texts per value: {counts}")
-        if chosen is not None and chosen != ANY:
-            filters[facet.column] = values[chosen]
+    for number, column in enumerate(sorted(facets.keys() | numbers.keys())):
+        place = columns[number % len(columns)]
+        value = _value_picker(place, index.name, facets[column]) if column in facets else components.NO_VALUE
+        exclude = (value is not components.NO_VALUE
+                   and place.checkbox("not", key=_key("not", index.name, column), help=f"Leave out this {column}"))
+        low, high = _range_inputs(place, index.name, column, numbers[column]) if column in numbers else (None, None)
+        spec = components.column_filter(value, exclude, low, high)
+        if spec is not components.NO_VALUE:
+            filters[column] = spec
     return filters
+
+
+def _key(control: str, index_name: str, column: str) -> str:
+    """Widget keys, which are also the URL's parameter names: filter-INDEX-COLUMN, not-…, from-…, to-…."""
+    return f"{control}-{index_name}-{column}"
+
+
+def _value_picker(place, index_name: str, facet):
+    values = {str(value): value for value in facet.values}
+    # plain values as options: the URL holds the option's label, which must not change with the counts
+    counts = " · ".join(f"{value}: {count:,}" for value, count in zip(facet.values, facet.counts))
+    key = _key("filter", index_name, facet.column)
+    from_url(key, lambda raw, values=values: raw if raw in values else ANY, ANY)
+    from_url(_key("not", index_name, facet.column), lambda raw: raw == "True", False)
+    chosen = place.selectbox(facet.column, [ANY, *values], key=key, persist_state="session",
+                             help=f"Texts per value: {counts}")
+    return values[chosen] if chosen is not None and chosen != ANY else components.NO_VALUE
+
+
+def _range_inputs(place, index_name: str, column: str, kind: type) -> tuple[float | None, float | None]:
+    """Two bounds for a numeric column ("from" and "to", both included); an empty one leaves that side open."""
+    left, right = place.columns(2)
+    bounds = []
+    for side, label in ((left, "from"), (right, "to")):
+        key = _key(label, index_name, column)
+        from_url(key, kind, None)
+        bounds.append(side.number_input(f"{column} {label}", value=None, key=key, placeholder="any",
+                                        step=1 if kind is int else None, format=None if kind is int else "%g"))
+    return bounds[0], bounds[1]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _numeric_columns(folder: str, name: str, version: tuple) -> dict[str, type]:
+    """Columns for range controls, judged on a sample (``folder`` and ``version`` only key the cache)."""
+    return components.numeric_columns(state.current_index(name).sample_documents(500))
 
 
 components.guarded(render)
