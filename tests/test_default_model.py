@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from simsearch import Index, read_corpus
+from simsearch import Chunking, Index, read_corpus
 from tests.conftest import DEMO_CSV, SHARED_DATA
 
 pytestmark = pytest.mark.slow
@@ -54,10 +54,16 @@ def test_demo_queries_land_in_their_category(demo_index):
         assert categories.count(category) >= 4, (query, categories)
 
 
-def test_long_texts_are_truncated_with_one_warning(default_encoder, tmp_path, caplog):
+def test_long_texts_are_split_by_default_and_truncated_with_one_warning_when_asked(default_encoder, tmp_path,
+                                                                                    caplog):
     long_text = "word " * 600
+    texts = ["short text", long_text, long_text + "x"]
     with caplog.at_level(logging.WARNING, logger="simsearch"):
-        Index.build("long", ["short text", long_text, long_text + "x"], index_dir=tmp_path)
+        split = Index.build("split", texts, index_dir=tmp_path)
+        assert not [r for r in caplog.records if "truncated" in r.getMessage()]  # read whole, in windows
+        cut = Index.build("cut", texts, index_dir=tmp_path, chunking=Chunking(tokens=0))
+    assert len(split) == len(cut) == 3
+    assert split.check()["extra_windows"] >= 4 and cut.check()["extra_windows"] == 0  # 600 words: 3+ windows each
     warnings = [r.getMessage() for r in caplog.records if "truncated" in r.getMessage()]
     assert warnings == ["2 of 3 texts are longer than the model's 256 tokens and were truncated"]
 
