@@ -34,6 +34,12 @@ FIXES: dict[str, dict[Surface, str]] = {
     "id_column_named": {"python": "id_column={arg!r}", "cli": "--id-column {arg}", "ui": "{arg} as the Id column"},
     "mode": {"python": 'search with mode="{arg}"', "cli": "use --mode {arg}", "ui": "choose the mode {arg}"},
     "upsert": {"python": "pass upsert=True", "cli": "pass --upsert", "ui": "tick Replace existing ids"},
+    "rerank": {"python": "pass rerank= the folder of a cross-encoder (simsearch.train_cross.train_cross_encoder)",
+               "cli": "pass --rerank the folder of a cross-encoder made by `simsearch train --cross-encoder`",
+               "ui": "choose the folder of a cross-encoder made by `simsearch train --cross-encoder`",
+               "http": "give the folder of a cross-encoder made by `simsearch train --cross-encoder`"},
+    "rerank_depth": {"python": "pass a rerank_depth of at least k", "cli": "pass a --rerank-depth of at least --top-k",
+                     "ui": "raise the re-rank depth to at least the number of hits"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }

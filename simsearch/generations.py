@@ -160,6 +160,7 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
         remove_old_generations(folder, draft.number)
         manifest.count = draft.vectors.count
         manifest.updated_at = time.time()
+        manifest.reranker = read_manifest(folder).reranker  # set meanwhile by another process (simsearch reranker)
         write_manifest(folder, manifest)
 
 
