@@ -85,8 +85,9 @@ class OpenIndexes:
 class SharedModel:
     """The model behind /v1/embeddings and /similarity: loaded on first use, once."""
 
-    def __init__(self, model: str | None) -> None:
+    def __init__(self, model: str | None, reranker: str | None = None) -> None:
         self.requested = model
+        self.reranker = reranker  # the cross-encoder folder behind /rerank and search's "rerank": true
         self._encoder: Encoder | None = None
         self._lock = threading.Lock()
 
@@ -109,7 +110,7 @@ class SharedModel:
 
 
 def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
-               model: str | None = None) -> FastAPI:
+               model: str | None = None, rerank: str | None = None) -> FastAPI:
     """The FastAPI application over the indexes in ``index_dir``; ``api_key`` guards every route but /health."""
     try:
         from fastapi import FastAPI
@@ -119,7 +120,11 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
 
     app = FastAPI(title="simsearch", version=__version__,
                   description="Sentence-similarity search over simsearch indexes.")
-    indexes, shared = OpenIndexes(index_dir), SharedModel(model)
+    if rerank is not None:
+        from simsearch.reranking import check_cross_encoder
+
+        rerank = str(check_cross_encoder(rerank))  # a wrong folder stops the server at start, not at a request
+    indexes, shared = OpenIndexes(index_dir), SharedModel(model, rerank)
     add_routes(app, indexes, shared, api_key, lambda: list_indexes(indexes.home))
     add_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
@@ -179,10 +184,10 @@ async def _no_receive() -> dict:
 
 
 def run_server(host: str, port: int, index_dir: str | Path | None, api_key: str | None,
-               model: str | None = None) -> None:
+               model: str | None = None, rerank: str | None = None) -> None:
     """Serve until interrupted (uvicorn, one process)."""
     try:
         import uvicorn
     except ImportError:
         raise MissingDependencyError("the server needs uvicorn: pip install uvicorn") from None
-    uvicorn.run(create_app(index_dir, api_key, model), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(index_dir, api_key, model, rerank), host=host, port=port, log_level="info")

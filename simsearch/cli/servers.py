@@ -47,6 +47,8 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
               "--model", help="Model for /v1/embeddings and /similarity.  [default: all-MiniLM-L6-v2]")] = None,
           api_key_file: Annotated[Path | None, typer.Option(
               "--api-key-file", help="File holding the API key.  [default: $SIMSEARCH_API_KEY, else no key]")]
+          = None, rerank: Annotated[str | None, typer.Option(
+              "--rerank", help="Cross-encoder folder for /rerank and searches sent with \"rerank\": true.")]
           = None) -> None:
     """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
     from simsearch.server import read_api_key, run_server
@@ -55,7 +57,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     if host not in ("127.0.0.1", "localhost", "::1"):
         who = "anyone who can reach it and has the API key" if key else "anyone who can reach it (no API key is set)"
         typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
-    run_server(host, port, index_dir, key, model)
+    run_server(host, port, index_dir, key, model, rerank)
 
 
 def _ui_app_file() -> Path:
