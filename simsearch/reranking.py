@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 SETTINGS_FILE = "simsearch-cross-encoder.json"
 RERANK_DEPTH = 50  # first-stage candidates re-scored per query (never fewer than k)
 BATCH_SIZE = 16  # pairs per forward pass; pairs are sorted by length first, so little padding
+VECTOR_CACHE = 20_000  # blend vectors kept per re-ranker (384 floats each: ~30 MB for the default model)
 _CROSS_EXPORT = "cross-encoder"  # part of the export key: never mistaken for a bi-encoder export of the folder
 
 
@@ -174,6 +176,7 @@ class Reranker:
         self._tokenizer.no_padding()  # each batch is padded to its own longest pair in _run
         self._session = load_session(export / FP32_FILE)
         self._blend_encoder = blend_encoder
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # the blend's text vectors, most recent last
 
     @property
     def name(self) -> str:
@@ -216,10 +219,24 @@ class Reranker:
         return self._session.run(None, {name: feeds[name] for name in self._meta["inputs"]})[0][:, 0]
 
     def _cosines(self, firsts: Sequence[str], seconds: Sequence[str]) -> np.ndarray:
-        unique = list(dict.fromkeys([*firsts, *seconds]))
-        vectors = self._blend_encoder.encode(unique)  # type: ignore[union-attr]
-        row = {text: i for i, text in enumerate(unique)}
-        return np.sum(vectors[[row[t] for t in firsts]] * vectors[[row[t] for t in seconds]], axis=1)
+        """The blend's cosines; texts seen lately (the same documents come back query after query) are not
+        encoded again."""
+        vectors = self._blend_vectors(list(dict.fromkeys([*firsts, *seconds])))
+        return np.array([float(vectors[a] @ vectors[b]) for a, b in zip(firsts, seconds)])
+
+    def _blend_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        with self._lock:
+            found = {text: self._vectors[text] for text in texts if text in self._vectors}
+        missing = [text for text in texts if text not in found]
+        if missing:
+            found.update(zip(missing, self._blend_encoder.encode(missing)))  # type: ignore[union-attr]
+        with self._lock:
+            for text in texts:
+                self._vectors[text] = found[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+        return found
 
 
 def choose_reranker(rerank: str | Path | Reranker | bool | None, default: str | None) -> Reranker | None:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 CrossLoss = Literal["bce", "mse"]
 CROSS_LOSSES: tuple[str, ...] = get_args(CrossLoss)
 # Chosen on STS-B train/dev with the default model's weights (README, "Re-ranking"): every run is listed there.
-CROSS_DEFAULTS = Hyperparameters(epochs=4, batch_size=16, learning_rate=8e-5)
+CROSS_DEFAULTS = Hyperparameters(epochs=2, batch_size=16, learning_rate=8e-5)
 MAX_LENGTH = 256  # word pieces of query + text together; STS pairs are far shorter, passages are cut here
 BLEND_STEPS = 20  # blend weights tried: 0, 1/20, ..., 1
 
