@@ -34,11 +34,13 @@ import numpy as np
 
 from simsearch.encoders.onnx_export import (
     FP32_FILE,
+    INT8_FILE,
     META_FILE,
     TOKENIZER_FILE,
     export_key,
     find_export,
     publish_export,
+    quantize,
     read_meta,
     trace_to_onnx,
 )
@@ -166,7 +168,8 @@ class Reranker:
     Scores are comparable across queries: the blended probability (0-1 when unblended).
     """
 
-    def __init__(self, folder: Path, export: Path, blend: Blend, blend_encoder: Encoder | None) -> None:
+    def __init__(self, folder: Path, export: Path, blend: Blend, blend_encoder: Encoder | None,
+                 quantized: bool = True) -> None:
         from simsearch.encoders.onnx_encoder import load_session, load_tokenizer
 
         self.folder, self.blend = folder, blend
@@ -174,7 +177,8 @@ class Reranker:
         self._lock = threading.Lock()
         self._tokenizer = load_tokenizer(export / TOKENIZER_FILE, self._meta)
         self._tokenizer.no_padding()  # each batch is padded to its own longest pair in _run
-        self._session = load_session(export / FP32_FILE)
+        self.quantized = quantized
+        self._session = load_session(export / (INT8_FILE if quantized else FP32_FILE))
         self._blend_encoder = blend_encoder
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # the blend's text vectors, most recent last
 
@@ -199,6 +203,8 @@ class Reranker:
         pairs = list(zip(firsts, seconds))
         with self._lock:  # a Tokenizer's padding/truncation state is shared; sessions are thread-safe
             encoded = self._tokenizer.encode_batch(pairs) if pairs else []
+        if self.quantized:  # int8 activations are scaled per batch: one pair a run keeps a pair's score its own
+            batch_size = 1
         order = np.argsort([len(e.ids) for e in encoded], kind="stable")  # similar lengths batch together
         logits = np.zeros(len(pairs), dtype=np.float32)
         for start in range(0, len(order), batch_size):
@@ -250,19 +256,26 @@ def choose_reranker(rerank: str | Path | Reranker | bool | None, default: str | 
     return load_reranker(default if rerank is None else rerank)  # type: ignore[arg-type]
 
 
-def load_reranker(rerank: str | Path | Reranker) -> Reranker:
-    """A loaded Reranker for a cross-encoder folder (cached per process and folder contents), or ``rerank`` itself."""
+def load_reranker(rerank: str | Path | Reranker, quantized: bool = True) -> Reranker:
+    """A loaded Reranker for a cross-encoder folder (cached per process and folder contents), or ``rerank`` itself.
+
+    ``quantized``: int8 weights (the default), 4.5x less CPU than fp32; on STS-B dev the trained re-ranker's
+    Spearman moved from 86.05 to 85.90 alone and from 89.51 to 89.49 blended (README, "Re-ranking").
+    fp32 gives torch's scores within 1e-5.
+    """
     if isinstance(rerank, Reranker):
         return rerank
     folder = check_cross_encoder(rerank)
-    return _load_cached(str(folder), export_key(folder, _CROSS_EXPORT))
+    return _load_cached(str(folder), export_key(folder, _CROSS_EXPORT), quantized)
 
 
 @lru_cache(maxsize=4)
-def _load_cached(folder: str, key: str) -> Reranker:
+def _load_cached(folder: str, key: str, quantized: bool) -> Reranker:
     model_dir = Path(folder)
     export = find_export(model_dir, key) or publish_export(folder, model_dir, key,
                                                           lambda staging: _write_export(model_dir, staging))
+    if quantized and not (export / INT8_FILE).exists():
+        quantize(export)
     blend = read_blend(model_dir)
     encoder = None
     if blend.active:
@@ -270,7 +283,7 @@ def _load_cached(folder: str, key: str) -> Reranker:
 
         encoder = load_encoder(blend.model, backend="onnx")
     log.info("loaded re-ranker %s with ONNX Runtime from %s", folder, export)
-    return Reranker(model_dir, export, blend, encoder)
+    return Reranker(model_dir, export, blend, encoder, quantized)
 
 
 def _write_export(model_dir: Path, staging: Path) -> None:

@@ -40,10 +40,12 @@ def test_onnx_scores_equal_the_torch_cross_encoder(cross_encoder):
     pairs = [("a cat sat", "the cat is on the mat"), ("dogs bark", "a long sentence about markets and rates " * 3),
              ("x", "y")]
     expected = CrossEncoder(cross_encoder).predict(pairs)
-    reranker = load_reranker(cross_encoder)
+    reranker = load_reranker(cross_encoder, quantized=False)
     assert np.allclose(reranker.pair_scores([a for a, _ in pairs], [b for _, b in pairs]), expected, atol=1e-5)
     # batching sorts pairs by length: the order of the answers must still be the order asked
     assert np.allclose(reranker.pair_scores(*zip(*pairs[::-1]), batch_size=1), expected[::-1], atol=1e-5)
+    int8 = load_reranker(cross_encoder)  # the default: int8 weights, close to fp32
+    assert int8.quantized and np.allclose(int8.pair_scores(*zip(*pairs)), expected, atol=0.02)
 
 
 def test_reranked_hits_are_sorted_by_the_cross_encoder_and_keep_the_first_score(zoo, cross_encoder):

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simsearch.cli import app
+from simsearch.evaluate import correlation_metrics
 from simsearch.pairs import read_pairs
 from simsearch.reranking import is_cross_encoder, load_reranker, read_blend
 from simsearch.testing import write_anchors, write_scored, write_tiny_bert
@@ -56,9 +57,15 @@ def test_eval_sts_reports_the_blended_score_chosen_in_training(trained):
     result, dev = trained
     run = CliRunner().invoke(app, ["eval", "sts", str(dev), "--model", str(result.output), "--json"])
     assert run.exit_code == 0, run.output
+    pairs = read_pairs(dev)
+    reranker = load_reranker(result.output)  # what eval sts and --rerank score with (int8)
+    expected = correlation_metrics(reranker.pair_scores(pairs.texts["sentence1"], pairs.texts["sentence2"]), pairs)
+    assert json.loads(run.stdout)["spearman"] == pytest.approx(expected["spearman"])
+    assert reranker.blend == read_blend(result.output)
     chosen = json.loads((result.output / "training.json").read_text())["settings"]["blend"]["blended"]
-    assert json.loads(run.stdout)["spearman"] == pytest.approx(chosen["spearman"], abs=1e-3)  # ONNX = torch
-    assert load_reranker(result.output).blend == read_blend(result.output)
+    fp32 = load_reranker(result.output, quantized=False)  # torch's scores: the blend training chose reproduces
+    blended = correlation_metrics(fp32.pair_scores(pairs.texts["sentence1"], pairs.texts["sentence2"]), pairs)
+    assert blended["spearman"] == pytest.approx(chosen["spearman"], abs=1e-3)
 
 
 def test_pairs_without_scores_or_labels_are_refused_and_nothing_is_written(tmp_path):
