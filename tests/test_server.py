@@ -82,7 +82,8 @@ def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
     index = Index.open("animals", index_dir=home, encoder=encoder)
     status, answer = call(url, "POST", "/indexes/animals/search", {"query": "a cat on the sill", "k": 3,
                                                                    "mode": "dense"})
-    assert status == 200 and set(answer["timings"]) == {"encode_ms", "candidates_ms", "fetch_ms", "total_ms"}
+    assert status == 200 and set(answer["timings"]) == {"encode_ms", "candidates_ms", "fetch_ms", "total_ms",
+                                                        "rerank_ms"}
     assert [hit["id"] for hit in answer["hits"]] == [hit.id for hit in index.search("a cat on the sill", 3,
                                                                                     mode="dense")]
     status, batch = call(url, "POST", "/indexes/animals/search",
