@@ -4,9 +4,11 @@ Quality on cisi (BEIR) and the STS-B dev paraphrase set (nDCG@10, MRR@10, Recall
 each mode searching one flat index of the corpus; the plain stack is sentence-transformers'
 ``encode`` + a ``faiss.IndexFlatIP`` over the same vectors. Query latency p50/p99 per mode on
 an index of 10k wikipedia sentences, the plain stack beside it. ``--tokenizers`` adds BM25
-alone under each FTS5 tokenizer (what chose the store's ``LEXICAL_TOKENIZER``).
+alone under each FTS5 tokenizer (what chose the store's ``LEXICAL_TOKENIZER``). ``--rerank DIR``
+adds "hybrid + re-rank" rows (quality and latency, first 50 hybrid hits re-scored by that
+cross-encoder) and the re-rank stage alone: p50/p99 of re-scoring 50 candidates.
 
-    python benchmarks/ranking.py [--tokenizers] [--json-out F]
+    python benchmarks/ranking.py [--tokenizers] [--rerank DIR] [--sets cisi,stsb] [--json-out F]
     python benchmarks/ranking.py --smoke    # a tiny random BERT on synthetic data, in seconds
 
 Run the full benchmark under `flock /tmp/simsearch-heavy.lock` (it encodes ~15k texts on CPU).
@@ -35,8 +37,8 @@ MODES = ("dense", "lexical", "hybrid")
 TOKENIZERS = ("unicode61", "unicode61 remove_diacritics 2", "trigram", "porter unicode61 remove_diacritics 2")
 
 
-def quality_rows(name: str, data, encoder, plain_model, home: Path) -> list[dict]:
-    """One row per mode plus the plain stack, all over the same corpus and vectors."""
+def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str | None = None) -> list[dict]:
+    """One row per mode (and hybrid + re-rank with ``rerank``) plus the plain stack, over one corpus and its vectors."""
     from simsearch import Index
     from simsearch.evaluate import RETRIEVAL_DEPTH, index_retrieval_metrics, ranking_metrics
 
@@ -44,6 +46,9 @@ def quality_rows(name: str, data, encoder, plain_model, home: Path) -> list[dict
                         kind="flat", index_dir=home)
     rows = [{"set": name, "system": f"simsearch {mode}", **pick(index_retrieval_metrics(index, data, 64, mode))}
             for mode in MODES]
+    if rerank is not None:
+        metrics = index_retrieval_metrics(index, data, 16, "hybrid", rerank=rerank)
+        rows.append({"set": name, "system": "simsearch hybrid + re-rank", **pick(metrics)})
     import faiss
 
     doc_ids = list(data.corpus)
@@ -59,8 +64,9 @@ def quality_rows(name: str, data, encoder, plain_model, home: Path) -> list[dict
     return [{"set": name, "system": "plain stack (ST + IndexFlatIP)", **pick(plain)}, *rows]
 
 
-def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, home: Path) -> list[dict]:
-    """p50/p99 of one query at a time, k=10, per mode and for the plain stack."""
+def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, home: Path,
+                 rerank: str | None = None) -> list[dict]:
+    """p50/p99 of one query at a time, k=10, per mode (and hybrid + re-rank) and for the plain stack."""
     import faiss
     from measure import time_queries
 
@@ -78,6 +84,16 @@ def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, hom
     for mode in MODES:
         rows.append({"system": f"simsearch {mode}", **time_queries(lambda q, m=mode: index.search(q, 10, mode=m),
                                                                    queries)})
+    if rerank is not None:
+        from measure import latency_summary
+
+        stage: list[float] = []
+
+        def reranked(query: str) -> None:
+            stage.append(index.query([query], 10, mode="hybrid", rerank=rerank).timings.rerank_ms / 1000)
+
+        rows.append({"system": "simsearch hybrid + re-rank", **time_queries(reranked, queries)})
+        rows.append({"system": "re-rank stage alone (50 candidates)", **latency_summary(stage[1:])})
     index.close()
     return [{"documents": len(texts), **row} for row in rows]
 
@@ -148,6 +164,8 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=10_000, help="latency index size")
     parser.add_argument("--queries", type=int, default=200, help="latency queries")
     parser.add_argument("--json-out", type=Path, default=None)
+    parser.add_argument("--rerank", default=None, help="cross-encoder folder: adds hybrid + re-rank rows")
+    parser.add_argument("--sets", default="cisi,stsb", help="quality sets to run: cisi, stsb or both")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is 2 cores)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -166,22 +184,32 @@ def main() -> None:
     if args.smoke:
         model = str(write_tiny_bert(Path(scratch.name) / "tiny-bert", initializer_range=0.2))
         encoder = load_encoder(model, "mean")
+        if args.rerank is None:  # the smoke run checks the re-rank rows too, with the tiny BERT as a cross-encoder
+            from sentence_transformers import CrossEncoder
+
+            args.rerank = str(Path(scratch.name) / "tiny-ce")
+            CrossEncoder(model, num_labels=1, max_length=128).save_pretrained(args.rerank)
         sets, texts, queries = smoke_data(Path(scratch.name))
         plain_model = encoder.model
     else:
         cisi = DATA / "cisi"
-        sets = {"cisi": read_beir(cisi / "corpus.jsonl", cisi / "queries.jsonl", cisi / "qrels" / "test.tsv"),
-                "stsb-dev paraphrase": paraphrase_retrieval_set([DATA / "stsb" / "dev.csv"])}
+        wanted = set(args.sets.split(","))
+        sets = {"cisi": read_beir(cisi / "corpus.jsonl", cisi / "queries.jsonl", cisi / "qrels" / "test.tsv")
+                } if "cisi" in wanted else {}
+        if "stsb" in wanted:
+            sets["stsb-dev paraphrase"] = paraphrase_retrieval_set([DATA / "stsb" / "dev.csv"])
         texts, queries = wiki_sentences(args.documents), wiki_sentences(args.queries, skip=1)
         encoder = load_encoder()
         model = encoder.name
         plain_model = SentenceTransformer(str(default_model_path()), device="cpu")
     quality = []
     for number, (name, data) in enumerate(sets.items()):
-        quality += [{**row, "set": name} for row in quality_rows(f"set{number}", data, encoder, plain_model, home)]
+        quality += [{**row, "set": name}
+                    for row in quality_rows(f"set{number}", data, encoder, plain_model, home, args.rerank)]
     report = {
         "mode": "smoke" if args.smoke else "full", "model": model, "quality": quality,
-        "latency": latency_rows(texts, queries, encoder, plain_model, home),
+        "latency": latency_rows(texts, queries, encoder, plain_model, home, args.rerank),
+        "reranker": args.rerank,
         "tokenizers": [row for name, data in sets.items() for row in tokenizer_rows(name, data)]
         if args.tokenizers or args.smoke else [],
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),

@@ -119,7 +119,7 @@ def build_index(home: Path, name: str, documents: list[Document], encoder: Encod
     def fill(store: Store) -> tuple[list[str], list[int]]:
         return [doc.text for doc in documents], store.insert(documents)
 
-    return _publish_new_build(home, name, fill, encoder, options, chunking, created_at=None)
+    return _publish_new_build(home, name, fill, encoder, options, chunking, previous=None)
 
 
 def rebuild_index(home: Path, manifest: Manifest, source: Store, encoder: Encoder, options: BuildOptions) -> Path:
@@ -136,8 +136,7 @@ def rebuild_index(home: Path, manifest: Manifest, source: Store, encoder: Encode
         store.reserve_row_ids_below(source.next_row_id())  # ids of deleted rows are never reused
         return texts, row_ids
 
-    return _publish_new_build(home, manifest.name, copy_rows, encoder, options, chunking,
-                              created_at=manifest.created_at)
+    return _publish_new_build(home, manifest.name, copy_rows, encoder, options, chunking, previous=manifest)
 
 
 def _rebuild_chunking(manifest: Manifest) -> Chunking:
@@ -173,7 +172,8 @@ def warn_truncated(encoder: Encoder, texts: Sequence[str]) -> None:
 
 
 def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
-                       encoder: Encoder, options: BuildOptions, chunking: Chunking, created_at: float | None) -> Path:
+                       encoder: Encoder, options: BuildOptions, chunking: Chunking,
+                       previous: Manifest | None) -> Path:
     """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
     with writer_lock(home, name):
         remove_unused_builds(home, name)
@@ -182,7 +182,7 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
             try:
                 store.begin()
                 texts, row_ids = fill(store)
-                _write_build(folder, store, encoder, texts, row_ids, options, chunking, created_at)
+                _write_build(folder, store, encoder, texts, row_ids, options, chunking, previous)
             finally:
                 store.close()
             publish(home, name, folder)
@@ -191,8 +191,10 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
 
 
 def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str], row_ids: list[int],
-                 options: BuildOptions, chunking: Chunking, created_at: float | None) -> None:
-    """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here."""
+                 options: BuildOptions, chunking: Chunking, previous: Manifest | None) -> None:
+    """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here.
+
+    A rebuild (``previous``: the old build's manifest) keeps its creation time and default re-ranker."""
     started = time.time()
     passages = passages_to_encode(encoder, texts, chunking)
     engine = options.engine or LocalEngine()
@@ -206,8 +208,8 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
     name, build_id = folder.name.split("@")
     manifest = Manifest(
         name=name, model=encoder.info.to_dict(), kind=vectors.kind, params=vectors.params, count=len(texts),
-        build_id=build_id, created_at=created_at or now, built_at=now, updated_at=now,
+        build_id=build_id, created_at=previous.created_at if previous else now, built_at=now, updated_at=now,
         build_seconds=round(now - started, 3), simsearch_version=__version__, encoder_backend=encoder.backend,
-        chunk_tokens=chunking.tokens, chunk_overlap=chunking.overlap,
+        chunk_tokens=chunking.tokens, chunk_overlap=chunking.overlap, reranker=previous.reranker if previous else None,
     )
     write_manifest(folder, manifest)

@@ -38,6 +38,12 @@ FIXES: dict[str, dict[Surface, str]] = {
     "chunk_overlap": {"python": "chunking.overlap", "cli": "--chunk-overlap", "ui": "Chunk overlap"},
     "engine_ray": {"python": 'pass engine="ray" to build_engine', "cli": "use --engine ray",
                    "ui": "choose the ray engine"},
+    "rerank": {"python": "pass rerank= the folder of a cross-encoder (simsearch.train_cross.train_cross_encoder)",
+               "cli": "pass --rerank the folder of a cross-encoder made by `simsearch train --cross-encoder`",
+               "ui": "choose the folder of a cross-encoder made by `simsearch train --cross-encoder`",
+               "http": "give the folder of a cross-encoder made by `simsearch train --cross-encoder`"},
+    "rerank_depth": {"python": "pass a rerank_depth of at least k", "cli": "pass a --rerank-depth of at least --top-k",
+                     "ui": "raise the re-rank depth to at least the number of hits"},
     "index_dir": {"python": "pass a folder as index_dir", "cli": "pass a folder with --index-dir",
                   "ui": "point SIMSEARCH_HOME at a folder"},
 }

@@ -20,12 +20,14 @@ import numpy as np
 from simsearch.corpus import decoded_lines, read_rows
 from simsearch.errors import InputError, fix
 from simsearch.pairs import PairSet, read_pairs
+from simsearch.reranking import RERANK_DEPTH
 
 if TYPE_CHECKING:
     from simsearch.chunking import Chunking
     from simsearch.encoders import Encoder
     from simsearch.fusion import Fusion
     from simsearch.index import Index
+    from simsearch.reranking import Reranker
     from simsearch.search import SearchMode
 
 Qrels = Mapping[str, Mapping[str, int]]  # query id -> {document id: relevance > 0}
@@ -46,16 +48,20 @@ class RetrievalSet:
 # --- STS and pair files ------------------------------------------------------------------
 def sts_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict[str, float]:
     """Spearman and Pearson correlation (x100) between cosine similarity and the gold scores."""
-    from scipy.stats import pearsonr, spearmanr
-
     if pairs.format != "scored":
         raise InputError(f"{pairs.source} has no score column; STS evaluation needs sentence1,sentence2,score.")
-    cosine = _pair_cosines(encoder, pairs, batch_size)
+    return correlation_metrics(pair_cosines(encoder, pairs, batch_size), pairs)
+
+
+def correlation_metrics(scores: Sequence[float], pairs: PairSet) -> dict[str, float]:
+    """Spearman and Pearson (x100) of any pair scores (cosines, a cross-encoder's) against the gold scores."""
+    from scipy.stats import pearsonr, spearmanr
+
     gold = np.asarray(pairs.targets, dtype=np.float64)
     if np.ptp(gold) == 0:
         raise InputError(f"{pairs.source}: every score is the same, so no correlation can be measured.")
-    return {"spearman": 100 * float(spearmanr(cosine, gold).statistic),
-            "pearson": 100 * float(pearsonr(cosine, gold).statistic)}
+    return {"spearman": 100 * float(spearmanr(scores, gold).statistic),
+            "pearson": 100 * float(pearsonr(scores, gold).statistic)}
 
 
 def pair_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict[str, float]:
@@ -64,12 +70,16 @@ def pair_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict
     scored -> Spearman/Pearson; labelled -> average precision of ranking the similar
     pairs first by cosine; triplets -> MRR@10 of finding each anchor's positive.
     """
-    if pairs.format == "scored":
-        return sts_metrics(encoder, pairs, batch_size)
-    if pairs.format == "labelled":
-        cosine = _pair_cosines(encoder, pairs, batch_size)
-        return {"average_precision": 100 * average_precision(cosine, pairs.targets)}
+    if pairs.format in ("scored", "labelled"):
+        return pair_score_metrics(pair_cosines(encoder, pairs, batch_size), pairs)
     return retrieval_metrics(encoder, anchor_retrieval_set(pairs), batch_size)
+
+
+def pair_score_metrics(scores: Sequence[float], pairs: PairSet) -> dict[str, float]:
+    """Any pair scores against the gold: correlations for scored pairs, average precision for labelled ones."""
+    if pairs.format == "scored":
+        return correlation_metrics(scores, pairs)
+    return {"average_precision": 100 * average_precision(scores, pairs.targets)}
 
 
 def average_precision(scores: Sequence[float], labels: Sequence[float]) -> float:
@@ -82,7 +92,8 @@ def average_precision(scores: Sequence[float], labels: Sequence[float]) -> float
     return float(np.mean(hits[relevant] / (np.flatnonzero(relevant) + 1)))
 
 
-def _pair_cosines(encoder: Encoder, pairs: PairSet, batch_size: int) -> np.ndarray:
+def pair_cosines(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> np.ndarray:
+    """Cosine similarity of each sentence1 with its sentence2, in order."""
     first, second = (pairs.texts[c] for c in ("sentence1", "sentence2"))
     unique = list(dict.fromkeys(first + second))  # STS files repeat sentences; encode each once
     vectors = encoder.encode(unique, batch_size=batch_size)
@@ -111,30 +122,39 @@ def retrieval_metrics(encoder: Encoder, data: RetrievalSet, batch_size: int = 64
 
 
 def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 64, mode: SearchMode = "dense",
-                            fusion: Fusion | None = None) -> dict[str, float]:
-    """The same figures, searching an existing index (its documents and its own model) in ``mode``."""
+                            fusion: Fusion | None = None, rerank: str | Path | Reranker | None = None,
+                            rerank_depth: int | None = None) -> dict[str, float]:
+    """The same figures, searching an existing index (its documents and its own model) in ``mode``.
+
+    With ``rerank`` (a cross-encoder) the ranking is the re-ranked first ``rerank_depth`` hits
+    (default 50), so Recall@100 and MAP@100 see at most that many.
+    """
     query_ids = [q for q in data.queries if q in data.qrels]
     answers = sorted({doc for q in query_ids for doc in data.qrels[q]})
     missing = len(answers) - len(index.known_ids(answers))
     if missing:  # an answer the index cannot return would silently lower every figure
         raise InputError(f"index {index.name!r} lacks {missing} of the {len(answers)} documents the qrels name; "
                          f"build it from the BEIR corpus with {fix('id_column_named', '_id')}.")
-    k = min(RETRIEVAL_DEPTH + 1, len(index))
+    k = min(RETRIEVAL_DEPTH + 1 if rerank is None else rerank_depth or RERANK_DEPTH, len(index))
     texts = [data.queries[q] for q in query_ids]
-    if mode == "dense":
+    if mode == "dense" and rerank is None:
         hits = index.search_vectors(index.encoder.encode(texts, batch_size=batch_size), k)
     else:
         hits = [found for start in range(0, len(texts), batch_size)
-                for found in index.query(texts[start : start + batch_size], k, mode=mode, fusion=fusion).hits]
+                for found in index.query(texts[start : start + batch_size], k, mode=mode, fusion=fusion,
+                                         rerank=rerank or False, rerank_depth=rerank_depth).hits]
     rankings = {q: [hit.id for hit in found] for q, found in zip(query_ids, hits)}
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
 
 
 def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMode = "dense",
-                           batch_size: int = 64, chunking: Chunking | None = None) -> dict[str, float]:
-    """``retrieval_metrics`` in any search mode, as an index would search: the corpus is built into a
-    temporary flat (exact) index first, for the store's FTS5 index and for the windows of texts longer
-    than the model reads (``chunking``: simsearch.chunking, on by default)."""
+                           batch_size: int = 64, chunking: Chunking | None = None,
+                           rerank: str | Path | Reranker | None = None, rerank_depth: int | None = None,
+                           ) -> dict[str, float]:
+    """``retrieval_metrics`` in any search mode, re-ranked or not, as an index would search: the corpus
+    is built into a temporary flat (exact) index first, for the store's FTS5 index, for the windows of
+    texts longer than the model reads (``chunking``: simsearch.chunking, on by default) and for the
+    re-ranking stage."""
     from simsearch.index import Index
 
     with tempfile.TemporaryDirectory(prefix="simsearch-eval-") as home:
@@ -142,7 +162,7 @@ def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMod
         index = Index.build("eval", rows, encoder=encoder, kind="flat", batch_size=batch_size, index_dir=home,
                             chunking=chunking)
         try:
-            return index_retrieval_metrics(index, data, batch_size, mode)
+            return index_retrieval_metrics(index, data, batch_size, mode, rerank=rerank, rerank_depth=rerank_depth)
         finally:
             index.close()
 

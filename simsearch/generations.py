@@ -161,6 +161,7 @@ def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current:
         remove_old_generations(folder, draft.number)
         manifest.count = store.count()
         manifest.updated_at = time.time()
+        manifest.reranker = read_manifest(folder).reranker  # set meanwhile by another process (simsearch reranker)
         write_manifest(folder, manifest)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from simsearch.encoders import Backend, Encoder
     from simsearch.engines import BuildEngine
     from simsearch.fusion import Fusion
-    from simsearch.search import SearchMode
+    from simsearch.search import RerankOptions, SearchMode
     from simsearch.store import Facet, StoredDocument
 
 
@@ -117,21 +117,23 @@ class Index:
         return self._encoder
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None, mode: SearchMode = DEFAULT_MODE,
-               min_score: float | None = None) -> list[Hit]:
+               min_score: float | None = None, **rerank: Unpack[RerankOptions]) -> list[Hit]:
         """The ``k`` best, best first; ``filters``: {"tag": "pop"}, a list, {"year": {"gte": 2000}} (simsearch.filters);
-        ``mode``: see simsearch.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score)."""
-        return self.query([query], k, filters, mode, min_score=min_score).hits[0]
+        ``mode``: see simsearch.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score);
+        ``rerank=DIR``, ``rerank_depth``: re-rank with a cross-encoder (simsearch.search.RerankOptions)."""
+        return self.query([query], k, filters, mode, min_score=min_score, **rerank).hits[0]
 
     def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None) -> list[list[Hit]]:
+                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
+                     **rerank: Unpack[RerankOptions]) -> list[list[Hit]]:
         """Search several queries in one encoder pass; one list of hits per query."""
-        return self.query(queries, k, filters, mode, min_score=min_score).hits
+        return self.query(queries, k, filters, mode, min_score=min_score, **rerank).hits
 
     def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None
-              ) -> SearchResult:
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None,
+              **rerank: Unpack[RerankOptions]) -> SearchResult:
         """Search several queries and report the time each stage took; ``fusion`` tunes hybrid mode."""
-        return run_query(self._target(mode), queries, k, filters, mode, fusion, min_score)
+        return run_query(self._target(mode), queries, k, filters, mode, fusion, min_score, **rerank)
 
     def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
                        filters: Filters | None = None) -> list[list[Hit]]:
@@ -231,7 +233,7 @@ class Index:
     def _target(self, mode: str = "dense") -> SearchTarget:
         """What a query reads; lexical mode needs no model, so it is not loaded for it."""
         encoder = self.encoder if mode != "lexical" else self._encoder
-        return SearchTarget(encoder, self._vectors(), self._store)  # type: ignore[arg-type]
+        return SearchTarget(encoder, self._vectors(), self._store, self.manifest.reranker)  # type: ignore[arg-type]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode(texts)

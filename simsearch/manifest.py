@@ -42,6 +42,7 @@ class Manifest:
     chunk_overlap: int | None = None
     simsearch_version: str = ""
     format_version: int = FORMAT_VERSION
+    reranker: str | None = None  # a cross-encoder folder every search re-ranks with unless told not to
 
     @property
     def dimension(self) -> int:

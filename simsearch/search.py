@@ -1,10 +1,14 @@
-"""The query pipeline: validate -> encode -> candidates -> fetch -> result, each stage timed.
+"""The query pipeline: validate -> encode -> candidates -> fetch -> rerank -> result, each stage timed.
 
 Three modes choose the candidates stage. ``dense``: nearest vectors, scored by cosine
 similarity in [-1, 1]. ``lexical``: BM25 over the store's FTS5 index, scored by BM25
 (0 or more, unbounded, comparable only within one query); no encoding. ``hybrid``: both
 lists, fused (normalised scores by default, or reciprocal rank; see ``Fusion``), scored by the fused score,
 which only orders hits within one query.
+
+The optional rerank stage re-scores the first ``rerank_depth`` hits (50, never fewer than k)
+with a cross-encoder (simsearch.reranking) and keeps its k best: ``score`` becomes the
+re-ranker's, comparable across queries, and ``first_score`` keeps the first stage's.
 
 Every search goes through here (Index.search, search_batch and query, hence the
 CLI, the UI and the benchmarks). Each stage is one small function with plain
@@ -26,14 +30,16 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
 
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.filters import Filters
 from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
+from simsearch.reranking import RERANK_DEPTH, Reranker, choose_reranker
 
 if TYPE_CHECKING:
     from simsearch.backends import VectorIndex
@@ -50,7 +56,8 @@ DEFAULT_MODE: SearchMode = "hybrid"
 @dataclass(frozen=True)
 class Hit:
     """One search result, best first. ``score`` depends on the mode: cosine similarity in [-1, 1]
-    (dense), BM25 >= 0 (lexical) or the fused score (hybrid); higher is closer in each.
+    (dense), BM25 >= 0 (lexical) or the fused score (hybrid); higher is closer in each. Re-ranked,
+    ``score`` is the re-ranker's and ``first_score`` the mode's (None when not re-ranked).
 
     ``passage``: for a document split into windows, the window that matched (an exact
     substring of ``text``, the part a re-ranker or a reader should look at first); None
@@ -61,12 +68,14 @@ class Hit:
     score: float
     metadata: dict[str, Any] = field(default_factory=dict)
     passage: str | None = None
+    first_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The hit as JSON-ready data; ``passage`` only when there is one, so short texts read as before."""
+        """The hit as JSON-ready data; ``passage`` and ``first_score`` only when set, so plain hits read as before."""
         data = asdict(self)
-        if self.passage is None:
-            del data["passage"]
+        for optional in ("passage", "first_score"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
 
@@ -82,6 +91,7 @@ class StageTimings:
     candidates_ms: float
     fetch_ms: float
     total_ms: float
+    rerank_ms: float = 0.0  # the cross-encoder's share; 0 when not re-ranked
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,7 @@ class SearchTarget:
     encoder: Encoder
     vectors: VectorIndex
     store: Store
+    default_reranker: str | None = None  # the index's own re-ranker (manifest), used unless the caller says False
 
 
 @dataclass(frozen=True)
@@ -118,17 +129,32 @@ class Candidates:
         return Candidates(self.scores[:, :k], self.row_ids[:, :k], None if self.spans is None else self.spans[:, :k])
 
 
+class RerankOptions(TypedDict, total=False):
+    """The re-ranking arguments of every search call (``Index.search(..., rerank=DIR)``).
+
+    ``rerank``: a cross-encoder folder or a loaded Reranker; None uses the index's default
+    re-ranker if it records one; False never re-ranks. ``rerank_depth``: first-stage hits
+    re-scored per query, at least k (default: the larger of k and 50).
+    """
+
+    rerank: str | Path | Reranker | bool | None
+    rerank_depth: int | None
+
+
 def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None,
-              min_score: float | None = None) -> SearchResult:
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None,
+              rerank: str | Path | Reranker | bool | None = None, rerank_depth: int | None = None) -> SearchResult:
     """Run every stage for a batch of queries and time each one.
 
     ``min_score`` drops hits scoring below it after ranking, so a query may get fewer
-    than k; it compares with the mode's score (the fused score in hybrid mode).
+    than k; it compares with the final score (the re-ranker's when re-ranked, the fused score in hybrid mode).
+    ``rerank``/``rerank_depth``: see RerankOptions.
     """
     started = time.perf_counter()
     queries, k, mode = validate_queries(queries), check_k(k), check_mode(mode)
     min_score = check_min_score(min_score)
+    reranker = choose_reranker(rerank, target.default_reranker)
+    depth = check_rerank_depth(rerank_depth, k) if reranker is not None else k
     terms = [lexical_terms(query) for query in queries] if mode != "dense" else []
     if mode == "lexical":
         check_lexical(queries, terms)
@@ -136,19 +162,47 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters
     query_vectors = encode_queries(target.encoder, queries) if mode != "lexical" else None
     encode_ms = (time.perf_counter() - encoding) * 1000
     if query_vectors is not None and mode == "dense":
-        hits, candidates_ms, fetch_ms = search_encoded(target.vectors, target.store, query_vectors, k, filters)
+        hits, candidates_ms, fetch_ms = search_encoded(target.vectors, target.store, query_vectors, depth, filters)
     else:
         searching = time.perf_counter()
         if query_vectors is None:
-            candidates = lexical_candidates(target.store, terms, k, filters)
+            candidates = lexical_candidates(target.store, terms, depth, filters)
         else:
-            candidates = hybrid_candidates(target, query_vectors, terms, k, filters, fusion or Fusion())
+            candidates = hybrid_candidates(target, query_vectors, terms, depth, filters, fusion or Fusion())
         fetching = time.perf_counter()
-        hits = [found[:k] for found in fetch_hits(target.store, candidates)]
+        hits = [found[:depth] for found in fetch_hits(target.store, candidates)]
         candidates_ms, fetch_ms = (fetching - searching) * 1000, (time.perf_counter() - fetching) * 1000
+    reranking = time.perf_counter()
+    if reranker is not None:
+        hits = rerank_hits(reranker, queries, hits, k)
+    rerank_ms = (time.perf_counter() - reranking) * 1000
     if min_score is not None:
         hits = [[hit for hit in found if hit.score >= min_score] for found in hits]
-    return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000))
+    return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000,
+                                           rerank_ms))
+
+
+def rerank_hits(reranker: Reranker, queries: list[str], hits: list[list[Hit]], k: int) -> list[list[Hit]]:
+    """Each query's candidates re-scored by the cross-encoder (one batched pass), the k best by its score.
+
+    ``first_score`` keeps the first stage's score; ties keep the first stage's order.
+    """
+    firsts = [query for query, found in zip(queries, hits) for _ in found]
+    # a long document is judged by the window that matched: the cross-encoder reads as few pieces as the encoder
+    texts = [hit.passage or hit.text for found in hits for hit in found]
+    scores = iter(reranker.pair_scores(firsts, texts).tolist())
+    rescored = [[replace(hit, score=next(scores), first_score=hit.score) for hit in found] for found in hits]
+    return [sorted(found, key=lambda hit: -hit.score)[:k] for found in rescored]
+
+
+def check_rerank_depth(depth: int | None, k: int) -> int:
+    """First-stage hits to re-rank: ``depth`` when it is a whole number >= k; by default the larger of k and 50."""
+    if depth is None:
+        return max(k, RERANK_DEPTH)
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < k:
+        raise InvalidArgumentError(f"the re-rank depth ({depth!r}) is below the number of hits asked for ({k}); "
+                                   f"{fix('rerank_depth')}.")
+    return int(depth)
 
 
 def search_encoded(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,

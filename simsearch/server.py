@@ -119,8 +119,9 @@ class OpenIndexes:
 class SharedModel:
     """The model behind /v1/embeddings and /similarity: loaded on first use, once."""
 
-    def __init__(self, model: str | None, backend: Backend | None = None) -> None:
+    def __init__(self, model: str | None, backend: Backend | None = None, reranker: str | None = None) -> None:
         self.requested, self.backend = model, backend
+        self.reranker = reranker  # the cross-encoder folder behind /rerank and search's "rerank": true
         self._encoder: Encoder | None = None
         self._lock = threading.Lock()
 
@@ -151,6 +152,7 @@ class ServerSettings:
     api_key: str | None = None
     model: str | None = None
     backend: Backend | None = None
+    rerank: str | None = None
 
     def to_environment(self) -> None:
         os.environ[_SETTINGS_VARIABLE] = json.dumps(asdict(self))
@@ -164,10 +166,11 @@ _SETTINGS_VARIABLE = "SIMSEARCH_SERVE_SETTINGS"
 
 
 def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
-               model: str | None = None, backend: Backend | None = None) -> FastAPI:
+               model: str | None = None, backend: Backend | None = None, rerank: str | None = None) -> FastAPI:
     """The FastAPI application over the indexes in ``index_dir``; ``api_key`` guards every route but /health.
 
-    ``backend`` runs the queries and /v1/embeddings (default: the model's fp32 ONNX export, else torch).
+    ``backend`` runs the queries and /v1/embeddings (default: the model's fp32 ONNX export, else torch);
+    ``rerank`` is the cross-encoder folder behind /rerank and searches sent with ``"rerank": true``.
     """
     try:
         from fastapi import FastAPI
@@ -175,7 +178,11 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
         raise MissingDependencyError("the server needs FastAPI: pip install fastapi uvicorn") from None
     from simsearch.server_routes import add_error_handlers, add_routes
 
-    indexes, shared = OpenIndexes(index_dir, backend), SharedModel(model, backend)
+    if rerank is not None:
+        from simsearch.reranking import check_cross_encoder
+
+        rerank = str(check_cross_encoder(rerank))  # a wrong folder stops the server at start, not at a request
+    indexes, shared = OpenIndexes(index_dir, backend), SharedModel(model, backend, rerank)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -196,7 +203,7 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
 def app_from_environment() -> FastAPI:
     """The app of one worker, made from the settings `run_server` put in the environment (uvicorn's factory)."""
     settings = ServerSettings.from_environment()
-    return create_app(settings.index_dir, settings.api_key, settings.model, settings.backend)
+    return create_app(settings.index_dir, settings.api_key, settings.model, settings.backend, settings.rerank)
 
 
 class BodyLimit:
@@ -263,6 +270,10 @@ def run_server(host: str, port: int, settings: ServerSettings, workers: int = 1)
         raise MissingDependencyError("the server needs uvicorn: pip install uvicorn") from None
     if workers < 1:
         raise InvalidArgumentError(f"workers must be at least 1 (got {workers}).")
+    if settings.rerank is not None:
+        from simsearch.reranking import check_cross_encoder
+
+        check_cross_encoder(settings.rerank)  # a wrong folder stops the server here, before any worker starts
     settings.to_environment()
     uvicorn.run(f"{__name__}:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level="info")

@@ -67,6 +67,19 @@ class SearchBody(_Strict):
                                            'or operators {"year": {"gte": 2000, "lt": 2010}}, {"lang": {"ne": "fr"}}.')
     mode: StrictStr = Field(DEFAULT_MODE, description="dense, lexical or hybrid.")
     min_score: float | None = Field(None, description="Drop hits scoring below this (hybrid: the fused score).")
+    rerank: bool | None = Field(None, description="true: re-rank with the server's --rerank cross-encoder (else the "
+                                "index's default); false: never; omitted: the index's default re-ranker, if any.")
+    rerank_depth: int | None = Field(None, ge=1, description="First-stage hits re-ranked per query (>= k; default 50).")
+
+
+class RerankDocument(BaseModel):
+    text: StrictStr
+
+
+class RerankBody(BaseModel):  # Cohere clients send extra fields (model, return_documents): allowed
+    query: StrictStr
+    documents: list[StrictStr | RerankDocument]
+    top_n: int | None = Field(None, ge=1, description="Return only the best top_n.")
 
 
 class DocumentBody(_Strict):
@@ -131,10 +144,11 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
         if body.queries is not None and not body.queries:
             raise InvalidArgumentError('"queries" is empty; send at least one query.')
         texts = [body.query] if body.query is not None else body.queries
-        result = indexes.get(name).query(texts, body.k, body.filters, body.mode,  # type: ignore[arg-type]
-                                         min_score=body.min_score)
-        hits = [[{"id": hit.id, "text": hit.text, "score": hit.score, "metadata": hit.metadata} for hit in found]
-                for found in result.hits]
+        index = indexes.get(name)
+        rerank = body.rerank if body.rerank is not True else shared.reranker or index.manifest.reranker or True
+        result = index.query(texts, body.k, body.filters, body.mode,  # type: ignore[arg-type]
+                             min_score=body.min_score, rerank=rerank, rerank_depth=body.rerank_depth)
+        hits = [[hit.to_dict() for hit in found] for found in result.hits]
         timings = asdict(result.timings)
         # Plain JSON values already: answered as they are, skipping FastAPI's generic re-encoding of every hit.
         return JSONResponse({"hits": hits[0], "timings": timings} if body.query is not None
@@ -182,6 +196,23 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
     def similarity(body: SimilarityBody) -> dict[str, Any]:
         encoder = shared.get()
         return {"cosine": encoder.similarity(body.a, body.b), "model": encoder.info.name}
+
+
+    @app.post("/rerank", **guarded)
+    def rerank(body: RerankBody) -> dict[str, Any]:
+        """Cohere's rerank shape: the documents' indexes with their scores, best first."""
+        from simsearch.reranking import load_reranker
+
+        if shared.reranker is None:
+            raise InvalidArgumentError("this server has no re-ranker; start it with `simsearch serve --rerank DIR` "
+                                       "(a folder made by `simsearch train --cross-encoder`).")
+        if not body.query.strip():
+            raise InvalidArgumentError('"query" is empty; send the text to rank the documents against.')
+        texts = [doc if isinstance(doc, str) else doc.text for doc in body.documents]
+        reranker = load_reranker(shared.reranker)
+        scores = reranker.rerank_scores(body.query, texts).tolist() if texts else []
+        order = sorted(range(len(texts)), key=lambda i: -scores[i])[: body.top_n]
+        return {"results": [{"index": i, "relevance_score": scores[i]} for i in order], "model": reranker.name}
 
 
 def add_error_handlers(app: FastAPI) -> None:

@@ -111,7 +111,7 @@ def train_model(
     """
     say = say or log.info
     started = time.perf_counter()
-    output = _check_output(Path(output), overwrite)
+    output = check_output(Path(output), overwrite)
     train_set = pairs if isinstance(pairs, PairSet) else read_pairs(pairs)
     eval_set = eval_pairs if isinstance(eval_pairs, PairSet) or eval_pairs is None else read_pairs(eval_pairs)
     loss_name = choose_loss(train_set, loss)
@@ -128,7 +128,7 @@ def train_model(
     staging.chmod(0o755)  # mkdtemp makes it private; the published model should read like any folder
     try:
         evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
-        epochs_log = _EpochLog(evaluator(model) if evaluator else {}, progress, say)
+        epochs_log = EpochLog(evaluator(model) if evaluator else {}, progress, say)
         base_weights = _weights_copy(model) if evaluator is not None else None
         best_step = _run_trainer(model, train_set, loss_name, hyper, seed, evaluator, epochs_log, staging)
         best_epoch = epochs_log.kept_epoch(best_step)  # the trainer has loaded that epoch's weights back
@@ -145,7 +145,7 @@ def train_model(
                         "(kept_base_model in training.json); try a lower learning rate",
                         result.selection_metric, result.best_metrics[result.selection_metric])
         write_training_report(result, staging)
-        _move_into_place(staging, output)
+        move_into_place(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
@@ -179,7 +179,7 @@ def _hyperparameters(pair_format: PairFormat, epochs: int | None, batch_size: in
     return hyper
 
 
-def _check_output(output: Path, overwrite: bool) -> Path:
+def check_output(output: Path, overwrite: bool) -> Path:
     output = output.expanduser().resolve()
     if output.exists() and not output.is_dir():
         raise InvalidArgumentError(f"output {str(output)!r} is a file; give a folder path for the trained model.")
@@ -201,7 +201,7 @@ def _loss_module(name: LossName, model: SentenceTransformer):
 
 
 def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName, hyper: Hyperparameters,
-                 seed: int, evaluator: _PairEvaluator | None, epochs_log: _EpochLog, staging: Path) -> int | None:
+                 seed: int, evaluator: _PairEvaluator | None, epochs_log: EpochLog, staging: Path) -> int | None:
     """Train in place; with an evaluator, leave the best epoch's weights in ``model``. Returns its global step.
 
     Checkpoints (one per epoch, weights only) go to ``staging/checkpoints`` and are removed
@@ -265,7 +265,7 @@ class _PairEvaluator(SentenceEvaluator):
         return metrics
 
 
-class _EpochLog(TrainerCallback):
+class EpochLog(TrainerCallback):
     """The per-epoch history and ``say`` lines, and the terminal progress bar with the running loss.
 
     Display and bookkeeping only: evaluation and best-epoch selection belong to the trainer.
@@ -396,7 +396,7 @@ def _plot_curves(result: TrainingResult, path: Path) -> None:
     plt.close(figure)
 
 
-def _move_into_place(staging: Path, output: Path) -> None:
+def move_into_place(staging: Path, output: Path) -> None:
     """Swap the finished folder in; an old folder (with --overwrite) is removed only after."""
     old = None
     if output.exists():

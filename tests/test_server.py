@@ -82,7 +82,8 @@ def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
     index = Index.open("animals", index_dir=home, encoder=encoder)
     status, answer = call(url, "POST", "/indexes/animals/search", {"query": "a cat on the sill", "k": 3,
                                                                    "mode": "dense"})
-    assert status == 200 and set(answer["timings"]) == {"encode_ms", "candidates_ms", "fetch_ms", "total_ms"}
+    assert status == 200 and set(answer["timings"]) == {"encode_ms", "candidates_ms", "fetch_ms", "total_ms",
+                                                        "rerank_ms"}
     assert [hit["id"] for hit in answer["hits"]] == [hit.id for hit in index.search("a cat on the sill", 3,
                                                                                     mode="dense")]
     status, batch = call(url, "POST", "/indexes/animals/search",
@@ -270,3 +271,69 @@ def test_upsert_and_get_in_process(tmp_path, encoder, animals):
     assert (stored.text, stored.metadata) == ("Replaced text.", {"category": "new"})
     assert index.get("missing") is None
     assert Index.open("animals", index_dir=tmp_path).check()["ok"]
+
+
+# --- re-ranking: POST /rerank (Cohere's shape) and "rerank" on search ------------------------------
+
+@pytest.fixture(scope="module")
+def cross_encoder(tiny_checkpoint, tmp_path_factory) -> str:
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path_factory.mktemp("server-ce") / "ce"
+    CrossEncoder(str(tiny_checkpoint), num_labels=1, max_length=128).save_pretrained(str(folder))
+    return str(folder)
+
+
+@pytest.fixture
+def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
+    """Like ``server``, started with --rerank (the tiny cross-encoder) and no API key."""
+    import uvicorn
+
+    from simsearch.server import create_app
+
+    home = tmp_path / "indexes"
+    Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    running = uvicorn.Server(uvicorn.Config(create_app(home, None, tiny_model, cross_encoder), host="127.0.0.1",
+                                            port=port, log_level="warning"))
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started and thread.is_alive():
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+def test_rerank_route_answers_in_cohere_shape_best_first(rerank_server, cross_encoder):
+    from simsearch.reranking import load_reranker
+
+    documents = ["The cat sleeps.", "Rates rose again.", "A dog fetches the ball."]
+    status, body = call(rerank_server, "POST", "/rerank",
+                        {"model": "any", "query": "pets", "documents": [documents[0], {"text": documents[1]},
+                                                                        documents[2]], "top_n": 2}, key=None)
+    assert status == 200, body
+    expected = load_reranker(cross_encoder).rerank_scores("pets", documents)
+    best = sorted(range(3), key=lambda i: -expected[i])[:2]
+    assert [r["index"] for r in body["results"]] == best
+    assert [r["relevance_score"] for r in body["results"]] == pytest.approx([float(expected[i]) for i in best])
+
+
+def test_search_with_rerank_true_uses_the_servers_reranker(rerank_server):
+    status, body = call(rerank_server, "POST", "/indexes/animals/search",
+                        {"query": "a pet", "k": 3, "rerank": True}, key=None)
+    assert status == 200 and len(body["hits"]) == 3 and all("first_score" in hit for hit in body["hits"])
+    assert body["timings"]["rerank_ms"] > 0
+    status, body = call(rerank_server, "POST", "/indexes/animals/search",
+                        {"query": "a pet", "k": 3, "rerank": True, "rerank_depth": 2}, key=None)
+    assert status == 400 and "re-rank depth (2) is below" in body["error"]
+
+
+def test_rerank_without_a_reranker_is_a_400_naming_the_fix(server):
+    url, _ = server
+    status, body = call(url, "POST", "/rerank", {"query": "pets", "documents": ["a cat"]})
+    assert status == 400 and "simsearch serve --rerank DIR" in body["error"]
+    status, body = call(url, "POST", "/indexes/animals/search", {"query": "pets", "rerank": True})
+    assert status == 400 and "no default re-ranker" in body["error"]

@@ -617,3 +617,57 @@ def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_fol
     assert "Report 0 describes" in whole.markdown[0].value and "**violinist**" in whole.markdown[0].value
     assert "A dog fetches the ball in the park." in result_texts(app)  # a short text shows as before
     assert len(app.expander) == 1
+# --- re-ranking ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cross_encoder(tiny_checkpoint, tmp_path_factory) -> str:
+    """The tiny random BERT with a one-output head, saved as a CrossEncoder (scores are arbitrary but fixed)."""
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path_factory.mktemp("ui-ce") / "ce"
+    CrossEncoder(str(tiny_checkpoint), num_labels=1, max_length=128).save_pretrained(str(folder))
+    return str(folder)
+
+
+def test_search_offers_rerank_for_an_index_default_and_ranks_by_the_cross_encoder(app_home, cross_encoder):
+    from simsearch.reranking import load_reranker, set_default_reranker
+
+    set_default_reranker(Index.open("zoo", index_dir=app_home), cross_encoder)
+    app = search(start(), "a pet in the park")
+    assert app.toggle(key="rerank-zoo").value is True
+    scores = result_scores(app)
+    expected = load_reranker(cross_encoder).rerank_scores("a pet in the park", result_texts(app))
+    assert scores == pytest.approx([round(float(s), 3) for s in expected], abs=1e-3)
+    assert scores == sorted(scores, reverse=True)
+    assert any("re-rank" in c.value and "ms" in c.value for c in app.caption if "results from" in c.value)
+    app.toggle(key="rerank-zoo").set_value(False).run()
+    plain = Index.open("zoo", index_dir=app_home).search("a pet in the park", rerank=False)
+    assert result_scores(app) == pytest.approx([round(hit.score, 3) for hit in plain], abs=1e-3)  # the fused score
+
+
+def test_search_reranks_with_a_typed_folder_and_refuses_a_bi_encoder(app_home, cross_encoder, tiny_model):
+    app = start()
+    assert not [t for t in app.toggle if t.key == "rerank-zoo"]  # no cross-encoder known: no toggle
+    app.text_input(key="rerank-folder-zoo").input(tiny_model).run()
+    assert any("is a bi-encoder" in e.value and "cross-encoder" in e.value for e in app.error)
+    app.text_input(key="rerank-folder-zoo").input(cross_encoder).run()
+    app.toggle(key="rerank-zoo").set_value(True).run()
+    search(app, "rain on the trail")
+    assert len(result_scores(app)) == 8 and all(0 <= s <= 1 for s in result_scores(app))
+
+
+def test_compare_shows_the_cross_encoder_score_beside_the_cosine(app_home, tiny_model, cross_encoder):
+    from simsearch.reranking import load_reranker, set_default_reranker
+
+    recorded = set_default_reranker(Index.open("zoo", index_dir=app_home), cross_encoder)
+    app = start("compare")
+    app.selectbox[0].set_value(tiny_model).run()
+    assert app.selectbox[1].options == ["none", recorded]  # an index's default re-ranker is offered
+    app.selectbox[1].set_value(recorded).run()
+    app.text_area[0].input("The cat sleeps.").run()
+    app.text_area[1].input("A kitten is napping.").run()
+    assert not app.exception
+    labels = [m.label for m in app.metric]
+    assert labels == ["cosine similarity", "cross-encoder score"]
+    expected = load_reranker(cross_encoder).pair_scores(["The cat sleeps."], ["A kitten is napping."])[0]
+    assert float(app.metric[1].value) == pytest.approx(float(expected), abs=1e-3)

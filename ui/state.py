@@ -87,6 +87,19 @@ def known_models() -> list[str]:
     return models
 
 
+def known_rerankers() -> list[str]:
+    """The default re-rankers (cross-encoder folders) the indexes here record, each once."""
+    folders: list[str] = []
+    for name in index_names():
+        try:
+            folder = describe_index(name, home()).reranker
+        except SimsearchError:
+            continue
+        if folder is not None and folder not in folders:
+            folders.append(folder)
+    return folders
+
+
 def select_index_after_rerun(name: str | None, message: str | None = None) -> None:
     """Point the sidebar picker at ``name`` (None: the first) on the next run, and show ``message`` there."""
     st.session_state[_PENDING_INDEX] = name

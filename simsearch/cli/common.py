@@ -64,6 +64,17 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text
 Mode = Annotated[str, typer.Option(
     "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both, fused by rank).  [default: hybrid]")]
 
+Rerank = Annotated[str | None, typer.Option(
+    "--rerank", help="Re-rank the first stage's hits with this cross-encoder folder (`train --cross-encoder`); "
+    "'none' skips the index's default re-ranker.")]
+RerankDepth = Annotated[int | None, typer.Option(
+    "--rerank-depth", help="First-stage hits re-ranked per query, at least --top-k.  [default: 50 or k if larger]")]
+
+
+def rerank_choice(rerank: str | None) -> str | bool | None:
+    """--rerank as the API's ``rerank``: a folder, False for 'none', None (the index's default) when not given."""
+    return False if rerank == "none" else rerank
+
 
 eval_app = typer.Typer(help="Measure a model or an index: STS correlation and retrieval metrics.",
                        no_args_is_help=True, rich_markup_mode=None)

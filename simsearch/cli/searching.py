@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from simsearch.cli.common import AsJson, Backend, IndexDir, Mode, app, loading_model
+from simsearch.cli.common import AsJson, Backend, IndexDir, Mode, Rerank, RerankDepth, app, loading_model, rerank_choice
 from simsearch.errors import InputError
 
 
@@ -25,11 +25,13 @@ def search(
         "(e.g. 'year>=2000'); repeat to combine.")] = None,
     min_score: Annotated[float | None, typer.Option(
         "--min-score", help="Drop hits scoring below this (in hybrid mode, the fused score).")] = None,
+    rerank: Rerank = None, rerank_depth: RerankDepth = None,
 ) -> None:
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
     from simsearch.filters import filters_from_expressions
-    from simsearch.search import check_mode, lexical_terms
+    from simsearch.reranking import choose_reranker
+    from simsearch.search import check_mode, check_rerank_depth, lexical_terms
 
     if (query is None) == (queries is None):
         raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
@@ -37,6 +39,11 @@ def search(
     filters = filters_from_expressions(filter_ or [])
     lines = [query] if queries is None else _query_lines(queries)
     index = Index.open(name, index_dir=index_dir, backend=backend)
+    reranker = choose_reranker(rerank_choice(rerank), index.manifest.reranker)  # a bad folder fails before any search
+    if reranker is not None:
+        check_rerank_depth(rerank_depth, k)
+    elif rerank_depth is not None:
+        raise InputError("--rerank-depth needs a re-ranker; pass --rerank with a cross-encoder folder.")
     if mode != "lexical":
         with loading_model(index.manifest.model["name"], quiet=False):
             index.encoder  # noqa: B018 - loaded here, under the "loading model" line
@@ -48,7 +55,8 @@ def search(
         return "has no words to match lexically" if mode == "lexical" and not lexical_terms(text) else None
 
     texts = [text for text in lines if queries is None or unanswerable(text) is None]
-    found = iter(index.search_batch(texts, k, filters, mode, min_score) if texts else [])
+    found = iter(index.search_batch(texts, k, filters, mode, min_score, rerank=reranker or False,
+                                    rerank_depth=rerank_depth) if texts else [])
     for number, text in enumerate(lines, start=1):
         if queries is not None and unanswerable(text):  # kept in place: output line N answers input line N
             problem = f"line {number} {unanswerable(text)}"
@@ -63,6 +71,28 @@ def search(
         else:
             _print_hits(text, hits, show_query=queries is not None)
 
+
+
+@app.command()
+def reranker(
+    name: str,
+    folder: Annotated[str | None, typer.Argument(help="Cross-encoder folder (`train --cross-encoder`).")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Stop re-ranking by default.")] = False,
+    index_dir: IndexDir = None,
+) -> None:
+    """Show, set or clear NAME's default re-ranker: searches re-rank with it unless given `--rerank none`."""
+    from simsearch import Index
+    from simsearch.reranking import set_default_reranker
+
+    if folder is not None and clear:
+        raise InputError("give a FOLDER or --clear, not both.")
+    index = Index.open(name, index_dir=index_dir)
+    if folder is None and not clear:
+        typer.echo(index.manifest.reranker or f"index {name!r} has no default re-ranker")
+        return
+    recorded = set_default_reranker(index, folder)
+    typer.echo(f"index {name!r} now re-ranks with {recorded}" if recorded else
+               f"index {name!r} no longer re-ranks by default")
 
 
 def _query_lines(path: Path) -> list[str]:
@@ -95,5 +125,6 @@ def _print_hits(query: str, hits, show_query: bool) -> None:
         typer.echo("  (no hits)")
     for rank, hit in enumerate(hits, start=1):
         meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
-        typer.echo(f"{rank:>3}. {hit.score:.3f}  [{hit.id}] {hit.text}{meta}")
+        first = f" (first stage {hit.first_score:.3f})" if hit.first_score is not None else ""
+        typer.echo(f"{rank:>3}. {hit.score:.3f}{first}  [{hit.id}] {hit.text}{meta}")
 

@@ -50,7 +50,9 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
           = None,
           workers: Annotated[int, typer.Option(
               "--workers", min=1, help="Server processes sharing the port; each loads the models once.")] = 1,
-          backend: Backend = None) -> None:
+          backend: Backend = None, rerank: Annotated[str | None, typer.Option(
+              "--rerank", help="Cross-encoder folder for /rerank and searches sent with \"rerank\": true.")]
+          = None) -> None:
     """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
     from simsearch.server import ServerSettings, read_api_key, run_server
 
@@ -59,7 +61,8 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
         who = "anyone who can reach it and has the API key" if key else "anyone who can reach it (no API key is set)"
         typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
     home = str(index_dir.resolve()) if index_dir is not None else None
-    run_server(host, port, ServerSettings(home, key, model, backend), workers)  # type: ignore[arg-type]
+    reranker = str(Path(rerank).expanduser().resolve()) if rerank is not None else None  # same folder in every worker
+    run_server(host, port, ServerSettings(home, key, model, backend, reranker), workers)  # type: ignore[arg-type]
 
 
 def _ui_app_file() -> Path:

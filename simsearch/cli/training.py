@@ -18,6 +18,8 @@ from simsearch.cli.common import (
     Model,
     Pooling,
     Quiet,
+    Rerank,
+    RerankDepth,
     app,
     chunking_flags,
     eval_app,
@@ -33,7 +35,8 @@ def train(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the trained model (must not exist).")],
     base: Annotated[str | None, typer.Option(help="Model to start from: default, a model folder or a BERT.")] = None,
     loss: Annotated[str | None, typer.Option(
-        help="contrastive, online-contrastive, mnrl or cosent.  [default: chosen from the columns]")] = None,
+        help="contrastive, online-contrastive, mnrl or cosent (bce or mse with --cross-encoder).  "
+        "[default: chosen from the columns]")] = None,
     pooling: Pooling = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Passes over the pairs.  [default: per layout]")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=2, help="Pairs per step.")] = None,
@@ -42,12 +45,22 @@ def train(
                                               "the best epoch is kept.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (shuffling, dropout).")] = 42,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
+    cross_encoder: Annotated[bool, typer.Option(
+        "--cross-encoder", help="Train a re-ranker (query and text read together; loss bce or mse) "
+        "for `search --rerank DIR`.")] = False,
+    blend_model: Annotated[str, typer.Option(
+        "--blend-model", help="With --cross-encoder and --eval: bi-encoder whose cosine is blended in, "
+        "weight chosen on --eval; 'none' for no blend.")] = "default",
     quiet: Quiet = False,
 ) -> None:
-    """Fine-tune the Siamese BERT on your pairs; use the result with `build/rebuild --model DIR`."""
+    """Fine-tune the Siamese BERT on your pairs (use it with `build/rebuild --model DIR`), or a cross-encoder."""
     from simsearch.progress import progress_wanted
     from simsearch.train import train_model
 
+    if cross_encoder:
+        _train_cross(pairs, output, base, loss, pooling, epochs, batch_size, lr, eval, blend_model, seed,
+                     overwrite, quiet)
+        return
     result = train_model(pairs, output, base=base, loss=loss, pooling=pooling, epochs=epochs, batch_size=batch_size,
                          learning_rate=lr, eval_pairs=eval, seed=seed, overwrite=overwrite,
                          progress=progress_wanted(quiet), say=lambda line: say(line, quiet))
@@ -57,6 +70,23 @@ def train(
     say(f"saved {result.output} ({kept}; {result.wall_seconds:.0f} s); report in training.json", quiet)
 
 
+def _train_cross(pairs: Path, output: Path, base: str | None, loss: str | None, pooling: str | None,
+                 epochs: int | None, batch_size: int | None, lr: float | None, eval: Path | None,
+                 blend_model: str, seed: int, overwrite: bool, quiet: bool) -> None:
+    from simsearch.progress import progress_wanted
+    from simsearch.train_cross import train_cross_encoder
+
+    if pooling is not None:
+        raise InputError("--pooling does not apply to --cross-encoder: it scores the pair, it pools no vectors.")
+    result = train_cross_encoder(pairs, output, base=base, loss=loss or "bce", epochs=epochs, batch_size=batch_size,
+                                 learning_rate=lr, eval_pairs=eval, seed=seed, overwrite=overwrite,
+                                 blend_model=None if blend_model == "none" else blend_model,
+                                 progress=progress_wanted(quiet), say=lambda line: say(line, quiet))
+    kept = f"epoch {result.best_epoch}"
+    if result.selection_metric:
+        kept += f", {result.selection_metric} {result.best_metrics[result.selection_metric]:.2f}"
+    say(f"saved cross-encoder {result.output} ({kept}; {result.wall_seconds:.0f} s); report in training.json; "
+        f"re-rank with `simsearch search NAME QUERY --rerank {result.output}`", quiet)
 
 
 @eval_app.command("sts")
@@ -65,14 +95,32 @@ def eval_sts(
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
     backend: Backend = None,
 ) -> None:
-    """Spearman and Pearson (x100) of cosine similarity against the gold scores."""
+    """Spearman and Pearson (x100) of cosine similarity, or of a cross-encoder's score, against the gold scores."""
     from simsearch.encoders import load_encoder
     from simsearch.evaluate import sts_metrics
     from simsearch.pairs import read_pairs
+    from simsearch.reranking import is_cross_encoder
 
     pairs = read_pairs(file)
+    if model is not None and is_cross_encoder(model):
+        _eval_sts_cross(model, pooling, pairs, as_json)
+        return
     encoder = load_encoder(model, pooling, backend or "torch")
     print_metrics(encoder.name, len(pairs), sts_metrics(encoder, pairs, batch_size), as_json)
+
+
+def _eval_sts_cross(model: str, pooling: str | None, pairs, as_json: bool) -> None:
+    """``eval sts`` with a cross-encoder: its (blended) pair scores, the ones `--rerank` ranks by."""
+    from simsearch.evaluate import correlation_metrics
+    from simsearch.reranking import load_reranker
+
+    if pooling is not None:
+        raise InputError("--pooling does not apply to a cross-encoder: it scores the pair, it pools no vectors.")
+    if pairs.format != "scored":
+        raise InputError(f"{pairs.source} has no score column; STS evaluation needs sentence1,sentence2,score.")
+    reranker = load_reranker(model)
+    scores = reranker.pair_scores(pairs.texts["sentence1"], pairs.texts["sentence2"])
+    print_metrics(reranker.name, len(pairs), correlation_metrics(scores, pairs), as_json)
 
 
 @eval_app.command("retrieval")
@@ -84,8 +132,11 @@ def eval_retrieval(
     index: Annotated[str | None, typer.Option("--index", help="Search this index instead of a model.")] = None,
     as_json: AsJson = False, batch_size: BatchSize = 64, index_dir: IndexDir = None, mode: Mode = "hybrid",
     backend: Backend = None, chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
+    rerank: Rerank = None, rerank_depth: RerankDepth = None,
 ) -> None:
-    """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index."""
+    """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index.
+
+    With --rerank the ranking is the re-ranked first --rerank-depth hits (50), so @100 figures see that many."""
     from simsearch.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
     from simsearch.search import check_mode
 
@@ -96,17 +147,22 @@ def eval_retrieval(
                          "windows it was built with (`simsearch rebuild NAME --chunk-tokens N` changes them).")
     mode = check_mode(mode)
     data = read_beir(corpus, queries, qrels)
+    reranker = _reranker(rerank, rerank_depth)
     if index is not None:
         from simsearch import Index
 
         opened = Index.open(index, index_dir=index_dir, backend=backend)
-        name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size, mode)
+        name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size, mode, rerank=reranker,
+                                                                  rerank_depth=rerank_depth)
     else:
         from simsearch.encoders import load_encoder
 
         encoder = load_encoder(model, pooling, backend or "torch")
         chunking = chunking_flags(chunk_tokens, chunk_overlap)
-        name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size, chunking)
+        name, metrics = encoder.name, mode_retrieval_metrics(encoder, data, mode, batch_size, chunking,
+                                                             rerank=reranker, rerank_depth=rerank_depth)
+    if reranker is not None:
+        name += f" re-ranked by {reranker.name}"
     print_metrics(name, len(data.qrels), metrics, as_json)
 
 
@@ -114,7 +170,7 @@ def eval_retrieval(
 def eval_paraphrase(
     files: Annotated[list[Path], typer.Argument(help="STS-style pair files; their sentences form the corpus.")],
     model: Model = None, pooling: Pooling = None, as_json: AsJson = False, batch_size: BatchSize = 64,
-    mode: Mode = "hybrid", backend: Backend = None,
+    mode: Mode = "hybrid", backend: Backend = None, rerank: Rerank = None, rerank_depth: RerankDepth = None,
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
     from simsearch.encoders import load_encoder
@@ -123,10 +179,22 @@ def eval_paraphrase(
 
     mode = check_mode(mode)
     data = paraphrase_retrieval_set(files)
+    reranker = _reranker(rerank, rerank_depth)
     encoder = load_encoder(model, pooling, backend or "torch")
-    print_metrics(encoder.name, len(data.qrels), mode_retrieval_metrics(encoder, data, mode, batch_size), as_json)
+    metrics = mode_retrieval_metrics(encoder, data, mode, batch_size, rerank=reranker, rerank_depth=rerank_depth)
+    name = encoder.name + (f" re-ranked by {reranker.name}" if reranker is not None else "")
+    print_metrics(name, len(data.qrels), metrics, as_json)
 
 
+def _reranker(rerank: str | None, rerank_depth: int | None):
+    """The --rerank folder loaded (a bad one fails here, before any encoding); --rerank-depth alone is refused."""
+    from simsearch.reranking import load_reranker
+
+    if rerank is None or rerank == "none":
+        if rerank_depth is not None:
+            raise InputError("--rerank-depth needs a re-ranker; pass --rerank with a cross-encoder folder.")
+        return None
+    return load_reranker(rerank)
 
 
 @eval_app.command("longtext")

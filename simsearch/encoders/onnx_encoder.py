@@ -38,8 +38,8 @@ class OnnxEncoder(Encoder):
         self._meta, self._source = meta, source
         self._model_lock = threading.Lock()
         self._st_model: SentenceTransformer | None = None
-        self._tokenizer = _load_tokenizer(folder / TOKENIZER_FILE, meta)
-        self._session = _load_session(folder / (INT8_FILE if quantized else FP32_FILE))
+        self._tokenizer = load_tokenizer(folder / TOKENIZER_FILE, meta)
+        self._session = load_session(folder / (INT8_FILE if quantized else FP32_FILE))
 
     @property
     def model(self) -> SentenceTransformer:
@@ -94,7 +94,7 @@ def load_onnx_encoder(name: str, source: str, pooling: PoolingMode | None, quant
     return encoder
 
 
-def _load_tokenizer(path: Path, meta: dict):
+def load_tokenizer(path: Path, meta: dict):
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
@@ -103,7 +103,7 @@ def _load_tokenizer(path: Path, meta: dict):
     return tokenizer
 
 
-def _load_session(path: Path):
+def load_session(path: Path):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

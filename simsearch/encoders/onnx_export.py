@@ -24,6 +24,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,9 @@ def find_or_export(name: str, source: str, pooling: PoolingMode | None, quantize
             f"{fix('model')}, or {fix('backend_torch')}."
         )
     key = export_key(model_dir, pooling)
-    folder = next((c / key for c in cache_roots(model_dir) if (c / key / META_FILE).exists()), None)
+    folder = find_export(model_dir, key)
     if folder is None:
-        folder = _export(name, source, pooling, key, model_dir)
+        folder = publish_export(name, model_dir, key, lambda staging: _write_export(name, source, pooling, staging))
     if quantized and not (folder / INT8_FILE).exists():
         quantize(folder)
     return folder
@@ -88,7 +89,17 @@ def cache_roots(model_dir: Path) -> list[Path]:
     return roots[::-1] if user else roots
 
 
-def _export(name: str, source: str, pooling: PoolingMode | None, key: str, model_dir: Path) -> Path:
+def find_export(model_dir: Path, key: str) -> Path | None:
+    """The finished export of ``model_dir`` under ``key`` in any cache root, or None."""
+    return next((c / key for c in cache_roots(model_dir) if (c / key / META_FILE).exists()), None)
+
+
+def publish_export(name: str, model_dir: Path, key: str, write: Callable[[Path], None]) -> Path:
+    """Run ``write(staging)`` in a fresh folder of the first writable cache root, then publish it as ``key``.
+
+    Shared by the encoders' exports and the re-rankers' (simsearch.reranking): ``write``
+    fills the folder (``model.onnx``, ``tokenizer.json``, ``meta.json`` last).
+    """
     for root in cache_roots(model_dir):
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -96,7 +107,7 @@ def _export(name: str, source: str, pooling: PoolingMode | None, key: str, model
         except OSError:
             continue
         try:
-            _write_export(name, source, pooling, staging)
+            write(staging)
             staging.chmod(0o755)  # mkdtemp makes it private; other users may read the export
             final = root / key
             try:
@@ -116,8 +127,6 @@ def _export(name: str, source: str, pooling: PoolingMode | None, key: str, model
 def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: Path) -> None:
     """Trace the transformer on CPU in fp32 and save it with its tokenizer and settings."""
     _require("onnx", "onnx")
-    import torch
-
     model = build_sentence_transformer(name, source, pooling).to("cpu").float().eval()
     modules = [type(module).__name__ for module in model]
     if modules[:2] != ["Transformer", "Pooling"] or any(m not in _SUPPORTED_MODULES for m in modules):
@@ -134,21 +143,12 @@ def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: P
     sample = hf_tokenizer(["a short one", "a somewhat longer sentence to pad"], padding=True, return_tensors="pt")
     inputs = [n for n in _INPUTS if n in sample]
     log.info("exporting %s to ONNX (once; cached in %s)", name, folder.parent)
-    auto_model = transformer.auto_model
-    if hasattr(auto_model, "set_attn_implementation"):
-        auto_model.set_attn_implementation("eager")  # traces the padding mask as plain tensor ops
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
-        try:
-            torch.onnx.export(
-                _LastHiddenState(auto_model, inputs), tuple(sample[n] for n in inputs), str(folder / FP32_FILE),
-                input_names=inputs, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-                dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*inputs, "last_hidden_state"]},
-            )
-        except Exception as exc:  # an architecture the tracer cannot handle: torch still runs it
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise NotExportableError(f"model {name!r} could not be exported to ONNX ({first}); "
-                                     f"{fix('backend_torch')}.") from None
+    try:
+        trace_to_onnx(transformer.auto_model, sample, inputs, "last_hidden_state", folder / FP32_FILE)
+    except Exception as exc:  # an architecture the tracer cannot handle: torch still runs it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotExportableError(f"model {name!r} could not be exported to ONNX ({first}); "
+                                 f"{fix('backend_torch')}.") from None
     hf_tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
     meta = {
         "name": name, "fingerprint": model_fingerprint(model), "dimension": int(model.get_embedding_dimension()),
@@ -183,10 +183,32 @@ def _hide_preprocessing_advice(record: logging.LogRecord) -> bool:
     return "pre-processing before quantization" not in record.getMessage()
 
 
-class _LastHiddenState:
-    """Wraps the transformer so the traced graph takes named tensors and returns one output."""
+def trace_to_onnx(model: Any, sample: Any, inputs: list[str], output: str, path: Path,
+                  per_token: bool = True) -> None:
+    """Trace a transformers ``model`` on CPU with the tokenizer's ``sample`` batch and save the graph.
 
-    def __new__(cls, model, inputs: list[str]):
+    The graph takes the named ``inputs`` (batch and token axes dynamic) and returns the
+    model output field ``output``: ``last_hidden_state`` for encoders (``per_token``), ``logits``
+    for re-rankers (one row per pair).
+    """
+    import torch
+
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")  # traces the padding mask as plain tensor ops
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
+        torch.onnx.export(
+            _OneOutput(model, inputs, output), tuple(sample[n] for n in inputs), str(path),
+            input_names=inputs, output_names=[output], opset_version=17, dynamo=False,
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in inputs} | {output: {0: "batch", 1: "tokens"}
+                                                                           if per_token else {0: "batch"}},
+        )
+
+
+class _OneOutput:
+    """Wraps the model so the traced graph takes named tensors and returns one output field."""
+
+    def __new__(cls, model, inputs: list[str], output: str):
         import torch
 
         class Wrapper(torch.nn.Module):
@@ -195,7 +217,7 @@ class _LastHiddenState:
                 self.model = model
 
             def forward(self, *tensors):
-                return self.model(**dict(zip(inputs, tensors))).last_hidden_state
+                return getattr(self.model(**dict(zip(inputs, tensors))), output)
 
         return Wrapper().eval()
 

@@ -1,4 +1,4 @@
-"""Compare page: two sentences, their cosine similarity, and the tokens behind it."""
+"""Compare page: two sentences, their cosine similarity (and a cross-encoder's score), and the tokens behind it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ def token_vectors(model: str, first: str, second: str) -> bytes:
 def render() -> None:
     st.title("Compare two sentences")
     models = state.known_models()
-    model = st.selectbox("Model", models, help="The default model, or one an index here was built with.")
+    model_column, cross_column = st.columns(2)
+    model = model_column.selectbox("Model", models, help="The default model, or one an index here was built with.")
+    cross_encoder = cross_column.selectbox(
+        "Cross-encoder", ["none", *state.known_rerankers()], accept_new_options=True,
+        help="A cross-encoder folder (`simsearch train --cross-encoder`; an index's default re-ranker is listed): "
+             "it reads both sentences together and scores the pair.")
     left, right = st.columns(2)
     first = left.text_area("First sentence", "A man is playing a guitar.", height=80)
     second = right.text_area("Second sentence", "Someone plays an instrument on stage.", height=80)
@@ -28,6 +33,10 @@ def render() -> None:
     comparison = compare_texts(first, second, state.encoder(model))
     score_column, reading_column = st.columns([1, 4], vertical_alignment="center")
     score_column.metric("cosine similarity", f"{comparison.score:.3f}")
+    if cross_encoder and cross_encoder != "none":
+        score_column.metric("cross-encoder score", f"{cross_encoder_score(cross_encoder, first, second):.3f}",
+                            help="The re-ranker's score of the pair (its recorded blend with a bi-encoder included), "
+                                 "the one `search --rerank` ranks by.")
     reading_column.markdown(f"### {comparison.reading.capitalize()}")
     reading_column.caption("Cosine of the two sentence vectors (1: same direction, 0: unrelated), read on the "
                            "STS-B scale people use to rate sentence pairs. Calibrated on all-MiniLM-L6-v2; other "
@@ -41,5 +50,11 @@ def render() -> None:
                        help="One row per word piece of both sentences, as `simsearch embed --tokens` writes them: "
                             "sentence (0: first, 1: second), position, token, word and vector (the last layer's "
                             "output before pooling, not normalised).")
+
+def cross_encoder_score(folder: str, first: str, second: str) -> float:
+    from simsearch.reranking import load_reranker
+
+    return float(load_reranker(folder).pair_scores([first], [second])[0])
+
 
 components.guarded(render)

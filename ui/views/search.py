@@ -107,6 +107,7 @@ def render() -> None:
     mode = mode_column.segmented_control("Mode", MODES, key=MODE_KEY, help=_MODE_HELP,
                                          persist_state="session") or DEFAULT_MODE
     focus_query_box_once()
+    reranker = rerank_toggle(index)
     filters = filter_widgets(index)
     to_url({QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""), K_KEY: (int(k), 10), MODE_KEY: (mode, DEFAULT_MODE),
             **{key: (value, _URL_DEFAULTS[key.split("-", 1)[0]]) for key, value in st.session_state.items()
@@ -116,12 +117,14 @@ def render() -> None:
         return
     source = st.session_state.get(_SIMILAR_TO)
     leave_out = source["id"] if source and source["text"] == query else None
-    result = index.query([query], k=int(k) + (leave_out is not None), filters=filters, mode=mode)
+    result = index.query([query], k=int(k) + (leave_out is not None), filters=filters, mode=mode,
+                         rerank=reranker or False)
     hits, timings = [h for h in result.hits[0] if h.id != leave_out][: int(k)], result.timings
     scope = f" matching {', '.join(components.describe_filter(c, v) for c, v in filters.items())}" if filters else ""
     similar = f" similar to `{leave_out}` (left out)" if leave_out is not None else ""
     st.caption(f"{len(hits)} results{scope}{similar} from {len(index):,} texts in {timings.total_ms:.0f} ms "
-               f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms)")
+               f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms"
+               + (f" · re-rank {timings.rerank_ms:.1f} ms)" if reranker else ")"))
     if not hits:
         st.info("No text matches these filters. Set a filter back to “any”.")
         return
@@ -130,9 +133,29 @@ def render() -> None:
     shown = page_of(groups, f"{query}\0{mode}", int(k))
     score_name, score_max = {"dense": ("cosine", 1.0), "lexical": ("BM25", hits[0].score),
                              "hybrid": ("fused score", 2.5)}[mode]  # hybrid: 1.5 x dense + 1 x lexical, each 0-1
+    if reranker:
+        score_name, score_max = "re-ranker score", 1.0
     for rank, hit, same in shown:
         components.hit_card(rank, hit, key=f"hit-{rank}", on_similar=find_similar, on_explain=explain,
                             identical=[h.id for h in same], query=query, score_name=score_name, score_max=score_max)
+
+
+def rerank_toggle(index) -> str | None:
+    """The cross-encoder folder to re-rank with, or None: a toggle, offered when the index records a default
+    re-ranker or a folder is typed under "Re-ranker" (checked at once, so a wrong folder is one red line)."""
+    from simsearch.reranking import check_cross_encoder
+
+    folder = index.manifest.reranker
+    if folder is None:
+        with st.expander("Re-ranker"):
+            typed = st.text_input("Cross-encoder folder", key=f"rerank-folder-{index.name}",
+                                  placeholder="made by `simsearch train --cross-encoder`")
+        folder = str(check_cross_encoder(typed.strip())) if typed.strip() else None
+    if folder is None:
+        return None
+    on = st.toggle("Re-rank", value=index.manifest.reranker is not None, key=f"rerank-{index.name}",
+                   help=f"Re-score the first 50 hits with the cross-encoder {folder}: slower, orders near-ties better.")
+    return folder if on else None
 
 
 def page_of(groups: list, query: str, k: int) -> list:
