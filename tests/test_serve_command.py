@@ -174,6 +174,8 @@ def test_two_workers_see_each_others_writes_refuse_a_second_writer_and_survive_a
                 searcher.join(60)
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert failures == [] and len(answered) > 3
-        for connection in (first, second):
+        first.close()
+        second.close()  # idle through the rebuild, past uvicorn's keep-alive: each worker is reached anew
+        for connection in connections_to_each_worker(port, 2).values():
             assert call(port, "GET", "/indexes/animals", connection=connection)[1]["kind"] == "hnsw"
             connection.close()

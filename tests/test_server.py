@@ -296,7 +296,7 @@ def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(create_app(home, None, tiny_model, cross_encoder), host="127.0.0.1",
+    running = uvicorn.Server(uvicorn.Config(create_app(home, None, tiny_model, rerank=cross_encoder), host="127.0.0.1",
                                             port=port, log_level="warning"))
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
