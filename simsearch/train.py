@@ -117,7 +117,7 @@ def train_model(
     loss_name = choose_loss(train_set, loss)
     if loss is None:
         say(f"loss: {loss_name} (the default for {train_set.format} pairs; choose another with --loss)")
-    hyper = _hyperparameters(train_set.format, epochs, batch_size, learning_rate)
+    hyper = chosen_hyperparameters(DEFAULTS[train_set.format], epochs, batch_size, learning_rate)
     settings = {"pairs": train_set.source, "pairs_count": len(train_set), "format": train_set.format,
                 "eval": eval_set.source if eval_set else None, "base": str(base or "default"),
                 "pooling": pooling, "seed": seed, "output": str(output)}
@@ -165,9 +165,9 @@ def choose_loss(pairs: PairSet, loss: str | None) -> LossName:
     return loss  # type: ignore[return-value]
 
 
-def _hyperparameters(pair_format: PairFormat, epochs: int | None, batch_size: int | None,
-                     learning_rate: float | None) -> Hyperparameters:
-    chosen = DEFAULTS[pair_format]
+def chosen_hyperparameters(chosen: Hyperparameters, epochs: int | None, batch_size: int | None,
+                           learning_rate: float | None) -> Hyperparameters:
+    """``chosen`` (a recipe's defaults) with whatever the caller set instead, checked (both trainers use it)."""
     hyper = Hyperparameters(epochs if epochs is not None else chosen.epochs,
                             batch_size if batch_size is not None else chosen.batch_size,
                             learning_rate if learning_rate is not None else chosen.learning_rate,

@@ -36,6 +36,7 @@ from simsearch.train import (
     Hyperparameters,
     TrainingResult,
     check_output,
+    chosen_hyperparameters,
     move_into_place,
     write_training_report,
 )
@@ -71,7 +72,7 @@ def train_cross_encoder(
     output = check_output(Path(output), overwrite)
     train_set = graded_pairs(pairs)
     eval_set = graded_pairs(eval_pairs) if eval_pairs is not None else None
-    hyper = cross_hyperparameters(epochs, batch_size, learning_rate)
+    hyper = chosen_hyperparameters(CROSS_DEFAULTS, epochs, batch_size, learning_rate)
     if loss not in CROSS_LOSSES:
         raise InvalidArgumentError(f"invalid cross-encoder loss {loss!r}; valid: {', '.join(CROSS_LOSSES)}.")
     settings = {"pairs": train_set.source, "pairs_count": len(train_set), "format": train_set.format,
@@ -107,18 +108,6 @@ def graded_pairs(pairs: str | Path | PairSet) -> PairSet:
         raise InputError(f"{pair_set.source} has anchor/positive rows without scores or labels; a cross-encoder "
                          "learns from sentence1,sentence2,score (graded) or sentence1,sentence2,label (0/1).")
     return pair_set
-
-
-def cross_hyperparameters(epochs: int | None, batch_size: int | None, learning_rate: float | None) -> Hyperparameters:
-    hyper = Hyperparameters(epochs if epochs is not None else CROSS_DEFAULTS.epochs,
-                            batch_size if batch_size is not None else CROSS_DEFAULTS.batch_size,
-                            learning_rate if learning_rate is not None else CROSS_DEFAULTS.learning_rate,
-                            CROSS_DEFAULTS.warmup_ratio)
-    if hyper.epochs < 1 or hyper.batch_size < 2:
-        raise InvalidArgumentError(f"need epochs >= 1 and batch size >= 2 (got {hyper.epochs}, {hyper.batch_size}).")
-    if not 0 < hyper.learning_rate < 1:
-        raise InvalidArgumentError(f"learning rate {hyper.learning_rate:g} is out of range; try 2e-5 to 1e-4.")
-    return hyper
 
 
 def base_cross_encoder(base: str | Path | None) -> CrossEncoder:

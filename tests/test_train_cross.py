@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from simsearch.cli import app
+from simsearch.errors import InvalidArgumentError
 from simsearch.evaluate import correlation_metrics
 from simsearch.pairs import read_pairs
 from simsearch.reranking import is_cross_encoder, load_reranker, read_blend
@@ -89,3 +90,14 @@ def test_cross_encoder_flags_that_do_not_apply_are_refused(tmp_path):
     run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
                                    "--loss", "cosent"])
     assert run.exit_code == 1 and "valid: bce, mse" in run.stderr and not (tmp_path / "o").exists()
+
+
+def test_out_of_range_hyperparameters_are_one_line_and_nothing_is_written(tmp_path):
+    pairs = write_scored(tmp_path / "p.csv", 6, seed=1)
+    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
+                                   "--lr", "5"])
+    assert run.exit_code == 1 and "learning rate 5 is out of range" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+    with pytest.raises(InvalidArgumentError, match="need epochs >= 1"):
+        train_cross_encoder(pairs, tmp_path / "o", epochs=0)
+    assert not (tmp_path / "o").exists()
