@@ -62,3 +62,14 @@ def animals() -> list[dict]:
         ("a8", "Heavy rain flooded the mountain trail.", "outdoors"),
     ]
     return [{"id": i, "text": t, "category": c} for i, t, c in texts]
+
+
+@pytest.fixture(scope="session")
+def cross_encoder(tiny_checkpoint, tmp_path_factory) -> str:
+    """The tiny random BERT with a fresh one-output head, saved as a sentence-transformers CrossEncoder
+    (scores arbitrary but fixed): the re-ranker of the rerank, server and UI tests."""
+    from sentence_transformers import CrossEncoder
+
+    folder = tmp_path_factory.mktemp("tiny-ce") / "ce"
+    CrossEncoder(str(tiny_checkpoint), num_labels=1, max_length=128).save_pretrained(str(folder))
+    return str(folder)

@@ -15,16 +15,6 @@ from simsearch.reranking import Blend, check_cross_encoder, is_cross_encoder, lo
 from simsearch.testing import write_scored
 
 
-@pytest.fixture(scope="module")
-def cross_encoder(tiny_checkpoint, tmp_path_factory) -> str:
-    """The tiny random BERT with a fresh one-output head, saved as a sentence-transformers CrossEncoder."""
-    from sentence_transformers import CrossEncoder
-
-    folder = tmp_path_factory.mktemp("tiny-ce") / "ce"
-    CrossEncoder(str(tiny_checkpoint), num_labels=1, max_length=128).save_pretrained(str(folder))
-    return str(folder)
-
-
 @pytest.fixture
 def zoo(tiny_model, index_dir, animals) -> Index:
     return Index.build("zoo", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)

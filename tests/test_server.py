@@ -275,15 +275,6 @@ def test_upsert_and_get_in_process(tmp_path, encoder, animals):
 
 # --- re-ranking: POST /rerank (Cohere's shape) and "rerank" on search ------------------------------
 
-@pytest.fixture(scope="module")
-def cross_encoder(tiny_checkpoint, tmp_path_factory) -> str:
-    from sentence_transformers import CrossEncoder
-
-    folder = tmp_path_factory.mktemp("server-ce") / "ce"
-    CrossEncoder(str(tiny_checkpoint), num_labels=1, max_length=128).save_pretrained(str(folder))
-    return str(folder)
-
-
 @pytest.fixture
 def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
     """Like ``server``, started with --rerank (the tiny cross-encoder) and no API key."""

@@ -621,16 +621,6 @@ def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_fol
 
 # --- re-ranking ------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def cross_encoder(tiny_checkpoint, tmp_path_factory) -> str:
-    """The tiny random BERT with a one-output head, saved as a CrossEncoder (scores are arbitrary but fixed)."""
-    from sentence_transformers import CrossEncoder
-
-    folder = tmp_path_factory.mktemp("ui-ce") / "ce"
-    CrossEncoder(str(tiny_checkpoint), num_labels=1, max_length=128).save_pretrained(str(folder))
-    return str(folder)
-
-
 def test_search_offers_rerank_for_an_index_default_and_ranks_by_the_cross_encoder(app_home, cross_encoder):
     from simsearch.reranking import load_reranker, set_default_reranker
 
