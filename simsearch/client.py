@@ -36,16 +36,18 @@ class Client:
         return Client(self.url, self.api_key, name, self.timeout)
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None,
-               mode: SearchMode = DEFAULT_MODE, min_score: float | None = None) -> list[Hit]:
-        body = {"query": query, "k": k, "filters": filters, "mode": mode, "min_score": min_score}
-        answer = self._call("POST", self._path("search"), body)
-        return [Hit(**hit) for hit in answer["hits"]]
+               mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
+               rerank: bool | None = None, rerank_depth: int | None = None) -> list[Hit]:
+        """As ``Index.search``; ``rerank``: True re-ranks with the server's cross-encoder (see ``_search_body``)."""
+        body = {"query": query, **_search_body(k, filters, mode, min_score, rerank, rerank_depth)}
+        return [Hit(**hit) for hit in self._call("POST", self._path("search"), body)["hits"]]
 
     def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None) -> list[list[Hit]]:
+                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
+                     rerank: bool | None = None, rerank_depth: int | None = None) -> list[list[Hit]]:
         if isinstance(queries, str):
             raise errors.InvalidArgumentError("queries must be a list of strings; wrap a single query in a list.")
-        body = {"queries": list(queries), "k": k, "filters": filters, "mode": mode, "min_score": min_score}
+        body = {"queries": list(queries), **_search_body(k, filters, mode, min_score, rerank, rerank_depth)}
         return [[Hit(**hit) for hit in found] for found in self._call("POST", self._path("search"), body)["results"]]
 
     def add(self, records: Records, *, upsert: bool = False) -> list[str]:
@@ -91,6 +93,21 @@ class Client:
         except urllib.error.URLError as failure:
             raise ServerUnreachableError(f"cannot reach the simsearch server at {self.url} ({failure.reason}); "
                                          "start it with `simsearch serve` or check the url.") from None
+
+
+def _search_body(k: int, filters: Filters | None, mode: SearchMode, min_score: float | None,
+                 rerank: bool | None, rerank_depth: int | None) -> dict[str, Any]:
+    """The search arguments as the server reads them.
+
+    A re-ranker lives on the server, so ``rerank`` is a switch, not a folder: True uses the
+    server's ``--rerank`` cross-encoder (else the index's recorded one), False never
+    re-ranks, None follows the index's default.
+    """
+    if rerank is not None and not isinstance(rerank, bool):
+        raise errors.InvalidArgumentError(f"rerank must be True, False or None for a Client (got {rerank!r}); the "
+                                          "cross-encoder is the server's: start it with `simsearch serve --rerank DIR`.")
+    return {"k": k, "filters": filters, "mode": mode, "min_score": min_score, "rerank": rerank,
+            "rerank_depth": rerank_depth}
 
 
 class UnknownDocument(errors.SimsearchError):

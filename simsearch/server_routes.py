@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from simsearch.encoders.onnx_encoder import session_threads
 from simsearch.errors import (
     CorruptIndexError,
     IndexBusyError,
@@ -127,7 +128,7 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
     def info() -> dict[str, Any]:
         return {"version": __version__, "models_loaded": indexes.models(), "embedding_model": shared.requested
                 or "default", "indexes": names(), "worker_pid": os.getpid(),
-                "micro_batching": indexes.batching_figures()}
+                "micro_batching": indexes.batching_figures(), "onnx_threads_per_call": session_threads()}
 
     @app.get("/indexes", **guarded)
     def list_all() -> dict[str, list[str]]:

@@ -51,6 +51,18 @@ def test_onnx_encoder_still_offers_the_torch_model(tiny_model):
     assert onnx.similarity("a cat", "a cat") == pytest.approx(1.0, abs=1e-5)
 
 
+def test_onnx_threads_per_call_come_from_the_environment(monkeypatch):
+    from simsearch.encoders.onnx_encoder import session_threads
+
+    monkeypatch.delenv("SIMSEARCH_ONNX_THREADS", raising=False)
+    assert session_threads() == 0  # ONNX Runtime's own choice: every core
+    monkeypatch.setenv("SIMSEARCH_ONNX_THREADS", "1")
+    assert session_threads() == 1
+    monkeypatch.setenv("SIMSEARCH_ONNX_THREADS", "two")
+    with pytest.raises(InvalidArgumentError, match="SIMSEARCH_ONNX_THREADS='two' is not a whole number"):
+        session_threads()
+
+
 def test_unknown_backend_is_refused_with_the_valid_names(tiny_model):
     with pytest.raises(InvalidArgumentError, match="valid: torch, onnx, onnx-int8"):
         load_encoder(tiny_model, backend="tensorrt")

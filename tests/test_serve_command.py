@@ -109,6 +109,7 @@ def test_serve_answers_over_http_guards_routes_with_the_key_and_stops_cleanly(ho
         assert call(port, "GET", "/indexes/animals", key="wrong")[0] == 401
         status, described = call(port, "GET", "/indexes/animals")
         assert status == 200 and described["count"] == 8
+        assert call(port, "GET", "/info")[1]["onnx_threads_per_call"] == 1  # requests, not threads, share the cores
 
 
 def connections_to_each_worker(port: int, workers: int) -> dict[int, http.client.HTTPConnection]:

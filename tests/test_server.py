@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from simsearch import Client, Index, load_encoder
-from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError
+from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError, InvalidArgumentError
 from simsearch.layout import writer_lock
 
 KEY = "s3cret-key"
@@ -320,6 +320,19 @@ def test_search_with_rerank_true_uses_the_servers_reranker(rerank_server):
     status, body = call(rerank_server, "POST", "/indexes/animals/search",
                         {"query": "a pet", "k": 3, "rerank": True, "rerank_depth": 2}, key=None)
     assert status == 400 and "re-rank depth (2) is below" in body["error"]
+
+
+def test_client_reranks_with_the_servers_cross_encoder(rerank_server):
+    remote = Client(rerank_server, index="animals")
+    plain = remote.search("a pet", k=3)
+    reranked = remote.search("a pet", k=3, rerank=True)
+    assert all(hit.first_score is None for hit in plain) and all(hit.first_score is not None for hit in reranked)
+    assert [hit.score for hit in reranked] == sorted((hit.score for hit in reranked), reverse=True)
+    assert [len(found) for found in remote.search_batch(["a pet", "rates"], k=2, rerank=True, rerank_depth=4)] == [2, 2]
+    with pytest.raises(InvalidArgumentError, match="re-rank depth"):
+        remote.search("a pet", k=3, rerank=True, rerank_depth=2)
+    with pytest.raises(InvalidArgumentError, match="serve --rerank DIR"):
+        remote.search("a pet", rerank="models/ce")
 
 
 def test_rerank_without_a_reranker_is_a_400_naming_the_fix(server):

@@ -10,6 +10,7 @@ first time, or when a caller asks for ``.model`` (the SentenceTransformer, for t
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,12 +20,14 @@ import numpy as np
 from simsearch.encoders.base import Encoder, ModelInfo
 from simsearch.encoders.models import PoolingMode, build_sentence_transformer
 from simsearch.encoders.onnx_export import FP32_FILE, INT8_FILE, TOKENIZER_FILE, find_or_export, read_meta
-from simsearch.errors import MissingDependencyError, fix
+from simsearch.errors import InvalidArgumentError, MissingDependencyError, fix
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
+
+THREADS_VARIABLE = "SIMSEARCH_ONNX_THREADS"
 
 
 class OnnxEncoder(Encoder):
@@ -108,10 +111,27 @@ def load_session(path: Path):
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = session_threads()
     # Idle worker threads would otherwise spin for a while after each call, stealing cores from FAISS.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def session_threads() -> int:
+    """Threads each ONNX session spreads one call over: $SIMSEARCH_ONNX_THREADS, else 0 (one per core).
+
+    One caller at a time is served best by every core; a server answering many requests at
+    once is served better by one thread per call and the calls side by side (`simsearch
+    serve` sets 1: README, "Under load"), because a short query splits badly across threads.
+    """
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise InvalidArgumentError(f"{THREADS_VARIABLE}={value!r} is not a whole number; set it to the threads "
+                                   "each model call may use (1 or more), or unset it to use every core.")
+    return int(value)
 
 
 def require_runtime() -> None:
