@@ -12,6 +12,7 @@ from simsearch.errors import InvalidArgumentError
 from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
 from simsearch.search import MODES, lexical_terms
 from simsearch.store import SCHEMA_VERSION, Store
+from simsearch.corpus import Document
 
 
 @pytest.fixture
@@ -35,6 +36,23 @@ def test_lexical_finds_exact_word_matches_ranked_by_bm25(zoo):
 
 def test_lexical_stems_words(zoo):
     assert ids(zoo.search("fetching balls", k=5, mode="lexical")) == ["a2"]  # porter: fetches/fetching, ball/balls
+
+
+def test_terms_in_half_the_documents_or_more_are_left_out_of_the_match_with_the_same_scores(tmp_path):
+    """FTS5 gives such a term an IDF of ~0, so dropping it keeps every score and spares scoring the rows it alone matches."""
+    store = Store(tmp_path / "store.sqlite")
+    store.insert([Document(id=str(i), text=text) for i, text in enumerate(
+        ["the cat on the mat", "the dog in the fog", "the owl and the moon", "a river of stone", "cat and owl"])])
+    terms = ["the", "cat", "owl"]
+    assert store._weighing(terms) == ["cat", "owl"]  # "the" is in 3 of 5 documents
+    assert store._weighing(["the"]) == ["the"]  # never left with no terms
+    kept_scores, kept_rows = store.lexical_candidates(terms, 10)
+    match = 'SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ? ORDER BY 2 DESC'
+    every = dict(store._query(match, ('"the" OR "cat" OR "owl"',)))
+    assert set(every) - set(kept_rows.tolist()) == {2}  # the dog and the fog (row 2): only "the", a score of ~0
+    assert every[2] == pytest.approx(0, abs=1e-5)
+    assert kept_scores.tolist() == pytest.approx([every[row] for row in kept_rows.tolist()], abs=1e-5)
+    store.close()
 
 
 def test_fts5_operators_in_a_query_are_plain_words(zoo):
