@@ -104,9 +104,8 @@ def _search_body(k: int, filters: Filters | None, mode: SearchMode, min_score: f
     re-ranks, None follows the index's default.
     """
     if rerank is not None and not isinstance(rerank, bool):
-        raise errors.InvalidArgumentError(f"rerank must be True, False or None for a Client (got {rerank!r}); the "
-                                          "cross-encoder is the server's: start it with `simsearch serve --rerank DIR`"
-                                          ".")
+        raise errors.InvalidArgumentError(f"rerank must be True, False or None for a Client (got {rerank!r}); "
+                                          "the cross-encoder is the server's (`simsearch serve --rerank DIR`).")
     return {"k": k, "filters": filters, "mode": mode, "min_score": min_score, "rerank": rerank,
             "rerank_depth": rerank_depth}
 
