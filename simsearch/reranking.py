@@ -224,6 +224,23 @@ class Reranker:
             feeds["token_type_ids"][row, : len(item.ids)] = item.type_ids
         return self._session.run(None, {name: feeds[name] for name in self._meta["inputs"]})[0][:, 0]
 
+    @property
+    def blend_fingerprint(self) -> str | None:
+        """The fingerprint of the bi-encoder whose cosines the blend mixes in; None when unblended."""
+        return self._blend_encoder.info.fingerprint if self._blend_encoder is not None else None
+
+    def remember(self, texts: Sequence[str], vectors: np.ndarray, fingerprint: str) -> None:
+        """Keep vectors a caller already has (a search's query vectors, an index's stored ones) for the blend,
+        so those texts are not encoded again; ignored unless ``fingerprint`` is the blend model's own."""
+        if fingerprint != self.blend_fingerprint:
+            return
+        with self._lock:
+            for text, vector in zip(texts, vectors):
+                self._vectors[text] = vector
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > VECTOR_CACHE:
+                self._vectors.popitem(last=False)
+
     def _cosines(self, firsts: Sequence[str], seconds: Sequence[str]) -> np.ndarray:
         """The blend's cosines; texts seen lately (the same documents come back query after query) are not
         encoded again."""
@@ -233,15 +250,12 @@ class Reranker:
     def _blend_vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         with self._lock:
             found = {text: self._vectors[text] for text in texts if text in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
         missing = [text for text in texts if text not in found]
         if missing:
             found.update(zip(missing, self._blend_encoder.encode(missing)))  # type: ignore[union-attr]
-        with self._lock:
-            for text in texts:
-                self._vectors[text] = found[text]
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > VECTOR_CACHE:
-                self._vectors.popitem(last=False)
+            self.remember(missing, np.stack([found[text] for text in missing]), self.blend_fingerprint)  # type: ignore[arg-type]
         return found
 
 

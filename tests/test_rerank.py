@@ -70,6 +70,30 @@ def test_a_full_blend_with_the_index_model_reproduces_the_dense_ranking(zoo, cro
     assert [hit.score for hit in reranked] == pytest.approx([hit.score for hit in dense], abs=1e-5)
 
 
+def test_the_blend_reuses_the_searchs_query_vectors_and_the_indexs_stored_ones(zoo, cross_encoder, tiny_model,
+                                                                             tmp_path, monkeypatch):
+    """With the index's own model in the blend, re-ranking whole texts encodes nothing the search already has."""
+    import shutil
+
+    blended = tmp_path / "blended"
+    shutil.copytree(cross_encoder, blended)
+    write_settings(blended, Blend(tiny_model, 0.5), {})
+    reranker = load_reranker(blended)
+    reranker._vectors.clear()
+    expected = reranker.pair_scores(["bread and soup"] * 8, [hit.text for hit in zoo.search("bread and soup", k=8)])
+    reranker._vectors.clear()
+    encoded: list[str] = []
+    blend_encoder = reranker._blend_encoder
+    monkeypatch.setattr(blend_encoder, "encode", lambda texts, *args, **kwargs: encoded.extend(texts) or
+                        type(blend_encoder).encode(blend_encoder, texts, *args, **kwargs))
+    hits = zoo.search("bread and soup", k=8, mode="hybrid", rerank=reranker, rerank_depth=8)
+    assert encoded == []
+    assert sorted(hit.score for hit in hits) == pytest.approx(sorted(expected.tolist()), abs=1e-5)
+    reranker._vectors.clear()
+    assert len(zoo.search("the cat and the dog", k=8, mode="lexical", rerank=reranker, rerank_depth=8)) == 2
+    assert encoded == ["the cat and the dog"]  # lexical mode has no query vector: only the query is encoded
+
+
 def test_bad_rerankers_and_depths_are_refused_in_one_line(zoo, cross_encoder, tiny_model, tmp_path):
     with pytest.raises(InvalidArgumentError, match="is a bi-encoder .* not a cross-encoder"):
         zoo.search("cats", rerank=tiny_model)
