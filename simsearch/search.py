@@ -38,7 +38,7 @@ import numpy as np
 
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.filters import Filters
-from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
+from simsearch.fusion import Fusion, fuse
 from simsearch.reranking import RERANK_DEPTH, Reranker, choose_reranker
 
 if TYPE_CHECKING:
@@ -174,6 +174,7 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters
         candidates_ms, fetch_ms = (fetching - searching) * 1000, (time.perf_counter() - fetching) * 1000
     reranking = time.perf_counter()
     if reranker is not None:
+        share_known_vectors(reranker, target, queries, query_vectors, hits)
         hits = rerank_hits(reranker, queries, hits, k)
     rerank_ms = (time.perf_counter() - reranking) * 1000
     if min_score is not None:
@@ -193,6 +194,28 @@ def rerank_hits(reranker: Reranker, queries: list[str], hits: list[list[Hit]], k
     scores = iter(reranker.pair_scores(firsts, texts).tolist())
     rescored = [[replace(hit, score=next(scores), first_score=hit.score) for hit in found] for found in hits]
     return [sorted(found, key=lambda hit: -hit.score)[:k] for found in rescored]
+
+
+def share_known_vectors(reranker: Reranker, target: SearchTarget, queries: list[str],
+                        query_vectors: np.ndarray | None, hits: list[list[Hit]]) -> None:
+    """Give the re-ranker's blend the vectors this search already holds, when the blend's bi-encoder is the
+    index's model: the queries' and the stored vectors of hits read whole, so none is encoded again.
+
+    A document split into windows is read by its matched window and has no vector of its whole text,
+    so it is left to the blend to encode; so are the hits of kinds that keep no vectors (IVF).
+    """
+    fingerprint = target.encoder.info.fingerprint
+    if reranker.blend_fingerprint != fingerprint:
+        return
+    if query_vectors is not None:
+        reranker.remember(queries, query_vectors, fingerprint)
+    texts = {hit.id: hit.text for found in hits for hit in found if hit.passage is None}
+    row_ids = target.store.row_ids_for(list(texts))
+    split = {row_id for row_id, _, _ in target.store.passages_of(list(row_ids.values())).values()}
+    whole = {id: row_id for id, row_id in row_ids.items() if row_id not in split}
+    vectors = target.vectors.reconstruct(np.array(list(whole.values()), dtype=np.int64)) if whole else None
+    if vectors is not None:
+        reranker.remember([texts[id] for id in whole], vectors, fingerprint)
 
 
 def check_rerank_depth(depth: int | None, k: int) -> int:
@@ -379,14 +402,10 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     dense = dense_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
                              filters)
     lexical = lexical_candidates(target.store, terms, depth, filters)
-    weights = (fusion.dense_weight, fusion.lexical_weight)
     fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):
         lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
-        if fusion.method == "rrf":
-            fused = reciprocal_rank_fusion([ids for ids, _ in lists], weights, fusion.constant)
-        else:
-            fused = normalised_score_fusion(lists, weights)
+        fused = fuse(lists, fusion)
         fused_rows.append(np.array([r for r, _ in fused], dtype=np.int64))
         fused_scores.append(np.array([score for _, score in fused], dtype=np.float32))
         if dense.spans is not None:  # a document keeps the window its dense candidate matched with

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import numpy as np
 import pytest
 
 from simsearch import Index, load_encoder
 from simsearch.corpus import Document
 from simsearch.errors import InvalidArgumentError
-from simsearch.fusion import Fusion, normalised_score_fusion, reciprocal_rank_fusion
+from simsearch.fusion import Fusion, fuse, normalised_score_fusion, reciprocal_rank_fusion, standardised_score_fusion
 from simsearch.search import MODES, lexical_terms
 from simsearch.store import SCHEMA_VERSION, Store
 
@@ -128,6 +129,25 @@ def test_normalised_score_fusion_on_hand_made_lists():
     assert normalised_score_fusion([([7], [3.0]), ([], [])], [1.0, 1.0]) == [(7, 1.0)]
 
 
+def test_standardised_score_fusion_on_hand_made_lists():
+    dense, lexical = ([1, 2, 3], [0.9, 0.5, 0.4]), ([3, 4], [10.0, 2.0])
+    z_dense = (np.array([0.9, 0.5, 0.4]) - 0.6) / np.std([0.9, 0.5, 0.4])
+    fused = dict(standardised_score_fusion([dense, lexical], weights=[1.5, 1.0]))
+    # each list's z-scores, weighted; a document missing from a list gets that list's lowest z-score
+    assert fused == pytest.approx({1: 1.5 * z_dense[0] - 1, 2: 1.5 * z_dense[1] - 1, 3: 1.5 * z_dense[2] + 1,
+                                   4: 1.5 * z_dense[2] - 1})
+    assert standardised_score_fusion([([], []), lexical], [1.5, 1.0]) == [(3, 1.0), (4, -1.0)]  # weights stay put
+    assert standardised_score_fusion([([7, 8], [0.5, 0.5]), ([], [])], [1.0, 1.0]) == [(7, 0.0), (8, 0.0)]
+
+
+def test_a_flat_list_moves_the_z_score_fusion_less_than_a_peaked_one():
+    """Min-max stretches a list of near-equal scores to [0, 1]; z-scores leave a lexical outlier on top."""
+    flat_dense = (list(range(100)), np.linspace(0.35, 0.25, 100).tolist())  # no candidate stands out
+    peaked_lexical = ([500, *range(200, 299)], [12.0, *np.linspace(2.0, 1.8, 99)])  # one does, far
+    assert fuse([flat_dense, peaked_lexical], Fusion())[0][0] == 500
+    assert fuse([flat_dense, peaked_lexical], Fusion(method="score"))[0][0] == 0
+
+
 def test_unknown_mode_names_the_valid_ones(zoo):
     with pytest.raises(InvalidArgumentError, match="unknown search mode 'fuzzy'; valid: dense, lexical, hybrid"):
         zoo.search("cat", mode="fuzzy")  # type: ignore[arg-type]
@@ -137,8 +157,14 @@ def test_unknown_mode_names_the_valid_ones(zoo):
 def test_dense_mode_scores_are_cosines_and_hybrid_mixes_both_lists(zoo):
     dense = zoo.search("The cat sleeps on the warm windowsill.", k=3, mode="dense")
     assert dense[0].id == "a1" and dense[0].score == pytest.approx(1.0, abs=1e-4)
-    hybrid = zoo.search("The cat sleeps on the warm windowsill.", k=3, mode="hybrid")
-    assert hybrid[0].id == "a1" and hybrid[0].score == pytest.approx(2.5)  # first in both lists: 1.5 x 1 + 1 x 1
+    query = "The cat sleeps on the warm windowsill."
+    hybrid = zoo.search(query, k=3, mode="hybrid")
+    number = {hit.id: i for i, hit in enumerate(zoo.search(query, k=8, mode="dense"))}
+    lists = [([number[hit.id] for hit in found], [hit.score for hit in found])
+             for found in (zoo.search(query, k=8, mode="dense"), zoo.search(query, k=8, mode="lexical"))]
+    assert hybrid[0].id == "a1" and hybrid[0].score == pytest.approx(fuse(lists, Fusion())[0][1], abs=1e-5)
+    minmax = zoo.query([query], 3, mode="hybrid", fusion=Fusion(method="score")).hits[0]
+    assert minmax[0].id == "a1" and minmax[0].score == pytest.approx(2.5)  # first in both lists: 1.5 x 1 + 1 x 1
     rrf = zoo.query(["The cat sleeps on the warm windowsill."], 3, mode="hybrid", fusion=Fusion(method="rrf")).hits[0]
     assert rrf[0].id == "a1" and rrf[0].score == pytest.approx(1.5 / 61 + 1 / 61)
 
