@@ -1,14 +1,16 @@
 """Search modes compared: dense, lexical (BM25 over FTS5) and hybrid, beside the plain stack, in one run.
 
-Quality on cisi (BEIR) and the STS-B dev paraphrase set (nDCG@10, MRR@10, Recall@1/10, x100),
-each mode searching one flat index of the corpus; the plain stack is sentence-transformers'
+Quality on cisi (BEIR), the STS-B dev paraphrase set and the long-text set (simsearch/longtext.py:
+STS-B dev sentences planted in long Wikipedia documents) (nDCG@10, MRR@10, Recall@1/10, x100),
+each mode searching one flat index of the corpus (long texts split into windows, the default);
+the plain stack is sentence-transformers'
 ``encode`` + a ``faiss.IndexFlatIP`` over the same vectors. Query latency p50/p99 per mode on
 an index of 10k wikipedia sentences, the plain stack beside it. ``--tokenizers`` adds BM25
 alone under each FTS5 tokenizer (what chose the store's ``LEXICAL_TOKENIZER``). ``--rerank DIR``
 adds "hybrid + re-rank" rows (quality and latency, first 50 hybrid hits re-scored by that
 cross-encoder) and the re-rank stage alone: p50/p99 of re-scoring 50 candidates.
 
-    python benchmarks/ranking.py [--tokenizers] [--rerank DIR] [--sets cisi,stsb] [--json-out F]
+    python benchmarks/ranking.py [--tokenizers] [--rerank DIR] [--sets cisi,stsb,long] [--no-latency] [--json-out F]
     python benchmarks/ranking.py --smoke    # a tiny random BERT on synthetic data, in seconds
 
 Run the full benchmark under `flock /tmp/simsearch-heavy.lock` (it encodes ~15k texts on CPU).
@@ -165,7 +167,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="latency queries")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--rerank", default=None, help="cross-encoder folder: adds hybrid + re-rank rows")
-    parser.add_argument("--sets", default="cisi,stsb", help="quality sets to run: cisi, stsb or both")
+    parser.add_argument("--sets", default="cisi,stsb,long",
+                        help="quality sets to run, any of cisi, stsb, long (the long-text set), or none")
+    parser.add_argument("--no-latency", action="store_true", help="quality rows only (they do not depend on load)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is 2 cores)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -176,6 +180,7 @@ def main() -> None:
     from simsearch import load_encoder
     from simsearch.encoders.models import default_model_path
     from simsearch.evaluate import paraphrase_retrieval_set, read_beir
+    from simsearch.longtext import longtext_retrieval_set
     from simsearch.testing import write_tiny_bert
 
     torch.set_num_threads(args.threads)
@@ -198,6 +203,9 @@ def main() -> None:
                 } if "cisi" in wanted else {}
         if "stsb" in wanted:
             sets["stsb-dev paraphrase"] = paraphrase_retrieval_set([DATA / "stsb" / "dev.csv"])
+        if "long" in wanted:
+            sets["long-text"] = longtext_retrieval_set(DATA / "stsb" / "dev.csv",
+                                                       DATA / "wikipedia_sentences" / "sentences.tsv.gz").data
         texts, queries = wiki_sentences(args.documents), wiki_sentences(args.queries, skip=1)
         encoder = load_encoder()
         model = encoder.name
@@ -208,7 +216,7 @@ def main() -> None:
                     for row in quality_rows(f"set{number}", data, encoder, plain_model, home, args.rerank)]
     report = {
         "mode": "smoke" if args.smoke else "full", "model": model, "quality": quality,
-        "latency": latency_rows(texts, queries, encoder, plain_model, home, args.rerank),
+        "latency": [] if args.no_latency else latency_rows(texts, queries, encoder, plain_model, home, args.rerank),
         "reranker": args.rerank,
         "tokenizers": [row for name, data in sets.items() for row in tokenizer_rows(name, data)]
         if args.tokenizers or args.smoke else [],

@@ -63,8 +63,10 @@ def test_search_page_shows_ranked_results_with_scores_and_latency(app_home):
     texts = result_texts(app)
     assert texts[0] == "Heavy rain flooded the mountain trail."
     assert len(texts) == 8  # all documents, k defaults to 10
-    scores = result_scores(app)  # hybrid by default: first in both lists scores 1.5 x 1 + 1 x 1
-    assert scores == sorted(scores, reverse=True) and scores[0] == pytest.approx(2.5, abs=1e-3)
+    scores = result_scores(app)  # hybrid by default: the fused scores the API gives
+    expected = Index.open("zoo", index_dir=app_home).search("Heavy rain flooded the mountain trail.")
+    assert scores == sorted(scores, reverse=True)
+    assert scores == pytest.approx([round(hit.score, 3) for hit in expected], abs=1e-3)
     timing = next(c.value for c in app.caption if "results from" in c.value)
     assert re.search(r"encode [0-9.]+ ms · search [0-9.]+ ms", timing)
     assert any("category: **outdoors**" in c.value for c in app.caption)

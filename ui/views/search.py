@@ -30,7 +30,7 @@ FEW_VALUES = 25  # the index's usual facets; a filter's help lists this many val
 MANY_VALUES = 1_000  # a column with more distinct values gets no filter (free text, ids); a clustering has fewer
 QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
 _MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
-              "hybrid: both lists, scores scaled to 0-1 and summed, meaning weighted 1.5")
+              "hybrid: both lists, each list's scores standardised (z-scores) and summed, meaning weighted 1.5")
 _SIMILAR_TO = "similar_to"  # the hit "Find similar" started from, left out of its own results
 _FOCUSED = "query_focused"
 _FOCUS_QUERY_BOX = """<script>
@@ -132,7 +132,7 @@ def render() -> None:
     groups = results.identical_groups(hits)
     shown = page_of(groups, f"{query}\0{mode}", int(k))
     score_name, score_max = {"dense": ("cosine", 1.0), "lexical": ("BM25", hits[0].score),
-                             "hybrid": ("fused score", 2.5)}[mode]  # hybrid: 1.5 x dense + 1 x lexical, each 0-1
+                             "hybrid": ("fused score", hits[0].score)}[mode]  # unbounded: the best fills the bar
     if reranker:
         score_name, score_max = "re-ranker score", 1.0
     for rank, hit, same in shown:
