@@ -63,6 +63,24 @@ def test_onnx_threads_per_call_come_from_the_environment(monkeypatch):
         session_threads()
 
 
+def test_a_static_embedding_model_reads_texts_of_any_length_and_builds_an_index(tiny_checkpoint, tmp_path):
+    """No transformer, no sequence limit (sentence-transformers says infinity): nothing is cut or split."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import StaticEmbedding
+    from tokenizers import Tokenizer
+
+    from simsearch.encoders.torch_encoder import NO_LIMIT
+
+    tokenizer = Tokenizer.from_file(str(tiny_checkpoint / "tokenizer.json"))
+    folder = tmp_path / "static"
+    SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=16)]).save(str(folder))
+    encoder = load_encoder(folder)
+    assert encoder.info.max_seq_length == NO_LIMIT and encoder.count_truncated(SENTENCES) == 0
+    index = Index.build("static", SENTENCES, encoder=encoder, index_dir=tmp_path / "indexes")
+    assert index.search("The cat sleeps on the warm windowsill.", k=1, mode="dense")[0].text == SENTENCES[0]
+    assert index.check()["ok"] and index._vectors().count == len(SENTENCES)  # the 300-word text: one vector
+
+
 def test_unknown_backend_is_refused_with_the_valid_names(tiny_model):
     with pytest.raises(InvalidArgumentError, match="valid: torch, onnx, onnx-int8"):
         load_encoder(tiny_model, backend="tensorrt")

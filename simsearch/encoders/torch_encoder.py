@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +24,7 @@ class TorchEncoder(Encoder):
 
     def __init__(self, model: SentenceTransformer, name: str, fingerprint: str) -> None:
         super().__init__(ModelInfo(name=name, fingerprint=fingerprint, dimension=int(model.get_embedding_dimension()),
-                                   pooling=pooling_of(model), max_seq_length=int(model.max_seq_length)),
+                                   pooling=pooling_of(model), max_seq_length=sequence_limit(model)),
                          backend="torch")
         self._model = model
 
@@ -39,6 +40,18 @@ class TorchEncoder(Encoder):
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     def token_counts(self, texts: list[str]) -> list[int]:
+        tokenizer = self._model.tokenizer
         with self.lock:
-            encoded = self._model.tokenizer(texts, add_special_tokens=True, verbose=False)
+            if hasattr(tokenizer, "encode_batch"):  # a bare tokenizers.Tokenizer: static embeddings
+                return [len(encoded.ids) for encoded in tokenizer.encode_batch(texts)]
+            encoded = tokenizer(texts, add_special_tokens=True, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
+
+
+NO_LIMIT = 2**31 - 1  # the sequence limit of a model that reads any length: texts are never cut or split
+
+
+def sequence_limit(model: SentenceTransformer) -> int:
+    """Word pieces the model reads; a model without a transformer (static embeddings) says infinity."""
+    limit = model.max_seq_length
+    return int(limit) if limit is not None and math.isfinite(limit) else NO_LIMIT
