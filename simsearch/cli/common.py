@@ -62,7 +62,7 @@ Backend = Annotated[str | None, typer.Option(
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Mode = Annotated[str, typer.Option(
-    "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both lists, their scores fused).  [default: hybrid]")]
+    "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both, scores fused).  [default: hybrid]")]
 
 Rerank = Annotated[str | None, typer.Option(
     "--rerank", help="Re-rank the first stage's hits with this cross-encoder folder (`train --cross-encoder`); "
