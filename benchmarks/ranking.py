@@ -54,8 +54,9 @@ def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str 
     import faiss
 
     doc_ids = list(data.corpus)
-    flat = faiss.IndexFlatIP(encoder.dimension)
-    flat.add(index.vectors(doc_ids))
+    flat = faiss.IndexFlatIP(encoder.dimension)  # the plain stack encodes texts itself, cut at the model's limit
+    flat.add(plain_model.encode([data.corpus[d] for d in doc_ids], normalize_embeddings=True, convert_to_numpy=True,
+                                batch_size=32))
     query_ids = [q for q in data.queries if q in data.qrels]
     vectors = plain_model.encode([data.queries[q] for q in query_ids], normalize_embeddings=True,
                                  convert_to_numpy=True, batch_size=32)
