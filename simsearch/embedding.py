@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from simsearch.atomic import check_output, replacing
-from simsearch.errors import InputError, InvalidArgumentError, fix
+from simsearch.errors import InputError, InvalidArgumentError
 
 if TYPE_CHECKING:
     from simsearch.corpus import Document
@@ -80,10 +80,9 @@ def token_parquet_bytes(texts: Sequence[str], encoder: Encoder, *, layers: str =
 
 def _token_layers(encoder: Encoder, layers: str) -> tuple[list[int], str]:
     """``check_layers`` for this encoder's model, refusing a model without a tokenizer (no word pieces)."""
-    model = encoder.model
-    if getattr(model, "tokenizer", None) is None or not hasattr(model[0], "auto_model"):
-        raise InvalidArgumentError(f"model {encoder.name!r} is not a transformer with a tokenizer, so it has no "
-                                   f"word-piece vectors; {fix('model')} of a BERT-like model.")
+    from simsearch.tokens import word_piece_model  # imports search and the encoders: only for token vectors
+
+    model = word_piece_model(encoder)
     return check_layers(layers, int(model[0].auto_model.config.num_hidden_layers))
 
 

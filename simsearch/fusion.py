@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
+
+from simsearch.errors import InvalidArgumentError
+
+FusionMethod = Literal["zscore", "score", "rrf"]
+METHODS: tuple[str, ...] = get_args(FusionMethod)
 
 
 @dataclass(frozen=True)
@@ -32,11 +37,15 @@ class Fusion:
     32.97, dense alone 41.67 / 95.07 / 17.22.
     """
 
-    method: Literal["zscore", "score", "rrf"] = "zscore"
+    method: FusionMethod = "zscore"
     constant: float = 60.0
     dense_weight: float = 1.5
     lexical_weight: float = 1.0
     depth: int = 100
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidArgumentError(f"unknown fusion method {self.method!r}; valid: {', '.join(METHODS)}.")
 
 
 def fuse(scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]], fusion: Fusion) -> list[tuple[int, float]]:
@@ -78,17 +87,22 @@ def normalised_score_fusion(scored_lists: Sequence[tuple[Sequence[int], Sequence
 
 def standardised_score_fusion(scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]],
                               weights: Sequence[float]) -> list[tuple[int, float]]:
-    """Fuse scored lists by z-scores: each list's scores standardised over its candidates (all 0 when
-    they are equal), weighted and summed; an id absent from a list gets that list's lowest z-score
-    (it ranked below every candidate there). Best first, ties to the smaller id."""
-    standardised: list[tuple[dict[int, float], float, float]] = []  # (z-score per id, lowest z-score, weight)
+    """Fuse scored lists by z-scores: each list's scores standardised over its candidates, weighted and
+    summed; an id absent from a list gets that list's lowest z-score (it ranked below every candidate
+    there). A list whose scores are all equal (one candidate, say a rare word's only match) gives its
+    candidates 1 and the absent 0, as min-max scaling does. Best first, ties to the smaller id."""
+    standardised: list[tuple[dict[int, float], float, float]] = []  # (z-score per id, absent's z-score, weight)
     for (row_ids, scores), weight in zip(scored_lists, weights):
         if len(row_ids) == 0:
             continue
         values = np.asarray(scores, dtype=np.float64)
         spread = values.std()
-        z = (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
-        standardised.append((dict(zip((int(r) for r in row_ids), z.tolist())), float(z.min()), weight))
+        if spread <= 1e-6 * max(1.0, abs(values.mean())):  # one candidate, or ties up to float noise
+            z, absent = np.ones_like(values), 0.0  # being in the list is all it says: as min-max does
+        else:
+            z = (values - values.mean()) / spread
+            absent = float(z.min())
+        standardised.append((dict(zip((int(r) for r in row_ids), z.tolist())), absent, weight))
     everyone = set().union(*(found for found, _, _ in standardised))
     fused = {row_id: sum(weight * found.get(row_id, floor) for found, floor, weight in standardised)
              for row_id in everyone}

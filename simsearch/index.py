@@ -45,8 +45,7 @@ class Index:
 
     def __init__(self, home: Path, folder: Path, manifest: Manifest, store: Store, generation: Generation) -> None:
         self.home, self.folder, self.manifest = home, folder, manifest
-        self._store = store
-        self._generation = generation
+        self._store, self._generation = store, generation
         self._refreshing = threading.Lock()
         self._encoder: Encoder | None = None
         self._backend: Backend | None = None  # query runtime; None: the one that built the index
@@ -233,7 +232,8 @@ class Index:
     def _target(self, mode: str = "dense") -> SearchTarget:
         """What a query reads; lexical mode needs no model, so it is not loaded for it."""
         encoder = self.encoder if mode != "lexical" else self._encoder
-        return SearchTarget(encoder, self._vectors(), self._store, self.manifest.reranker)  # type: ignore[arg-type]
+        exact = self.manifest.encoder_backend != "onnx-int8" and (encoder is None or encoder.backend != "onnx-int8")
+        return SearchTarget(encoder, self._vectors(), self._store, self.manifest.reranker, exact)  # type: ignore[arg-type]
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.encoder.encode(texts)

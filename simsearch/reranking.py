@@ -178,7 +178,8 @@ class Reranker:
         self._tokenizer = load_tokenizer(export / TOKENIZER_FILE, self._meta)
         self._tokenizer.no_padding()  # each batch is padded to its own longest pair in _run
         self.quantized = quantized
-        self._session = load_session(export / (INT8_FILE if quantized else FP32_FILE))
+        # every core for each of its 50-odd pair runs: one re-rank is long enough to use them, unlike one query
+        self._session = load_session(export / (INT8_FILE if quantized else FP32_FILE), threads=0)
         self._blend_encoder = blend_encoder
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # the blend's text vectors, most recent last
 
@@ -232,8 +233,10 @@ class Reranker:
     def remember(self, texts: Sequence[str], vectors: np.ndarray, fingerprint: str) -> None:
         """Keep vectors a caller already has (a search's query vectors, an index's stored ones) for the blend,
         so those texts are not encoded again; ignored unless ``fingerprint`` is the blend model's own."""
-        if fingerprint != self.blend_fingerprint:
-            return
+        if fingerprint == self.blend_fingerprint:
+            self._keep(texts, vectors)
+
+    def _keep(self, texts: Sequence[str], vectors: np.ndarray) -> None:
         with self._lock:
             for text, vector in zip(texts, vectors):
                 self._vectors[text] = vector
@@ -255,7 +258,7 @@ class Reranker:
         missing = [text for text in texts if text not in found]
         if missing:
             found.update(zip(missing, self._blend_encoder.encode(missing)))  # type: ignore[union-attr]
-            self.remember(missing, np.stack([found[text] for text in missing]), self.blend_fingerprint)  # type: ignore[arg-type]
+            self._keep(missing, np.stack([found[text] for text in missing]))
         return found
 
 

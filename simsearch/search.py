@@ -3,7 +3,7 @@
 Three modes choose the candidates stage. ``dense``: nearest vectors, scored by cosine
 similarity in [-1, 1]. ``lexical``: BM25 over the store's FTS5 index, scored by BM25
 (0 or more, unbounded, comparable only within one query); no encoding. ``hybrid``: both
-lists, fused (normalised scores by default, or reciprocal rank; see ``Fusion``), scored by the fused score,
+lists, fused (z-scores by default, min-max scores or reciprocal rank; see ``Fusion``), scored by the fused score,
 which only orders hits within one query.
 
 The optional rerank stage re-scores the first ``rerank_depth`` hits (50, never fewer than k)
@@ -110,6 +110,7 @@ class SearchTarget:
     vectors: VectorIndex
     store: Store
     default_reranker: str | None = None  # the index's own re-ranker (manifest), used unless the caller says False
+    exact_vectors: bool = False  # stored and query vectors are fp32 (not int8): a re-ranker's blend may reuse them
 
 
 @dataclass(frozen=True)
@@ -204,16 +205,20 @@ def share_known_vectors(reranker: Reranker, target: SearchTarget, queries: list[
     A document split into windows is read by its matched window and has no vector of its whole text,
     so it is left to the blend to encode; so are the hits of kinds that keep no vectors (IVF).
     """
-    fingerprint = target.encoder.info.fingerprint
-    if reranker.blend_fingerprint != fingerprint:
-        return
+    if (reranker.blend_fingerprint is None or target.encoder is None or not target.exact_vectors
+            or reranker.blend_fingerprint != target.encoder.info.fingerprint):
+        return  # lexical mode on a fresh index has no model loaded; int8 vectors are not the blend's
+    fingerprint = reranker.blend_fingerprint
     if query_vectors is not None:
         reranker.remember(queries, query_vectors, fingerprint)
     texts = {hit.id: hit.text for found in hits for hit in found if hit.passage is None}
     row_ids = target.store.row_ids_for(list(texts))
     split = {row_id for row_id, _, _ in target.store.passages_of(list(row_ids.values())).values()}
     whole = {id: row_id for id, row_id in row_ids.items() if row_id not in split}
-    vectors = target.vectors.reconstruct(np.array(list(whole.values()), dtype=np.int64)) if whole else None
+    try:  # a row another process added after these vectors were loaded is not among them: encode instead
+        vectors = target.vectors.reconstruct(np.array(list(whole.values()), dtype=np.int64)) if whole else None
+    except RuntimeError:
+        vectors = None
     if vectors is not None:
         reranker.remember([texts[id] for id in whole], vectors, fingerprint)
 

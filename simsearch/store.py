@@ -129,7 +129,7 @@ class Store:
         """
         self.path = path
         self._lock = threading.RLock()
-        self._frequencies: dict[tuple[str, int], int] = {}  # (term, document count) -> documents holding it
+        self._frequencies: dict[tuple[str, str], int] = {}  # (term, generation) -> documents holding it
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except sqlite3.DatabaseError as exc:
@@ -364,19 +364,20 @@ class Store:
         FTS5's BM25 clamps the IDF of such a term, log((N - n + 0.5) / (n + 0.5)), to 1e-6, so it
         moves no score; yet OR-ing it in makes SQLite score most rows. Over 100,000 Wikipedia
         sentences "the history of the city" took 122 ms with "the" and "of" and 7 ms without,
-        with the same scores. Document frequencies are cached per term and document count.
+        with the same scores.
         """
-        total = self.count()
-        weighing = [term for term in terms if 2 * self._document_frequency(term, total) < total]
+        total, generation = self.count(), self.meta("generation", "0")
+        weighing = [term for term in terms if 2 * self._document_frequency(term, generation) < total]
         return weighing or list(terms)
 
-    def _document_frequency(self, term: str, total: int) -> int:
-        known = self._frequencies.get((term, total))
+    def _document_frequency(self, term: str, generation: str) -> int:
+        """Documents holding ``term``, cached per write (every write moves the generation on)."""
+        known = self._frequencies.get((term, generation))
         if known is None:
             if len(self._frequencies) >= _FREQUENCIES_KEPT:
                 self._frequencies.clear()
             found = self._query("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?", (_quoted(term),))
-            known = self._frequencies[(term, total)] = int(found[0][0])
+            known = self._frequencies[(term, generation)] = int(found[0][0])
         return known
 
     def _filter_where(self, filters: Filters) -> tuple[str, list[Any]]:

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simsearch.encoders import Encoder, load_encoder
+from simsearch.errors import InvalidArgumentError, fix
 from simsearch.search import check_query
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 
 @dataclass(frozen=True)
@@ -90,10 +95,20 @@ def _top_positions(scores: np.ndarray, limit: int) -> list[int]:
     return sorted(int(i) for i in np.argsort(-scores, kind="stable")[:limit])
 
 
+def word_piece_model(encoder: Encoder) -> SentenceTransformer:
+    """The encoder's SentenceTransformer when it is a transformer with a tokenizer; else one line saying so
+    (a static-embedding model has neither word pieces nor contextual token vectors)."""
+    model = encoder.model
+    if getattr(model, "tokenizer", None) is None or not hasattr(model[0], "auto_model"):
+        raise InvalidArgumentError(f"model {encoder.name!r} is not a transformer with a tokenizer, so it has no "
+                                   f"word-piece vectors; {fix('model')} of a BERT-like model.")
+    return model
+
+
 def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
     """The tokens the model reads for ``text``, special tokens included, truncated like encoding is."""
     encoder = encoder or load_encoder()
-    model = encoder.model
+    model = word_piece_model(encoder)
     tokenizer = model.tokenizer
     with encoder.lock:
         ids = tokenizer(check_query(text), truncation=True, max_length=model.max_seq_length)["input_ids"]
@@ -105,7 +120,7 @@ def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:
 def token_embeddings(text: str, encoder: Encoder | None = None) -> np.ndarray:
     """The transformer's contextual output for each token of ``text``, as unit rows (n_tokens, hidden)."""
     encoder = encoder or load_encoder()
-    model = encoder.model
+    model = word_piece_model(encoder)
     with encoder.lock:
         output = model.encode([check_query(text)], output_value="token_embeddings", show_progress_bar=False)[0]
     vectors = output.detach().float().cpu().numpy() if hasattr(output, "detach") else np.asarray(output)

@@ -92,6 +92,8 @@ def test_the_blend_reuses_the_searchs_query_vectors_and_the_indexs_stored_ones(z
     reranker._vectors.clear()
     assert len(zoo.search("the cat and the dog", k=8, mode="lexical", rerank=reranker, rerank_depth=8)) == 2
     assert encoded == ["the cat and the dog"]  # lexical mode has no query vector: only the query is encoded
+    fresh = Index.open("zoo", index_dir=zoo.home)  # lexical mode loads no model: nothing to share, nothing fails
+    assert len(fresh.search("the cat and the dog", k=8, mode="lexical", rerank=reranker, rerank_depth=8)) == 2
 
 
 def test_bad_rerankers_and_depths_are_refused_in_one_line(zoo, cross_encoder, tiny_model, tmp_path):

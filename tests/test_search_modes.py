@@ -137,11 +137,16 @@ def test_standardised_score_fusion_on_hand_made_lists():
     assert fused == pytest.approx({1: 1.5 * z_dense[0] - 1, 2: 1.5 * z_dense[1] - 1, 3: 1.5 * z_dense[2] + 1,
                                    4: 1.5 * z_dense[2] - 1})
     assert standardised_score_fusion([([], []), lexical], [1.5, 1.0]) == [(3, 1.0), (4, -1.0)]  # weights stay put
-    assert standardised_score_fusion([([7, 8], [0.5, 0.5]), ([], [])], [1.0, 1.0]) == [(7, 0.0), (8, 0.0)]
+    # a list of equal scores (a rare word's only match) still lifts its candidates over the absent, as min-max does
+    only_match = standardised_score_fusion([dense, ([9], [7.3])], [1.5, 1.0])
+    assert dict(only_match)[9] == pytest.approx(1.5 * z_dense[2] + 1.0)
+    assert standardised_score_fusion([([7, 8], [0.5, 0.5 + 1e-9]), ([], [])], [1.0, 1.0]) == [(7, 1.0), (8, 1.0)]
+    with pytest.raises(InvalidArgumentError, match="unknown fusion method 'zscores'; valid: zscore, score, rrf"):
+        Fusion(method="zscores")  # type: ignore[arg-type]
 
 
-def test_a_flat_list_moves_the_z_score_fusion_less_than_a_peaked_one():
-    """Min-max stretches a list of near-equal scores to [0, 1]; z-scores leave a lexical outlier on top."""
+def test_an_outlier_in_one_list_outweighs_an_evenly_spread_other_list_under_z_scores():
+    """Min-max stretches every list to [0, 1], so the dense list's best wins; z-scores see the lexical outlier."""
     flat_dense = (list(range(100)), np.linspace(0.35, 0.25, 100).tolist())  # no candidate stands out
     peaked_lexical = ([500, *range(200, 299)], [12.0, *np.linspace(2.0, 1.8, 99)])  # one does, far
     assert fuse([flat_dense, peaked_lexical], Fusion())[0][0] == 500

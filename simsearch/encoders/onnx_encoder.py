@@ -106,12 +106,13 @@ def load_tokenizer(path: Path, meta: dict):
     return tokenizer
 
 
-def load_session(path: Path):
+def load_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime session; ``threads`` per call, by default ``session_threads()`` (0: one per core)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = session_threads()
+    options.intra_op_num_threads = session_threads() if threads is None else threads
     # Idle worker threads would otherwise spin for a while after each call, stealing cores from FAISS.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
