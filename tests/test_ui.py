@@ -58,6 +58,19 @@ def all_markdown(app: AppTest) -> str:
 
 
 # --- search -----------------------------------------------------------------------------
+def test_score_bars_span_each_modes_range():
+    from simsearch import Hit
+    from simsearch_ui.components import score_bar
+    from simsearch_ui.views.search import score_scale
+
+    hits = [Hit("a", "x", 2.5), Hit("b", "y", 0.1), Hit("c", "z", -1.2)]  # hybrid: sums of z-scores
+    assert score_scale("hybrid", hits, reranked=False) == ("fused score", (-1.2, 2.5))
+    assert score_scale("lexical", hits, reranked=False) == ("BM25", (0.0, 2.5))
+    assert score_scale("hybrid", hits, reranked=True) == ("re-ranker score", (0.0, 1.0))
+    widths = [re.search(r"width:([0-9.]+)%", score_bar(hit.score, "fused score", -1.2, 2.5)).group(1) for hit in hits]
+    assert widths == ["100.0", "35.1", "0.0"]  # the best full, the lowest empty, the rest between
+
+
 def test_search_page_shows_ranked_results_with_scores_and_latency(app_home):
     app = search(start(), "Heavy rain flooded the mountain trail.")
     texts = result_texts(app)

@@ -56,9 +56,9 @@ def guarded(render: Callable[[], Any]) -> Any:
 
 def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | None = None,
              on_explain: Callable[[Hit], None] | None = None, identical: list[str] | None = None,
-             query: str = "", score_name: str = "cosine", score_max: float = 1.0) -> None:
+             query: str = "", score_name: str = "cosine", score_range: tuple[float, float] = (0.0, 1.0)) -> None:
     """One result: rank and text (the query's words in bold), the score as a number and a bar
-    (``score_name``, full at ``score_max``), metadata, and the two actions.
+    (``score_name``, empty at the first and full at the second of ``score_range``), metadata, and the two actions.
 
     ``identical``: ids of other hits with exactly this text, shown as one line instead of more cards.
     """
@@ -66,7 +66,7 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
         hit_text(text_column, rank, hit, query)
         score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>'
-                              f'{score_bar(hit.score, score_name, score_max)}', unsafe_allow_html=True)
+                              f'{score_bar(hit.score, score_name, *score_range)}', unsafe_allow_html=True)
         details, similar, explain = st.columns([5, 1, 1], vertical_alignment="center")
         details.caption(" · ".join([f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
                                     for name, value in hit.metadata.items()]
@@ -104,8 +104,8 @@ def inject_css() -> None:
     st.html(_CHIP_CSS)
 
 
-def score_bar(score: float, name: str = "cosine", full: float = 1.0) -> str:
-    width = max(0.0, min(1.0, score / full if full > 0 else 0.0)) * 100
+def score_bar(score: float, name: str = "cosine", empty: float = 0.0, full: float = 1.0) -> str:
+    width = max(0.0, min(1.0, (score - empty) / (full - empty) if full > empty else 1.0)) * 100
     return f'<div class="ss-bar" title="{html.escape(name)} {score:.3f}"><div style="width:{width:.1f}%"></div></div>'
 
 

@@ -131,13 +131,26 @@ def render() -> None:
     download_buttons(query, filters, hits)
     groups = results.identical_groups(hits)
     shown = page_of(groups, f"{query}\0{mode}", int(k))
-    score_name, score_max = {"dense": ("cosine", 1.0), "lexical": ("BM25", hits[0].score),
-                             "hybrid": ("fused score", hits[0].score)}[mode]  # unbounded: the best fills the bar
-    if reranker:
-        score_name, score_max = "re-ranker score", 1.0
+    score_name, score_range = score_scale(mode, hits, reranked=bool(reranker))
     for rank, hit, same in shown:
         components.hit_card(rank, hit, key=f"hit-{rank}", on_similar=find_similar, on_explain=explain,
-                            identical=[h.id for h in same], query=query, score_name=score_name, score_max=score_max)
+                            identical=[h.id for h in same], query=query, score_name=score_name,
+                            score_range=score_range)
+
+
+def score_scale(mode: str, hits: list[Hit], reranked: bool) -> tuple[str, tuple[float, float]]:
+    """What the score bars show and the scores at which a bar is empty and full.
+
+    Cosines and re-ranker scores have fixed ranges; BM25 runs from 0 to the best hit; the fused
+    score of hybrid mode (sums of z-scores, often below 0) from the lowest hit to the best.
+    """
+    if reranked:
+        return "re-ranker score", (0.0, 1.0)
+    if mode == "dense":
+        return "cosine", (0.0, 1.0)
+    if mode == "lexical":
+        return "BM25", (0.0, hits[0].score)
+    return "fused score", (min(hit.score for hit in hits), hits[0].score)
 
 
 def rerank_toggle(index) -> str | None:
