@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # a bigger request is refused (413) before it is parsed
+# Idle seconds a kept-alive connection stays open (uvicorn's own default is 5, nginx's 75): a client's pooled
+# connection outlives a pause such as another worker loading a model for its first add.
+KEEP_ALIVE_S = 75
 # Routes running at once (the rest wait on the event loop). Starlette's 40 threads fight over the
 # GIL when each holds a query: on the 2-core test machine, 32 concurrent searches answered 109 q/s
 # with 40 threads and 139 q/s with 8 (benchmarks/load.py-style phases, a busy machine: indicative).
@@ -281,4 +284,4 @@ def run_server(host: str, port: int, settings: ServerSettings, workers: int = 1)
     # 173 q/s with one per core (README, "Under load"). Workers inherit it; a value set by the user stays.
     os.environ.setdefault(THREADS_VARIABLE, "1")
     uvicorn.run(f"{__name__}:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
