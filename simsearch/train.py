@@ -209,7 +209,6 @@ def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName
     """
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
-    from transformers import PrinterCallback
 
     from simsearch.batching import LengthBucketBatchSampler
 
@@ -217,20 +216,35 @@ def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName
         pairs = pairs.positives()
     # MNRL takes other rows as negatives, so a batch must not repeat a text; other losses batch by length.
     sampler = BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else LengthBucketBatchSampler
-    per_epoch = "epoch" if evaluator is not None else "no"
     checkpoints = staging / "checkpoints"
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=hyper.epochs,
-        per_device_train_batch_size=hyper.batch_size, learning_rate=hyper.learning_rate,
-        warmup_steps=hyper.warmup_ratio, seed=seed, data_seed=seed, batch_sampler=sampler,
-        eval_strategy=per_epoch, save_strategy=per_epoch, save_only_model=True, save_total_limit=1,
-        load_best_model_at_end=evaluator is not None,
-        metric_for_best_model=evaluator.primary_metric if evaluator is not None else None, greater_is_better=True,
-        logging_steps=1, report_to="none", disable_tqdm=True,
-    )
+    args = SentenceTransformerTrainingArguments(**epoch_arguments(hyper, seed, evaluator, checkpoints, sampler))
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=pairs.to_dataset(),
                                          loss=_loss_module(loss_name, model), evaluator=evaluator,
                                          callbacks=[epochs_log])
+    return train_keeping_best(trainer, checkpoints)
+
+
+def epoch_arguments(hyper: Hyperparameters, seed: int, evaluator: SentenceEvaluator | None, checkpoints: Path,
+                    batch_sampler: Any) -> dict[str, Any]:
+    """The training arguments both trainers (bi- and cross-encoder) share.
+
+    With an evaluator: one weights-only checkpoint per epoch, at most the best and the latest
+    kept, the best loaded back at the end. Logging every step feeds our progress bar.
+    """
+    per_epoch = "epoch" if evaluator is not None else "no"
+    return {"output_dir": str(checkpoints), "num_train_epochs": hyper.epochs,
+            "per_device_train_batch_size": hyper.batch_size, "learning_rate": hyper.learning_rate,
+            "warmup_steps": hyper.warmup_ratio, "seed": seed, "data_seed": seed, "batch_sampler": batch_sampler,
+            "eval_strategy": per_epoch, "save_strategy": per_epoch, "save_only_model": True, "save_total_limit": 1,
+            "load_best_model_at_end": evaluator is not None,
+            "metric_for_best_model": evaluator.primary_metric if evaluator is not None else None,
+            "greater_is_better": True, "logging_steps": 1, "report_to": "none", "disable_tqdm": True}
+
+
+def train_keeping_best(trainer: Any, checkpoints: Path) -> int | None:
+    """Run ``trainer`` (either kind) and delete its checkpoints; the global step of the epoch it kept."""
+    from transformers import PrinterCallback
+
     trainer.remove_callback(PrinterCallback)  # our bar shows the loss; the printer would dump every log
     try:
         trainer.train()

@@ -37,7 +37,9 @@ from simsearch.train import (
     TrainingResult,
     check_output,
     chosen_hyperparameters,
+    epoch_arguments,
     move_into_place,
+    train_keeping_best,
     write_training_report,
 )
 
@@ -172,29 +174,16 @@ def _run_trainer(model: CrossEncoder, pairs: PairSet, loss_name: CrossLoss, hype
                  evaluator: _CrossPairEvaluator | None, epochs_log: EpochLog, staging: Path) -> int | None:
     """Train in place; with an evaluator, leave the best epoch's weights in ``model``. Returns its global step."""
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments, losses
-    from transformers import PrinterCallback
 
     from simsearch.batching import LengthBucketBatchSampler
 
-    per_epoch = "epoch" if evaluator is not None else "no"
     checkpoints = staging / "checkpoints"
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(checkpoints), num_train_epochs=hyper.epochs, per_device_train_batch_size=hyper.batch_size,
-        learning_rate=hyper.learning_rate, warmup_steps=hyper.warmup_ratio, seed=seed, data_seed=seed,
-        batch_sampler=LengthBucketBatchSampler, eval_strategy=per_epoch, save_strategy=per_epoch,
-        save_only_model=True, save_total_limit=1, load_best_model_at_end=evaluator is not None,
-        metric_for_best_model=evaluator.primary_metric if evaluator is not None else None, greater_is_better=True,
-        logging_steps=1, report_to="none", disable_tqdm=True,
-    )
+    args = CrossEncoderTrainingArguments(**epoch_arguments(hyper, seed, evaluator, checkpoints,
+                                                           LengthBucketBatchSampler))
     loss = losses.BinaryCrossEntropyLoss(model) if loss_name == "bce" else losses.MSELoss(model)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=both_orders(pairs), loss=loss,
                                   evaluator=evaluator, callbacks=[epochs_log])
-    trainer.remove_callback(PrinterCallback)
-    try:
-        trainer.train()
-    finally:
-        shutil.rmtree(checkpoints, ignore_errors=True)
-    return trainer.state.best_global_step
+    return train_keeping_best(trainer, checkpoints)
 
 
 class _CrossPairEvaluator(SentenceEvaluator):

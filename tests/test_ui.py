@@ -254,12 +254,18 @@ def test_app_picks_up_a_cli_rebuild_without_restart(app_home):
 
 
 # --- compare ----------------------------------------------------------------------------
-def test_compare_shows_score_reading_and_word_pieces(app_home, tiny_model):
+def compared(model: str, first: str, second: str) -> AppTest:
+    """The Compare page with ``model`` chosen and two sentences typed, run without an exception."""
     app = start("compare")
-    app.selectbox[0].set_value(tiny_model).run()
-    app.text_area[0].input("The cat sleeps.").run()
-    app.text_area[1].input("A kitten is napping.").run()
+    app.selectbox[0].set_value(model).run()
+    app.text_area[0].input(first).run()
+    app.text_area[1].input(second).run()
     assert not app.exception
+    return app
+
+
+def test_compare_shows_score_reading_and_word_pieces(app_home, tiny_model):
+    app = compared(tiny_model, "The cat sleeps.", "A kitten is napping.")
     score = float(app.metric[0].value)
     assert -1.0 <= score <= 1.0
     text = all_markdown(app)
@@ -273,11 +279,7 @@ def test_compare_shows_score_reading_and_word_pieces(app_home, tiny_model):
 def test_compare_on_long_texts_keeps_heatmap_labels_legible_and_pairs_meaningful(app_home, tiny_model):
     long_a = ", ".join(f"the cat number {n} sleeps on the warm windowsill" for n in range(12)) + "."
     long_b = ", ".join(f"a dog number {n} fetches the ball in the park" for n in range(12)) + "."
-    app = start("compare")
-    app.selectbox[0].set_value(tiny_model).run()
-    app.text_area[0].input(long_a).run()
-    app.text_area[1].input(long_b).run()
-    assert not app.exception
+    app = compared(tiny_model, long_a, long_b)
     spec = json.loads(app.get(CHART)[0].proto.spec)
     encoding = spec["layer"][0]["encoding"] if "layer" in spec else spec["encoding"]
     rows, columns = encoding["y"]["sort"], encoding["x"]["sort"]  # every label drawn, in order
@@ -578,11 +580,7 @@ def test_range_and_not_come_back_from_a_shared_link(dated_home):
 
 # --- embeddings, clusters ------------------------------------------------------------------
 def test_compare_offers_the_token_vectors_for_download(app_home, tiny_model):
-    app = start("compare")
-    app.selectbox[0].set_value(tiny_model).run()
-    app.text_area[0].input("The cat sleeps.").run()
-    app.text_area[1].input("A kitten is napping.").run()
-    assert not app.exception
+    app = compared(tiny_model, "The cat sleeps.", "A kitten is napping.")
     buttons = app.get("download_button")
     assert [b.proto.label for b in buttons] == ["Token vectors (.parquet)"]
     assert "simsearch embed --tokens" in buttons[0].proto.help and buttons[0].proto.url  # the bytes: test_embed.py
