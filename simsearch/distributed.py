@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import socket
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from simsearch.engines import ProgressCallback
 
 log = logging.getLogger(__name__)
+
+_LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's own: 0 makes a local node use 127.0.0.1
 
 BLOCK_TEXTS = 1024  # texts per Ray Data block and per actor call: the local encoder's own chunk size
 TASK_RETRIES = 3  # re-runs of an IVF fill task whose worker died
@@ -187,6 +190,24 @@ def _model_spec(encoder: Encoder) -> dict[str, Any]:
             "fingerprint": info["fingerprint"]}
 
 
+def _keep_to_loopback() -> None:
+    """Make a Ray started here listen on 127.0.0.1 only, as every other server simsearch starts.
+
+    On Linux Ray takes the machine's outward address as its node address, and its GCS, raylet and
+    worker servers then listen on every interface. ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` gives it
+    the loopback address it uses on a laptop instead; Ray reads the variable when first imported
+    (a caller's own value wins), and its own processes inherit it. A cluster's head, started with
+    ``ray start``, is not affected.
+    """
+    if _LOOPBACK_SWITCH in os.environ:
+        return
+    if "ray" in sys.modules:  # too late to change its mind, and its processes must agree on the address
+        log.warning("ray was imported before simsearch started it, so this local Ray listens on every interface; "
+                    "set %s=0 before importing ray to keep it to 127.0.0.1", _LOOPBACK_SWITCH)
+        return
+    os.environ[_LOOPBACK_SWITCH] = "0"
+
+
 def _import_ray() -> Any:
     try:
         import ray
@@ -224,6 +245,8 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
     The ray engine calls this itself; call it first to keep one Ray session for several builds.
     """
+    if address is None:
+        _keep_to_loopback()
     ray = _import_ray()
     environment = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
     # py_modules ships this simsearch to every worker, so a cluster runs the driver's code, not whatever it has

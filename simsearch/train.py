@@ -18,7 +18,8 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -124,9 +125,7 @@ def train_model(
 
     set_seed(seed)
     model = load_sentence_transformer(base, pooling)  # type: ignore[arg-type]
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the published model should read like any folder
-    try:
+    with staged_output(output) as staging:
         evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
         epochs_log = EpochLog(evaluator(model) if evaluator else {}, progress, say)
         base_weights = _weights_copy(model) if evaluator is not None else None
@@ -145,9 +144,6 @@ def train_model(
                         "(kept_base_model in training.json); try a lower learning rate",
                         result.selection_metric, result.best_metrics[result.selection_metric])
         write_training_report(result, staging)
-        move_into_place(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
     return result
 
@@ -410,7 +406,20 @@ def _plot_curves(result: TrainingResult, path: Path) -> None:
     plt.close(figure)
 
 
-def move_into_place(staging: Path, output: Path) -> None:
+@contextmanager
+def staged_output(output: Path) -> Iterator[Path]:
+    """A private folder beside ``output`` to write a model into, published as ``output`` when the block ends
+    without an error and removed either way, so an interrupted run leaves nothing half-written."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the published model should read like any folder
+    try:
+        yield staging
+        _move_into_place(staging, output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _move_into_place(staging: Path, output: Path) -> None:
     """Swap the finished folder in; an old folder (with --overwrite) is removed only after."""
     old = None
     if output.exists():

@@ -15,8 +15,6 @@ training.png), the staging folder and the final atomic move are the bi-encoder's
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +36,7 @@ from simsearch.train import (
     check_output,
     chosen_hyperparameters,
     epoch_arguments,
-    move_into_place,
+    staged_output,
     train_keeping_best,
     write_training_report,
 )
@@ -83,9 +81,7 @@ def train_cross_encoder(
 
     set_seed(seed)
     model = base_cross_encoder(base)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    staging.chmod(0o755)
-    try:
+    with staged_output(output) as staging:
         evaluator = _CrossPairEvaluator(eval_set) if eval_set is not None else None
         epochs_log = EpochLog(evaluator(model) if evaluator else {}, progress, say)
         best_step = _run_trainer(model, train_set, loss, hyper, seed, evaluator, epochs_log, staging)
@@ -96,9 +92,6 @@ def train_cross_encoder(
         result = TrainingResult(output, loss, hyper, epochs_log.history, best_epoch, epochs_log.selection_metric,
                                 time.perf_counter() - started, {**settings, "blend": blend_report})
         write_training_report(result, staging)
-        move_into_place(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
     return result
 

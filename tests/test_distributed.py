@@ -8,6 +8,8 @@ and missing-extra tests run either way.
 from __future__ import annotations
 
 import gzip
+import importlib.util
+import ipaddress
 import itertools
 import subprocess
 import sys
@@ -39,13 +41,37 @@ def wiki_rows(count: int) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def ray_session():
-    """A local Ray with 2 CPUs for the module; the engine joins it and leaves it running between builds."""
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'simsearch[ray]')")
+    """A local Ray with 2 CPUs for the module; the engine joins it and leaves it running between builds.
+
+    Ray is not imported before ``start_ray``, as in the CLI: importing it first would leave it listening
+    on every interface (``test_local_ray_listens_on_loopback_only``).
+    """
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("the ray extra is not installed (pip install 'simsearch[ray]')")
     from simsearch.distributed import start_ray
 
     start_ray(num_cpus=2)
+    import ray
+
     yield
     ray.shutdown()
+
+
+def test_local_ray_listens_on_loopback_only(ray_session):
+    """Ray's GCS, raylet and worker servers, all started under this process, accept connections on 127.0.0.1 only."""
+    import psutil
+
+    ray_processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+    listening = {(process.name(), connection.laddr.ip, connection.laddr.port)
+                 for process in ray_processes for connection in process.net_connections(kind="inet")
+                 if connection.status == psutil.CONN_LISTEN}
+    assert any(name == "gcs_server" for name, _, _ in listening), listening  # Ray's servers were found
+    assert {(name, ip, port) for name, ip, port in listening if not _loopback(ip)} == set()
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    return address.is_loopback or bool(getattr(address, "ipv4_mapped", None) and address.ipv4_mapped.is_loopback)
 
 
 @pytest.fixture(scope="module")
