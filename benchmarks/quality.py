@@ -6,6 +6,7 @@ otherwise); the fine-tuned model on dev; paraphrase retrieval built from dev, be
 and after. Prints one markdown table and writes the figures as JSON.
 
     python benchmarks/quality.py [--output artifacts/stsb-tuned] [--epochs N --lr X --batch-size B]
+                                 [--augment auto|none|CROSS_ENCODER_DIR]
     python benchmarks/quality.py --smoke    # a tiny random BERT on synthetic pairs, in seconds
 
 Run the full benchmark under `flock /tmp/simsearch-heavy.lock` (it trains for many minutes on CPU).
@@ -60,6 +61,13 @@ def table(report: dict) -> str:
     lines.append(f"| training wall time | | {training['wall_seconds'] / 60:.1f} min | |")
     lines.append(f"| training setup | | {training['loss']}, lr {hyper['learning_rate']:g}, batch "
                  f"{hyper['batch_size']}, {hyper['epochs']} epochs, kept epoch {training['best_epoch']} | |")
+    augment = training["settings"].get("augment")
+    if augment:
+        made = augment["cross_encoder"]
+        if "cross_encoder_metrics" in augment:
+            made += f", its dev Spearman {augment['cross_encoder_metrics'].get('spearman', float('nan')):.2f}"
+            made += f" alone, {augment['blend']['blended']['spearman']:.2f} blended" if augment.get("blend") else ""
+        lines.append(f"| augmenting | | {augment['silver']} silver pairs scored by a cross-encoder ({made}) | |")
     lines.append(f"\n{report['date']}, {report['machine']}")
     return "\n".join(lines)
 
@@ -72,6 +80,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--augment", help="auto, none or a cross-encoder folder (train's --augment; default auto, "
+                        "none with --smoke: a tiny random BERT's cross-encoder scores noise)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is 2 cores)")
     args = parser.parse_args()
@@ -95,8 +105,9 @@ def main() -> None:
         hyper = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size}
         json_out = args.json_out or REPO / "benchmarks" / "results" / "quality.json"
     before = measure(base, dev)
+    augment = args.augment or ("none" if args.smoke else "auto")
     result = train_model(train_file, output, base=base, pooling="mean" if args.smoke else None, eval_pairs=dev,
-                         seed=args.seed, overwrite=True, progress=sys.stderr.isatty(),
+                         augment=augment, seed=args.seed, overwrite=True, progress=sys.stderr.isatty(),
                          say=lambda line: print(line, file=sys.stderr), **hyper)
     after = measure(output, dev)
     report = {

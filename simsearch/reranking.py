@@ -100,6 +100,10 @@ def read_blend(folder: Path) -> Blend:
 
 
 # --- telling a cross-encoder folder apart ------------------------------------------------------
+def _fix_for(role: str) -> str:
+    return fix("rerank") if role == "rerank" else fix("augment")
+
+
 def is_cross_encoder(path: str | Path) -> bool:
     """Whether ``path`` is a folder holding a cross-encoder (one score per pair)."""
     folder = Path(path).expanduser()
@@ -114,22 +118,23 @@ def is_cross_encoder(path: str | Path) -> bool:
     return classifier and not (folder / "modules.json").exists()
 
 
-def check_cross_encoder(path: str | Path) -> Path:
-    """The resolved folder when ``path`` is a cross-encoder with one output; else one line saying what it is."""
+def check_cross_encoder(path: str | Path, role: str = "rerank") -> Path:
+    """The resolved folder when ``path`` is a cross-encoder with one output; else one line saying what it is,
+    with the fix for the argument it came in (``role``: rerank or augment)."""
     folder = Path(path).expanduser()
     shown = str(path)
     if not folder.exists():
-        raise InvalidArgumentError(f"re-ranker {shown!r} does not exist; {fix('rerank')}.")
+        raise InvalidArgumentError(f"cross-encoder {shown!r} does not exist; {_fix_for(role)}.")
     if not folder.is_dir() or not (folder / "config.json").is_file():
-        raise InvalidArgumentError(f"re-ranker {shown!r} is not a model folder (no config.json); {fix('rerank')}.")
+        raise InvalidArgumentError(f"cross-encoder {shown!r} is not a model folder (no config.json); {_fix_for(role)}.")
     if not is_cross_encoder(folder):
         raise InvalidArgumentError(
             f"{shown!r} is a bi-encoder (it embeds each text alone, for the first stage), not a cross-encoder "
-            f"that reads the query and a text together; {fix('rerank')}.")
+            f"that reads the query and a text together; {_fix_for(role)}.")
     outputs = len(_json(folder / "config.json").get("id2label") or {"0": ""})
     if outputs != 1:
         raise InvalidArgumentError(f"cross-encoder {shown!r} has {outputs} outputs (a classifier); a re-ranker "
-                                   f"gives one score per pair; {fix('rerank')}.")
+                                   f"gives one score per pair; {_fix_for(role)}.")
     return folder.resolve()
 
 

@@ -101,3 +101,17 @@ def test_out_of_range_hyperparameters_are_one_line_and_nothing_is_written(tmp_pa
     with pytest.raises(InvalidArgumentError, match="need epochs >= 1"):
         train_cross_encoder(pairs, tmp_path / "o", epochs=0)
     assert not (tmp_path / "o").exists()
+
+
+def test_layers_keeps_the_base_models_first_layers_and_out_of_range_is_one_line(checkpoint, tmp_path):
+    pairs = write_scored(tmp_path / "p.csv", 6, seed=1)
+    result = train_cross_encoder(pairs, tmp_path / "one", base=checkpoint, layers=1, epochs=1, batch_size=4)
+    config = json.loads((result.output / "config.json").read_text())
+    assert config["num_hidden_layers"] == 1 and result.settings["layers"] == 1
+    assert load_reranker(result.output).pair_scores(["a cat"], ["a dog"]).shape == (1,)  # exports and scores
+    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
+                                   "--base", str(checkpoint), "--layers", "3"])
+    assert run.exit_code == 1 and "layers must be 1 to 2, the base model's layers (got 3)" in run.stderr
+    run = CliRunner().invoke(app, ["train", "--pairs", str(pairs), "--output", str(tmp_path / "o"), "--layers", "1"])
+    assert run.exit_code == 1 and "--layers applies to --cross-encoder" in run.stderr
+    assert not (tmp_path / "o").exists()

@@ -51,6 +51,12 @@ def train(
     blend_model: Annotated[str, typer.Option(
         "--blend-model", help="With --cross-encoder and --eval: bi-encoder whose cosine is blended in, "
         "weight chosen on --eval; 'none' for no blend.")] = "default",
+    layers: Annotated[int | None, typer.Option(
+        "--layers", help="With --cross-encoder: keep only the base's first N layers (faster re-ranking).")] = None,
+    augment: Annotated[str, typer.Option(
+        help="Scored pairs: add pairs of nearest training sentences scored by a cross-encoder: 'auto' trains "
+        "one on your pairs first (the longer half of the run), a cross-encoder folder is used as it is, "
+        "'none' trains on your pairs alone.")] = "auto",
     quiet: Quiet = False,
 ) -> None:
     """Fine-tune the Siamese BERT on your pairs (use it with `build/rebuild --model DIR`), or a cross-encoder."""
@@ -58,11 +64,15 @@ def train(
     from simsearch.train import train_model
 
     if cross_encoder:
-        _train_cross(pairs, output, base, loss, pooling, epochs, batch_size, lr, eval, blend_model, seed,
+        if augment != "auto":
+            raise InputError("--augment applies to the bi-encoder; drop it with --cross-encoder.")
+        _train_cross(pairs, output, base, loss, pooling, epochs, batch_size, lr, eval, blend_model, layers, seed,
                      overwrite, quiet)
         return
+    if layers is not None:
+        raise InputError("--layers applies to --cross-encoder; a bi-encoder keeps its base's layers.")
     result = train_model(pairs, output, base=base, loss=loss, pooling=pooling, epochs=epochs, batch_size=batch_size,
-                         learning_rate=lr, eval_pairs=eval, seed=seed, overwrite=overwrite,
+                         learning_rate=lr, eval_pairs=eval, augment=augment, seed=seed, overwrite=overwrite,
                          progress=progress_wanted(quiet), say=lambda line: say(line, quiet))
     kept = f"epoch {result.best_epoch}"
     if result.selection_metric:
@@ -72,7 +82,7 @@ def train(
 
 def _train_cross(pairs: Path, output: Path, base: str | None, loss: str | None, pooling: str | None,
                  epochs: int | None, batch_size: int | None, lr: float | None, eval: Path | None,
-                 blend_model: str, seed: int, overwrite: bool, quiet: bool) -> None:
+                 blend_model: str, layers: int | None, seed: int, overwrite: bool, quiet: bool) -> None:
     from simsearch.progress import progress_wanted
     from simsearch.train_cross import train_cross_encoder
 
@@ -80,7 +90,7 @@ def _train_cross(pairs: Path, output: Path, base: str | None, loss: str | None, 
         raise InputError("--pooling does not apply to --cross-encoder: it scores the pair, it pools no vectors.")
     result = train_cross_encoder(pairs, output, base=base, loss=loss or "bce", epochs=epochs, batch_size=batch_size,
                                  learning_rate=lr, eval_pairs=eval, seed=seed, overwrite=overwrite,
-                                 blend_model=None if blend_model == "none" else blend_model,
+                                 blend_model=None if blend_model == "none" else blend_model, layers=layers,
                                  progress=progress_wanted(quiet), say=lambda line: say(line, quiet))
     kept = f"epoch {result.best_epoch}"
     if result.selection_metric:
