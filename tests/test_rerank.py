@@ -38,6 +38,15 @@ def test_onnx_scores_equal_the_torch_cross_encoder(cross_encoder):
     assert int8.quantized and np.allclose(int8.pair_scores(*zip(*pairs)), expected, atol=0.02)
 
 
+def test_an_int8_pair_scores_the_same_alone_or_among_others(cross_encoder, animals):
+    """int8 scales activations per run, so each pair runs alone (the runs side by side on the cores)."""
+    int8 = load_reranker(cross_encoder)
+    texts = [animal["text"] for animal in animals]
+    together = int8.rerank_scores("a pet in the park", texts)
+    alone = [int8.rerank_scores("a pet in the park", [text])[0] for text in texts]
+    assert together.tolist() == alone  # bit for bit
+
+
 def test_reranked_hits_are_sorted_by_the_cross_encoder_and_keep_the_first_score(zoo, cross_encoder):
     first = zoo.search("a pet in the park", k=8, mode="dense")
     hits = zoo.search("a pet in the park", k=3, mode="dense", rerank=cross_encoder)
