@@ -3,14 +3,14 @@
 Each variant fine-tunes the default model with `simsearch.train.train_model` (6 epochs unless said, lr 5e-5,
 batch 16, length-grouped batches, best epoch kept on dev) and prints its history:
 
-    python benchmarks/bi_encoder_recipes.py cosent          # the recipe before augmenting
+    python benchmarks/bi_encoder_recipes.py cosent          # the default recipe
     python benchmarks/bi_encoder_recipes.py angle           # AnglELoss instead of CoSENT
     python benchmarks/bi_encoder_recipes.py cosent-sick     # CoSENT on STS-B train + SICK's TRAIN pairs
-    CROSS=DIR python benchmarks/bi_encoder_recipes.py augmented   # today's default: + silver pairs (simsearch.augment)
+    CROSS=DIR python benchmarks/bi_encoder_recipes.py augmented   # + silver pairs (`simsearch train --augment`)
 
-augmented is augmented SBERT as `simsearch train` now does it by default: silver pairs of nearest training
+augmented is augmented SBERT as `simsearch train --augment DIR|auto` does it: silver pairs of nearest training
 sentences scored by the cross-encoder DIR (default: one trained on the pairs first), CoSENT on gold + silver
-for EPOCHS (default 3) epochs. The other variants train on the gold pairs alone (augment="none").
+for EPOCHS (default 4) epochs. The other variants train on the gold pairs alone.
 
 THREADS=1 runs torch on one thread (two variants side by side on 2 cores). Models go to the temp folder.
 """
@@ -58,7 +58,7 @@ def main() -> None:
         pairs = with_sick(pairs)
     epochs, augment = 6, "none"
     if variant == "augmented":
-        epochs, augment = int(os.environ.get("EPOCHS", "3")), os.environ.get("CROSS", "auto")
+        epochs, augment = int(os.environ.get("EPOCHS", "4")), os.environ.get("CROSS", "auto")
     if variant == "angle":
         from sentence_transformers.sentence_transformer import losses
 

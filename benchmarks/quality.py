@@ -6,7 +6,7 @@ otherwise); the fine-tuned model on dev; paraphrase retrieval built from dev, be
 and after. Prints one markdown table and writes the figures as JSON.
 
     python benchmarks/quality.py [--output artifacts/stsb-tuned] [--epochs N --lr X --batch-size B]
-                                 [--augment auto|none|CROSS_ENCODER_DIR]
+                                 [--augment none|auto|CROSS_ENCODER_DIR]
     python benchmarks/quality.py --smoke    # a tiny random BERT on synthetic pairs, in seconds
 
 Run the full benchmark under `flock /tmp/simsearch-heavy.lock` (it trains for many minutes on CPU).
@@ -80,8 +80,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--augment", help="auto, none or a cross-encoder folder (train's --augment; default auto, "
-                        "none with --smoke: a tiny random BERT's cross-encoder scores noise)")
+    parser.add_argument("--augment", default="none", help="none, auto or a cross-encoder folder (train's --augment)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is 2 cores)")
     args = parser.parse_args()
@@ -105,7 +104,7 @@ def main() -> None:
         hyper = {"epochs": args.epochs, "learning_rate": args.lr, "batch_size": args.batch_size}
         json_out = args.json_out or REPO / "benchmarks" / "results" / "quality.json"
     before = measure(base, dev)
-    augment = args.augment or ("none" if args.smoke else "auto")
+    augment = args.augment
     result = train_model(train_file, output, base=base, pooling="mean" if args.smoke else None, eval_pairs=dev,
                          augment=augment, seed=args.seed, overwrite=True, progress=sys.stderr.isatty(),
                          say=lambda line: print(line, file=sys.stderr), **hyper)

@@ -300,7 +300,7 @@ def choose_reranker(rerank: str | Path | Reranker | bool | None, default: str | 
 def load_reranker(rerank: str | Path | Reranker, quantized: bool = True) -> Reranker:
     """A loaded Reranker for a cross-encoder folder (cached per process and folder contents), or ``rerank`` itself.
 
-    ``quantized``: int8 weights (the default), 4.5x less CPU than fp32; on STS-B dev the trained re-ranker's
+    ``quantized``: int8 weights (the default), less CPU than fp32; on STS-B dev the trained re-ranker's
     Spearman moved from 86.05 to 85.90 alone and from 89.51 to 89.49 blended (README, "Re-ranking").
     fp32 gives torch's scores within 1e-5.
     """

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from transformers import TrainerCallback, set_seed
 
-from simsearch.augment import AUTO, Encode, augmented_pairs, check_augment
+from simsearch.augment import Encode, augmented_pairs, check_augment
 from simsearch.encoders.models import load_sentence_transformer
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.pairs import PairFormat, PairSet, read_pairs
@@ -61,8 +61,8 @@ DEFAULTS: dict[PairFormat, Hyperparameters] = {
     "labelled": Hyperparameters(epochs=2, batch_size=32, learning_rate=2e-5),
     "triplets": Hyperparameters(epochs=1, batch_size=32, learning_rate=2e-5),  # bigger batches, more negatives
 }
-# Scored pairs with silver ones beside them (about three times as many pairs): fewer passes.
-AUGMENTED_DEFAULTS = Hyperparameters(epochs=3, batch_size=16, learning_rate=5e-5)
+# Scored pairs with silver ones beside them (three times as many pairs): 4 epochs beat 3 on STS-B dev (README).
+AUGMENTED_DEFAULTS = Hyperparameters(epochs=4, batch_size=16, learning_rate=5e-5)
 
 
 @dataclass
@@ -101,7 +101,7 @@ def train_model(
     pairs: str | Path | PairSet, output: str | Path, *, base: str | Path | None = None,
     loss: LossName | None = None, pooling: str | None = None, epochs: int | None = None,
     batch_size: int | None = None, learning_rate: float | None = None,
-    eval_pairs: str | Path | PairSet | None = None, augment: str | Path | None = AUTO, seed: int = 42,
+    eval_pairs: str | Path | PairSet | None = None, augment: str | Path | None = None, seed: int = 42,
     overwrite: bool = False, progress: bool = False, say: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Fine-tune ``base`` (default model, sentence-transformers folder or plain BERT + ``pooling``).
@@ -113,7 +113,8 @@ def train_model(
     training.png; an existing ``output`` is refused unless ``overwrite``. ``say`` receives
     one line for the chosen loss and one per epoch (the CLI prints them; default: the log).
     ``augment`` adds silver pairs to scored pairs (simsearch.augment): ``auto`` trains a cross-encoder on
-    them first, a cross-encoder folder is used as it is, None or ``none`` trains on the pairs alone.
+    them first, a cross-encoder folder is used as it is, None (the default) or ``none`` trains on the pairs
+    alone: on STS-B the silver pairs gained 0.19 dev Spearman for about three times the time (README).
     """
     say = say or log.info
     started = time.perf_counter()

@@ -21,7 +21,8 @@ from simsearch.train import train_model
 @pytest.fixture(scope="module")
 def gold(tmp_path_factory):
     folder = tmp_path_factory.mktemp("gold")
-    return {"train": write_scored(folder / "train.csv", 24, seed=3), "dev": write_scored(folder / "dev.csv", 16, seed=4),
+    return {"train": write_scored(folder / "train.csv", 24, seed=3),
+            "dev": write_scored(folder / "dev.csv", 16, seed=4),
             "labelled": write_labelled(folder / "labelled.csv", 16, seed=5)}
 
 
@@ -60,11 +61,10 @@ def test_a_cross_encoder_folder_scores_the_silver_pairs_as_re_ranking_would(tiny
     assert f"{silver} silver pairs scored by the cross-encoder" in said[-1]
 
 
-def test_by_default_scored_pairs_train_a_cross_encoder_first_and_learn_from_its_silver_pairs(tiny_checkpoint, gold,
-                                                                                            tmp_path):
+def test_augment_auto_trains_a_cross_encoder_first_and_learns_from_its_silver_pairs(tiny_checkpoint, gold, tmp_path):
     said = []
     result = train_model(gold["train"], tmp_path / "m", base=tiny_checkpoint, pooling="mean", epochs=1, batch_size=8,
-                         eval_pairs=gold["dev"], seed=0, say=said.append)
+                         eval_pairs=gold["dev"], augment="auto", seed=0, say=said.append)
     augment = json.loads((result.output / "training.json").read_text())["settings"]["augment"]
     assert augment["cross_encoder"] == "trained on the pairs" and augment["silver"] > 0
     assert "spearman" in augment["cross_encoder_metrics"] and augment["blend"]["weight"] is not None
@@ -72,16 +72,18 @@ def test_by_default_scored_pairs_train_a_cross_encoder_first_and_learn_from_its_
     assert not list(tmp_path.glob(".m.partial-*")) and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
-def test_augment_none_and_labelled_pairs_train_on_the_pairs_alone(tiny_model, gold, tmp_path):
-    plain = train_model(gold["train"], tmp_path / "plain", base=tiny_model, epochs=1, batch_size=8, augment="none")
+def test_by_default_and_for_labelled_pairs_training_uses_the_pairs_alone(tiny_model, gold, tmp_path):
+    plain = train_model(gold["train"], tmp_path / "plain", base=tiny_model, epochs=1, batch_size=8)
+    none = train_model(gold["train"], tmp_path / "none", base=tiny_model, epochs=1, batch_size=8, augment="none")
     labelled = train_model(gold["labelled"], tmp_path / "labelled", base=tiny_model, epochs=1, batch_size=8)
-    assert "augment" not in plain.settings and "augment" not in labelled.settings
+    assert all("augment" not in result.settings for result in (plain, none, labelled))
 
 
 @pytest.mark.parametrize(("pairs", "augment", "message"), [
     ("train", "tiny_model", "is a bi-encoder .* not a cross-encoder"),
     ("train", "missing", "cross-encoder 'missing' does not exist; pass augment=\"none\", \"auto\" or a cross-encoder"),
     ("labelled", "cross_encoder", "augmenting applies to scored pairs .* has labelled ones"),
+    ("labelled", "auto", "augmenting applies to scored pairs .* has labelled ones"),
 ])
 def test_what_cannot_augment_is_refused_before_any_training(pairs, augment, message, gold, tiny_model, cross_encoder,
                                                             tmp_path):
@@ -97,6 +99,6 @@ def test_cli_augment_flag_errors_are_one_line(gold, tiny_model, tmp_path):
                                   "--base", tiny_model, "--augment", "nowhere"])
     assert missing.exit_code == 1 and "use --augment none, auto or a cross-encoder folder" in missing.stderr
     cross = runner.invoke(app, ["train", "--cross-encoder", "--pairs", str(gold["train"]), "--output",
-                                str(tmp_path / "ce"), "--augment", "none"])
+                                str(tmp_path / "ce"), "--augment", "auto"])
     assert cross.exit_code == 1 and "--augment applies to the bi-encoder" in cross.stderr
     assert "Traceback" not in missing.stderr + cross.stderr and not list(tmp_path.iterdir())

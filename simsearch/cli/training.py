@@ -55,8 +55,8 @@ def train(
         "--layers", help="With --cross-encoder: keep only the base's first N layers (faster re-ranking).")] = None,
     augment: Annotated[str, typer.Option(
         help="Scored pairs: add pairs of nearest training sentences scored by a cross-encoder: 'auto' trains "
-        "one on your pairs first (the longer half of the run), a cross-encoder folder is used as it is, "
-        "'none' trains on your pairs alone.")] = "auto",
+        "one on your pairs first (about 3x the time in all), a cross-encoder folder is used as it is, "
+        "'none' trains on your pairs alone.")] = "none",
     quiet: Quiet = False,
 ) -> None:
     """Fine-tune the Siamese BERT on your pairs (use it with `build/rebuild --model DIR`), or a cross-encoder."""
@@ -64,7 +64,7 @@ def train(
     from simsearch.train import train_model
 
     if cross_encoder:
-        if augment != "auto":
+        if augment != "none":
             raise InputError("--augment applies to the bi-encoder; drop it with --cross-encoder.")
         _train_cross(pairs, output, base, loss, pooling, epochs, batch_size, lr, eval, blend_model, layers, seed,
                      overwrite, quiet)
