@@ -12,7 +12,8 @@ augmented is augmented SBERT as `simsearch train --augment DIR|auto` does it: si
 sentences scored by the cross-encoder DIR (default: one trained on the pairs first), CoSENT on gold + silver
 for EPOCHS (default 4) epochs. The other variants train on the gold pairs alone.
 
-THREADS=1 runs torch on one thread (two variants side by side on 2 cores). Models go to the temp folder.
+THREADS=1 runs torch on one thread (two variants side by side on 2 cores); SEED=N changes the seed (42).
+Models go to the temp folder.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def main() -> None:
         train._loss_module = lambda name, model: losses.AnglELoss(model)  # the one change under test
     output = Path(tempfile.gettempdir()) / "simsearch-bench" / f"bi-encoder-{variant}"
     result = train.train_model(pairs, output, eval_pairs=DATA / "stsb" / "dev.csv", epochs=epochs, learning_rate=5e-5,
-                               augment=augment, overwrite=True, say=print)
+                               augment=augment, seed=int(os.environ.get("SEED", "42")), overwrite=True, say=print)
     print(json.dumps({"variant": variant, "best_epoch": result.best_epoch,
                       "spearman_by_epoch": [record.metrics.get("spearman") for record in result.history]}))
 
