@@ -9,7 +9,7 @@ BERT reads ``[CLS] A [SEP] B [SEP]`` asymmetrically while similarity is symmetri
 After training, the weight of a blend with a bi-encoder's cosine is chosen on the
 evaluation pairs and recorded beside the weights (simsearch.reranking.Blend): the two
 models err differently, so the mix ranks better than either. The report (training.json,
-training.png), the staging folder and the final atomic move are the bi-encoder's own.
+training.png), the staging folder and the final atomic move are simsearch.training_run's, as for the bi-encoder.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundErro
 from simsearch.evaluate import pair_cosines, pair_score_metrics
 from simsearch.pairs import PairSet, read_pairs
 from simsearch.reranking import Blend, blended, write_settings
-from simsearch.train import (
+from simsearch.training_run import (
     EpochLog,
     Hyperparameters,
     TrainingResult,
