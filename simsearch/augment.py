@@ -54,11 +54,12 @@ def check_augment(augment: str | Path | None, pairs: PairSet) -> str | Path | No
 
 
 def augmented_pairs(gold: PairSet, augment: str | Path, encode: Encode, *, base: str | Path | None,
-                    eval_pairs: PairSet | None, seed: int, say: Callable[[str], None]) -> tuple[PairSet, dict]:
+                    eval_pairs: PairSet | None, seed: int, say: Callable[[str], None],
+                    progress: bool = False) -> tuple[PairSet, dict]:
     """``gold`` plus silver pairs scored by ``augment``: a cross-encoder folder, or ``auto`` to train one on ``gold``
     from ``base`` with the cross-encoder defaults, its epoch kept and its blend with ``base``'s cosine weighted on
     ``eval_pairs`` (unblended without them). ``encode`` (the bi-encoder before training) finds the neighbours.
-    Also returns what was done, for training.json."""
+    ``progress`` shows the cross-encoder's training bar. Also returns what was done, for training.json."""
     silver = silver_pairs(gold, encode, seed)
     if str(augment) != AUTO:
         return _with_scores(gold, silver, _load(augment), say), {"cross_encoder": str(augment), "silver": len(silver)}
@@ -70,7 +71,7 @@ def augmented_pairs(gold: PairSet, augment: str | Path, encode: Encode, *, base:
     with tempfile.TemporaryDirectory(prefix="simsearch-augment-") as folder:
         result = train_cross_encoder(gold, Path(folder) / "cross-encoder", base=base, eval_pairs=eval_pairs,
                                      blend_model=str(base or DEFAULT_MODEL) if eval_pairs is not None else None,
-                                     seed=seed, say=lambda line: say(f"cross-encoder {line}"))
+                                     seed=seed, progress=progress, say=lambda line: say(f"cross-encoder {line}"))
         augmented = _with_scores(gold, silver, _load(result.output), say)
     report = {"cross_encoder": "trained on the pairs", "cross_encoder_epoch": result.best_epoch,
               "cross_encoder_metrics": result.best_metrics, "blend": result.settings.get("blend"),
@@ -103,8 +104,9 @@ def silver_pairs(gold: PairSet, encode: Encode, seed: int, neighbours: int = NEI
 def _with_scores(gold: PairSet, silver: list[tuple[str, str]], scorer: Reranker,
                  say: Callable[[str], None]) -> PairSet:
     firsts, seconds = [a for a, _ in silver], [b for _, b in silver]
+    say(f"augmenting: scoring {len(silver)} silver pairs with the cross-encoder")
     scores = np.clip(scorer.pair_scores(firsts, seconds), 0, 1)  # a blend with a negative cosine can dip below 0
-    say(f"augmenting: {len(silver)} silver pairs scored by the cross-encoder (mean {float(np.mean(scores)):.2f}) "
+    say(f"augmenting: {len(silver)} silver pairs (mean score {float(np.mean(scores)):.2f}) "
         f"beside {len(gold)} gold pairs")
     texts = {"sentence1": gold.texts["sentence1"] + firsts, "sentence2": gold.texts["sentence2"] + seconds}
     return PairSet("scored", texts, gold.targets + scores.tolist(), f"{gold.source} + {len(silver)} silver pairs",

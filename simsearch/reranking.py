@@ -225,10 +225,10 @@ class Reranker:
         return logits
 
     def _each_alone(self, encoded: list) -> np.ndarray:
-        """One logit per pair, one pair a run. int8 activations are scaled per batch, so a pair batched with
-        others could score up to 0.5 apart from alone (0.07 on average over STS-B dev); alone, its score is its
-        own. A 40-piece pair splits badly across threads, so the runs go side by side, one thread each
-        (50 pairs on 2 cores: ~230 ms one after another, ~110 ms side by side)."""
+        """One logit per pair, one pair a run. int8 activations are scaled per run, so a pair batched with
+        others could score up to 0.12 apart from alone (STS-B dev); alone, its score is its own. A 40-piece
+        pair splits badly across threads, so the runs go side by side, one thread each (50 pairs on 2 cores:
+        269 ms one after another, 165 ms side by side; benchmarks/rerank_int8.py)."""
         return np.array(list(_pool().map(lambda item: self._run([item])[0], encoded)), dtype=np.float32)
 
     def _run(self, encoded: list) -> np.ndarray:

@@ -99,8 +99,8 @@ def train_model(
     set_seed(seed)
     model = load_sentence_transformer(base, pooling)  # type: ignore[arg-type]
     if augment is not None:
-        train_set, settings["augment"] = augmented_pairs(train_set, augment, _encoding(model), base=base,
-                                                         eval_pairs=eval_set, seed=seed, say=say)
+        train_set, settings["augment"] = augmented_pairs(train_set, augment, _encoding(model, progress), base=base,
+                                                         eval_pairs=eval_set, seed=seed, say=say, progress=progress)
         set_seed(seed)  # the same bi-encoder run whether the cross-encoder was trained here or not
     with staged_output(output) as staging:
         evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
@@ -125,10 +125,10 @@ def train_model(
     return result
 
 
-def _encoding(model: SentenceTransformer) -> Encode:
+def _encoding(model: SentenceTransformer, progress: bool) -> Encode:
     """The model's unit vectors for a list of texts, as the augmenting step wants them."""
     return lambda texts: model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                                      show_progress_bar=False)
+                                      show_progress_bar=progress)
 
 
 def choose_loss(pairs: PairSet, loss: str | None) -> LossName:

@@ -58,7 +58,9 @@ def test_a_cross_encoder_folder_scores_the_silver_pairs_as_re_ranking_would(tiny
     firsts, seconds = augmented.texts["sentence1"][len(pairs):], augmented.texts["sentence2"][len(pairs):]
     expected = np.clip(load_reranker(cross_encoder, quantized=False).pair_scores(firsts, seconds), 0, 1)
     assert augmented.targets[len(pairs):] == pytest.approx(expected.tolist(), abs=1e-6)
-    assert f"{silver} silver pairs scored by the cross-encoder" in said[-1]
+    assert said == [f"augmenting: scoring {silver} silver pairs with the cross-encoder",
+                    f"augmenting: {silver} silver pairs (mean score {np.mean(expected):.2f}) "
+                    f"beside {len(pairs)} gold pairs"]
 
 
 def test_augment_auto_trains_a_cross_encoder_first_and_learns_from_its_silver_pairs(tiny_checkpoint, gold, tmp_path):
