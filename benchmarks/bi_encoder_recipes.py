@@ -1,6 +1,7 @@
 """Bi-encoder recipes tried against the default (CoSENT) on STS-B train/dev: dev Spearman per epoch.
 
-Each variant fine-tunes the default model with `simsearch.train.train_model` (6 epochs unless said, lr 5e-5,
+Each variant fine-tunes the default model with `simsearch.training.bi_encoder.train_model`
+(6 epochs unless said, lr 5e-5,
 batch 16, length-grouped batches, best epoch kept on dev) and prints its history:
 
     python benchmarks/bi_encoder_recipes.py cosent          # the default recipe
@@ -32,7 +33,7 @@ DATA = REPO.parent / "shared" / "data"
 
 def with_sick(pairs):
     """STS-B train plus SICK's training pairs, relatedness 1-5 mapped onto 0-1 like STS-B's 0-5."""
-    from simsearch.pairs import PairSet
+    from simsearch.training.pairs import PairSet
 
     firsts, seconds, scores = [], [], []
     with open(DATA / "sick" / "SICK.tsv", encoding="utf-8") as handle:
@@ -50,7 +51,7 @@ def main() -> None:
     import torch
 
     from simsearch import train
-    from simsearch.pairs import read_pairs
+    from simsearch.training.pairs import read_pairs
 
     variant = sys.argv[1] if len(sys.argv) > 1 else "cosent"
     torch.set_num_threads(int(os.environ.get("THREADS", "2")))

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup import NOISE, real_vectors, unique_texts_store  # noqa: E402
 
 from simsearch.backends import create_vector_index  # noqa: E402
-from simsearch.clustering import (  # noqa: E402
+from simsearch.neighbours.clustering import (  # noqa: E402
     DEFAULT_CLUSTER_THRESHOLD,
     DEFAULT_MIN_SIZE,
     cluster_documents,

@@ -33,8 +33,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from simsearch.backends import create_vector_index  # noqa: E402
-from simsearch.corpus import Document  # noqa: E402
-from simsearch.dedup import (  # noqa: E402
+from simsearch.ingest.corpus import Document  # noqa: E402
+from simsearch.neighbours.dedup import (  # noqa: E402
     DEDUP_EF_SEARCH,
     DEFAULT_NEIGHBOURS,
     DEFAULT_THRESHOLD,
@@ -42,7 +42,7 @@ from simsearch.dedup import (  # noqa: E402
     narrow_search,
     neighbour_pairs,
 )
-from simsearch.store import Store  # noqa: E402
+from simsearch.store.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies, unit_vectors  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

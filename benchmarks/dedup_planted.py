@@ -100,7 +100,7 @@ def measure(split: str, size: int, pairs: int, seed: int, encoder=None, threshol
             ) -> PlantedResult:
     """Build the planted corpus's index in a temporary folder and score dedup's groups on it."""
     from simsearch import Index
-    from simsearch.dedup import DEFAULT_THRESHOLD
+    from simsearch.neighbours.dedup import DEFAULT_THRESHOLD
 
     records, partner = planted_corpus(split, size, pairs, seed)
     with tempfile.TemporaryDirectory() as home:
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=3000, help="texts in the corpus, planted ones included")
     parser.add_argument("--pairs", type=int, default=120)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--threshold", type=float, help="[default: simsearch.dedup.DEFAULT_THRESHOLD]")
+    parser.add_argument("--threshold", type=float, help="[default: simsearch.neighbours.dedup.DEFAULT_THRESHOLD]")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args()
     from simsearch import load_encoder

@@ -3,7 +3,7 @@
     python benchmarks/dedup_threshold.py            # ~1 min on 2 cores (encodes ~19k sentences)
 
 STS-B train: a pair scored >= 4.5 (of 5) is a duplicate, every other pair is not. The default
-(simsearch.dedup.DEFAULT_THRESHOLD) is the highest threshold that still finds 80% of those duplicates
+(simsearch.neighbours.dedup.DEFAULT_THRESHOLD) is the highest threshold that still finds 80% of those duplicates
 (the issue's target is 80% of planted pairs found); the best-F1 threshold is printed beside it.
 STS-B's other pairs are hard negatives (same topic, often scored 3.5-4.4), so pair precision here is
 far below what a corpus of unrelated texts gives; precision against pairs scored < 3 is printed too.

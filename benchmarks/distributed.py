@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from simsearch import Index, load_encoder
-from simsearch.engines import build_engine
+from simsearch.index.engines import build_engine
 
 REPO = Path(__file__).resolve().parent.parent
 WIKI = REPO.parent / "shared" / "data" / "wikipedia_sentences" / "sentences.tsv.gz"
@@ -75,7 +75,7 @@ def main() -> None:
         bytes_per_document()
         return
 
-    from simsearch.distributed import start_ray
+    from simsearch.index.distributed import start_ray
 
     encoder = load_encoder(backend=args.backend)
     started = time.perf_counter()

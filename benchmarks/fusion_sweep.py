@@ -25,8 +25,8 @@ SWEEP = [{"method": "zscore", "dense_weight": w} for w in (0.75, 1.0, 1.25, 1.5)
 
 
 def retrieval_sets() -> dict:
-    from simsearch.evaluate import paraphrase_retrieval_set, read_beir
-    from simsearch.longtext import longtext_retrieval_set
+    from simsearch.training.evaluate import paraphrase_retrieval_set, read_beir
+    from simsearch.training.longtext import longtext_retrieval_set
 
     cisi = DATA / "cisi"
     return {"cisi": read_beir(cisi / "corpus.jsonl", cisi / "queries.jsonl", cisi / "qrels" / "test.tsv"),
@@ -54,8 +54,8 @@ def cached_indexes(sets: dict, encoder) -> dict:
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from simsearch import load_encoder
-    from simsearch.evaluate import index_retrieval_metrics
-    from simsearch.fusion import Fusion
+    from simsearch.query.fusion import Fusion
+    from simsearch.training.evaluate import index_retrieval_metrics
 
     settings = json.loads(sys.argv[1]) if len(sys.argv) > 1 else SWEEP
     sets = retrieval_sets()

@@ -1,6 +1,6 @@
 """Long texts read whole: search modes with and without chunking, beside the plain stack, on the long-text set.
 
-The set (simsearch/longtext.py): long runs of Wikipedia sentences (300-1,100 words), one STS-B
+The set (simsearch/training/longtext.py): long runs of Wikipedia sentences (300-1,100 words), one STS-B
 pair sentence scored >= 4 planted in each of some of them, its partner as the query. In one
 process: the plain stack (sentence-transformers encode, texts cut at 256 pieces, faiss
 IndexFlatIP), then simsearch flat indexes built without chunking (``Chunking(0)``: texts cut at the
@@ -38,7 +38,7 @@ def plain_stack(model, data, past_cut: list[str]) -> dict[str, float]:
     """sentence-transformers + faiss.IndexFlatIP, texts cut at the model's limit: what a user would wire by hand."""
     import faiss
 
-    from simsearch.evaluate import RETRIEVAL_DEPTH, ranking_metrics
+    from simsearch.training.evaluate import RETRIEVAL_DEPTH, ranking_metrics
 
     doc_ids = list(data.corpus)
     vectors = model.encode([data.corpus[d] for d in doc_ids], batch_size=64, normalize_embeddings=True)
@@ -55,8 +55,8 @@ def plain_stack(model, data, past_cut: list[str]) -> dict[str, float]:
 def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[dict], dict]:
     """Build one flat index with ``chunking`` and measure each mode on all queries and on the past-cut ones."""
     from simsearch import Index
-    from simsearch.evaluate import RetrievalSet, index_retrieval_metrics
-    from simsearch.fusion import Fusion
+    from simsearch.query.fusion import Fusion
+    from simsearch.training.evaluate import RetrievalSet, index_retrieval_metrics
 
     started = time.perf_counter()
     index = Index.build(f"long-{chunking.tokens}-{chunking.overlap}", [{"id": d, "text": t} for d, t in
@@ -77,8 +77,8 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
 def beir_chunking(folder: Path, windows: str) -> None:
     """Does chunking change a BEIR set of mostly short texts? Each mode with chunking off and on."""
     from simsearch import load_encoder
-    from simsearch.chunking import Chunking
-    from simsearch.evaluate import read_beir
+    from simsearch.ingest.chunking import Chunking
+    from simsearch.training.evaluate import read_beir
 
     data = read_beir(folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / "test.tsv")
     encoder = load_encoder()
@@ -96,7 +96,7 @@ def beir_chunking(folder: Path, windows: str) -> None:
 
 def chunkings(windows: str) -> list:
     """``--windows`` as Chunking values: 'default' or TOKENS/OVERLAP."""
-    from simsearch.chunking import Chunking
+    from simsearch.ingest.chunking import Chunking
 
     return [Chunking() if spec == "default" else Chunking(*map(int, spec.split("/"))) for spec in windows.split(",")]
 
@@ -133,8 +133,8 @@ def main() -> None:
         return beir_chunking(args.beir, args.windows)
 
     from simsearch import load_encoder
-    from simsearch.chunking import Chunking
-    from simsearch.longtext import longtext_retrieval_set
+    from simsearch.ingest.chunking import Chunking
+    from simsearch.training.longtext import longtext_retrieval_set
 
     with tempfile.TemporaryDirectory(prefix="simsearch-longtext-") as scratch:
         if args.smoke:

@@ -32,8 +32,8 @@ PARAPHRASE_ROWS = ("ndcg@10", "mrr@10", "recall@1", "recall@10")
 
 def measure(model: str | Path, dev: Path) -> dict[str, dict[str, float]]:
     from simsearch import load_encoder
-    from simsearch.evaluate import paraphrase_retrieval_set, retrieval_metrics, sts_metrics
-    from simsearch.pairs import read_pairs
+    from simsearch.training.evaluate import paraphrase_retrieval_set, retrieval_metrics, sts_metrics
+    from simsearch.training.pairs import read_pairs
 
     encoder = load_encoder(model)
     return {"sts": sts_metrics(encoder, read_pairs(dev)),
@@ -88,7 +88,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     import torch
 
-    from simsearch.train import train_model
+    from simsearch.training.bi_encoder import train_model
 
     torch.set_num_threads(args.threads)
     scratch = tempfile.TemporaryDirectory()

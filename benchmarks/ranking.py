@@ -1,6 +1,6 @@
 """Search modes compared: dense, lexical (BM25 over FTS5) and hybrid, beside the plain stack, in one run.
 
-Quality on cisi (BEIR), the STS-B dev paraphrase set and the long-text set (simsearch/longtext.py:
+Quality on cisi (BEIR), the STS-B dev paraphrase set and the long-text set (simsearch/training/longtext.py:
 STS-B dev sentences planted in long Wikipedia documents) (nDCG@10, MRR@10, Recall@1/10, x100),
 each mode searching one flat index of the corpus (long texts split into windows, the default);
 the plain stack is sentence-transformers'
@@ -42,7 +42,7 @@ TOKENIZERS = ("unicode61", "unicode61 remove_diacritics 2", "trigram", "porter u
 def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str | None = None) -> list[dict]:
     """One row per mode (and hybrid + re-rank with ``rerank``) plus the plain stack, over one corpus and its vectors."""
     from simsearch import Index
-    from simsearch.evaluate import RETRIEVAL_DEPTH, index_retrieval_metrics, ranking_metrics
+    from simsearch.training.evaluate import RETRIEVAL_DEPTH, index_retrieval_metrics, ranking_metrics
 
     index = Index.build(name, [{"id": d, "text": t} for d, t in data.corpus.items()], encoder=encoder,
                         kind="flat", index_dir=home)
@@ -103,8 +103,8 @@ def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, hom
 
 def tokenizer_rows(name: str, data) -> list[dict]:
     """BM25 alone under each FTS5 tokenizer, terms quoted and OR-ed as the store does."""
-    from simsearch.evaluate import ranking_metrics
-    from simsearch.search import lexical_terms
+    from simsearch.query.search import lexical_terms
+    from simsearch.training.evaluate import ranking_metrics
 
     rows = []
     doc_ids = list(data.corpus)
@@ -137,8 +137,8 @@ def wiki_sentences(count: int, skip: int = 0) -> list[str]:
 
 def smoke_data(folder: Path):
     """Synthetic topic pairs (paraphrase set) and sentences for the latency rows."""
-    from simsearch.evaluate import paraphrase_retrieval_set
     from simsearch.testing import write_scored
+    from simsearch.training.evaluate import paraphrase_retrieval_set
 
     pairs = paraphrase_retrieval_set([write_scored(folder / "dev.csv", 40, seed=2)])
     texts = [f"sentence {n} about topic {n % 9} and word{n % 13}" for n in range(300)]
@@ -180,9 +180,9 @@ def main() -> None:
 
     from simsearch import load_encoder
     from simsearch.encoders.models import default_model_path
-    from simsearch.evaluate import paraphrase_retrieval_set, read_beir
-    from simsearch.longtext import longtext_retrieval_set
     from simsearch.testing import write_tiny_bert
+    from simsearch.training.evaluate import paraphrase_retrieval_set, read_beir
+    from simsearch.training.longtext import longtext_retrieval_set
 
     torch.set_num_threads(args.threads)
     scratch = tempfile.TemporaryDirectory()

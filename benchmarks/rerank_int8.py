@@ -66,8 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from simsearch.encoders.onnx_export import find_export
-    from simsearch.pairs import read_pairs
-    from simsearch.reranking import _CROSS_EXPORT, export_key, load_reranker
+    from simsearch.query.reranking import _CROSS_EXPORT, export_key, load_reranker
+    from simsearch.training.pairs import read_pairs
 
     reranker = load_reranker(args.rerank)
     folder = reranker.folder

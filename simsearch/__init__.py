@@ -15,14 +15,14 @@ import os
 # Passive waiting must be set before either library loads, so it is set here; a caller's value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from simsearch.chunking import Chunking  # noqa: E402
-from simsearch.client import Client  # noqa: E402
-from simsearch.corpus import Corpus, Document, read_corpus  # noqa: E402
 from simsearch.encoders import Encoder, load_encoder  # noqa: E402
 from simsearch.errors import SimsearchError  # noqa: E402
-from simsearch.index import Index  # noqa: E402
-from simsearch.layout import describe_index, drop_index, list_indexes  # noqa: E402
-from simsearch.search import Hit, SearchResult  # noqa: E402
+from simsearch.index.index import Index  # noqa: E402
+from simsearch.index.layout import describe_index, drop_index, list_indexes  # noqa: E402
+from simsearch.ingest.chunking import Chunking  # noqa: E402
+from simsearch.ingest.corpus import Corpus, Document, read_corpus  # noqa: E402
+from simsearch.query.search import Hit, SearchResult  # noqa: E402
+from simsearch.serving.client import Client  # noqa: E402
 from simsearch.version import __version__  # noqa: E402
 
 __all__ = [

@@ -41,7 +41,8 @@ FIXES: dict[str, dict[Surface, str]] = {
     "chunk_overlap": {"python": "chunking.overlap", "cli": "--chunk-overlap", "ui": "Chunk overlap"},
     "engine_ray": {"python": 'pass engine="ray" to build_engine', "cli": "use --engine ray",
                    "ui": "choose the ray engine"},
-    "rerank": {"python": "pass rerank= the folder of a cross-encoder (simsearch.train_cross.train_cross_encoder)",
+    "rerank": {"python": "pass rerank= the folder of a cross-encoder "
+                         "(simsearch.training.cross_encoder.train_cross_encoder)",
                "cli": "pass --rerank the folder of a cross-encoder made by `simsearch train --cross-encoder`",
                "ui": "choose the folder of a cross-encoder made by `simsearch train --cross-encoder`",
                "http": "give the folder of a cross-encoder made by `simsearch train --cross-encoder`"},

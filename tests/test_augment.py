@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from simsearch import load_encoder
-from simsearch.augment import SILVER_PER_GOLD, augmented_pairs, silver_pairs
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.pairs import read_pairs
-from simsearch.reranking import load_reranker
+from simsearch.query.reranking import load_reranker
 from simsearch.testing import write_labelled, write_scored
-from simsearch.train import train_model
+from simsearch.training.augment import SILVER_PER_GOLD, augmented_pairs, silver_pairs
+from simsearch.training.bi_encoder import train_model
+from simsearch.training.pairs import read_pairs
 
 
 @pytest.fixture(scope="module")

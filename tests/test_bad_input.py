@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from simsearch import Index, load_encoder
 from simsearch.backends import create_vector_index
 from simsearch.cli import app
-from simsearch.corpus import read_corpus
 from simsearch.errors import CorruptIndexError, InputError, InvalidArgumentError, ModelNotFoundError
-from simsearch.evaluate import read_beir
-from simsearch.pairs import read_pairs
+from simsearch.ingest.corpus import read_corpus
+from simsearch.training.evaluate import read_beir
+from simsearch.training.pairs import read_pairs
 
 KINDS = ("flat", "hnsw", "ivf", "ivfpq", "ivfsq")
 

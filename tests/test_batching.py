@@ -7,7 +7,7 @@ import random
 import pytest
 from datasets import Dataset
 
-from simsearch.batching import LengthBucketBatchSampler
+from simsearch.training.batching import LengthBucketBatchSampler
 
 
 def pairs_dataset(count: int, seed: int = 0) -> Dataset:

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from simsearch import Index, load_encoder
-from simsearch.chunking import Chunking, resolve_chunking, split_texts, token_windows
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.evaluate import read_beir
-from simsearch.longtext import longtext_retrieval_set
-from simsearch.pairs import read_pairs
-from simsearch.store import SCHEMA_VERSION, Store
+from simsearch.ingest.chunking import Chunking, resolve_chunking, split_texts, token_windows
+from simsearch.store.store import SCHEMA_VERSION, Store
+from simsearch.training.evaluate import read_beir
+from simsearch.training.longtext import longtext_retrieval_set
+from simsearch.training.pairs import read_pairs
 from tests.conftest import SHARED_DATA
 
 FILLER = " ".join(f"Report {i} describes the weather over the harbour town on a quiet day." for i in range(40))

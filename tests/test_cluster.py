@@ -1,4 +1,4 @@
-"""`simsearch cluster` and simsearch.clustering: topics found through the index's kNN lists, stored as metadata."""
+"""`simsearch cluster` and simsearch.neighbours.clustering: topics found through kNN lists, stored as metadata."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simsearch import Index, load_encoder, read_corpus
-from simsearch.clustering import cluster_labels
+from simsearch.neighbours.clustering import cluster_labels
 from tests.test_cli import assert_one_line_error, run
 
 

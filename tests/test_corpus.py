@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simsearch.corpus import Corpus, Document, documents_from_rows, read_corpus
 from simsearch.errors import InputError
+from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, read_corpus
 
 ROWS = [
     {"id": "d1", "text": "The cat sleeps on the windowsill.", "category": "pets", "year": 2021},
@@ -158,7 +158,7 @@ def test_whitespace_only_texts_are_skipped_counted_and_logged(tmp_path, caplog):
         tmp_path / "blanks.jsonl",
         [{"id": "a", "text": "real"}, {"id": "b", "text": "  \t "}, {"id": "c", "text": None}, {"id": "d", "text": ""}],
     )
-    with caplog.at_level(logging.WARNING, logger="simsearch.corpus"):
+    with caplog.at_level(logging.WARNING, logger="simsearch.ingest.corpus"):
         corpus = read_corpus(path)
     assert [doc.id for doc in corpus.documents] == ["a"]
     assert corpus.skipped_blank == 3

@@ -1,4 +1,4 @@
-"""`simsearch dedup` and simsearch.dedup: near-duplicate groups found through the index's own kNN search."""
+"""`simsearch dedup` and simsearch.neighbours.dedup: near-duplicate groups found through the index's own kNN search."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from simsearch import Index
-from simsearch.dedup import DEFAULT_THRESHOLD, components, lowest_similarity
 from simsearch.errors import InvalidArgumentError
+from simsearch.neighbours.dedup import DEFAULT_THRESHOLD, components, lowest_similarity
 from tests.test_cli import assert_one_line_error, run
 
 PARAPHRASES = [
@@ -161,7 +161,7 @@ def test_default_threshold_finds_planted_stsb_paraphrases_among_wikipedia_senten
 def test_hnsw_walks_narrower_for_dedup_only_and_finds_what_an_exact_index_finds(tiny_model, index_dir):
     from simsearch import load_encoder
     from simsearch.backends import create_vector_index
-    from simsearch.dedup import DEDUP_EF_SEARCH, narrow_search
+    from simsearch.neighbours.dedup import DEDUP_EF_SEARCH, narrow_search
     from simsearch.testing import noisy_copies, unit_vectors
 
     encoder = load_encoder(tiny_model)

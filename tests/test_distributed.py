@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from simsearch import Index, load_encoder
 from simsearch.cli import app
-from simsearch.engines import build_engine
 from simsearch.errors import InvalidArgumentError
+from simsearch.index.engines import build_engine
 from tests.conftest import REPO, SHARED_DATA
 
 WIKI = SHARED_DATA / "wikipedia_sentences" / "sentences.tsv.gz"
@@ -48,7 +48,7 @@ def ray_session():
     """
     if importlib.util.find_spec("ray") is None:
         pytest.skip("the ray extra is not installed (pip install 'simsearch[ray]')")
-    from simsearch.distributed import start_ray
+    from simsearch.index.distributed import start_ray
 
     start_ray(num_cpus=2)
     import ray
@@ -204,7 +204,7 @@ def test_ivf_filled_in_parts_and_merged_equals_one_build_byte_for_byte(kind):
     import faiss
 
     from simsearch.backends import create_vector_index
-    from simsearch.distributed import _filled_copy
+    from simsearch.index.distributed import _filled_copy
     from simsearch.testing import unit_vectors
 
     vectors, ids = unit_vectors(3000, 32, seed=3), np.arange(7, 3007, dtype=np.int64)
@@ -266,7 +266,7 @@ def test_import_help_and_a_search_never_import_ray(tiny_model, tmp_path):
         "assert runner.invoke(app, ['--help']).exit_code == 0\n"
         f"result = runner.invoke(app, ['search', 'small', 'a cat', '--index-dir', {str(tmp_path)!r}])\n"
         "assert result.exit_code == 0, result.output\n"
-        "print('ray' in sys.modules, 'simsearch.distributed' in sys.modules)\n"
+        "print('ray' in sys.modules, 'simsearch.index.distributed' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""`simsearch embed` and simsearch.embedding: sentence vectors and word-piece vectors as features."""
+"""`simsearch embed` and simsearch.tools.embedding: sentence vectors and word-piece vectors as features."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from simsearch import load_encoder, read_corpus
 from simsearch.cli import app
-from simsearch.embedding import check_layers, embed_documents, embed_tokens
 from simsearch.errors import InputError, InvalidArgumentError
+from simsearch.tools.embedding import check_layers, embed_documents, embed_tokens
 from tests.test_cli import assert_one_line_error
 
 
@@ -129,7 +129,7 @@ def test_token_bytes_for_a_download_are_the_file_embed_tokens_writes(tiny_model,
 
     import pandas as pd
 
-    from simsearch.embedding import token_parquet_bytes
+    from simsearch.tools.embedding import token_parquet_bytes
 
     encoder = load_encoder(tiny_model)
     texts = ["The cat sleeps.", "A kitten is napping."]

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 
 from simsearch import Index, load_encoder
 from simsearch.errors import InputError
-from simsearch.evaluate import (
+from simsearch.training.evaluate import (
     average_precision,
     index_retrieval_metrics,
     pair_metrics,
@@ -22,7 +22,7 @@ from simsearch.evaluate import (
     retrieval_metrics,
     sts_metrics,
 )
-from simsearch.pairs import read_pairs
+from simsearch.training.pairs import read_pairs
 
 
 def test_ranking_metrics_match_hand_computed_values():

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from simsearch.errors import InputError
-from simsearch.pairs import read_pairs
+from simsearch.training.pairs import read_pairs
 
 
 def write_csv(path, rows):

@@ -7,7 +7,7 @@ import pytest
 
 from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
-from simsearch.projection import embedding_map
+from simsearch.tools.projection import embedding_map
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_unknown_method_is_refused(zoo):
 
 
 def test_tsne_keeps_clusters_together_where_pca_blurs_them():
-    from simsearch.projection import _pca, _tsne
+    from simsearch.tools.projection import _pca, _tsne
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((8, 128)).astype(np.float32)

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from simsearch import Index, load_encoder
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.reranking import Blend, check_cross_encoder, is_cross_encoder, load_reranker, write_settings
+from simsearch.query.reranking import Blend, check_cross_encoder, is_cross_encoder, load_reranker, write_settings
 from simsearch.testing import write_scored
 
 
@@ -147,7 +147,7 @@ def test_cli_refuses_a_bi_encoder_and_a_shallow_depth_in_one_line(zoo, cross_enc
 
 
 def test_an_index_default_reranker_applies_until_switched_off(zoo, cross_encoder, index_dir):
-    from simsearch.reranking import set_default_reranker
+    from simsearch.query.reranking import set_default_reranker
 
     set_default_reranker(zoo, cross_encoder)
     reopened = Index.open("zoo", index_dir=index_dir)
@@ -161,8 +161,8 @@ def test_an_index_default_reranker_applies_until_switched_off(zoo, cross_encoder
 
 
 def test_eval_sts_scores_with_a_cross_encoder_and_its_blend(cross_encoder, tmp_path):
-    from simsearch.evaluate import correlation_metrics
-    from simsearch.pairs import read_pairs
+    from simsearch.training.evaluate import correlation_metrics
+    from simsearch.training.pairs import read_pairs
 
     pairs_file = write_scored(tmp_path / "sts.csv", 24, seed=3)
     result = run_cli("eval", "sts", str(pairs_file), "--model", cross_encoder, "--json")

@@ -14,7 +14,7 @@ import pytest
 
 from simsearch import Index, drop_index, load_encoder
 from simsearch.errors import IndexFolderError, InvalidArgumentError
-from simsearch.layout import BUILDS, LOCKS
+from simsearch.index.layout import BUILDS, LOCKS
 
 
 @pytest.fixture

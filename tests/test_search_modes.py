@@ -9,11 +9,17 @@ import numpy as np
 import pytest
 
 from simsearch import Index, load_encoder
-from simsearch.corpus import Document
 from simsearch.errors import InvalidArgumentError
-from simsearch.fusion import Fusion, fuse, normalised_score_fusion, reciprocal_rank_fusion, standardised_score_fusion
-from simsearch.search import MODES, lexical_terms
-from simsearch.store import SCHEMA_VERSION, Store
+from simsearch.ingest.corpus import Document
+from simsearch.query.fusion import (
+    Fusion,
+    fuse,
+    normalised_score_fusion,
+    reciprocal_rank_fusion,
+    standardised_score_fusion,
+)
+from simsearch.query.search import MODES, lexical_terms
+from simsearch.store.store import SCHEMA_VERSION, Store
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from simsearch import Index, load_encoder
-from simsearch.layout import writer_lock
+from simsearch.index.layout import writer_lock
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

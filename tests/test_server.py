@@ -13,7 +13,7 @@ import pytest
 
 from simsearch import Client, Index, load_encoder
 from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError, InvalidArgumentError
-from simsearch.layout import writer_lock
+from simsearch.index.layout import writer_lock
 
 KEY = "s3cret-key"
 
@@ -28,7 +28,7 @@ def server(tmp_path, encoder, animals, tiny_model):
     """A running server over index "animals" (flat, tiny model), with the API key KEY; yields its url."""
     import uvicorn
 
-    from simsearch.server import create_app
+    from simsearch.serving.server import create_app
 
     home = tmp_path / "indexes"
     Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
@@ -280,7 +280,7 @@ def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
     """Like ``server``, started with --rerank (the tiny cross-encoder) and no API key."""
     import uvicorn
 
-    from simsearch.server import create_app
+    from simsearch.serving.server import create_app
 
     home = tmp_path / "indexes"
     Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
@@ -299,7 +299,7 @@ def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
 
 
 def test_rerank_route_answers_in_cohere_shape_best_first(rerank_server, cross_encoder):
-    from simsearch.reranking import load_reranker
+    from simsearch.query.reranking import load_reranker
 
     documents = ["The cat sleeps.", "Rates rose again.", "A dog fetches the ball."]
     status, body = call(rerank_server, "POST", "/rerank",

@@ -10,9 +10,9 @@ import sqlite3
 import numpy as np
 import pytest
 
-from simsearch.corpus import Document
 from simsearch.errors import CorruptIndexError, FormatVersionError, InputError, InvalidArgumentError
-from simsearch.store import SCHEMA_VERSION, Facet, Store, StoredDocument
+from simsearch.ingest.corpus import Document
+from simsearch.store.store import SCHEMA_VERSION, Facet, Store, StoredDocument
 
 
 @pytest.fixture
@@ -374,7 +374,7 @@ def test_store_from_a_newer_simsearch_is_refused_naming_the_fix(tmp_path):
 
 
 def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    import simsearch.store as store_module
+    import simsearch.store.store as store_module
 
     path = tmp_path / "store.sqlite"
     write_store_as_first_release(path)

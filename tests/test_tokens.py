@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from simsearch import Encoder, load_encoder
-from simsearch.compare import compare_texts, describe_similarity
 from simsearch.errors import InvalidArgumentError
-from simsearch.tokens import token_similarity, word_pieces
+from simsearch.tools.compare import compare_texts, describe_similarity
+from simsearch.tools.tokens import token_similarity, word_pieces
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 
 from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
-from simsearch.pairs import read_pairs
 from simsearch.testing import write_anchors, write_labelled, write_scored, write_tiny_bert
-from simsearch.train import train_model
+from simsearch.training.bi_encoder import train_model
+from simsearch.training.pairs import read_pairs
 from tests.conftest import REPO, SHARED_DATA
 
 
@@ -64,7 +64,7 @@ def test_trained_folder_has_the_report_and_the_best_epoch(trained):
 
 
 def test_trained_folder_loads_and_scores_as_recorded_and_builds_an_index(trained, data, animals, index_dir):
-    from simsearch.evaluate import pair_metrics
+    from simsearch.training.evaluate import pair_metrics
 
     encoder = load_encoder(trained.output)
     assert encoder.info.pooling == "mean"
@@ -89,10 +89,10 @@ def test_existing_output_is_refused_unless_overwrite(tiny_model, data, tmp_path)
 
 
 def test_when_no_epoch_beats_the_base_model_its_weights_are_kept_and_said(trained, data, tmp_path, caplog):
-    from simsearch.evaluate import pair_metrics
+    from simsearch.training.evaluate import pair_metrics
 
     base = load_encoder(trained.output)  # a model that already scores well, then a learning rate that wrecks it
-    with caplog.at_level("WARNING", logger="simsearch.train"):
+    with caplog.at_level("WARNING", logger="simsearch.training.bi_encoder"):
         result = train_model(data["labelled"], tmp_path / "m", base=trained.output, loss="contrastive", epochs=2,
                              batch_size=8, learning_rate=0.9, eval_pairs=data["labelled_eval"], seed=0)
     history = result.history

@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.evaluate import correlation_metrics
-from simsearch.pairs import read_pairs
-from simsearch.reranking import is_cross_encoder, load_reranker, read_blend
+from simsearch.query.reranking import is_cross_encoder, load_reranker, read_blend
 from simsearch.testing import write_anchors, write_scored, write_tiny_bert
-from simsearch.train_cross import both_orders, train_cross_encoder
+from simsearch.training.cross_encoder import both_orders, train_cross_encoder
+from simsearch.training.evaluate import correlation_metrics
+from simsearch.training.pairs import read_pairs
 
 
 @pytest.fixture(scope="module")

@@ -635,7 +635,7 @@ def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_fol
 # --- re-ranking ------------------------------------------------------------------------------------
 
 def test_search_offers_rerank_for_an_index_default_and_ranks_by_the_cross_encoder(app_home, cross_encoder):
-    from simsearch.reranking import load_reranker, set_default_reranker
+    from simsearch.query.reranking import load_reranker, set_default_reranker
 
     set_default_reranker(Index.open("zoo", index_dir=app_home), cross_encoder)
     app = search(start(), "a pet in the park")
@@ -662,7 +662,7 @@ def test_search_reranks_with_a_typed_folder_and_refuses_a_bi_encoder(app_home, c
 
 
 def test_compare_shows_the_cross_encoder_score_beside_the_cosine(app_home, tiny_model, cross_encoder):
-    from simsearch.reranking import load_reranker, set_default_reranker
+    from simsearch.query.reranking import load_reranker, set_default_reranker
 
     recorded = set_default_reranker(Index.open("zoo", index_dir=app_home), cross_encoder)
     app = start("compare")

@@ -13,7 +13,7 @@ import pytest
 
 from simsearch import Index, drop_index, load_encoder
 from simsearch.errors import IndexBusyError, StaleWriterError
-from simsearch.layout import writer_lock
+from simsearch.index.layout import writer_lock
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES = ["a dog in the park", "share prices", "baking bread", "rain on the trail"]
@@ -30,7 +30,7 @@ Index.open(sys.argv[1], index_dir=sys.argv[2]).add(["Added by another process wh
 KILLED_AT_COMMIT = """
 import os, signal, sys
 from simsearch import Index
-from simsearch.store import Store
+from simsearch.store.store import Store
 
 Store.commit = lambda self: os.kill(os.getpid(), signal.SIGKILL)
 Index.open(sys.argv[1], index_dir=sys.argv[2]).add(["Never committed."])

@@ -15,11 +15,11 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Hit, SimsearchError
-from simsearch.search import lexical_terms
-from simsearch.tokens import Token, TokenSimilarity
+from simsearch.query.search import lexical_terms
+from simsearch.tools.tokens import Token, TokenSimilarity
 
 if TYPE_CHECKING:
-    from simsearch.store import StoredDocument
+    from simsearch.store.store import StoredDocument
 
 log = logging.getLogger(__name__)
 

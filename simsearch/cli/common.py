@@ -89,7 +89,7 @@ ChunkOverlap = Annotated[int | None, typer.Option(
 
 def chunking_flags(tokens: int | None, overlap: int | None):
     """The --chunk-* flags as a Chunking; None when neither was given (the default, or the index's own)."""
-    from simsearch.chunking import Chunking
+    from simsearch.ingest.chunking import Chunking
 
     return None if tokens is None and overlap is None else Chunking(tokens, overlap)
 

@@ -58,7 +58,7 @@ def build(
 ) -> None:
     """Build a new index NAME from a file of texts (or a folder of such files)."""
     from simsearch import Index, load_encoder, read_corpus
-    from simsearch.engines import build_engine
+    from simsearch.index.engines import build_engine
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
@@ -87,7 +87,7 @@ def rebuild(
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
-    from simsearch.engines import build_engine
+    from simsearch.index.engines import build_engine
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
@@ -252,7 +252,7 @@ def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backen
 
 def _summary(name: str, index_dir: Path | None) -> dict[str, Any]:
     """One row of `list --long`, read from the manifest without loading vectors or the model."""
-    from simsearch.layout import current_folder, describe_index, folder_size, index_home
+    from simsearch.index.layout import current_folder, describe_index, folder_size, index_home
 
     try:
         manifest = describe_index(name, index_dir)

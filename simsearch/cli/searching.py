@@ -29,9 +29,9 @@ def search(
 ) -> None:
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
-    from simsearch.filters import filters_from_expressions
-    from simsearch.reranking import choose_reranker
-    from simsearch.search import check_mode, check_rerank_depth, lexical_terms
+    from simsearch.query.reranking import choose_reranker
+    from simsearch.query.search import check_mode, check_rerank_depth, lexical_terms
+    from simsearch.store.filters import filters_from_expressions
 
     if (query is None) == (queries is None):
         raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
@@ -82,7 +82,7 @@ def reranker(
 ) -> None:
     """Show, set or clear NAME's default re-ranker: searches re-rank with it unless given `--rerank none`."""
     from simsearch import Index
-    from simsearch.reranking import set_default_reranker
+    from simsearch.query.reranking import set_default_reranker
 
     if folder is not None and clear:
         raise InputError("give a FOLDER or --clear, not both.")

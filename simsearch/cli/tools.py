@@ -29,7 +29,7 @@ def embed(
     """Write the model's vectors for the texts of FILE: one unit vector per text, or one vector per word piece."""
     from simsearch import load_encoder, read_corpus
     from simsearch.atomic import check_output
-    from simsearch.embedding import SENTENCE_SUFFIXES, embed_documents, embed_tokens
+    from simsearch.tools.embedding import SENTENCE_SUFFIXES, embed_documents, embed_tokens
 
     check_output(output, overwrite, (".parquet",) if tokens else SENTENCE_SUFFIXES)  # before any slow work
     corpus = read_corpus(file, text_column, id_column)
@@ -66,7 +66,7 @@ def dedup(
     """Groups of near-duplicate texts in NAME (exact duplicates always), largest groups first."""
     from simsearch import Index
     from simsearch.atomic import check_output
-    from simsearch.dedup import CORPUS_SUFFIXES, check_threshold, write_without_duplicates
+    from simsearch.neighbours.dedup import CORPUS_SUFFIXES, check_threshold, write_without_duplicates
 
     if threshold is not None:
         check_threshold(threshold)  # before opening the index or loading anything
@@ -103,8 +103,8 @@ def cluster(
 ) -> None:
     """Clusters of texts about one thing in NAME, largest first: label words, most central text, members."""
     from simsearch import Index
-    from simsearch.clustering import check_min_size
-    from simsearch.dedup import check_threshold
+    from simsearch.neighbours.clustering import check_min_size
+    from simsearch.neighbours.dedup import check_threshold
 
     if threshold is not None:
         check_threshold(threshold)  # before opening the index or loading anything

@@ -61,7 +61,7 @@ def train(
 ) -> None:
     """Fine-tune the Siamese BERT on your pairs (use it with `build/rebuild --model DIR`), or a cross-encoder."""
     from simsearch.progress import progress_wanted
-    from simsearch.train import train_model
+    from simsearch.training.bi_encoder import train_model
 
     if cross_encoder:
         if augment != "none":
@@ -84,7 +84,7 @@ def _train_cross(pairs: Path, output: Path, base: str | None, loss: str | None, 
                  epochs: int | None, batch_size: int | None, lr: float | None, eval: Path | None,
                  blend_model: str, layers: int | None, seed: int, overwrite: bool, quiet: bool) -> None:
     from simsearch.progress import progress_wanted
-    from simsearch.train_cross import train_cross_encoder
+    from simsearch.training.cross_encoder import train_cross_encoder
 
     if pooling is not None:
         raise InputError("--pooling does not apply to --cross-encoder: it scores the pair, it pools no vectors.")
@@ -107,9 +107,9 @@ def eval_sts(
 ) -> None:
     """Spearman and Pearson (x100) of cosine similarity, or of a cross-encoder's score, against the gold scores."""
     from simsearch.encoders import load_encoder
-    from simsearch.evaluate import sts_metrics
-    from simsearch.pairs import read_pairs
-    from simsearch.reranking import is_cross_encoder
+    from simsearch.query.reranking import is_cross_encoder
+    from simsearch.training.evaluate import sts_metrics
+    from simsearch.training.pairs import read_pairs
 
     pairs = read_pairs(file)
     if model is not None and is_cross_encoder(model):
@@ -121,8 +121,8 @@ def eval_sts(
 
 def _eval_sts_cross(model: str, pooling: str | None, pairs, as_json: bool) -> None:
     """``eval sts`` with a cross-encoder: its (blended) pair scores, the ones `--rerank` ranks by."""
-    from simsearch.evaluate import correlation_metrics
-    from simsearch.reranking import load_reranker
+    from simsearch.query.reranking import load_reranker
+    from simsearch.training.evaluate import correlation_metrics
 
     if pooling is not None:
         raise InputError("--pooling does not apply to a cross-encoder: it scores the pair, it pools no vectors.")
@@ -147,8 +147,8 @@ def eval_retrieval(
     """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index.
 
     With --rerank the ranking is the re-ranked first --rerank-depth hits (50), so @100 figures see that many."""
-    from simsearch.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
-    from simsearch.search import check_mode
+    from simsearch.query.search import check_mode
+    from simsearch.training.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
 
     if index is not None and (model is not None or pooling is not None):
         raise InputError("give --model or --index, not both: an index searches with its own model.")
@@ -184,8 +184,8 @@ def eval_paraphrase(
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
     from simsearch.encoders import load_encoder
-    from simsearch.evaluate import mode_retrieval_metrics, paraphrase_retrieval_set
-    from simsearch.search import check_mode
+    from simsearch.query.search import check_mode
+    from simsearch.training.evaluate import mode_retrieval_metrics, paraphrase_retrieval_set
 
     mode = check_mode(mode)
     data = paraphrase_retrieval_set(files)
@@ -198,7 +198,7 @@ def eval_paraphrase(
 
 def _reranker(rerank: str | None, rerank_depth: int | None):
     """The --rerank folder loaded (a bad one fails here, before any encoding); --rerank-depth alone is refused."""
-    from simsearch.reranking import load_reranker
+    from simsearch.query.reranking import load_reranker
 
     if rerank is None or rerank == "none":
         if rerank_depth is not None:
@@ -223,9 +223,9 @@ def eval_longtext(
 ) -> None:
     """Retrieval in long texts: each pair's partner must find the long document its sentence was planted in."""
     from simsearch.encoders import load_encoder
-    from simsearch.evaluate import mode_retrieval_metrics
-    from simsearch.longtext import longtext_retrieval_set, write_beir
-    from simsearch.search import check_mode
+    from simsearch.query.search import check_mode
+    from simsearch.training.evaluate import mode_retrieval_metrics
+    from simsearch.training.longtext import longtext_retrieval_set, write_beir
 
     mode = check_mode(mode)
     data = longtext_retrieval_set(pairs, sentences, documents, queries, seed).data

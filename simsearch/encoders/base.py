@@ -63,7 +63,7 @@ class Encoder(ABC):
     @property
     @abstractmethod
     def model(self) -> SentenceTransformer:
-        """The torch SentenceTransformer of these weights, for token-level views (simsearch.tokens)."""
+        """The torch SentenceTransformer of these weights, for token-level views (simsearch.tools.tokens)."""
 
     @property
     def dimension(self) -> int:
@@ -73,7 +73,7 @@ class Encoder(ABC):
     def lock(self) -> threading.Lock:
         """Held while the model or its tokenizer runs: neither is safe under concurrent calls.
 
-        Token views (simsearch.tokens) share a model with searches, so they take this lock too.
+        Token views (simsearch.tools.tokens) share a model with searches, so they take this lock too.
         """
         return self._lock
 

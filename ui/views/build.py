@@ -12,10 +12,10 @@ import streamlit as st
 
 from simsearch import Index, drop_index, read_corpus
 from simsearch.backends import KINDS
-from simsearch.corpus import SUPPORTED_EXTENSIONS, read_columns, read_rows
 from simsearch.encoders import BACKENDS
 from simsearch.errors import IndexExistsError, InputError
 from simsearch.formatting import human_bytes
+from simsearch.ingest.corpus import SUPPORTED_EXTENSIONS, read_columns, read_rows
 from simsearch_ui import components, limits, state
 
 NUMBERED = "(number the texts)"

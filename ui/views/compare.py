@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simsearch.compare import compare_texts
-from simsearch.embedding import token_parquet_bytes
+from simsearch.tools.compare import compare_texts
+from simsearch.tools.embedding import token_parquet_bytes
 from simsearch_ui import components, state
 
 
@@ -52,7 +52,7 @@ def render() -> None:
                             "output before pooling, not normalised).")
 
 def cross_encoder_score(folder: str, first: str, second: str) -> float:
-    from simsearch.reranking import load_reranker
+    from simsearch.query.reranking import load_reranker
 
     return float(load_reranker(folder).pair_scores([first], [second])[0])
 

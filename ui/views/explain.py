@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simsearch.compare import compare_texts
+from simsearch.tools.compare import compare_texts
 from simsearch_ui import components, state
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Index
-from simsearch.clustering import CLUSTER_COLUMN
 from simsearch.formatting import human_bytes, readable_time
-from simsearch.projection import available_methods, embedding_map
+from simsearch.neighbours.clustering import CLUSTER_COLUMN
+from simsearch.tools.projection import available_methods, embedding_map
 from simsearch_ui import components, state
 
 NO_COLOUR = "(none)"

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from simsearch import Hit
-from simsearch.search import DEFAULT_MODE, MODES
+from simsearch.query.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
 if TYPE_CHECKING:
-    from simsearch.store import Facet
+    from simsearch.store.store import Facet
 
 ANY = "any"
 _URL_DEFAULTS = {"filter": ANY, "not": False, "from": None, "to": None}  # filter controls' values left out of URLs
@@ -156,7 +156,7 @@ def score_scale(mode: str, hits: list[Hit], reranked: bool) -> tuple[str, tuple[
 def rerank_toggle(index) -> str | None:
     """The cross-encoder folder to re-rank with, or None: a toggle, offered when the index records a default
     re-ranker or a folder is typed under "Re-ranker" (checked at once, so a wrong folder is one red line)."""
-    from simsearch.reranking import check_cross_encoder
+    from simsearch.query.reranking import check_cross_encoder
 
     folder = index.manifest.reranker
     if folder is None:

@@ -1,0 +1,1 @@
+"""A named index on disk: opened, built, changed, checked; its manifest, folders and generations."""

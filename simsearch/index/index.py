@@ -1,0 +1,260 @@
+"""A named index on disk, opened: search it, change it in place, describe it.
+
+Folder contents (``indexes/NAME`` links to the current build folder): ``manifest.json``,
+``store.sqlite`` and ``vectors-G.faiss``. Building and rebuilding live in building.py, the
+generation writer in generations.py, paths, listing and dropping in layout.py, the query
+stages in search.py, dedup.py and clustering.py; this class hands them one opened build.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Unpack
+
+import numpy as np
+
+from simsearch.encoders import check_backend
+from simsearch.errors import InputError
+from simsearch.index import building, generations
+from simsearch.index.building import BuildOptions, ProgressCallback, Records
+from simsearch.index.checking import check_consistency
+from simsearch.index.generations import Generation
+from simsearch.index.layout import changed_since, check_name, folder_size, index_home
+from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
+from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
+from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
+from simsearch.query.search import (
+    DEFAULT_MODE,
+    Filters,
+    Hit,
+    SearchResult,
+    SearchTarget,
+    check_k,
+    run_query,
+    search_encoded,
+)
+from simsearch.store.store import Store
+
+if TYPE_CHECKING:
+    from simsearch.backends import IndexKind, VectorIndex
+    from simsearch.encoders import Backend, Encoder
+    from simsearch.index.engines import BuildEngine
+    from simsearch.ingest.chunking import Chunking
+    from simsearch.neighbours.clustering import Cluster
+    from simsearch.neighbours.dedup import DuplicateGroup
+    from simsearch.query.fusion import Fusion
+    from simsearch.query.search import RerankOptions, SearchMode
+    from simsearch.store.store import Facet, StoredDocument
+
+
+class Index:
+    """A searchable index. Search from any number of threads; change it from one writer."""
+
+    def __init__(self, home: Path, folder: Path, manifest: Manifest, store: Store, generation: Generation) -> None:
+        self.home, self.folder, self.manifest = home, folder, manifest
+        self._store, self._generation = store, generation
+        self._refreshing = threading.Lock()
+        self._encoder: Encoder | None = None
+        self._backend: Backend | None = None  # query runtime; None: the one that built the index
+
+    # --- opening and building -----------------------------------------------------------
+    @classmethod
+    def open(cls, name: str, *, index_dir: str | Path | None = None, encoder: Encoder | None = None,
+             backend: Backend | None = None) -> Index:
+        """Open an existing index. An ``encoder`` other than the one it was built with is refused.
+
+        ``backend`` (torch, onnx, onnx-int8) runs the queries when the index loads its own
+        encoder; by default the fp32 ONNX export of its model (torch when it cannot be exported).
+        """
+        home = index_home(index_dir)
+        index = cls._load(home, name, None, encoder)
+        index._backend = check_backend(backend) if backend is not None else None  # refused before any load
+        return index
+
+    @classmethod
+    def build(cls, name: str, records: Records, *, encoder: Encoder | None = None, kind: IndexKind = "auto",
+              params: dict[str, Any] | None = None, batch_size: int = 64, index_dir: str | Path | None = None,
+              overwrite: bool = False, on_progress: ProgressCallback | None = None,
+              engine: BuildEngine | None = None, chunking: Chunking | None = None) -> Index:
+        """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``; ``encoder``
+        defaults to the default model; ``on_progress(done, total)`` reports passages encoded; ``engine``: where
+        encoding runs (simsearch.index.engines.build_engine, e.g. a Ray cluster; default this process); ``chunking``:
+        the windows of texts longer than the model reads (simsearch.ingest.chunking; default on)."""
+        from simsearch.encoders import load_encoder
+
+        home = index_home(index_dir)
+        check_name(name)
+        encoder = encoder if encoder is not None else load_encoder()
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
+        folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
+        return cls._load(home, name, folder, encoder)
+
+    def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
+                params: dict[str, Any] | None = None, batch_size: int = 64,
+                on_progress: ProgressCallback | None = None, engine: BuildEngine | None = None,
+                chunking: Chunking | None = None) -> Index:
+        """Re-encode the stored texts (``encoder``, ``kind``, ``chunking``: by default the index's own; ``engine``
+        as in ``build``) into a new build and swap it in; ids and metadata stay. This object keeps serving the
+        old version; the returned Index is the new one."""
+        if kind is None:
+            kind, params = self.manifest.kind, params or self.manifest.params
+        encoder = encoder if encoder is not None else self.encoder
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
+        folder = building.rebuild_index(self.home, self.manifest, self._store, encoder, options)
+        return Index._load(self.home, self.name, folder, encoder)
+
+    @classmethod
+    def _load(cls, home: Path, name: str, folder: Path | None, encoder: Encoder | None = None) -> Index:
+        index = cls(home, *generations.open_build(home, name, folder))
+        if encoder is not None:
+            index._encoder = check_encoder(index.manifest, encoder)
+        return index
+
+    # --- searching ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def encoder(self) -> Encoder:
+        """The index's own model, loaded on first use so that `info` and `list` stay fast."""
+        if self._encoder is None:
+            self._encoder = check_encoder(self.manifest, load_own_encoder(self.manifest, self._backend))
+        return self._encoder
+
+    def search(self, query: str, k: int = 10, filters: Filters | None = None, mode: SearchMode = DEFAULT_MODE,
+               min_score: float | None = None, **rerank: Unpack[RerankOptions]) -> list[Hit]:
+        """The ``k`` best, best first; ``filters``: {"tag": "pop"}, a list, {"year": {"gte": 2000}}
+        (simsearch.store.filters);
+        ``mode``: see simsearch.query.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score);
+        ``rerank=DIR``, ``rerank_depth``: re-rank with a cross-encoder (simsearch.query.search.RerankOptions)."""
+        return self.query([query], k, filters, mode, min_score=min_score, **rerank).hits[0]
+
+    def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
+                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
+                     **rerank: Unpack[RerankOptions]) -> list[list[Hit]]:
+        """Search several queries in one encoder pass; one list of hits per query."""
+        return self.query(queries, k, filters, mode, min_score=min_score, **rerank).hits
+
+    def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
+              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None,
+              **rerank: Unpack[RerankOptions]) -> SearchResult:
+        """Search several queries and report the time each stage took; ``fusion`` tunes hybrid mode."""
+        return run_query(self._target(mode), queries, k, filters, mode, fusion, min_score, **rerank)
+
+    def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
+                       filters: Filters | None = None) -> list[list[Hit]]:
+        """Search with unit vectors already made by this index's encoder."""
+        return search_encoded(self._vectors(), self._store, query_vectors, check_k(k), filters)[0]
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """Unit vectors of these documents, a row per id in order (for maps); re-encoded for the IVF kinds."""
+        row_ids = np.array(building.known_row_ids(self.name, ids, self._store.row_ids_for), dtype=np.int64)
+        return stored_vectors(self._vectors(), self._store, self._encode)(row_ids)
+
+    def get(self, id: str) -> StoredDocument | None:
+        """The stored document with this id (``id``, ``text``, ``metadata``), or None when there is none."""
+        return self._store.document(id)
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these document ids the index holds."""
+        return set(self._store.row_ids_for([str(i) for i in building.id_list(ids)]))
+
+    def facets(self, max_values: int = 25) -> list[Facet]:
+        """Metadata columns with at most ``max_values`` distinct values (for filter drop-downs)."""
+        return self._store.facets(max_values)
+
+    def documents(self) -> Iterator[StoredDocument]:
+        """Every stored document in row-id order (the order they were added), read in batches."""
+        return (doc for batch in self._store.iter_documents() for doc in batch)
+
+    def sample_documents(self, size: int, seed: int = 0) -> list[StoredDocument]:
+        """Up to ``size`` stored documents chosen at random (all of them when there are fewer), by row id."""
+        return self._store.sample_documents(size, seed)
+
+    def __len__(self) -> int:
+        return self._store.count()  # documents; a long one may have several vectors
+
+    def __repr__(self) -> str:
+        count, model = self._store.count(), self.manifest.model["name"]
+        return f"Index({self.name!r}, {count} documents, kind={self.manifest.kind}, model={model!r})"
+
+    # --- changing in place --------------------------------------------------------------
+    def add(self, records: Records, *, upsert: bool = False, batch_size: int = 64,
+            on_progress: ProgressCallback | None = None) -> list[str]:
+        """Encode and add documents; returns their ids. An id the index holds is refused, or with ``upsert``
+        replaced: old rows out and new rows in within one generation, so no reader sees it gone or twice."""
+        documents = building.as_documents(records)
+        building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
+        passages, vectors = building.encode_passages(self.encoder, [doc.text for doc in documents],
+                                                     building.recorded_chunking(self.manifest), batch_size, on_progress)
+        with self._writing() as draft:  # ids are checked again under the lock: another writer may have added them
+            replaced = building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)
+            row_ids = generations.insert_rows(self._store, draft, documents, passages, vectors, replaced)
+        self._generation = draft
+        return [doc.id for doc in self._store.fetch(row_ids).values()]
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete documents by id; unknown ids are refused and then nothing is deleted."""
+        if not building.id_list(ids):
+            raise InputError("no ids given; name at least one id to delete.")
+        row_ids = sorted(set(building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")))
+        with self._writing() as draft:
+            generations.remove_rows(self._store, draft, row_ids)
+        self._generation = draft
+        return len(row_ids)
+
+    # --- describing -----------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """The manifest plus live figures: documents now, bytes on disk, folder."""
+        return {**self.manifest.to_dict(), "count": self._store.count(),
+                "size_bytes": folder_size(self.folder), "path": str(self.folder)}
+
+    def check(self, sample_size: int = 32) -> dict[str, Any]:
+        """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.index.checking); the model
+        loads only if the kind keeps vectors to compare with (flat, hnsw)."""
+        return check_consistency(self.name, self._store, self._vectors(), self._encode, sample_size)
+
+    def duplicates(self, threshold: float | None = None, k: int = DEFAULT_NEIGHBOURS) -> list[DuplicateGroup]:
+        """Groups of near-duplicate documents, largest first (simsearch.neighbours.dedup)."""
+        return duplicate_groups(self._vectors(), self._store, self._encode, threshold, k)
+
+    def clusters(self, threshold: float | None = None, min_size: int = DEFAULT_MIN_SIZE, k: int = DEFAULT_NEIGHBOURS,
+                 save: bool = True) -> list[Cluster]:
+        """Clusters of like documents, largest first (simsearch.neighbours.clustering);
+        ``save``: into metadata ``cluster``."""
+        clusters, labels = cluster_documents(self._vectors(), self._store, self._encode, threshold, min_size, k)
+        if save:
+            with generations.updating_store(self.home, self.folder, self.manifest, self._store):
+                self._store.replace_metadata_column(CLUSTER_COLUMN, labels)
+        return clusters
+
+    def is_stale(self) -> bool:
+        """True when the index on disk has changed (rebuilt, added to) since this object read it."""
+        return changed_since(self.home, self.manifest)
+
+    def close(self) -> None:
+        """Close the store's connection; the object must not be used afterwards."""
+        self._store.close()
+
+    # --- internals ------------------------------------------------------------------------
+    def _target(self, mode: str = "dense") -> SearchTarget:
+        """What a query reads; lexical mode needs no model, so it is not loaded for it."""
+        encoder = self.encoder if mode != "lexical" else self._encoder
+        exact = self.manifest.encoder_backend != "onnx-int8" and (encoder is None or encoder.backend != "onnx-int8")
+        return SearchTarget(encoder, self._vectors(), self._store, self.manifest.reranker, exact)  # type: ignore[arg-type]
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.encoder.encode(texts)
+
+    def _vectors(self) -> VectorIndex:
+        """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""
+        if not generations.is_current(self._store, self._generation):
+            with self._refreshing:
+                self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
+        return self._generation.vectors
+
+    def _writing(self):
+        return generations.writing(self.home, self.folder, self.manifest, self._store, self._generation)

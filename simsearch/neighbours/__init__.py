@@ -1,0 +1,1 @@
+"""Every document against every other: near-duplicates and clusters."""

@@ -1,0 +1,1 @@
+"""The HTTP server (app, routes) and the Python client that talks to it."""

@@ -1,0 +1,1 @@
+"""Looking inside the model: token views, pair comparison, maps, embeddings exported."""

@@ -1,0 +1,1 @@
+"""Fine-tuning and evaluation: pairs, the bi-encoder and cross-encoder trainers, metrics."""
