@@ -28,7 +28,7 @@ def server(tmp_path, encoder, animals, tiny_model):
     """A running server over index "animals" (flat, tiny model), with the API key KEY; yields its url."""
     import uvicorn
 
-    from simsearch.serving.server import create_app
+    from simsearch.serving.app import create_app
 
     home = tmp_path / "indexes"
     Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
@@ -280,7 +280,7 @@ def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
     """Like ``server``, started with --rerank (the tiny cross-encoder) and no API key."""
     import uvicorn
 
-    from simsearch.serving.server import create_app
+    from simsearch.serving.app import create_app
 
     home = tmp_path / "indexes"
     Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)

@@ -54,7 +54,8 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
               "--rerank", help="Cross-encoder folder for /rerank and searches sent with \"rerank\": true.")]
           = None) -> None:
     """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
-    from simsearch.serving.server import ServerSettings, read_api_key, run_server
+    from simsearch.serving.server import run_server
+    from simsearch.serving.state import ServerSettings, read_api_key
 
     key = read_api_key(api_key_file)
     if host not in ("127.0.0.1", "localhost", "::1"):

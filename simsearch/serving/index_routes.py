@@ -1,0 +1,116 @@
+"""simsearch's own routes: health, the indexes, search, documents, similarity.
+
+Each route calls the public Index API and shapes its answer; the rules live in the package.
+Every route lists the error codes it can answer (``documented``) so /openapi.json tells the truth.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from simsearch.encoders.onnx_encoder import session_threads
+from simsearch.serving.bodies import DocumentsBody, IdsBody, IndexName, SearchBody, SimilarityBody
+from simsearch.serving.errors import IdConflictError, UnknownDocumentError, documented, public_name
+from simsearch.serving.state import OpenIndexes, SharedModel
+from simsearch.version import __version__
+
+READ = (400, 404, 500)  # 400: an invalid index name; 500: a damaged index
+BODY = (400, 413, 415, 422)
+
+
+def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, guard: dict[str, Any],
+                     names: Callable[[], list[str]]) -> None:
+    """The routes on ``app``; ``guard`` holds the route arguments that declare the API key (empty without one)."""
+    key_codes = (401,) if guard else ()
+
+    @app.get("/health", summary="Liveness: answers without a key")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/info", responses=documented(key_codes), **guard)
+    def info() -> dict[str, Any]:
+        return {"version": __version__, "models_loaded": indexes.models(),
+                "embedding_model": public_name(shared.requested) or "default", "indexes": names(),
+                "worker_pid": os.getpid(), "micro_batching": indexes.batching_figures(),
+                "onnx_threads_per_call": session_threads()}
+
+    @app.get("/indexes", responses=documented(key_codes), **guard)
+    def list_all() -> dict[str, list[str]]:
+        return {"indexes": names()}
+
+    @app.get("/indexes/{name}", responses=documented(key_codes + READ), **guard)
+    def describe(name: IndexName) -> dict[str, Any]:
+        return public_description(indexes.get(name).info())
+
+    @app.post("/indexes/{name}/search", responses=documented(key_codes + READ + BODY[1:]), **guard)
+    def search(name: IndexName, body: SearchBody) -> JSONResponse:
+        texts = [body.query] if body.query is not None else body.queries
+        index = indexes.get(name)
+        rerank = body.rerank if body.rerank is not True else shared.reranker or index.manifest.reranker or True
+        result = index.query(texts, body.k, body.filters_as_sent(), body.mode,  # type: ignore[arg-type]
+                             min_score=body.min_score, rerank=rerank, rerank_depth=body.rerank_depth)
+        hits = [[hit.to_dict() for hit in found] for found in result.hits]
+        timings = asdict(result.timings)
+        # Plain JSON values already: answered as they are, skipping FastAPI's generic re-encoding of every hit.
+        return JSONResponse({"hits": hits[0], "timings": timings} if body.query is not None
+                            else {"results": hits, "timings": timings})
+
+    @app.post("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY[1:]), **guard)
+    def add(name: IndexName, body: DocumentsBody) -> dict[str, Any]:
+        index = indexes.get(name)
+        if not body.upsert:
+            refuse_taken_ids(name, [doc.id for doc in body.documents if doc.id is not None], index.known_ids)
+        refuse_repeated_ids([doc.id.strip() for doc in body.documents if doc.id is not None])
+        rows = [{**doc.metadata, "text": doc.text, "id": doc.id} for doc in body.documents]
+        ids = index.add(rows, upsert=body.upsert)
+        return {"ids": ids, "count": len(index)}
+
+    @app.delete("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY[1:]), **guard)
+    def delete(name: IndexName, body: IdsBody) -> dict[str, Any]:
+        index = indexes.get(name)
+        unknown = [i for i in body.ids if i not in index.known_ids(body.ids)]
+        if unknown:
+            raise UnknownDocumentError(f"unknown ids in index {name!r}: {', '.join(map(repr, unknown[:5]))}; "
+                                       "nothing was deleted.")
+        return {"deleted": index.delete(body.ids), "count": len(index)}
+
+    @app.get("/indexes/{name}/documents/{id:path}", responses=documented(key_codes + READ), **guard)
+    def get(name: IndexName, id: str) -> dict[str, Any]:
+        document = indexes.get(name).get(id)
+        if document is None:
+            raise UnknownDocumentError(f"no document with id {id!r} in index {name!r}; search it to see its ids.")
+        return {"id": document.id, "text": document.text, "metadata": document.metadata}
+
+    @app.post("/similarity", responses=documented(key_codes + BODY), **guard)
+    def similarity(body: SimilarityBody) -> dict[str, Any]:
+        encoder = shared.get()
+        return {"cosine": encoder.similarity(body.a, body.b), "model": public_name(encoder.info.name)}
+
+
+def public_description(info: dict[str, Any]) -> dict[str, Any]:
+    """An index's description for clients: its folder left out, its models named without server paths."""
+    described = {key: value for key, value in info.items() if key != "path"}
+    described["model"] = {**info["model"], "name": public_name(info["model"].get("name"))}
+    described["reranker"] = public_name(info.get("reranker"))
+    return described
+
+
+def refuse_taken_ids(name: IndexName, ids: list[str], known: Callable[[list[str]], set[str]]) -> None:
+    taken = sorted(known([i.strip() for i in ids]))
+    if taken:
+        raise IdConflictError(f"ids already in index {name!r}: {', '.join(map(repr, taken[:5]))}; use new ids, "
+                              "delete the old documents first, or send \"upsert\": true to replace them.")
+
+
+def refuse_repeated_ids(ids: list[str]) -> None:
+    repeated = sorted(i for i, times in Counter(ids).items() if times > 1)
+    if repeated:
+        raise IdConflictError(f"the request repeats ids {', '.join(map(repr, repeated[:5]))}; "
+                              "send each document once.")
