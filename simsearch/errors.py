@@ -86,6 +86,10 @@ class InputError(SimsearchError):
     """The input file, its columns or its texts cannot be used."""
 
 
+class IdConflictError(InputError):
+    """Documents sent with ids the index holds (without upsert), or one id twice in one request (HTTP 409)."""
+
+
 class InvalidArgumentError(SimsearchError):
     """An argument is out of range or malformed (an empty query, k < 1, an unsafe name)."""
 

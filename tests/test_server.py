@@ -8,12 +8,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 from simsearch import Client, Index, load_encoder
 from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError, InvalidArgumentError
 from simsearch.index.layout import writer_lock
+from simsearch.serving.app import create_app
 
 KEY = "s3cret-key"
 
@@ -23,20 +26,15 @@ def encoder(tiny_model):
     return load_encoder(tiny_model)
 
 
-@pytest.fixture
-def server(tmp_path, encoder, animals, tiny_model):
-    """A running server over index "animals" (flat, tiny model), with the API key KEY; yields its url."""
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` on uvicorn on a free loopback port, in a thread, until the block ends; yields its url."""
     import uvicorn
 
-    from simsearch.serving.app import create_app
-
-    home = tmp_path / "indexes"
-    Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(home, KEY, tiny_model), host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -44,9 +42,20 @@ def server(tmp_path, encoder, animals, tiny_model):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", home
-    running.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def server(tmp_path, encoder, animals, tiny_model):
+    """A running server over index "animals" (flat, tiny model), with the API key KEY; yields its url."""
+    home = tmp_path / "indexes"
+    Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
+    with serving(create_app(home, KEY, tiny_model)) as url:
+        yield url, home
 
 
 def call(url: str, method: str, path: str, body=None, key: str | None = KEY, raw: bytes | None = None
@@ -129,7 +138,7 @@ def test_search_body_takes_filter_operators_and_min_score(server):
     assert len(answer["hits"]) == 3
     status, answer = call(url, "POST", "/indexes/animals/search",
                           {**body, "filters": {"category": {"like": "p%"}}})
-    assert status == 400 and "unknown filter operator 'like'" in answer["error"]
+    assert status == 422 and "unknown filter operator 'like' on 'category'" in answer["error"]
     assert call(url, "POST", "/indexes/animals/search", {**body, "min_score": "high"})[0] == 422
 
 
@@ -143,7 +152,7 @@ def test_upsert_replaces_then_get_and_delete(server):
         "id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}})
     status, refused = call(url, "POST", "/indexes/animals/documents",
                            {"documents": [{"id": "n1", "text": "again"}], "upsert": False})
-    assert status == 400 and "upsert" in refused["error"]
+    assert status == 409 and "upsert" in refused["error"]
     assert call(url, "DELETE", "/indexes/animals/documents", {"ids": ["n1", "a2"]}) == (200, {"deleted": 2,
                                                                                                "count": 7})
     assert call(url, "GET", "/indexes/animals/documents/n1")[0] == 404
@@ -173,16 +182,24 @@ def test_embeddings_answer_in_openais_shape(server, encoder):
     ("POST", "/indexes/animals/search", {"query": "x", "k": 2.5}, None, 422),
     ("POST", "/indexes/animals/search", {"query": "x", "k": "3"}, None, 422),
     ("POST", "/indexes/animals/search", {"query": 7}, None, 422),
-    ("POST", "/indexes/animals/search", {"queries": []}, None, 400),
-    ("POST", "/indexes/animals/search", {"query": "   "}, None, 400),
-    ("POST", "/indexes/animals/search", {"query": "x", "mode": "fuzzy"}, None, 400),
+    ("POST", "/indexes/animals/search", {"queries": []}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": "   "}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": "x", "queries": ["y"]}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": "x", "mode": "fuzzy"}, None, 422),
+    ("POST", "/indexes/animals/search", {"query": "?!", "mode": "lexical"}, None, 400),
+    ("POST", "/indexes/animals/search", {"query": "x", "k": 3, "rerank_depth": 2, "rerank": True}, None, 400),
     ("POST", "/indexes/animals/search", {"query": "x", "kk": 3}, None, 422),
     ("POST", "/indexes/nothere/search", {"query": "x"}, None, 404),
-    ("GET", "/indexes/bad%20name!", None, None, 400),
+    ("GET", "/indexes/bad%20name!", None, None, 422),
+    ("GET", "/indexes/a..b", None, None, 422),
     ("GET", "/no/such/route", None, None, 404),
     ("POST", "/indexes/animals/search", None, b"query=x", 415),
     ("GET", "/indexes/animals/documents/zzz", None, None, 404),
     ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": 5}]}, None, 422),
+    ("POST", "/indexes/animals/documents", {"documents": [{"text": "x", "metadata": {"id": 3}}]}, None, 422),
+    ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": "x"}, {"id": "q", "text": "y"}]},
+     None, 409),
+    ("POST", "/indexes/animals/documents", {"documents": []}, None, 422),
 ])
 def test_bad_input_gets_one_line_and_the_right_code(server, method, path, body, raw, code):
     url, _ = server
@@ -278,24 +295,10 @@ def test_upsert_and_get_in_process(tmp_path, encoder, animals):
 @pytest.fixture
 def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
     """Like ``server``, started with --rerank (the tiny cross-encoder) and no API key."""
-    import uvicorn
-
-    from simsearch.serving.app import create_app
-
     home = tmp_path / "indexes"
     Index.build("animals", animals, encoder=encoder, kind="flat", index_dir=home)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    running = uvicorn.Server(uvicorn.Config(create_app(home, None, tiny_model, rerank=cross_encoder), host="127.0.0.1",
-                                            port=port, log_level="warning"))
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    while not running.started and thread.is_alive():
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with serving(create_app(home, None, tiny_model, rerank=cross_encoder)) as url:
+        yield url
 
 
 def test_rerank_route_answers_in_cohere_shape_best_first(rerank_server, cross_encoder):

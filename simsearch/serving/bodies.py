@@ -28,7 +28,9 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from simsearch.errors import InvalidArgumentError
 from simsearch.query.search import DEFAULT_MODE, MAX_K, SearchMode
+from simsearch.store.filters import filter_conditions
 
 # I-JSON's integer range (RFC 7493): every integer in it, and its neighbours, is exact as a double, so a client or a
 # schema validator that reads numbers as doubles (JavaScript, schemathesis) draws the same line as the server.
@@ -147,6 +149,18 @@ class SearchBody(Strict):
         if isinstance(data, dict) and ("query" in data) == ("queries" in data):
             raise ValueError('send either "query" (one text) or "queries" (a list), not both or neither')
         return data
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters_the_package_reads(cls, filters: Any) -> Any:
+        """The package's own check first: its one line names the column and the fix, where a failed union
+        of the schema's alternatives would list every alternative."""
+        if isinstance(filters, dict):
+            try:
+                filter_conditions(filters)
+            except InvalidArgumentError as error:
+                raise ValueError(str(error).rstrip(".")) from None
+        return filters
 
     def filters_as_sent(self) -> dict[str, Any] | None:
         """The filters as plain JSON values, the way the package reads them (operators left out stay out)."""

@@ -22,9 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simsearch.errors import (
     CorruptIndexError,
+    IdConflictError,
     IndexBusyError,
     IndexNotFoundError,
-    InputError,
     InvalidArgumentError,
     SimsearchError,
     StaleWriterError,
@@ -48,10 +48,6 @@ class FieldError(InvalidArgumentError):
     def __init__(self, param: str, message: str) -> None:
         super().__init__(message)
         self.param = param
-
-
-class IdConflictError(InputError):
-    """Documents sent with ids the index holds (without upsert), or one id twice in a request (answered 409)."""
 
 
 _STATUS: dict[type[SimsearchError], int] = {

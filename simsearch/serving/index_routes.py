@@ -16,8 +16,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from simsearch.encoders.onnx_encoder import session_threads
+from simsearch.errors import IdConflictError
 from simsearch.serving.bodies import DocumentsBody, IdsBody, IndexName, SearchBody, SimilarityBody
-from simsearch.serving.errors import IdConflictError, UnknownDocumentError, documented, public_name
+from simsearch.serving.errors import UnknownDocumentError, documented, public_name
 from simsearch.serving.state import OpenIndexes, SharedModel
 from simsearch.version import __version__
 
