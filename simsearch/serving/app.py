@@ -75,10 +75,35 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
     add_openai_routes(app, shared, guard)
     add_cohere_routes(app, shared, guard)
     add_error_handlers(app)
+    drop_fastapis_validation_body(app)
     app.add_middleware(BodyLimit)
     if api_key is not None:
         app.add_middleware(RequireKey, key=api_key)  # added last, so it runs first: before the body is read
     return app
+
+
+def drop_fastapis_validation_body(app: FastAPI) -> None:
+    """Leave FastAPI's stock 422 out of /openapi.json: no route answers with it.
+
+    FastAPI documents a 422 ``HTTPValidationError`` on every route with parameters unless the
+    route lists its own 422; ours list the body they really send (``serving.errors``), and the
+    OpenAI route answers a bad body with 400, as OpenAI does.
+    """
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    stock = operation["responses"].get("422", {}).get("content", {}).get("application/json", {})
+                    if stock.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                        del operation["responses"]["422"]
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(name, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def key_declaration(api_key: str | None) -> dict[str, Any]:

@@ -22,8 +22,8 @@ from simsearch.serving.errors import UnknownDocumentError, documented, public_na
 from simsearch.serving.state import OpenIndexes, SharedModel
 from simsearch.version import __version__
 
-READ = (400, 404, 500)  # 400: an invalid index name; 500: a damaged index
-BODY = (400, 413, 415, 422)
+READ = (404, 422, 500)  # 422: an invalid index name; 500: a damaged index
+BODY = (400, 413, 415, 422)  # 400: not JSON at all, or a value the index refuses; 422: off the schema
 
 
 def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, guard: dict[str, Any],
@@ -37,7 +37,7 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
 
     @app.get("/info", responses=documented(key_codes), **guard)
     def info() -> dict[str, Any]:
-        return {"version": __version__, "models_loaded": indexes.models(),
+        return {"version": __version__, "models_loaded": [public_name(name) for name in indexes.models()],
                 "embedding_model": public_name(shared.requested) or "default", "indexes": names(),
                 "worker_pid": os.getpid(), "micro_batching": indexes.batching_figures(),
                 "onnx_threads_per_call": session_threads()}
@@ -50,7 +50,7 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
     def describe(name: IndexName) -> dict[str, Any]:
         return public_description(indexes.get(name).info())
 
-    @app.post("/indexes/{name}/search", responses=documented(key_codes + READ + BODY[1:]), **guard)
+    @app.post("/indexes/{name}/search", responses=documented(key_codes + READ + BODY), **guard)
     def search(name: IndexName, body: SearchBody) -> JSONResponse:
         texts = [body.query] if body.query is not None else body.queries
         index = indexes.get(name)
@@ -63,7 +63,7 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
         return JSONResponse({"hits": hits[0], "timings": timings} if body.query is not None
                             else {"results": hits, "timings": timings})
 
-    @app.post("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY[1:]), **guard)
+    @app.post("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY), **guard)
     def add(name: IndexName, body: DocumentsBody) -> dict[str, Any]:
         index = indexes.get(name)
         if not body.upsert:
@@ -73,7 +73,7 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
         ids = index.add(rows, upsert=body.upsert)
         return {"ids": ids, "count": len(index)}
 
-    @app.delete("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY[1:]), **guard)
+    @app.delete("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY), **guard)
     def delete(name: IndexName, body: IdsBody) -> dict[str, Any]:
         index = indexes.get(name)
         unknown = [i for i in body.ids if i not in index.known_ids(body.ids)]
