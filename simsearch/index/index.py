@@ -190,21 +190,20 @@ class Index:
         building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
         passages, vectors = building.encode_passages(self.encoder, [doc.text for doc in documents],
                                                      building.recorded_chunking(self.manifest), batch_size, on_progress)
-        with self._writing() as draft:  # ids are checked again under the lock: another writer may have added them
-            replaced = building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)
-            row_ids = generations.insert_rows(self._store, draft, documents, passages, vectors, replaced)
-        self._generation = draft
+        with self._writing() as batch:  # ids are checked again under the lock: another writer may have added them
+            replaced = building.taken_row_ids(self.name, documents, batch.store.row_ids_for, upsert)
+            row_ids = generations.insert_rows(batch, documents, passages, vectors, replaced)
         return [doc.id for doc in self._store.fetch(row_ids).values()]
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete documents by id; unknown ids are refused and then nothing is deleted."""
         if not building.id_list(ids):
             raise InputError("no ids given; name at least one id to delete.")
-        row_ids = sorted(set(building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")))
-        with self._writing() as draft:
-            generations.remove_rows(self._store, draft, row_ids)
-        self._generation = draft
-        return len(row_ids)
+        building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")
+        with self._writing() as batch:  # checked again under the lock: another writer may have deleted some
+            row_ids = building.known_row_ids(self.name, ids, batch.store.row_ids_for, "; nothing was deleted")
+            generations.remove_rows(batch, sorted(set(row_ids)))
+        return len(set(row_ids))
 
     # --- describing -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -250,11 +249,10 @@ class Index:
         return self.encoder.encode(texts)
 
     def _vectors(self) -> VectorIndex:
-        """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""
-        if not generations.is_current(self._store, self._generation):
-            with self._refreshing:
-                self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
-        return self._generation.vectors
+        """The vectors as of the store's last commit: any process's writes are followed by the tail (thread-safe)."""
+        with self._refreshing:
+            self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
+        return self._generation.vectors  # type: ignore[return-value]  # the read side of VectorIndex
 
     def _writing(self):
-        return generations.writing(self.home, self.folder, self.manifest, self._store, self._generation)
+        return generations.writing(self.home, self.folder, self.manifest)
