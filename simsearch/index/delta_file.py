@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from simsearch.errors import CorruptIndexError, fix
+from simsearch.index.failpoints import failpoint
 
 ROW_TYPE = np.dtype("<f4")
+_CHUNK = 1 << 20  # bytes a write call hands the kernel at a time
 
 
 def delta_file(number: int) -> str:
@@ -48,7 +50,8 @@ def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> None:
         data = rows.tobytes()
         written = 0
         while written < len(data):
-            written += os.pwrite(descriptor, data[written:], end + written)
+            written += os.pwrite(descriptor, data[written : written + _CHUNK], end + written)
+            failpoint("delta-append")  # a crash or a full disk after part of the rows reached the file
         os.fsync(descriptor)
     finally:
         os.close(descriptor)

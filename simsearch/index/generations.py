@@ -21,7 +21,6 @@ moved G on. Old indexes (schema 3: generation G, no delta) read as a base and an
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ import numpy as np
 from simsearch.backends import load_vector_index
 from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError, fix
 from simsearch.index.delta_file import append_rows, delta_file, read_rows
+from simsearch.index.failpoints import failpoint
 from simsearch.index.layout import compaction_lock, current_folder, remove_unused_builds, writer_lock
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
 from simsearch.index.segments import Delta, SegmentedVectors
@@ -41,7 +41,6 @@ from simsearch.ingest.corpus import Document
 from simsearch.store.store import Store, WritePosition
 
 STORE_FILE = "store.sqlite"
-FAILPOINT = "SIMSEARCH_FAILPOINT"  # tests: the named point kills the process there (SIGKILL), see failpoint()
 _ATTEMPTS = 20  # a concurrent writer moving on between our reads; each retry is one more commit to catch up with
 
 
@@ -59,16 +58,6 @@ class Generation:
 
 def vectors_file(number: int) -> str:
     return f"vectors-{number}.faiss"
-
-
-def failpoint(name: str) -> None:
-    """Kill this process by SIGKILL here when ``$SIMSEARCH_FAILPOINT`` names this point; raise ENOSPC for
-    ``NAME:enospc`` (a full disk). For the crash tests, which must kill at known points, not after a sleep."""
-    chosen = os.environ.get(FAILPOINT, "")
-    if chosen == name:
-        os.kill(os.getpid(), signal.SIGKILL)
-    if chosen == f"{name}:enospc":
-        raise OSError(28, "No space left on device")
 
 
 def open_build(home: Path, name: str, folder: Path | None = None) -> tuple[Path, Manifest, Store, Generation]:
@@ -238,12 +227,13 @@ def remove_rows(batch: WriteBatch, row_ids: list[int]) -> None:
     batch.kill(vector_ids)
 
 
-def remove_leftovers(home: Path, name: str, folder: Path, generation: int) -> None:
+def remove_leftovers(home: Path, name: str, folder: Path, generation: int, compacting: bool = False) -> None:
     """Under the writer lock: delete files of other generations and temporaries a killed write left behind.
 
     A compaction builds generation G+1 outside the writer lock, under its own lock; while one
-    runs, its files are not leftovers, so they are kept. A folder that cannot be written fails
-    here, before anything is committed (in WAL mode SQLite itself might still write its log).
+    runs, its files are not leftovers, so they are kept (``compacting``: the caller is that
+    compaction). A folder that cannot be written fails here, before anything is committed
+    (in WAL mode SQLite itself might still write its log).
     """
     probe = folder / f".write-probe-{os.getpid()}"
     os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644))
@@ -253,10 +243,17 @@ def remove_leftovers(home: Path, name: str, folder: Path, generation: int) -> No
              and not path.name.startswith(keep)]
     if not stray:
         return
+    if compacting:
+        _unlink(stray)
+        return
     with compaction_lock(home, name, wait=False) as free:
         if free:
-            for path in stray:
-                path.unlink(missing_ok=True)
+            _unlink(stray)
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _check_current(home: Path, folder: Path, manifest: Manifest) -> None:

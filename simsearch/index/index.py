@@ -17,12 +17,14 @@ import numpy as np
 
 from simsearch.encoders import check_backend
 from simsearch.errors import InputError
-from simsearch.index import building, generations
+from simsearch.index import building, compaction, generations, syncing
 from simsearch.index.building import BuildOptions, ProgressCallback, Records
 from simsearch.index.checking import check_consistency
 from simsearch.index.generations import Generation
 from simsearch.index.layout import changed_since, check_name, folder_size, index_home
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
+from simsearch.index.syncing import SyncReport
+from simsearch.ingest.chunking import Passages
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
 from simsearch.query.search import (
@@ -205,11 +207,48 @@ class Index:
             generations.remove_rows(batch, sorted(set(row_ids)))
         return len(set(row_ids))
 
+    def sync(self, records: Records, *, batch_size: int = 64,
+             on_progress: ProgressCallback | None = None) -> SyncReport:
+        """Make the index hold exactly these documents, keyed by id, in one commit (simsearch.index.syncing): new
+        ids added, changed texts re-encoded, metadata-only changes updated in place, ids not given deleted."""
+        documents = syncing.check_ids(self.name, building.as_documents(records))
+        chunking = building.recorded_chunking(self.manifest)
+
+        def encode(texts: list[str]) -> tuple[Passages, np.ndarray]:
+            if not texts:
+                return Passages([], [], []), np.zeros((0, self.manifest.dimension), dtype=np.float32)
+            return building.encode_passages(self.encoder, texts, chunking, batch_size, on_progress)
+
+        planned = syncing.plan_sync(self._store, documents).encode
+        encoded = (planned, *encode([doc.text for doc in planned]))
+        with self._writing() as batch:
+            report = syncing.apply_sync(batch, documents, encoded, encode)
+        return report
+
+    def compact(self) -> dict[str, Any]:
+        """Fold the delta and the dead ids into a new base now (simsearch.index.compaction); readers and writers
+        go on meanwhile. Figures: ``seconds``, ``folded_in`` (delta rows), ``dropped`` (dead vectors),
+        ``base_vectors`` (the new base), ``generation``, ``compacted`` (False when there was nothing to fold)."""
+        figures = compaction.compact(self.home, self.folder, self.manifest)
+        self._vectors()  # this process loads the new base now rather than at its next search
+        return figures
+
+    def compaction_due(self) -> bool:
+        """Whether the delta or dead ids passed the compaction thresholds (5% new, 10% dead; see compaction.py)."""
+        self._vectors()
+        return compaction.compaction_due(self._generation)
+
     # --- describing -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """The manifest plus live figures: documents now, bytes on disk, folder."""
+        """The manifest plus live figures: documents now, bytes on disk, folder, and the segments: vectors in the
+        base, rows in the delta, dead vectors not yet compacted away, the last compaction's time (None: never)."""
+        self._vectors()
+        segments, compacted_at = self._generation.vectors, self._store.meta("compacted_at")
         return {**self.manifest.to_dict(), "count": self._store.count(),
-                "size_bytes": folder_size(self.folder), "path": str(self.folder)}
+                "size_bytes": folder_size(self.folder), "path": str(self.folder),
+                "base_vectors": segments.base.count + segments.dead_in_base, "delta_vectors": segments.delta.size,
+                "dead_vectors": segments.dead_in_base + int((~segments.delta.live).sum()),
+                "compacted_at": float(compacted_at) if compacted_at else None}
 
     def check(self, sample_size: int = 32) -> dict[str, Any]:
         """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.index.checking); the model

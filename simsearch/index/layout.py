@@ -12,6 +12,7 @@ paths and the manifest, never an opened index.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -252,6 +253,9 @@ def _own_folder(home: Path, name: str) -> Path:
 
 
 def _unwritable(home: Path, exc: OSError) -> IndexFolderError:
+    if exc.errno == errno.ENOSPC:
+        return IndexFolderError(f"the disk holding index folder {home} is full; free some space and try again. "
+                                "Nothing was changed.")
     reason = exc.strerror or str(exc)
     where = f" ({exc.filename})" if exc.filename else ""
     return IndexFolderError(f"cannot write in index folder {home}: {reason}{where}; make it writable or "
