@@ -148,7 +148,10 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     assert reopened.check()["ok"] and built.check()["ok"]
 
 
-def test_compaction_is_due_past_five_percent_new_or_ten_percent_dead(encoder, index_dir):
+def test_compaction_is_due_past_five_percent_new_or_ten_percent_dead(encoder, index_dir, monkeypatch):
+    from simsearch.index import compaction
+
+    monkeypatch.setattr(compaction, "MIN_ROWS", 1)  # the shares at a size a test builds in a second
     records = [{"id": f"d{i}", "text": f"document number {i} of the corpus"} for i in range(100)]
     index = Index.build("due", records, encoder=encoder, index_dir=index_dir)
     index.add([{"id": f"n{i}", "text": f"new text {i}"} for i in range(5)])

@@ -86,6 +86,15 @@ def open_build(home: Path, name: str, folder: Path | None = None) -> tuple[Path,
     raise CorruptIndexError(f"index {name!r} kept changing while it was opened; open it again.")
 
 
+def document_count(folder: Path) -> int:
+    """Documents in a build folder now, from its store (the manifest's count is as of the last compaction)."""
+    store = Store(folder / STORE_FILE)
+    try:
+        return store.count()
+    finally:
+        store.close()
+
+
 def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generation:
     """Load the base, delta and dead ids of the position the store names now, checked against its row count.
 

@@ -94,6 +94,10 @@ class DocumentsBody(_Strict):
     upsert: bool = Field(True, description="Replace documents whose ids exist; false refuses them instead.")
 
 
+class SyncBody(_Strict):
+    documents: list[DocumentBody]
+
+
 class IdsBody(_Strict):
     ids: list[StrictStr]
 
@@ -162,7 +166,19 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
         index = indexes.get(name)
         rows = [{**doc.metadata, "text": doc.text, "id": doc.id} for doc in body.documents]
         ids = index.add(rows, upsert=body.upsert)
+        indexes.compact_when_due(index)
         return {"ids": ids, "count": len(index)}
+
+    @app.post("/indexes/{name}/sync", **guarded)
+    def sync(name: str, body: SyncBody) -> dict[str, Any]:
+        index = indexes.get(name)
+        report = index.sync([{**doc.metadata, "text": doc.text, "id": doc.id} for doc in body.documents])
+        indexes.compact_when_due(index)
+        return {**asdict(report), "summary": str(report), "count": len(index)}
+
+    @app.post("/indexes/{name}/compact", **guarded)
+    def compact(name: str) -> dict[str, Any]:
+        return indexes.get(name).compact()
 
     @app.delete("/indexes/{name}/documents", **guarded)
     def delete(name: str, body: IdsBody) -> dict[str, Any]:
@@ -171,7 +187,9 @@ def add_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, api_key:
         if unknown:
             raise UnknownDocumentError(f"unknown ids in index {name!r}: {', '.join(map(repr, unknown[:5]))}; "
                                        "nothing was deleted.")
-        return {"deleted": index.delete(body.ids), "count": len(index)}
+        deleted = index.delete(body.ids)
+        indexes.compact_when_due(index)
+        return {"deleted": deleted, "count": len(index)}
 
     @app.get("/indexes/{name}/documents/{id:path}", **guarded)
     def get(name: str, id: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from simsearch.encoders.micro_batching import MicroBatchingEncoder
 from simsearch.encoders.onnx_encoder import THREADS_VARIABLE
-from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError
+from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError, SimsearchError
 from simsearch.index.index import Index
 from simsearch.index.layout import check_name, describe_index, index_home, list_indexes
 from simsearch.index.manifest import Manifest, load_own_encoder
@@ -77,6 +77,7 @@ class OpenIndexes:
         self._open: dict[str, Index] = {}
         self._batching: dict[Encoder, MicroBatchingEncoder] = {}  # each loaded model's one batcher
         self._lock = threading.Lock()
+        self._compacting: set[str] = set()  # names with a background compaction running
 
     def get(self, name: str) -> Index:
         check_name(name)
@@ -86,6 +87,25 @@ class OpenIndexes:
                 index = self._opened(name)  # the old object stays usable for requests still running on it
                 self._open[name] = index
             return index
+
+    def compact_when_due(self, index: Index) -> None:
+        """After a write: compact in a background thread when the thresholds passed, one at a time per index,
+        so the request that tipped it over answers at once (simsearch.index.compaction)."""
+        with self._lock:
+            if index.name in self._compacting or not index.compaction_due():
+                return
+            self._compacting.add(index.name)
+
+        def run() -> None:
+            try:
+                index.compact()
+            except SimsearchError as error:  # e.g. rebuilt meanwhile: the next write tries again
+                log.warning("compacting %r failed: %s", index.name, error)
+            finally:
+                with self._lock:
+                    self._compacting.discard(index.name)
+
+        threading.Thread(target=run, name=f"simsearch-compact-{index.name}", daemon=True).start()
 
     def models(self) -> list[str]:
         with self._lock:
