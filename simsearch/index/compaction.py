@@ -117,6 +117,7 @@ def _swap_in(home: Path, folder: Path, manifest: Manifest, snapshot: Generation)
             store.replace_write_log(number + 1, later_ids[keep], later_dead[~np.isin(later_dead, later_ids)])
             store.set_meta("compacted_at", str(time.time()))
             store.commit()
+            failpoint("after-compaction-commit")
         except BaseException:
             store.rollback()
             raise

@@ -13,7 +13,7 @@ the next writer; nothing is rewritten, so a one-document add writes about one ro
 plus a few SQLite pages, whatever the size of the index.
 
 Reading: a reader holds (G, delta rows seen, last dead seq seen). Before each search it reads
-the store's position (one SELECT); when only the delta and the dead ids moved it reads just
+the store's position (one query); when only the delta and the dead ids moved it reads just
 the new rows and ids (catching up by the tail), and it loads a base only when a compaction
 moved G on. Old indexes (schema 3: generation G, no delta) read as a base and an empty delta.
 """
