@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import astuple
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -24,7 +25,6 @@ from simsearch.index.generations import Generation
 from simsearch.index.layout import changed_since, check_name, folder_size, index_home
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.index.syncing import SyncReport
-from simsearch.ingest.chunking import Passages
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
 from simsearch.query.search import (
@@ -212,18 +212,11 @@ class Index:
         """Make the index hold exactly these documents, keyed by id, in one commit (simsearch.index.syncing): new
         ids added, changed texts re-encoded, metadata-only changes updated in place, ids not given deleted."""
         documents = syncing.check_ids(self.name, building.as_documents(records))
-        chunking = building.recorded_chunking(self.manifest)
-
-        def encode(texts: list[str]) -> tuple[Passages, np.ndarray]:
-            if not texts:
-                return Passages([], [], []), np.zeros((0, self.manifest.dimension), dtype=np.float32)
-            return building.encode_passages(self.encoder, texts, chunking, batch_size, on_progress)
-
+        encode = syncing.passage_encoder(self.encoder, self.manifest, batch_size, on_progress)
         planned = syncing.plan_sync(self._store, documents).encode
         encoded = (planned, *encode([doc.text for doc in planned]))
         with self._writing() as batch:
-            report = syncing.apply_sync(batch, documents, encoded, encode)
-        return report
+            return syncing.apply_sync(batch, documents, encoded, encode)
 
     def compact(self) -> dict[str, Any]:
         """Fold the delta and the dead ids into a new base now (simsearch.index.compaction); readers and writers
@@ -243,11 +236,9 @@ class Index:
         """The manifest plus live figures: documents now, bytes on disk, folder, and the segments: vectors in the
         base, rows in the delta, dead vectors not yet compacted away, the last compaction's time (None: never)."""
         self._vectors()
-        segments, compacted_at = self._generation.vectors, self._store.meta("compacted_at")
-        return {**self.manifest.to_dict(), "count": self._store.count(),
-                "size_bytes": folder_size(self.folder), "path": str(self.folder),
-                "base_vectors": segments.base.count + segments.dead_in_base, "delta_vectors": segments.delta.size,
-                "dead_vectors": segments.dead_in_base + int((~segments.delta.live).sum()),
+        compacted_at = self._store.meta("compacted_at")
+        return {**self.manifest.to_dict(), "count": self._store.count(), "size_bytes": folder_size(self.folder),
+                "path": str(self.folder), **self._generation.vectors.figures(),
                 "compacted_at": float(compacted_at) if compacted_at else None}
 
     def check(self, sample_size: int = 32) -> dict[str, Any]:
@@ -270,8 +261,13 @@ class Index:
         return clusters
 
     def is_stale(self) -> bool:
-        """True when the index on disk has changed (rebuilt, added to) since this object read it."""
+        """True when the index was rebuilt or its metadata rewritten since this object read it (adds, deletes and
+        compactions are followed by the tail at the next search: no reopening)."""
         return changed_since(self.home, self.manifest)
+
+    def version(self) -> tuple:
+        """A value that changes with every committed change of any kind: a cache key for views of the index."""
+        return (self.manifest.build_id, self.manifest.updated_at, *astuple(self._store.write_position()))
 
     def close(self) -> None:
         """Close the store's connection; the object must not be used afterwards."""
@@ -289,8 +285,9 @@ class Index:
 
     def _vectors(self) -> VectorIndex:
         """The vectors as of the store's last commit: any process's writes are followed by the tail (thread-safe)."""
-        with self._refreshing:
-            self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
+        if self._store.write_position() != self._generation.position:  # one indexed read per query
+            with self._refreshing:
+                self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
         return self._generation.vectors  # type: ignore[return-value]  # the read side of VectorIndex
 
     def _writing(self):

@@ -101,6 +101,11 @@ class SegmentedVectors:
         base = self.base.without(in_base) if len(in_base) else self.base
         return SegmentedVectors(base, delta.killed(dead[in_delta]), self.dead_in_base + len(in_base))
 
+    def figures(self) -> dict[str, int]:
+        """Vectors in the base as written, rows in the delta, and vectors dead since the base was written."""
+        return {"base_vectors": self.base.count + self.dead_in_base, "delta_vectors": self.delta.size,
+                "dead_vectors": self.dead_in_base + int((~self.delta.live).sum())}
+
     # --- the read side of VectorIndex ---------------------------------------------------------
     def search(self, queries: np.ndarray, k: int,
                allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simsearch.errors import InputError
+from simsearch.index.building import ProgressCallback, encode_passages, recorded_chunking
 from simsearch.ingest.chunking import Passages
 from simsearch.ingest.corpus import Document
 from simsearch.store.store import Store
 
 if TYPE_CHECKING:
+    from simsearch.encoders import Encoder
     from simsearch.index.generations import WriteBatch
+    from simsearch.index.manifest import Manifest
 
 Encode = Callable[[list[str]], tuple[Passages, np.ndarray]]
 
@@ -60,6 +63,19 @@ class SyncPlan:
     def report(self) -> SyncReport:
         changed = len(self.replaced) + len(self.metadata)
         return SyncReport(self.added, changed, len(self.removed), self.unchanged)
+
+
+def passage_encoder(encoder: Encoder, manifest: Manifest, batch_size: int,
+                    on_progress: ProgressCallback | None) -> Encode:
+    """Texts -> (passages, vectors) as ``add`` makes them: the index's own windows; nothing to encode, no call."""
+    chunking = recorded_chunking(manifest)
+
+    def encode(texts: list[str]) -> tuple[Passages, np.ndarray]:
+        if not texts:
+            return Passages([], [], []), np.zeros((0, manifest.dimension), dtype=np.float32)
+        return encode_passages(encoder, texts, chunking, batch_size, on_progress)
+
+    return encode
 
 
 def check_ids(name: str, documents: list[Document]) -> list[Document]:
