@@ -21,8 +21,9 @@ moved G on. Old indexes (schema 3: generation G, no delta) read as a base and an
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,9 +177,29 @@ class WriteBatch:
         self.store.append_delta(self.position.delta_rows, ids)
 
 
+class WriterStore:
+    """A store connection of the writers' own, opened on the first write (under the lock, after the check that
+    the folder is still current) and kept: opening a store counts its rows, a cost that grows with the index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._store = path, None
+        self._opening = threading.Lock()
+
+    def __call__(self) -> Store:
+        with self._opening:
+            if self._store is None:
+                self._store = Store(self.path)
+            return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
 @contextmanager
-def writing(home: Path, folder: Path, manifest: Manifest) -> Iterator[WriteBatch]:
-    """Under the writer lock, a WriteBatch on a fresh store connection in one transaction.
+def writing(home: Path, folder: Path, manifest: Manifest, writer_store: Callable[[], Store]) -> Iterator[WriteBatch]:
+    """Under the writer lock, a WriteBatch on ``writer_store()`` (the writer's own connection, not the one
+    searches read through, so they never see its open transaction) in one transaction.
 
     When the block succeeds the batch's vectors are appended and synced and the store commits;
     when anything fails the store rolls back and the appended bytes (if any) stay uncounted.
@@ -187,21 +208,18 @@ def writing(home: Path, folder: Path, manifest: Manifest) -> Iterator[WriteBatch
     """
     with writer_lock(home, manifest.name):
         _check_current(home, folder, manifest)
-        store = Store(folder / STORE_FILE)
+        store = writer_store()
+        store.begin()
         try:
-            store.begin()
-            try:
-                batch = WriteBatch(store, folder, store.write_position())
-                remove_leftovers(home, manifest.name, folder, batch.position.generation)
-                yield batch
-                batch.flush()
-                failpoint("before-commit")
-                store.commit()
-            except BaseException:
-                store.rollback()
-                raise
-        finally:
-            store.close()
+            batch = WriteBatch(store, folder, store.write_position())
+            remove_leftovers(home, manifest.name, folder, batch.position.generation)
+            yield batch
+            batch.flush()
+            failpoint("before-commit")
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
 
 
 def insert_rows(batch: WriteBatch, documents: list[Document], passages: Passages, vectors: np.ndarray,

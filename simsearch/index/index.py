@@ -57,6 +57,7 @@ class Index:
     def __init__(self, home: Path, folder: Path, manifest: Manifest, store: Store, generation: Generation) -> None:
         self.home, self.folder, self.manifest = home, folder, manifest
         self._store, self._generation = store, generation
+        self._writer = generations.WriterStore(store.path)  # the writers' own connection, opened on first write
         self._refreshing = threading.Lock()
         self._encoder: Encoder | None = None
         self._backend: Backend | None = None  # query runtime; None: the one that built the index
@@ -228,8 +229,7 @@ class Index:
 
     def compaction_due(self) -> bool:
         """Whether the delta or dead ids passed the compaction thresholds (5% new, 10% dead; see compaction.py)."""
-        self._vectors()
-        return compaction.compaction_due(self._generation)
+        return self._vectors() is not None and compaction.compaction_due(self._generation)
 
     # --- describing -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -270,8 +270,9 @@ class Index:
         return (self.manifest.build_id, self.manifest.updated_at, *astuple(self._store.write_position()))
 
     def close(self) -> None:
-        """Close the store's connection; the object must not be used afterwards."""
+        """Close the store's connections; the object must not be used afterwards."""
         self._store.close()
+        self._writer.close()
 
     # --- internals ------------------------------------------------------------------------
     def _target(self, mode: str = "dense") -> SearchTarget:
@@ -291,4 +292,4 @@ class Index:
         return self._generation.vectors  # type: ignore[return-value]  # the read side of VectorIndex
 
     def _writing(self):
-        return generations.writing(self.home, self.folder, self.manifest)
+        return generations.writing(self.home, self.folder, self.manifest, self._writer)
