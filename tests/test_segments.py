@@ -214,3 +214,34 @@ def test_garbage_past_the_committed_delta_is_ignored_and_cut_by_the_next_write(b
     reopened.add([{"id": "n2", "text": "two"}])
     assert path.stat().st_size == 2 * ROW_BYTES
     assert reopened.search("two", k=1, mode="dense")[0].id == "n2" and reopened.check()["ok"]
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_segmented_search_equals_brute_force_over_the_live_vectors(kind):
+    from simsearch.backends import create_vector_index
+    from simsearch.index.segments import Delta, SegmentedVectors
+
+    rng = np.random.default_rng(7)
+    vectors = rng.standard_normal((700, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 1700, dtype=np.int64)  # offset from positions, so a mix-up fails
+    base = create_vector_index(kind, 16, 500, {"ef_search": 600} if kind == "hnsw" else None)
+    base.build(vectors[:500], ids[:500])
+    delta_order = rng.permutation(np.arange(500, 700))  # delta ids out of order, as windows of long texts are
+    segments = SegmentedVectors(base, Delta.empty(16), 0)
+    for part in np.array_split(delta_order, 4):  # caught up by the tail, a few rows at a time
+        segments = segments.extended(vectors[part], ids[part], np.zeros(0, dtype=np.int64))
+    dead = np.concatenate([rng.choice(ids[:500], 120, replace=False), rng.choice(ids[500:], 40, replace=False)])
+    segments = segments.extended(np.zeros((0, 16), np.float32), np.zeros(0, np.int64), dead)
+    live = ~np.isin(ids, dead)
+    queries = rng.standard_normal((5, 16)).astype(np.float32)
+    allowed = rng.choice(ids, 300, replace=False)
+    for allowed_ids in (None, allowed):
+        usable = live if allowed_ids is None else live & np.isin(ids, allowed_ids)
+        expected = ids[usable][np.argsort(-(queries @ vectors[usable].T), axis=1)[:, :10]]
+        scores, found = segments.search(queries, 10, allowed_ids)
+        assert found.tolist() == expected.tolist()
+        assert np.all(np.diff(scores, axis=1) <= 1e-6)
+    assert segments.count == int(live.sum()) and segments.ids().tolist() == sorted(ids[live].tolist())
+    picked = ids[live][::37]
+    assert np.allclose(segments.reconstruct(picked), vectors[np.searchsorted(ids, picked)])

@@ -18,6 +18,7 @@ catching up with one new row costs that row, not a copy of the delta.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,17 +52,35 @@ class Delta:
         return Delta(buffer, id_buffer, np.concatenate([self.live, np.ones(len(ids), bool)]), end)
 
     def killed(self, dead: np.ndarray) -> Delta:
-        """This delta with the rows of ``dead`` ids no longer live."""
-        hit = np.isin(self.ids[: self.size], dead)
-        return self if not hit.any() else Delta(self.vectors, self.ids, self.live & ~hit, self.size)
+        """This delta with the rows of ``dead`` ids (all rows of it) no longer live."""
+        if not len(dead):
+            return self
+        live = self.live.copy()
+        live[self.rows_of(np.asarray(dead, dtype=np.int64))] = False
+        return Delta(self.vectors, self.ids, live, self.size)
 
     @property
     def live_ids(self) -> np.ndarray:
         return self.ids[: self.size][self.live]
 
+    @cached_property
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The delta's ids sorted, and the row of each: built once per snapshot, when first needed."""
+        order = np.argsort(self.ids[: self.size], kind="stable")
+        return self.ids[: self.size][order], order
+
     def holds(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` are rows of this delta (live or not)."""
-        return np.isin(ids, self.ids[: self.size])
+        known = self._sorted[0]
+        if not len(known):
+            return np.zeros(len(ids), dtype=bool)
+        places = np.minimum(np.searchsorted(known, ids), len(known) - 1)
+        return known[places] == ids
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """The row of each of ``ids``, which must all be rows of this delta."""
+        known, order = self._sorted
+        return order[np.searchsorted(known, ids)]
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k among the live rows (and ``allowed_ids``); (scores, ids) padded with -inf / -1."""
@@ -138,8 +157,7 @@ class SegmentedVectors:
                 return None
             out[~in_delta] = from_base
         if in_delta.any():
-            position = {int(v): row for row, v in enumerate(self.delta.ids[: self.delta.size])}
-            out[in_delta] = self.delta.vectors[[position[int(v)] for v in ids[in_delta]]]
+            out[in_delta] = self.delta.vectors[self.delta.rows_of(ids[in_delta])]
         return out
 
     def set_search_params(self, **params: int) -> None:
