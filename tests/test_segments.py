@@ -134,11 +134,11 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     store = Store(built.folder / "store.sqlite")
     with compaction_lock(built.home, "animals"):  # held by compact(): writers keep its new files meanwhile
         snapshot = load_generation(built.folder, built.manifest, store)
-        compaction._fold(built.folder, snapshot)  # the new base is built from the snapshot...
+        new_base = compaction._fold(built.folder, snapshot)[2]  # the new base is built from the snapshot...
         built.add([{"id": "n3", "text": "Arrived meanwhile: the lighthouse."}])  # ...while writers go on
         built.add([{"id": "n4", "text": "Arrived and left meanwhile."}])
         built.delete(["n4", "a2", "n1"])
-        compaction._swap_in(built.home, built.folder, built.manifest, snapshot)
+        handed = compaction._swap_in(built.home, built.folder, built.manifest, snapshot, new_base)
     store.close()
     reopened = Index.open("animals", index_dir=index_dir, encoder=encoder)
     assert sorted(d.id for d in reopened.documents()) == ["a3", "a4", "a5", "a6", "a7", "a8", "n2", "n3"]
@@ -146,6 +146,9 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     assert (info["base_vectors"], info["delta_vectors"], info["dead_vectors"]) == (9, 1, 2)  # n3; a2 and n1 dead
     assert reopened.search("Arrived meanwhile: the lighthouse.", k=1, mode="dense")[0].id == "n3"
     assert reopened.check()["ok"] and built.check()["ok"]
+    assert (handed.vectors.figures(), handed.position) == (reopened._generation.vectors.figures(),
+                                                           reopened._generation.position)
+    assert handed.vectors.ids().tolist() == reopened._generation.vectors.ids().tolist()
 
 
 def test_compaction_is_due_past_five_percent_new_or_ten_percent_dead(encoder, index_dir, monkeypatch):

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from simsearch.backends import VectorIndex
 from simsearch.index.delta_file import append_rows, delta_file, read_rows
 from simsearch.index.failpoints import failpoint
 from simsearch.index.generations import (
@@ -48,6 +49,7 @@ from simsearch.index.generations import (
 )
 from simsearch.index.layout import compaction_lock, current_folder, writer_lock
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
+from simsearch.index.segments import Delta, SegmentedVectors
 from simsearch.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,25 +72,32 @@ def compaction_due(held: Generation) -> bool:
     return delta > NEW_SHARE * base or delta >= MAX_DELTA_ROWS or dead > DEAD_SHARE * max(1, base + delta)
 
 
-def compact(home: Path, folder: Path, manifest: Manifest) -> dict[str, Any]:
-    """Fold the delta and the dead ids into a new base; the figures of what was done."""
+def compact(home: Path, folder: Path, manifest: Manifest,
+            held: Generation | None = None) -> tuple[dict[str, Any], Generation | None]:
+    """Fold the delta and the dead ids into a new base; the figures of what was done, and the new generation
+    as loaded (None when nothing changed) so the caller need not read back the base it just wrote.
+
+    ``held``: the caller's vectors, used as the snapshot when they are of the store's position now (a
+    1M-vector base is not read from disk again); otherwise the snapshot is loaded.
+    """
     started = time.perf_counter()
     with compaction_lock(home, manifest.name):
         store = Store(folder / STORE_FILE)
         try:
-            snapshot = load_generation(folder, manifest, store)
+            fresh = held is not None and held.position == store.write_position()
+            snapshot = held if fresh else load_generation(folder, manifest, store)
             if snapshot.vectors.delta.size == 0 and snapshot.position.dead_seq == 0:
-                return _figures(started, snapshot, 0, 0, snapshot.vectors.count, store, manifest, compacted=False)
-            folded, dropped = _fold(folder, snapshot)
+                return _figures(started, snapshot, 0, 0, snapshot.vectors.count, store, manifest, False), None
+            folded, dropped, new_base = _fold(folder, snapshot)
             failpoint("before-compaction-commit")
-            _swap_in(home, folder, manifest, snapshot)
-            return _figures(started, snapshot, folded, dropped, snapshot.vectors.count, store, manifest)
+            swapped = _swap_in(home, folder, manifest, snapshot, new_base)
+            return _figures(started, snapshot, folded, dropped, snapshot.vectors.count, store, manifest), swapped
         finally:
             store.close()
 
 
-def _fold(folder: Path, snapshot: Generation) -> tuple[int, int]:
-    """Build and save the next base from ``snapshot``; returns (delta rows folded in, dead vectors dropped)."""
+def _fold(folder: Path, snapshot: Generation) -> tuple[int, int, VectorIndex]:
+    """Build and save the next base from ``snapshot``: (delta rows folded in, dead vectors dropped, the base)."""
     vectors = snapshot.vectors
     delta = vectors.delta
     live = delta.live
@@ -96,15 +105,17 @@ def _fold(folder: Path, snapshot: Generation) -> tuple[int, int]:
     ids = delta.ids[: delta.size][live]
     new_base = vectors.base.compacted(np.zeros(0, dtype=np.int64), rows, ids)  # the view's dead go with its tombstones
     new_base.save(folder / vectors_file(snapshot.number + 1))
-    return int(live.sum()), vectors.dead_in_base + int((~live).sum())
+    return int(live.sum()), vectors.dead_in_base + int((~live).sum()), new_base
 
 
-def _swap_in(home: Path, folder: Path, manifest: Manifest, snapshot: Generation) -> None:
-    """Under the writer lock: carry what arrived since the snapshot into G+1 and commit G+1; delete G's files."""
+def _swap_in(home: Path, folder: Path, manifest: Manifest, snapshot: Generation,
+             new_base: VectorIndex) -> Generation | None:
+    """Under the writer lock: carry what arrived since the snapshot into G+1 and commit G+1; delete G's files.
+    Returns generation G+1 as committed (None when the index was rebuilt meanwhile)."""
     number, seen = snapshot.number, snapshot.position
     with writer_lock(home, manifest.name):
         if current_folder(home, manifest.name) != folder:
-            return  # rebuilt meanwhile: this folder is retired, and its files go with it
+            return None  # rebuilt meanwhile: this folder is retired, and its files go with it
         store = Store(folder / STORE_FILE)
         try:
             store.begin()
@@ -113,9 +124,11 @@ def _swap_in(home: Path, folder: Path, manifest: Manifest, snapshot: Generation)
             later_ids = store.delta_ids(seen.delta_rows, now.delta_rows)
             later_dead = store.dead_ids(seen.dead_seq, now.dead_seq)
             keep = ~np.isin(later_ids, later_dead)  # added and deleted since the snapshot: dropped outright
+            dead = later_dead[~np.isin(later_dead, later_ids)]
             append_rows(folder / delta_file(number + 1), 0, later_rows[keep])
-            store.replace_write_log(number + 1, later_ids[keep], later_dead[~np.isin(later_dead, later_ids)])
+            store.replace_write_log(number + 1, later_ids[keep], dead)
             store.set_meta("compacted_at", str(time.time()))
+            position = store.write_position()
             store.commit()
             failpoint("after-compaction-commit")
         except BaseException:
@@ -126,6 +139,8 @@ def _swap_in(home: Path, folder: Path, manifest: Manifest, snapshot: Generation)
         # G's files go; readers holding them keep their copies in memory
         remove_leftovers(home, manifest.name, folder, number + 1, compacting=True)
         _record_count(folder, manifest, store_count=Store(folder / STORE_FILE))
+    segments = SegmentedVectors(new_base, Delta.empty(new_base.dimension), 0)
+    return Generation(segments.extended(later_rows[keep], later_ids[keep], dead), position)
 
 
 def _record_count(folder: Path, manifest: Manifest, store_count: Store) -> None:

@@ -223,8 +223,11 @@ class Index:
         """Fold the delta and the dead ids into a new base now (simsearch.index.compaction); readers and writers
         go on meanwhile. Figures: ``seconds``, ``folded_in`` (delta rows), ``dropped`` (dead vectors),
         ``base_vectors`` (the new base), ``generation``, ``compacted`` (False when there was nothing to fold)."""
-        figures = compaction.compact(self.home, self.folder, self.manifest)
-        self._vectors()  # this process loads the new base now rather than at its next search
+        self._vectors()
+        figures, fresh = compaction.compact(self.home, self.folder, self.manifest, self._generation)
+        if fresh is not None:  # the new base as built: this process need not read it back
+            with self._refreshing:
+                self._generation = fresh
         return figures
 
     def compaction_due(self) -> bool:
