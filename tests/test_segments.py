@@ -248,3 +248,16 @@ def test_segmented_search_equals_brute_force_over_the_live_vectors(kind):
     assert segments.count == int(live.sum()) and segments.ids().tolist() == sorted(ids[live].tolist())
     picked = ids[live][::37]
     assert np.allclose(segments.reconstruct(picked), vectors[np.searchsorted(ids, picked)])
+
+
+@pytest.mark.slow
+def test_the_default_model_finds_an_added_faq_entry_and_stops_finding_a_deleted_one(default_encoder, index_dir):
+    faq = [{"id": "pay", "text": "How do I update my payment card?"},
+           {"id": "ship", "text": "When will my order be shipped?"},
+           {"id": "pass", "text": "I forgot my password, how can I reset it?"}]
+    index = Index.build("faq", faq, encoder=default_encoder, index_dir=index_dir)
+    index.add([{"id": "return", "text": "How can I send an item back for a refund?"}])
+    assert index.search("I want to return a product and get my money back", k=1, mode="dense")[0].id == "return"
+    index.delete(["pass"])
+    assert "pass" not in {h.id for h in index.search("reset my login password", k=3, mode="dense")}
+    assert index.check()["ok"] and index.check()["sample_min_cosine"] > 0.99
