@@ -153,16 +153,25 @@ class Store:
         self._lock = threading.RLock()
         self._frequencies: dict[tuple[str, str], int] = {}  # (term, generation) -> documents holding it
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._open(str(path), uri=False)
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) or not path.exists():
+                raise self._damaged(exc) from None
+            # WAL readers need the -shm file beside the store; in a folder nobody may write (a read-only
+            # volume) no writer can change the store either, so it is read as an immutable file.
+            try:
+                self._open(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+            except sqlite3.DatabaseError as again:
+                raise self._damaged(again) from None
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from None
+
+    def _open(self, target: str, uri: bool) -> None:
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, uri=uri)
         try:
             self._db.execute("PRAGMA synchronous = FULL")
             self._migrate()
             self._db.execute("SELECT count(*) FROM documents").fetchone()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise self._damaged(exc) from None
         except BaseException:
             self._db.close()
             raise
