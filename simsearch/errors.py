@@ -123,7 +123,7 @@ class MissingDependencyError(SimsearchError):
 
 
 class IndexBusyError(SimsearchError):
-    """Another process is changing the index; a second writer is refused at once, never queued."""
+    """Another process kept the index's writer lock past ``$SIMSEARCH_LOCK_TIMEOUT`` seconds (default 5)."""
 
 
 class StaleWriterError(SimsearchError):

@@ -215,9 +215,11 @@ def test_cli_build_with_a_broken_model_folder_is_one_error_line(tiny_model, tmp_
 # --- damaged tombstones -------------------------------------------------------------------
 @pytest.mark.parametrize("damage", [b"", b"garbage, not numpy", "float"])
 def test_damaged_tombstone_file_of_an_hnsw_index_is_a_corrupt_index_error(tiny_model, tmp_path, damage):
-    index = Index.build("graph", ["a cat", "a dog", "a bird", "a fish"], encoder=load_encoder(tiny_model),
-                        kind="hnsw", index_dir=tmp_path)
+    animals = ["a cat", "a dog", "a bird", "a fish", "a newt", "a goat", "a hare", "a mole", "a wren", "a toad",
+               "a lynx"]
+    index = Index.build("graph", animals, encoder=load_encoder(tiny_model), kind="hnsw", index_dir=tmp_path)
     index.delete([index.search("a cat", k=1)[0].id])
+    index.compact()  # 1 dead of 11 (under 10% of the graph) stays a tombstone, in the graph's tombstone file
     tombstones = list(tmp_path.rglob("*.deleted.npy"))
     assert len(tombstones) == 1
     if damage == "float":

@@ -189,7 +189,8 @@ def downgrade_to_schema_2(index: Index) -> None:
     folder = index.folder
     index.close()
     db = sqlite3.connect(folder / "store.sqlite")
-    db.executescript("DROP TRIGGER passages_delete; DROP TABLE passages; PRAGMA user_version = 2;")
+    db.executescript("DROP TRIGGER passages_delete; DROP TABLE passages; DROP TABLE delta; DROP TABLE dead; "
+                     "PRAGMA user_version = 2;")
     db.close()
     manifest = json.loads((folder / "manifest.json").read_text())
     for key in ("chunk_tokens", "chunk_overlap"):
@@ -203,7 +204,7 @@ def test_an_index_of_schema_2_migrates_and_stays_unchunked_until_rebuilt(tiny, i
                       chunking=Chunking(0))
     downgrade_to_schema_2(old)
     index = Index.open("old", index_dir=index_dir)
-    assert index._store.schema_version == SCHEMA_VERSION == 3
+    assert index._store.schema_version == SCHEMA_VERSION == 4
     assert index.manifest.chunk_tokens is None and index.check()["ok"]
     assert index.search("first short text", k=1, mode="dense")[0].id == "1"
     index.add([{"id": "long", "text": FILLER}])  # as the old release did: one vector, cut at the limit
@@ -216,12 +217,13 @@ def test_store_migration_3_starts_with_no_windows(tmp_path):
     path = tmp_path / "store.sqlite"
     Store(path).close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TRIGGER passages_delete; DROP TABLE passages; PRAGMA user_version = 2;"
+    db.executescript("DROP TRIGGER passages_delete; DROP TABLE passages; DROP TABLE delta; DROP TABLE dead; "
+                     "PRAGMA user_version = 2;"
                      "INSERT INTO documents (ext_id, text) VALUES ('a', 'apples'), ('b', 'pears');")
     db.close()
     store = Store(path)
     try:
-        assert store.schema_version == 3 and store.vector_ids().tolist() == [1, 2]
+        assert store.schema_version == 4 and store.vector_ids().tolist() == [1, 2]
         assert store.generation_and_count()[1] == 2 and store.passages_of([1, 2]) == {}
     finally:
         store.close()

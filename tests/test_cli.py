@@ -304,11 +304,13 @@ def bad_files(tmp_path) -> Path:
 
 
 def index_files_digest(home: Path) -> dict[str, str]:
-    """Every file of every index and build, by content: equal digests mean nothing was touched."""
+    """Every file of every index and build, by content: equal digests mean nothing was touched.
+    SQLite's write-ahead log and its index (-wal, -shm) come and go with connections, so they are left out."""
     import hashlib
 
     return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(home.rglob("*")) if p.is_file() and ".locks" not in p.parts}
+            for p in sorted(home.rglob("*")) if p.is_file() and ".locks" not in p.parts
+            and not p.name.endswith(("-wal", "-shm"))}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -432,3 +434,43 @@ def test_loading_model_is_shown_on_a_terminal_only(built_cli, tiny_model):
     assert "  1. " in output  # the hit itself follows
     off_terminal = run("search", "zoo", "cats", "-k", "1", index_dir=built_cli)
     assert "loading model" not in off_terminal.stderr + off_terminal.stdout
+
+
+# --- sync, compact and the segments in info ---------------------------------------------------------------
+def test_sync_prints_what_it_did_and_makes_the_index_hold_the_file(built_cli, tmp_path, animals):
+    import pandas as pd
+
+    rows = [dict(row) for row in animals if row["id"] != "a8"]
+    rows[0]["text"] = "The cat now sleeps on the sofa."  # a1 re-encoded
+    rows[1]["category"] = "dogs"  # a2: metadata only
+    rows.append({"id": "n1", "text": "A parrot repeats every word it hears.", "category": "pets"})
+    edited = tmp_path / "edited.csv"
+    pd.DataFrame(rows).to_csv(edited, index=False)
+    result = run("sync", "zoo", "--input", str(edited), index_dir=built_cli)
+    assert result.stdout.strip() == "zoo: 1 added, 2 changed, 1 removed, 5 unchanged"
+    index = Index.open("zoo", index_dir=built_cli)
+    assert sorted(d.id for d in index.documents()) == sorted(row["id"] for row in rows)
+    assert index.get("a2").metadata == {"category": "dogs"} and index.get("a1").text.startswith("The cat now")
+    again = run("sync", "zoo", "--input", str(edited), index_dir=built_cli)
+    assert again.stdout.strip() == "zoo: 0 added, 0 changed, 0 removed, 8 unchanged"
+
+
+def test_sync_refuses_rows_without_ids_in_one_line(built_cli, tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("one text\nanother\n")
+    assert_one_line_error(run("sync", "zoo", "--input", str(plain), index_dir=built_cli, check=False),
+                          "have no id; sync matches documents by id")
+    assert len(Index.open("zoo", index_dir=built_cli)) == 8
+
+
+def test_compact_folds_and_info_shows_the_segments(built_cli):
+    run("delete", "zoo", "a1", "a2", index_dir=built_cli)
+    info = run("info", "zoo", index_dir=built_cli).stdout
+    assert "base 8 vectors, delta 0 rows, dead 2" in info and "compacted at  never" in info
+    result = run("compact", "zoo", index_dir=built_cli)
+    assert "compacted 'zoo' in" in result.stderr and "2 deleted ones dropped, base now 6" in result.stderr
+    info = run("info", "zoo", "--json", index_dir=built_cli).stdout
+    details = json.loads(info)
+    assert (details["base_vectors"], details["delta_vectors"], details["dead_vectors"]) == (6, 0, 0)
+    assert details["compacted_at"] is not None
+    assert "nothing to compact" in run("compact", "zoo", index_dir=built_cli).stderr

@@ -158,6 +158,19 @@ def test_a_read_only_index_folder_is_one_clear_error_and_nothing_changes(built, 
     assert len(reopened) == 8 and hits(reopened) == before and reopened.folder == built.folder
 
 
+def test_an_index_in_a_read_only_folder_opens_and_searches_but_refuses_writes(built, index_dir):
+    """SQLite's WAL needs a -shm file beside the store; a folder nobody may write is read as immutable."""
+    before, folder = hits(built), built.folder
+    built.close()  # the last connection: SQLite removes its -wal and -shm files
+    with read_only(index_dir, index_dir / BUILDS, folder):
+        opened = Index.open("animals", index_dir=index_dir)
+        assert hits(opened) == before and opened.check()["ok"]
+        with pytest.raises(IndexFolderError, match="make it writable") as error:
+            opened.add(["a new text"])
+        assert "\n" not in str(error.value)
+    assert len(Index.open("animals", index_dir=index_dir)) == 8
+
+
 def test_an_index_dir_that_is_a_file_is_one_clear_error(tiny_model, tmp_path):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder")

@@ -109,7 +109,7 @@ def test_store_at_the_previous_schema_version_migrates_and_finds_its_texts(tmp_p
     db.close()
     store = Store(path)
     try:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         scores, row_ids = store.lexical_candidates(["pears"], 5)
         assert row_ids.tolist() == [2] and scores[0] > 0
         store.delete([2])

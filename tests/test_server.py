@@ -344,3 +344,47 @@ def test_rerank_without_a_reranker_is_a_400_naming_the_fix(server):
     assert status == 400 and "simsearch serve --rerank DIR" in body["error"]
     status, body = call(url, "POST", "/indexes/animals/search", {"query": "pets", "rerank": True})
     assert status == 400 and "no default re-ranker" in body["error"]
+
+
+def test_concurrent_clients_adding_one_document_each_all_succeed(server):
+    url, home = server
+    answers: list[tuple[int, dict]] = []
+
+    def add_one(number: int) -> None:
+        answers.append(call(url, "POST", "/indexes/animals/documents",
+                            {"documents": [{"id": f"c{number}", "text": f"concurrent note number {number}"}]}))
+
+    threads = [threading.Thread(target=add_one, args=(number,)) for number in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(status for status, _ in answers) == [200] * 16, answers
+    index = Index.open("animals", index_dir=home)
+    assert len(index) == 24 and index.known_ids([f"c{n}" for n in range(16)]) == {f"c{n}" for n in range(16)}
+    assert index.check()["ok"]
+
+
+def test_sync_and_compact_routes(server, animals):
+    url, home = server
+    documents = [{"id": row["id"], "text": row["text"], "metadata": {"category": row["category"]}}
+                 for row in animals if row["id"] != "a8"]
+    documents[0]["text"] = "The cat now sleeps on the sofa."  # a1: re-encoded
+    documents[1]["metadata"] = {"category": "dogs"}  # a2: metadata only
+    documents.append({"id": "n1", "text": "A parrot repeats every word it hears."})
+    status, report = call(url, "POST", "/indexes/animals/sync", {"documents": documents})
+    assert status == 200, report
+    assert report["summary"] == "1 added, 2 changed, 1 removed, 5 unchanged" and report["count"] == 8
+    status, figures = call(url, "POST", "/indexes/animals/compact")
+    assert status == 200 and figures["compacted"] and figures["base_vectors"] == 8
+    status, described = call(url, "GET", "/indexes/animals")
+    assert (described["delta_vectors"], described["dead_vectors"], described["base_vectors"]) == (0, 0, 8)
+    status, hits = call(url, "POST", "/indexes/animals/search", {"query": "The cat now sleeps on the sofa.", "k": 1,
+                                                                 "mode": "dense"})
+    assert hits["hits"][0]["id"] == "a1"
+    status, bad = call(url, "POST", "/indexes/animals/sync", {"documents": []})
+    assert status == 400 and "no rows" in bad["error"]
+    client = Client(url, KEY).index("animals")
+    flat = [{"id": doc["id"], "text": doc["text"], **doc.get("metadata", {})} for doc in documents[:-1]]
+    assert str(client.sync(flat)) == "0 added, 0 changed, 1 removed, 7 unchanged"
+    assert client.compact()["dropped"] == 1 and len(client) == 7

@@ -375,6 +375,19 @@ def test_overview_shows_manifest_and_embedding_map(app_home, tiny_model):
     assert any("all 8 texts" in c.value for c in app.caption)
 
 
+def test_overview_shows_base_delta_dead_and_last_compaction(app_home, tiny_model):
+    index = Index.open("zoo", index_dir=app_home, encoder=load_encoder(tiny_model))
+    index.add([{"id": "n1", "text": "A parrot repeats every word it hears."}])
+    index.delete(["a1", "a2"])
+    text = all_markdown(start("overview"))
+    assert "| base vectors | `8` |" in text and "| delta rows (added since) | `1` |" in text
+    assert "| dead vectors (deleted since) | `2` |" in text and "| last compaction | `never` |" in text
+    index.compact()
+    text = all_markdown(start("overview"))
+    assert "| base vectors | `7` |" in text and "| delta rows (added since) | `0` |" in text
+    assert "| last compaction | `never` |" not in text
+
+
 def test_overview_maps_with_a_clustering_projection_by_default(app_home):
     app = start("overview")
     assert app.selectbox[1].value in ("tsne", "umap") and "PCA" in app.selectbox[1].options

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from simsearch import Index, drop_index, load_encoder
-from simsearch.errors import IndexBusyError, StaleWriterError
+from simsearch.errors import IndexBusyError, InvalidArgumentError, StaleWriterError
 from simsearch.index.layout import writer_lock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,14 +25,12 @@ from simsearch import Index
 Index.open(sys.argv[1], index_dir=sys.argv[2]).add(["Added by another process while the first one kept reading."])
 """
 
-# The child dies by SIGKILL at the store commit: after the new vector file is saved, before the
-# store names it. Nothing of FAISS or SQLite is replaced; the process simply stops at that point.
+# The child dies by SIGKILL (SIMSEARCH_FAILPOINT) just before the store commit: after its vector
+# was appended to the delta file and synced, before the store counts it.
 KILLED_AT_COMMIT = """
-import os, signal, sys
+import sys
 from simsearch import Index
-from simsearch.store.store import Store
 
-Store.commit = lambda self: os.kill(os.getpid(), signal.SIGKILL)
 Index.open(sys.argv[1], index_dir=sys.argv[2]).add(["Never committed."])
 """
 
@@ -42,8 +40,8 @@ def built(tiny_model, index_dir, animals) -> Index:
     return Index.build("animals", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
 
 
-def run_child(script: str, index_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+def run_child(script: str, index_dir: Path, failpoint: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "SIMSEARCH_FAILPOINT": failpoint}
     return subprocess.run([sys.executable, "-c", script, "animals", str(index_dir)], env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -70,7 +68,8 @@ def lock_held_elsewhere(index_dir):
     holder.join()
 
 
-def test_second_writer_is_refused_at_once(built, index_dir, lock_held_elsewhere):
+def test_second_writer_is_refused_at_once_with_no_lock_timeout(built, index_dir, lock_held_elsewhere, monkeypatch):
+    monkeypatch.setenv("SIMSEARCH_LOCK_TIMEOUT", "0")
     started = time.perf_counter()
     with pytest.raises(IndexBusyError, match="being changed by another process; try again"):
         built.add(["waits for nobody"])
@@ -89,8 +88,8 @@ def test_open_and_reopened_objects_see_what_another_process_added(built, index_d
     assert not built.is_stale()
     child = run_child(ADD_FROM_CHILD, index_dir)
     assert child.returncode == 0, child.stderr
-    assert built.is_stale()
-    assert ranked(built) != before  # the open object follows the store's new generation at its next query
+    assert not built.is_stale()  # an add is followed by the tail: nothing to reopen
+    assert ranked(built) != before  # the open object reads the new delta row at its next query
     assert len(built) == 9
     assert built.search("Added by another process while the first one kept reading.", k=1)[0].id == "9"
     reopened = Index.open("animals", index_dir=index_dir)
@@ -100,18 +99,48 @@ def test_open_and_reopened_objects_see_what_another_process_added(built, index_d
     assert len(Index.open("animals", index_dir=index_dir)) == 10
 
 
-def test_crash_between_vector_save_and_store_commit_keeps_old_generation(built, index_dir):
+def test_crash_between_delta_append_and_store_commit_keeps_the_index_as_it_was(built, index_dir):
     before = ranked(built)
-    child = run_child(KILLED_AT_COMMIT, index_dir)
+    child = run_child(KILLED_AT_COMMIT, index_dir, failpoint="before-commit")
     assert child.returncode == -9, child.stderr
     folder = index_dir / "animals"
-    assert (folder / "vectors-2.faiss").exists()  # the crash came after the new vectors were saved
+    row_bytes = 32 * 4
+    assert (folder / "delta-1.f32").stat().st_size == row_bytes  # the crash came after the vector was synced
+    assert ranked(built) == before  # the open object ignores the uncommitted row
     reopened = Index.open("animals", index_dir=index_dir, encoder=built.encoder)  # same runtime: same scores
     assert len(reopened) == 8
     assert ranked(reopened) == before
-    reopened.add(["after the crash"])  # the stray generation 2 is simply written again
+    reopened.add(["after the crash"])  # the uncommitted row is cut, the new one written in its place
     assert len(Index.open("animals", index_dir=index_dir)) == 9
-    assert sorted(p.name for p in folder.glob("vectors-*")) == ["vectors-2.faiss"]
+    assert (folder / "delta-1.f32").stat().st_size == row_bytes
+    assert reopened.search("after the crash", k=1)[0].text == "after the crash"
+    assert reopened.check()["ok"]
+
+
+def test_a_second_writer_queues_for_the_lock_and_then_succeeds(built, index_dir, monkeypatch):
+    monkeypatch.setenv("SIMSEARCH_LOCK_TIMEOUT", "20")
+    taken, done = threading.Event(), threading.Event()
+
+    def hold_briefly() -> None:
+        with writer_lock(index_dir, "animals"):
+            taken.set()
+            time.sleep(0.5)
+        done.set()
+
+    holder = threading.Thread(target=hold_briefly)
+    holder.start()
+    taken.wait(timeout=10)
+    built.add([{"id": "queued", "text": "written once the other writer let go"}])
+    assert done.is_set()  # it waited for the holder, then wrote
+    holder.join()
+    assert built.get("queued") is not None and len(built) == 9
+
+
+def test_a_bad_lock_timeout_is_one_clear_error(built, monkeypatch):
+    monkeypatch.setenv("SIMSEARCH_LOCK_TIMEOUT", "soon")
+    with pytest.raises(InvalidArgumentError, match="SIMSEARCH_LOCK_TIMEOUT='soon' is not a number of seconds"):
+        built.add(["never written"])
+    assert len(built) == 8
 
 
 def test_writing_through_an_object_opened_before_a_rebuild_is_refused(built, index_dir):

@@ -2,8 +2,8 @@
 
 Indexes and models are cached per process (``st.cache_resource``), so the model
 loads once and an index opens once. A cached index is reopened when the one on
-disk has changed (rebuilt or added to by the CLI or this UI), compared by the
-manifest's build id and update time through ``Index.is_stale()``; the index
+disk was rebuilt or its metadata rewritten (``Index.is_stale()``); adds and deletes
+it follows by the tail, and computed views are keyed by ``Index.version()``; the index
 the cache lets go of, replaced or evicted, is closed so its SQLite connection
 does not outlive it.
 """
@@ -67,7 +67,7 @@ def facets(folder: str, name: str, version: tuple) -> list[Facet]:
 
 
 def index_version(index: Index) -> tuple:
-    return (index.manifest.build_id, index.manifest.updated_at)
+    return index.version()  # moves on with adds and deletes too, which no longer reopen the index
 
 
 def index_facets(index: Index) -> list[Facet]:

@@ -64,6 +64,15 @@ class VectorIndex(ABC):
         """
 
     @abstractmethod
+    def without(self, ids: np.ndarray) -> VectorIndex:
+        """A view sharing this index's data in which ``ids`` (stored here) are unfindable; this object is
+        untouched, so searches running on it go on undisturbed (deleted rows of an immutable base)."""
+
+    @abstractmethod
+    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> VectorIndex:
+        """A new index holding this one's vectors less ``dead``, plus ``vectors`` under ``ids`` (compaction)."""
+
+    @abstractmethod
     def copy(self) -> VectorIndex:
         """An independent copy: writers change a copy and swap it in, so readers never wait."""
 

@@ -23,6 +23,9 @@ from simsearch.errors import CorruptIndexError, InvalidArgumentError, fix
 
 # Filtered searches over at most this many documents score them exactly (see _exact_among).
 EXACT_FILTER_LIMIT = 20_000
+# Compaction rebuilds an HNSW graph from its stored vectors once this share of it is tombstones (10%):
+# below it, dead nodes only lengthen walks a little; above it, searches waste their breadth on them.
+HNSW_REBUILD_DEAD = 0.10
 # FAISS keeps its size settings (M, efSearch, nlist, nprobe) in C ints.
 MAX_SETTING = 2**31 - 1
 # (trained empty index serialised, [(vectors, ids) per part]) -> each part added to its own copy, serialised
@@ -39,6 +42,8 @@ class FaissIndex(VectorIndex):
         self._cpu = index
         self._params = params
         self._deleted: set[int] = set() if deleted is None else {int(i) for i in deleted}
+        self._deleted_sorted: np.ndarray | None = None  # cached: a search must not sort 100k ids each time
+        self._selector: tuple[np.ndarray, Any, Any] | None = None  # (those ids, their batch, its negation)
         self._gpu: faiss.Index | None = None
         self._tune(index)
 
@@ -99,7 +104,23 @@ class FaissIndex(VectorIndex):
         else:
             stored = set(faiss.vector_to_array(self._cpu.id_map).tolist())
             self._deleted.update(int(i) for i in ids if int(i) in stored)
+            self._deleted_sorted = None
         self._gpu = None
+
+    def without(self, ids: np.ndarray) -> FaissIndex:
+        """A view sharing this index's FAISS data in which ``ids`` (stored here) are tombstones too.
+
+        Cheap (no vector is copied) and leaves this object untouched, so searches running on it
+        are undisturbed: the segmented vectors hide deleted rows of an immutable base this way.
+        """
+        view = type(self)(self._cpu, dict(self._params), None)
+        view._deleted = self._deleted | {int(i) for i in ids}
+        view._gpu = self._gpu
+        return view
+
+    def physical_copy(self) -> tuple[FaissIndex, np.ndarray]:
+        """A clone of the FAISS data without the tombstones, and the tombstoned ids (for compaction)."""
+        return type(self)(faiss.clone_index(self._cpu), dict(self._params), None), self._deleted_ids()
 
     def search(self, queries: np.ndarray, k: int,
                allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +144,7 @@ class FaissIndex(VectorIndex):
                 faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
                 for i in range(lists.nlist) if lists.list_size(i)])
         if self._deleted:
-            stored = stored[~np.isin(stored, np.array(sorted(self._deleted), dtype=np.int64))]
+            stored = stored[~np.isin(stored, self._deleted_ids())]
         return np.sort(stored.astype(np.int64))
 
     def reconstruct(self, ids: np.ndarray) -> np.ndarray | None:
@@ -143,6 +164,37 @@ class FaissIndex(VectorIndex):
         if self._gpu is not None:
             self._tune(self._gpu)
 
+    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> FaissIndex:
+        """A new index: this one less ``dead`` (ids stored here), plus ``vectors`` under ``ids``.
+
+        Flat and IVF kinds drop the dead vectors and append the new ones to a clone (IVF kinds
+        into the cells they were trained on). HNSW cannot remove from its graph: the new vectors
+        join a clone of the graph and the dead stay tombstones, until tombstones pass
+        ``HNSW_REBUILD_DEAD`` of the graph, when a fresh graph is built from its own stored vectors.
+        """
+        fresh, tombstones = self.physical_copy()
+        gone = np.union1d(tombstones, np.asarray(dead, dtype=np.int64))
+        if self.removes_in_place:
+            if len(gone):
+                fresh._cpu.remove_ids(faiss.IDSelectorBatch(gone))
+        elif len(gone) > HNSW_REBUILD_DEAD * max(1, fresh._cpu.ntotal):
+            live = np.setdiff1d(faiss.vector_to_array(fresh._cpu.id_map), gone)
+            vectors = np.concatenate([fresh.reconstruct(live), np.asarray(vectors, dtype=np.float32)])
+            ids = np.concatenate([live, np.asarray(ids, dtype=np.int64)])
+            fresh = type(self).create(self.dimension, len(ids), self._params)
+            fresh.build(vectors, ids)
+            return fresh
+        else:
+            fresh._deleted = {int(i) for i in gone}
+        if len(ids):
+            fresh.add(vectors, ids)
+        return fresh
+
+    def _deleted_ids(self) -> np.ndarray:
+        if self._deleted_sorted is None or len(self._deleted_sorted) != len(self._deleted):
+            self._deleted_sorted = np.array(sorted(self._deleted), dtype=np.int64)
+        return self._deleted_sorted
+
     def copy(self) -> FaissIndex:
         return type(self)(faiss.clone_index(self._cpu), dict(self._params), np.array(sorted(self._deleted)))
 
@@ -151,7 +203,7 @@ class FaissIndex(VectorIndex):
             faiss.write_index(self._cpu, str(temporary))
         if self._deleted:
             with replacing(_tombstone_path(path)) as temporary:
-                _save_npy(temporary, np.array(sorted(self._deleted), dtype=np.int64))
+                _save_npy(temporary, self._deleted_ids())
 
     @property
     def count(self) -> int:
@@ -178,16 +230,24 @@ class FaissIndex(VectorIndex):
         return self._gpu
 
     def _search_without_deleted(self, index: faiss.Index, queries: np.ndarray, k: int):
-        excluded = faiss.IDSelectorBatch(np.array(sorted(self._deleted), dtype=np.int64))
         parameters = self._search_parameters()
-        parameters.sel = faiss.IDSelectorNot(excluded)
+        parameters.sel = self._excluding_deleted()
         return index.search(queries, k, params=parameters)
+
+    def _excluding_deleted(self) -> faiss.IDSelector:
+        """A selector of every id but the tombstones, built once per set of tombstones (a hash of 100k ids
+        takes milliseconds; a query should not pay that)."""
+        cached = self._selector
+        if cached is None or cached[0] is not self._deleted_ids():
+            batch = faiss.IDSelectorBatch(self._deleted_ids())
+            cached = self._selector = (self._deleted_ids(), batch, faiss.IDSelectorNot(batch))
+        return cached[2]
 
     def _search_among(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray):
         """Search only ``allowed_ids`` (a metadata filter); on CPU, as FAISS GPU indexes take no IDSelector."""
         allowed = np.asarray(allowed_ids, dtype=np.int64)
         if self._deleted:
-            allowed = np.setdiff1d(allowed, np.array(sorted(self._deleted), dtype=np.int64))
+            allowed = np.setdiff1d(allowed, self._deleted_ids())
         if len(allowed) <= EXACT_FILTER_LIMIT:
             stored = self.reconstruct(allowed)
             if stored is not None:
@@ -201,11 +261,11 @@ class FaissIndex(VectorIndex):
         live = faiss.vector_to_array(self._cpu.id_map) if isinstance(self._cpu, faiss.IndexIDMap2) else None
         if live is not None:
             if self._deleted:
-                live = np.setdiff1d(live, np.array(sorted(self._deleted), dtype=np.int64))
+                live = np.setdiff1d(live, self._deleted_ids())
             return _exact_among(queries, k, live, self.reconstruct(live))
         parameters = self._search_parameters(everything=True)
         if self._deleted:
-            parameters.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(self._deleted), dtype=np.int64)))
+            parameters.sel = self._excluding_deleted()
         return self._cpu.search(queries, k, params=parameters)
 
     def _search_parameters(self, everything: bool = False) -> faiss.SearchParameters:

@@ -105,6 +105,18 @@ class ShardedIndex(VectorIndex):
         for shard in self._shards:
             shard.set_search_params(**params)
 
+    def without(self, ids: np.ndarray) -> ShardedIndex:
+        """A view in which ``ids`` are tombstones too, each in its own shard (see FaissIndex.without)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return ShardedIndex([shard.without(self._own(ids, number)) for number, shard in enumerate(self._shards)])
+
+    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> ShardedIndex:
+        """Compaction shard by shard: each shard folds in only its own dead and new vectors."""
+        dead = np.asarray(dead, dtype=np.int64)
+        parts = self._split(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension), ids)
+        return ShardedIndex([shard.compacted(self._own(dead, number), *parts[number])
+                             for number, shard in enumerate(self._shards)])
+
     def copy(self) -> ShardedIndex:
         return ShardedIndex([shard.copy() for shard in self._shards])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from simsearch.cli import indexes, searching, servers, tools, training  # noqa: F401 - registers the commands
+from simsearch.cli import indexes, searching, servers, tools, training, writes  # noqa: F401 - registers the commands
 from simsearch.cli.common import app
 
 __all__ = ["app", "main"]

@@ -27,6 +27,7 @@ from simsearch.cli.common import (
     say,
     timing,
 )
+from simsearch.cli.writes import compact_when_due
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
 from simsearch.formatting import human_bytes, readable_time
 
@@ -125,6 +126,7 @@ def add(
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         ids = index.add(corpus, upsert=upsert, batch_size=batch_size, on_progress=on_progress)
     say(f"added {count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
+    compact_when_due(index, quiet)
 
 
 @app.command()
@@ -135,6 +137,7 @@ def delete(name: str, ids: list[str], index_dir: IndexDir = None, quiet: Quiet =
     index = Index.open(name, index_dir=index_dir)
     removed = index.delete(ids)
     say(f"deleted {count(removed, 'text')} from {name!r} (now {len(index)})", quiet)
+    compact_when_due(index, quiet)
 
 
 @app.command()
@@ -207,6 +210,9 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
         ("size on disk", human_bytes(details["size_bytes"])), ("built at", readable_time(details["built_at"])),
         ("build time", f"{details['build_seconds']:.1f} s (encoding and indexing; model load not counted)"),
         ("updated at", readable_time(details["updated_at"])),
+        ("segments", f"base {details['base_vectors']:,} vectors, delta {details['delta_vectors']:,} rows, "
+                     f"dead {details['dead_vectors']:,}"),
+        ("compacted at", readable_time(details["compacted_at"]) if details["compacted_at"] else "never"),
         ("path", details["path"]),
     ]
     for label, value in rows:
@@ -251,14 +257,16 @@ def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backen
 
 
 def _summary(name: str, index_dir: Path | None) -> dict[str, Any]:
-    """One row of `list --long`, read from the manifest without loading vectors or the model."""
+    """One row of `list --long`, read from the manifest and the store's count, without vectors or the model."""
+    from simsearch.index.generations import document_count
     from simsearch.index.layout import current_folder, describe_index, folder_size, index_home
 
     try:
         manifest = describe_index(name, index_dir)
-        size = folder_size(current_folder(index_home(index_dir), name))
+        folder = current_folder(index_home(index_dir), name)
+        size, documents = folder_size(folder), document_count(folder)
     except SimsearchError as error:
         return {"name": name, "problem": error.message_for("cli")}
-    return {"name": name, "count": manifest.count, "kind": manifest.kind, "model": manifest.model["name"],
+    return {"name": name, "count": documents, "kind": manifest.kind, "model": manifest.model["name"],
             "size_bytes": size}
 

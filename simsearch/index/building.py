@@ -203,6 +203,7 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
     engine.fill_index(vectors, embeddings, vector_ids_for(store, row_ids, passages))
     vectors.save(folder / vectors_file(1))
     store.set_meta("generation", "1")
+    store.set_meta("trained_count", str(len(passages.texts)))  # what IVF cells were trained on (compaction.py)
     store.commit()
     now = time.time()
     name, build_id = folder.name.split("@")

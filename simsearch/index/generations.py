@@ -1,30 +1,45 @@
-"""Vector files by generation, and the copy-on-write writer that moves an index to the next one.
+"""A build folder's vectors by generation, followed by readers; the writer that appends to them.
 
-A build folder holds ``vectors-G.faiss``, where G is the generation the store's
-``generation`` meta row names. An in-place change (add, delete) copies the
-vectors, changes the copy and the store together, saves the copy as G+1 and only
-then commits the store with G+1. A crash before the commit leaves the store
-naming G, whose file is untouched, so readers and the next writer see the old
-index whole; a stray G+1 file is overwritten by the next change.
+A build folder holds the base ``vectors-G.faiss`` (G: the store's ``generation`` meta row),
+immutable once written by a build, rebuild or compaction, and ``delta-G.f32``, the rows
+added since (delta_file.py). The store, in WAL mode, is the commit log: it names G, the
+committed delta rows (and each row's vector id) and the dead vector ids (segments.py).
+
+Writing: under the writer lock, a writer appends its vectors past the committed delta
+rows and fsyncs them, then commits its rows, their delta positions, the new delta length
+and any dead ids in ONE store transaction, on a connection of its own (so the process's
+readers never see it open). A crash before the commit leaves only uncounted bytes, cut by
+the next writer; nothing is rewritten, so a one-document add writes about one row of floats
+plus a few SQLite pages, whatever the size of the index.
+
+Reading: a reader holds (G, delta rows seen, last dead seq seen). Before each search it reads
+the store's position (one query); when only the delta and the dead ids moved it reads just
+the new rows and ids (catching up by the tail), and it loads a base only when a compaction
+moved G on. Old indexes (schema 3: generation G, no delta) read as a base and an empty delta.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from simsearch.backends import VectorIndex, load_vector_index
+from simsearch.backends import load_vector_index
 from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError, fix
-from simsearch.index.layout import current_folder, remove_unused_builds, writer_lock
+from simsearch.index.delta_file import append_rows, delta_file, read_rows
+from simsearch.index.failpoints import failpoint
+from simsearch.index.layout import compaction_lock, current_folder, remove_unused_builds, writer_lock
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
+from simsearch.index.segments import Delta, SegmentedVectors
 from simsearch.ingest.chunking import Passages
 from simsearch.ingest.corpus import Document
-from simsearch.store.store import Store
+from simsearch.store.store import Store, WritePosition
 
 STORE_FILE = "store.sqlite"
 _ATTEMPTS = 20  # a concurrent writer moving on between our reads; each retry is one more commit to catch up with
@@ -32,10 +47,14 @@ _ATTEMPTS = 20  # a concurrent writer moving on between our reads; each retry is
 
 @dataclass(frozen=True)
 class Generation:
-    """The vectors of one generation of a build folder, and its number."""
+    """The vectors a reader holds and the write position they are up to."""
 
-    vectors: VectorIndex
-    number: int
+    vectors: SegmentedVectors
+    position: WritePosition
+
+    @property
+    def number(self) -> int:
+        return self.position.generation
 
 
 def vectors_file(number: int) -> str:
@@ -43,7 +62,7 @@ def vectors_file(number: int) -> str:
 
 
 def open_build(home: Path, name: str, folder: Path | None = None) -> tuple[Path, Manifest, Store, Generation]:
-    """Open the current build of ``name`` (or ``folder``): its manifest, store and vectors of one generation.
+    """Open the current build of ``name`` (or ``folder``): its manifest, store and vectors.
 
     A rebuild may swap the link and delete the folder while we read it; then the
     failure is not damage, and the new build is opened instead.
@@ -68,111 +87,149 @@ def open_build(home: Path, name: str, folder: Path | None = None) -> tuple[Path,
     raise CorruptIndexError(f"index {name!r} kept changing while it was opened; open it again.")
 
 
-def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generation:
-    """Load the vector file of the generation the store names, with the row count of that same commit.
+def document_count(folder: Path) -> int:
+    """Documents in a build folder now, from its store (the manifest's count is as of the last compaction)."""
+    store = Store(folder / STORE_FILE)
+    try:
+        return store.count()
+    finally:
+        store.close()
 
-    A writer in another process may commit generation G+1 and delete G's file between
-    our reads; that is retried, never reported. Vectors and texts out of step within
-    one generation (a file copied in by hand, a damaged store) are reported, not served.
+
+def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generation:
+    """Load the base, delta and dead ids of the position the store names now, checked against its row count.
+
+    A compaction in another process may commit G+1 and delete G's files between our reads;
+    that is retried, never reported. Vectors and texts out of step (a file copied in by hand,
+    a delta cut short, a damaged store) are reported with the fix, not served.
     """
     for _attempt in range(_ATTEMPTS):
-        number, count = store.generation_and_count()
-        path = folder / vectors_file(number)
+        position, _dead, expected = store.write_log_figures()
         try:
-            vectors = load_vector_index(path, manifest.kind, manifest.params)
+            vectors = _read_segments(folder, manifest, store, position)
         except (RuntimeError, OSError, ValueError, CorruptIndexError) as exc:
-            if store.generation_and_count()[0] != number:
-                continue  # a writer moved on and cleaned the file we were reading
-            if not path.exists():
-                raise CorruptIndexError(f"index {manifest.name!r} has no vector file {path.name}; "
-                                        "rebuild it.") from None
-            raise CorruptIndexError(
-                f"vector file {path.name} of index {manifest.name!r} is damaged ({str(exc).splitlines()[0]}); "
-                f"{fix('rebuild', manifest.name)}."
-            ) from None
-        # A side file (HNSW tombstones) removed by a writer that moved on also shows as a count off.
-        if vectors.count == count or store.generation_and_count()[0] == number:
+            if store.write_position().generation != position.generation:
+                continue  # a compaction moved on and cleaned the files we were reading
+            raise _damage(folder, manifest, position, exc) from None
+        if store.write_position().generation == position.generation:
             break
     else:
         raise CorruptIndexError(f"index {manifest.name!r} kept changing while it was read; open it again.")
     if vectors.dimension != manifest.dimension:
-        raise CorruptIndexError(f"vector file {path.name} has dimension {vectors.dimension}, manifest says "
-                                f"{manifest.dimension}; rebuild the index.")
-    if vectors.count != count:
-        raise CorruptIndexError(
-            f"index {manifest.name!r} holds {vectors.count} vectors but {count} texts "
-            f"(windows of long texts counted); {fix('rebuild', manifest.name)}."
-        )
-    return Generation(vectors, number)
-
-
-def is_current(store: Store, held: Generation) -> bool:
-    """Whether ``held`` is still the generation the store names (one indexed read: cheap per query)."""
-    return int(store.meta("generation", "0")) == held.number
+        raise CorruptIndexError(f"vector file {vectors_file(position.generation)} has dimension {vectors.dimension}, "
+                                f"manifest says {manifest.dimension}; rebuild the index.")
+    if vectors.count != expected:
+        raise CorruptIndexError(f"index {manifest.name!r} holds {vectors.count} vectors but {expected} texts "
+                                f"(windows of long texts counted); {fix('rebuild', manifest.name)}.")
+    return Generation(vectors, position)
 
 
 def catch_up(folder: Path, manifest: Manifest, store: Store, held: Generation) -> Generation:
-    """The generation the store names now: ``held``, or the one another process's add or delete committed.
+    """The vectors as of the store's position now: ``held`` extended by the new delta rows and dead ids,
+    or a freshly loaded generation when a compaction moved G on.
 
-    When the folder was retired by a rebuild (its files gone), ``held`` is kept and
-    served as it was until the caller reopens (``Index.is_stale``).
+    When the folder was retired by a rebuild (its files gone), ``held`` is kept and served as
+    it was until the caller reopens (``Index.is_stale``).
     """
-    if is_current(store, held):
+    now = store.write_position()
+    if now == held.position:
         return held
+    if now.generation == held.number:
+        try:
+            rows = read_rows(folder / delta_file(now.generation), held.position.delta_rows, now.delta_rows,
+                             held.vectors.dimension)
+            ids = store.delta_ids(held.position.delta_rows, now.delta_rows)
+            dead = store.dead_ids(held.position.dead_seq, now.dead_seq)
+            if store.write_position().generation == now.generation and len(ids) == len(rows):
+                return Generation(held.vectors.extended(rows, ids, dead), now)
+        except (OSError, CorruptIndexError):
+            pass  # the files moved on under us: load the generation named now
     try:
         return load_generation(folder, manifest, store)
     except SimsearchError:
         return held
 
 
-def remove_old_generations(folder: Path, keep: int) -> None:
-    """Delete every vector file (and its side files) but generation ``keep``'s."""
-    for path in folder.glob("vectors-*"):
-        if not path.name.startswith(f"vectors-{keep}."):
-            path.unlink(missing_ok=True)
+@dataclass
+class WriteBatch:
+    """One write in progress: the writer's own store connection (in a transaction) and the rows to append."""
+
+    store: Store
+    folder: Path
+    position: WritePosition
+    vectors: list[np.ndarray] = field(default_factory=list)
+    ids: list[np.ndarray] = field(default_factory=list)
+
+    def append(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        self.vectors.append(np.asarray(vectors, dtype=np.float32))
+        self.ids.append(np.asarray(ids, dtype=np.int64))
+
+    def kill(self, vector_ids: np.ndarray) -> None:
+        self.store.mark_dead(vector_ids.tolist())
+
+    def flush(self) -> None:
+        """Append the rows to the delta file (synced), then record them in the transaction."""
+        if not self.ids:
+            return
+        vectors, ids = np.concatenate(self.vectors), np.concatenate(self.ids)
+        append_rows(self.folder / delta_file(self.position.generation), self.position.delta_rows, vectors)
+        failpoint("after-delta-append")
+        self.store.append_delta(self.position.delta_rows, ids)
+
+
+class WriterStore:
+    """A store connection of the writers' own, opened on the first write (under the lock, after the check that
+    the folder is still current) and kept: opening a store counts its rows, a cost that grows with the index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._store = path, None
+        self._opening = threading.Lock()
+
+    def __call__(self) -> Store:
+        with self._opening:
+            if self._store is None:
+                self._store = Store(self.path)
+            return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
 
 @contextmanager
-def writing(home: Path, folder: Path, manifest: Manifest, store: Store, current: Generation) -> Iterator[Generation]:
-    """Under the writer lock, yield the next generation: a copy of the vectors, with the store in a transaction.
+def writing(home: Path, folder: Path, manifest: Manifest, writer_store: Callable[[], Store]) -> Iterator[WriteBatch]:
+    """Under the writer lock, a WriteBatch on ``writer_store()`` (the writer's own connection, not the one
+    searches read through, so they never see its open transaction) in one transaction.
 
-    The block changes ``draft.vectors`` and the store together. When it succeeds the
-    copy is saved, the store commits, and the manifest's count and time are updated;
-    the caller then serves the yielded draft. When anything fails the store rolls back
-    and the old generation stays in force. Raises IndexBusyError while another process
-    writes, and StaleWriterError when the index was rebuilt since ``folder`` was opened.
+    When the block succeeds the batch's vectors are appended and synced and the store commits;
+    when anything fails the store rolls back and the appended bytes (if any) stay uncounted.
+    Waits up to ``$SIMSEARCH_LOCK_TIMEOUT`` for another writer, then raises IndexBusyError;
+    raises StaleWriterError when the index was rebuilt since ``folder`` was opened.
     """
     with writer_lock(home, manifest.name):
-        remove_unused_builds(home, manifest.name)  # leftovers of killed rebuilds; the lock rules out a live one
-        if current_folder(home, manifest.name) != folder:
-            raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
-        if int(store.meta("generation", "0")) != current.number:  # another process changed it
-            current = load_generation(folder, manifest, store)
-        draft = Generation(current.vectors.copy(), current.number + 1)
+        _check_current(home, folder, manifest)
+        store = writer_store()
         store.begin()
         try:
-            yield draft
-            draft.vectors.save(folder / vectors_file(draft.number))
-            store.set_meta("generation", str(draft.number))
+            batch = WriteBatch(store, folder, store.write_position())
+            remove_leftovers(home, manifest.name, folder, batch.position.generation)
+            yield batch
+            batch.flush()
+            failpoint("before-commit")
             store.commit()
         except BaseException:
             store.rollback()
             raise
-        remove_old_generations(folder, draft.number)
-        manifest.count = store.count()
-        manifest.updated_at = time.time()
-        manifest.reranker = read_manifest(folder).reranker  # set meanwhile by another process (simsearch reranker)
-        write_manifest(folder, manifest)
 
 
-def insert_rows(store: Store, draft: Generation, documents: list[Document], passages: Passages, vectors: np.ndarray,
+def insert_rows(batch: WriteBatch, documents: list[Document], passages: Passages, vectors: np.ndarray,
                 replaced: list[int]) -> list[int]:
     """Inside ``writing``: drop the rows ``replaced`` (an upsert's old versions), then insert ``documents``
-    with their vectors (one per passage), texts, windows and vectors in step. Returns the new rows' ids."""
+    with their vectors (one per passage): texts, windows and vectors in one commit. Returns the new row ids."""
     if replaced:
-        remove_rows(store, draft, replaced)
-    row_ids = store.insert(documents)
-    draft.vectors.add(vectors, vector_ids_for(store, row_ids, passages))
+        remove_rows(batch, replaced)
+    row_ids = batch.store.insert(documents)
+    batch.append(vectors, vector_ids_for(batch.store, row_ids, passages))
     return row_ids
 
 
@@ -190,16 +247,74 @@ def vector_ids_for(store: Store, row_ids: list[int], passages: Passages) -> np.n
     return vector_ids
 
 
-def remove_rows(store: Store, draft: Generation, row_ids: list[int]) -> None:
-    """Inside ``writing``: delete these rows' texts, windows and vectors together."""
-    vector_ids = store.vector_ids_of(row_ids)  # read before the rows (and, by trigger, their windows) go
-    store.delete(row_ids)
-    draft.vectors.remove(vector_ids)
+def remove_rows(batch: WriteBatch, row_ids: list[int]) -> None:
+    """Inside ``writing``: delete these rows' texts and windows, and mark their vectors dead, together."""
+    vector_ids = batch.store.vector_ids_of(row_ids)  # read before the rows (and, by trigger, their windows) go
+    batch.store.delete(row_ids)
+    batch.kill(vector_ids)
+
+
+def remove_leftovers(home: Path, name: str, folder: Path, generation: int, compacting: bool = False) -> None:
+    """Under the writer lock: delete files of other generations and temporaries a killed write left behind.
+
+    A compaction builds generation G+1 outside the writer lock, under its own lock; while one
+    runs, its files are not leftovers, so they are kept (``compacting``: the caller is that
+    compaction). A folder that cannot be written fails here, before anything is committed
+    (in WAL mode SQLite itself might still write its log).
+    """
+    probe = folder / f".write-probe-{os.getpid()}"
+    os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644))
+    probe.unlink()
+    keep = (f"vectors-{generation}.", f"delta-{generation}.")
+    stray = [path for path in folder.iterdir() if path.name.startswith((".vectors-", ".delta-", "vectors-", "delta-"))
+             and not path.name.startswith(keep)]
+    if not stray:
+        return
+    if compacting:
+        _unlink(stray)
+        return
+    with compaction_lock(home, name, wait=False) as free:
+        if free:
+            _unlink(stray)
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _check_current(home: Path, folder: Path, manifest: Manifest) -> None:
+    remove_unused_builds(home, manifest.name)  # leftovers of killed rebuilds; the lock rules out a live one
+    if current_folder(home, manifest.name) != folder:
+        raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
+
+
+def _read_segments(folder: Path, manifest: Manifest, store: Store, position: WritePosition) -> SegmentedVectors:
+    base = load_vector_index(folder / vectors_file(position.generation), manifest.kind, manifest.params)
+    rows = read_rows(folder / delta_file(position.generation), 0, position.delta_rows, base.dimension)
+    ids = store.delta_ids(0, position.delta_rows)
+    if len(ids) != len(rows):
+        raise CorruptIndexError(f"the store names {len(ids)} delta rows but {len(rows)} were committed")
+    dead = store.dead_ids(0, position.dead_seq)
+    return SegmentedVectors(base, Delta.empty(base.dimension), 0).extended(rows, ids, dead)
+
+
+def _damage(folder: Path, manifest: Manifest, position: WritePosition, exc: Exception) -> CorruptIndexError:
+    if isinstance(exc, CorruptIndexError):
+        return exc
+    path = folder / vectors_file(position.generation)
+    if not path.exists():
+        return CorruptIndexError(f"index {manifest.name!r} has no vector file {path.name}; rebuild it.")
+    if isinstance(exc, FileNotFoundError):
+        return CorruptIndexError(f"index {manifest.name!r} has no delta file {delta_file(position.generation)} but "
+                                 f"{position.delta_rows} rows were committed to it; {fix('rebuild', manifest.name)}.")
+    return CorruptIndexError(f"vector file {path.name} of index {manifest.name!r} is damaged "
+                             f"({str(exc).splitlines()[0]}); {fix('rebuild', manifest.name)}.")
 
 
 @contextmanager
 def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -> Iterator[None]:
-    """Under the writer lock, a store transaction that changes no vectors (metadata only): no new generation.
+    """Under the writer lock, a store transaction that changes no vectors (metadata only).
 
     After the commit the manifest's update time moves on, so open UIs and servers (which
     compare it, see ``layout.changed_since``) reopen the index and see the new metadata.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import astuple
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -17,12 +18,13 @@ import numpy as np
 
 from simsearch.encoders import check_backend
 from simsearch.errors import InputError
-from simsearch.index import building, generations
+from simsearch.index import building, compaction, generations, syncing
 from simsearch.index.building import BuildOptions, ProgressCallback, Records
 from simsearch.index.checking import check_consistency
 from simsearch.index.generations import Generation
 from simsearch.index.layout import changed_since, check_name, folder_size, index_home
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
+from simsearch.index.syncing import SyncReport
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
 from simsearch.query.search import (
@@ -55,6 +57,7 @@ class Index:
     def __init__(self, home: Path, folder: Path, manifest: Manifest, store: Store, generation: Generation) -> None:
         self.home, self.folder, self.manifest = home, folder, manifest
         self._store, self._generation = store, generation
+        self._writer = generations.WriterStore(store.path)  # the writers' own connection, opened on first write
         self._refreshing = threading.Lock()
         self._encoder: Encoder | None = None
         self._backend: Backend | None = None  # query runtime; None: the one that built the index
@@ -190,27 +193,56 @@ class Index:
         building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
         passages, vectors = building.encode_passages(self.encoder, [doc.text for doc in documents],
                                                      building.recorded_chunking(self.manifest), batch_size, on_progress)
-        with self._writing() as draft:  # ids are checked again under the lock: another writer may have added them
-            replaced = building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)
-            row_ids = generations.insert_rows(self._store, draft, documents, passages, vectors, replaced)
-        self._generation = draft
+        with self._writing() as batch:  # ids are checked again under the lock: another writer may have added them
+            replaced = building.taken_row_ids(self.name, documents, batch.store.row_ids_for, upsert)
+            row_ids = generations.insert_rows(batch, documents, passages, vectors, replaced)
         return [doc.id for doc in self._store.fetch(row_ids).values()]
 
     def delete(self, ids: Sequence[str]) -> int:
         """Delete documents by id; unknown ids are refused and then nothing is deleted."""
         if not building.id_list(ids):
             raise InputError("no ids given; name at least one id to delete.")
-        row_ids = sorted(set(building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")))
-        with self._writing() as draft:
-            generations.remove_rows(self._store, draft, row_ids)
-        self._generation = draft
-        return len(row_ids)
+        building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")
+        with self._writing() as batch:  # checked again under the lock: another writer may have deleted some
+            row_ids = building.known_row_ids(self.name, ids, batch.store.row_ids_for, "; nothing was deleted")
+            generations.remove_rows(batch, sorted(set(row_ids)))
+        return len(set(row_ids))
+
+    def sync(self, records: Records, *, batch_size: int = 64,
+             on_progress: ProgressCallback | None = None) -> SyncReport:
+        """Make the index hold exactly these documents, keyed by id, in one commit (simsearch.index.syncing): new
+        ids added, changed texts re-encoded, metadata-only changes updated in place, ids not given deleted."""
+        documents = syncing.check_ids(self.name, building.as_documents(records))
+        encode = syncing.passage_encoder(self.encoder, self.manifest, batch_size, on_progress)
+        planned = syncing.plan_sync(self._store, documents).encode
+        encoded = (planned, *encode([doc.text for doc in planned]))
+        with self._writing() as batch:
+            return syncing.apply_sync(batch, documents, encoded, encode)
+
+    def compact(self) -> dict[str, Any]:
+        """Fold the delta and the dead ids into a new base now (simsearch.index.compaction); readers and writers
+        go on meanwhile. Figures: ``seconds``, ``folded_in`` (delta rows), ``dropped`` (dead vectors),
+        ``base_vectors`` (the new base), ``generation``, ``compacted`` (False when there was nothing to fold)."""
+        self._vectors()
+        figures, fresh = compaction.compact(self.home, self.folder, self.manifest, self._generation)
+        if fresh is not None:  # the new base as built: this process need not read it back
+            with self._refreshing:
+                self._generation = fresh
+        return figures
+
+    def compaction_due(self) -> bool:
+        """Whether the delta or dead ids passed the compaction thresholds (5% new, 10% dead; see compaction.py)."""
+        return self._vectors() is not None and compaction.compaction_due(self._generation)
 
     # --- describing -----------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """The manifest plus live figures: documents now, bytes on disk, folder."""
-        return {**self.manifest.to_dict(), "count": self._store.count(),
-                "size_bytes": folder_size(self.folder), "path": str(self.folder)}
+        """The manifest plus live figures: documents now, bytes on disk, folder, and the segments: vectors in the
+        base, rows in the delta, dead vectors not yet compacted away, the last compaction's time (None: never)."""
+        self._vectors()
+        compacted_at = self._store.meta("compacted_at")
+        return {**self.manifest.to_dict(), "count": self._store.count(), "size_bytes": folder_size(self.folder),
+                "path": str(self.folder), **self._generation.vectors.figures(),
+                "compacted_at": float(compacted_at) if compacted_at else None}
 
     def check(self, sample_size: int = 32) -> dict[str, Any]:
         """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.index.checking); the model
@@ -232,12 +264,18 @@ class Index:
         return clusters
 
     def is_stale(self) -> bool:
-        """True when the index on disk has changed (rebuilt, added to) since this object read it."""
+        """True when the index was rebuilt or its metadata rewritten since this object read it (adds, deletes and
+        compactions are followed by the tail at the next search: no reopening)."""
         return changed_since(self.home, self.manifest)
 
+    def version(self) -> tuple:
+        """A value that changes with every committed change of any kind: a cache key for views of the index."""
+        return (self.manifest.build_id, self.manifest.updated_at, *astuple(self._store.write_position()))
+
     def close(self) -> None:
-        """Close the store's connection; the object must not be used afterwards."""
+        """Close the store's connections; the object must not be used afterwards."""
         self._store.close()
+        self._writer.close()
 
     # --- internals ------------------------------------------------------------------------
     def _target(self, mode: str = "dense") -> SearchTarget:
@@ -250,11 +288,11 @@ class Index:
         return self.encoder.encode(texts)
 
     def _vectors(self) -> VectorIndex:
-        """The vectors of the store's generation now: another process's writes are followed (thread-safe)."""
-        if not generations.is_current(self._store, self._generation):
+        """The vectors as of the store's last commit: any process's writes are followed by the tail (thread-safe)."""
+        if self._store.write_position() != self._generation.position:  # one indexed read per query
             with self._refreshing:
                 self._generation = generations.catch_up(self.folder, self.manifest, self._store, self._generation)
-        return self._generation.vectors
+        return self._generation.vectors  # type: ignore[return-value]  # the read side of VectorIndex
 
     def _writing(self):
-        return generations.writing(self.home, self.folder, self.manifest, self._store, self._generation)
+        return generations.writing(self.home, self.folder, self.manifest, self._writer)

@@ -12,6 +12,7 @@ paths and the manifest, never an opened index.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -169,9 +170,47 @@ def remove_index(home: Path, name: str) -> None:
     remove_unused_builds(home, name)
 
 
+LOCK_TIMEOUT = "SIMSEARCH_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 5.0  # seconds a writer queues for another's lock; one-document adds take milliseconds
+
+
+def lock_timeout() -> float:
+    """How long a writer waits for the lock: ``$SIMSEARCH_LOCK_TIMEOUT`` seconds (0: refused at once), else 5."""
+    given = os.environ.get(LOCK_TIMEOUT)
+    if given is None or given.strip() == "":
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise InvalidArgumentError(f"{LOCK_TIMEOUT}={given!r} is not a number of seconds from 0 to 3600; "
+                                   f"set it to e.g. 5, or unset it.")
+    return seconds
+
+
+@contextmanager
+def compaction_lock(home: Path, name: str, wait: bool = True) -> Iterator[bool]:
+    """One compaction per index across processes; yields False (instead of waiting) when ``wait`` is False
+    and a compaction runs. Separate from the writer lock, which a compaction holds only for its last moment."""
+    locks = _own_folder(home, LOCKS)
+    locks.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(locks / f"{name}@compact.lock", timeout=-1 if wait else 0)  # '@' never occurs in a name
+    try:
+        lock.acquire()
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
 @contextmanager
 def writer_lock(home: Path, name: str) -> Iterator[None]:
-    """One writer per index across processes; a second writer is refused at once, not queued.
+    """One writer per index across processes; a second writer queues for ``lock_timeout()`` seconds (a few
+    one-document adds), then is refused with "try again".
 
     The lock file lives in ``home/.locks`` (not in a build folder, which a rebuild replaces).
     A link planted at the lock path or at ``.locks`` is refused, not followed (filelock
@@ -185,7 +224,7 @@ def writer_lock(home: Path, name: str) -> Iterator[None]:
         path = locks / f"{name}.lock"
         if path.is_symlink():
             raise IndexFolderError(f"lock file {path} is a symbolic link; simsearch will not follow it: delete it.")
-        lock = FileLock(path, timeout=0)
+        lock = FileLock(path, timeout=lock_timeout())
         lock.acquire()
     except Timeout:
         raise IndexBusyError(
@@ -214,6 +253,9 @@ def _own_folder(home: Path, name: str) -> Path:
 
 
 def _unwritable(home: Path, exc: OSError) -> IndexFolderError:
+    if exc.errno == errno.ENOSPC:
+        return IndexFolderError(f"the disk holding index folder {home} is full; free some space and try again. "
+                                "Nothing was changed.")
     reason = exc.strerror or str(exc)
     where = f" ({exc.filename})" if exc.filename else ""
     return IndexFolderError(f"cannot write in index folder {home}: {reason}{where}; make it writable or "

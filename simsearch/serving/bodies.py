@@ -192,6 +192,10 @@ class DocumentsBody(Strict):
     upsert: StrictBool = Field(True, description="Replace documents whose ids exist; false refuses them (409).")
 
 
+class SyncBody(Strict):
+    documents: list[DocumentBody] = Field(description="Every document the index should hold; ids not here are deleted.")
+
+
 class IdsBody(Strict):
     ids: list[StrictStr]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from simsearch import errors
 from simsearch.index.building import Records, as_documents
+from simsearch.index.syncing import SyncReport
 from simsearch.query.search import DEFAULT_MODE, Hit, SearchMode
 from simsearch.store.filters import Filters
 from simsearch.store.store import StoredDocument
@@ -54,6 +55,16 @@ class Client:
         """Add documents (texts, dicts or Documents); existing ids are refused, or replaced with ``upsert``."""
         documents = [{"id": doc.id, "text": doc.text, "metadata": doc.metadata} for doc in as_documents(records)]
         return self._call("POST", self._path("documents"), {"documents": documents, "upsert": upsert})["ids"]
+
+    def sync(self, records: Records) -> SyncReport:
+        """As ``Index.sync``: the index then holds exactly these documents, keyed by id."""
+        documents = [{"id": doc.id, "text": doc.text, "metadata": doc.metadata} for doc in as_documents(records)]
+        answer = self._call("POST", self._path("sync"), {"documents": documents})
+        return SyncReport(answer["added"], answer["changed"], answer["removed"], answer["unchanged"])
+
+    def compact(self) -> dict[str, Any]:
+        """As ``Index.compact``: the compaction's figures."""
+        return self._call("POST", self._path("compact"))
 
     def delete(self, ids: Sequence[str]) -> int:
         if isinstance(ids, str | bytes):

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 
 from simsearch.encoders.onnx_encoder import session_threads
 from simsearch.errors import IdConflictError
-from simsearch.serving.bodies import DocumentsBody, IdsBody, IndexName, SearchBody, SimilarityBody
+from simsearch.serving.bodies import DocumentsBody, IdsBody, IndexName, SearchBody, SimilarityBody, SyncBody
 from simsearch.serving.errors import UnknownDocumentError, documented, public_name
 from simsearch.serving.state import OpenIndexes, SharedModel
 from simsearch.version import __version__
@@ -71,7 +71,20 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
         refuse_repeated_ids([doc.id.strip() for doc in body.documents if doc.id is not None])
         rows = [{**doc.metadata, "text": doc.text, "id": doc.id} for doc in body.documents]
         ids = index.add(rows, upsert=body.upsert)
+        indexes.compact_when_due(index)
         return {"ids": ids, "count": len(index)}
+
+    @app.post("/indexes/{name}/sync", responses=documented(key_codes + READ + (409,) + BODY), **guard)
+    def sync(name: IndexName, body: SyncBody) -> dict[str, Any]:
+        index = indexes.get(name)
+        refuse_repeated_ids([doc.id.strip() for doc in body.documents if doc.id is not None])
+        report = index.sync([{**doc.metadata, "text": doc.text, "id": doc.id} for doc in body.documents])
+        indexes.compact_when_due(index)
+        return {**asdict(report), "summary": str(report), "count": len(index)}
+
+    @app.post("/indexes/{name}/compact", responses=documented(key_codes + READ), **guard)
+    def compact(name: IndexName) -> dict[str, Any]:
+        return indexes.get(name).compact()
 
     @app.delete("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY), **guard)
     def delete(name: IndexName, body: IdsBody) -> dict[str, Any]:
@@ -80,7 +93,9 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
         if unknown:
             raise UnknownDocumentError(f"unknown ids in index {name!r}: {', '.join(map(repr, unknown[:5]))}; "
                                        "nothing was deleted.")
-        return {"deleted": index.delete(body.ids), "count": len(index)}
+        deleted = index.delete(body.ids)
+        indexes.compact_when_due(index)
+        return {"deleted": deleted, "count": len(index)}
 
     @app.get("/indexes/{name}/documents/{id:path}", responses=documented(key_codes + READ), **guard)
     def get(name: IndexName, id: str) -> dict[str, Any]:

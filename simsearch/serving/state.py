@@ -6,6 +6,7 @@ Routes read these; nothing here knows about HTTP, so the route modules import it
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import asdict, dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simsearch.encoders.micro_batching import MicroBatchingEncoder
-from simsearch.errors import InvalidArgumentError, ModelMismatchError
+from simsearch.errors import InvalidArgumentError, ModelMismatchError, SimsearchError
 from simsearch.index.index import Index
 from simsearch.index.layout import check_name, describe_index, index_home
 from simsearch.index.manifest import Manifest, load_own_encoder
@@ -36,6 +37,8 @@ def read_api_key(path: Path | None) -> str | None:
         return key
     return os.environ.get("SIMSEARCH_API_KEY") or None
 
+log = logging.getLogger(__name__)
+
 
 class OpenIndexes:
     """Indexes opened once and shared by every request; one reopened when ``is_stale()`` (thread-safe).
@@ -52,6 +55,7 @@ class OpenIndexes:
         self._open: dict[str, Index] = {}
         self._batching: dict[Encoder, MicroBatchingEncoder] = {}  # each loaded model's one batcher
         self._lock = threading.Lock()
+        self._compacting: set[str] = set()  # names with a background compaction running
 
     def get(self, name: str) -> Index:
         check_name(name)
@@ -61,6 +65,25 @@ class OpenIndexes:
                 index = self._opened(name)  # the old object stays usable for requests still running on it
                 self._open[name] = index
             return index
+
+    def compact_when_due(self, index: Index) -> None:
+        """After a write: compact in a background thread when the thresholds passed, one at a time per index,
+        so the request that tipped it over answers at once (simsearch.index.compaction)."""
+        with self._lock:
+            if index.name in self._compacting or not index.compaction_due():
+                return
+            self._compacting.add(index.name)
+
+        def run() -> None:
+            try:
+                index.compact()
+            except SimsearchError as error:  # e.g. rebuilt meanwhile: the next write tries again
+                log.warning("compacting %r failed: %s", index.name, error)
+            finally:
+                with self._lock:
+                    self._compacting.discard(index.name)
+
+        threading.Thread(target=run, name=f"simsearch-compact-{index.name}", daemon=True).start()
 
     def models(self) -> list[str]:
         with self._lock:

@@ -87,6 +87,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             DELETE FROM passages WHERE row_id = old.id;
         END""",
     ),
+    # 4: the write log of the segmented vectors (simsearch.index.segments). ``delta`` names the vector
+    #    id of each row of the generation's append-only delta file, by position; ``dead`` lists the
+    #    vector ids deleted since the base was written, in commit order (``seq``), so a reader asks
+    #    only for the ones after the last it saw. The meta row ``delta_rows`` is the committed length
+    #    of the delta file. An older store has neither: its vectors are all in the base.
+    (
+        "CREATE TABLE delta (position INTEGER PRIMARY KEY, vector_id INTEGER NOT NULL)",
+        "CREATE TABLE dead (seq INTEGER PRIMARY KEY AUTOINCREMENT, vector_id INTEGER NOT NULL UNIQUE)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -103,6 +112,19 @@ class StoredDocument:
     id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WritePosition:
+    """How far the store's write log has gone: the base generation, the committed delta rows, the last dead seq.
+
+    Within one generation the delta only grows and dead ids only accumulate, so a reader that
+    holds an older position of the same generation needs only the rows and ids after it.
+    """
+
+    generation: int
+    delta_rows: int
+    dead_seq: int
 
 
 @dataclass(frozen=True)
@@ -131,15 +153,25 @@ class Store:
         self._lock = threading.RLock()
         self._frequencies: dict[tuple[str, str], int] = {}  # (term, generation) -> documents holding it
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._open(str(path), uri=False)
+        except sqlite3.OperationalError as exc:
+            if "unable to open" not in str(exc) or not path.exists():
+                raise self._damaged(exc) from None
+            # WAL readers need the -shm file beside the store; in a folder nobody may write (a read-only
+            # volume) no writer can change the store either, so it is read as an immutable file.
+            try:
+                self._open(f"{path.resolve().as_uri()}?immutable=1", uri=True)
+            except sqlite3.DatabaseError as again:
+                raise self._damaged(again) from None
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from None
+
+    def _open(self, target: str, uri: bool) -> None:
+        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None, uri=uri)
         try:
+            self._db.execute("PRAGMA synchronous = FULL")
             self._migrate()
             self._db.execute("SELECT count(*) FROM documents").fetchone()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise self._damaged(exc) from None
         except BaseException:
             self._db.close()
             raise
@@ -230,6 +262,30 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def append_delta(self, first_position: int, vector_ids: np.ndarray) -> None:
+        """Record the vector ids of delta rows ``first_position``... and the new committed length, in the
+        caller's transaction (the rows' floats are already in the delta file, synced)."""
+        rows = [(first_position + offset, int(v)) for offset, v in enumerate(vector_ids)]
+        self._write("INSERT INTO delta (position, vector_id) VALUES (?, ?)", rows, many=True)
+        self.set_meta("delta_rows", str(first_position + len(rows)))
+
+    def mark_dead(self, vector_ids: Sequence[int]) -> None:
+        """Record these vector ids as deleted, in the caller's transaction; no vector file is touched."""
+        self._write("INSERT OR IGNORE INTO dead (vector_id) VALUES (?)", [(int(v),) for v in vector_ids], many=True)
+
+    def replace_write_log(self, generation: int, delta_ids: np.ndarray, dead_ids: np.ndarray) -> None:
+        """Start generation ``generation`` with this delta (by position) and these dead ids (compaction)."""
+        self._write("DELETE FROM delta")
+        self._write("DELETE FROM dead")
+        self.append_delta(0, delta_ids)
+        self.mark_dead(dead_ids.tolist())
+        self.set_meta("generation", str(generation))
+
+    def update_metadata(self, changes: dict[int, dict[str, Any]]) -> None:
+        """Replace the metadata of these rows (texts and vectors unchanged), in the caller's transaction."""
+        self._write("UPDATE documents SET metadata = ? WHERE id = ?",
+                    [(json.dumps(metadata), int(row_id)) for row_id, metadata in changes.items()], many=True)
+
     # --- reads ------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
@@ -249,6 +305,47 @@ class Store:
         row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)"
                           " + (SELECT count(*) FROM passages WHERE vector_id != row_id)")
         return int(row[0][0] or 0), int(row[0][1])
+
+    def write_position(self) -> WritePosition:
+        """Where the write log stands now, read in one statement (one indexed read per query: cheap)."""
+        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), "
+                          "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead)")
+        return WritePosition(int(row[0][0] or 0), int(row[0][1] or 0), int(row[0][2] or 0))
+
+    def write_log_figures(self) -> tuple[WritePosition, int, int]:
+        """The write position, the dead ids and the vectors the store expects, all from one commit (one SELECT)."""
+        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), "
+                          "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead), "
+                          "(SELECT count(*) FROM dead), (SELECT count(*) FROM documents)"
+                          " + (SELECT count(*) FROM passages WHERE vector_id != row_id)")
+        return WritePosition(int(row[0][0] or 0), int(row[0][1] or 0), int(row[0][2] or 0)), row[0][3], row[0][4]
+
+    def delta_ids(self, start: int, end: int) -> np.ndarray:
+        """The vector ids of delta rows ``start`` to ``end - 1``, by position (int64)."""
+        rows = self._query("SELECT vector_id FROM delta WHERE position >= ? AND position < ? ORDER BY position",
+                           (start, end))
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def dead_ids(self, after_seq: int, up_to_seq: int) -> np.ndarray:
+        """Vector ids marked dead with ``after_seq < seq <= up_to_seq`` (int64, commit order)."""
+        rows = self._query("SELECT vector_id FROM dead WHERE seq > ? AND seq <= ? ORDER BY seq", (after_seq, up_to_seq))
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def texts_and_metadata(self, ids: Sequence[str]) -> dict[str, StoredDocument]:
+        """The stored documents with these user ids, keyed by user id (for sync's comparison)."""
+        found: dict[str, StoredDocument] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._query(f"SELECT id, ext_id, text, metadata FROM documents WHERE ext_id IN ({marks})",
+                                   part):
+                found[row[1]] = _document(row)
+        return found
+
+    def all_ext_ids(self) -> dict[str, int]:
+        """Every user id with its row id."""
+        return dict(self._query("SELECT ext_id, id FROM documents"))
 
     def ids(self) -> np.ndarray:
         """Every row id, sorted (int64): one per document, the vector id of its (first) vector."""
@@ -366,12 +463,12 @@ class Store:
         sentences "the history of the city" took 122 ms with "the" and "of" and 7 ms without,
         with the same scores.
         """
-        total, generation = self.count(), self.meta("generation", "0")
+        total, generation = self.count(), str(self.write_position())  # moves on with every add or delete
         weighing = [term for term in terms if 2 * self._document_frequency(term, generation) < total]
         return weighing or list(terms)
 
     def _document_frequency(self, term: str, generation: str) -> int:
-        """Documents holding ``term``, cached per write (every write moves the generation on)."""
+        """Documents holding ``term``, cached per write position (every add or delete moves it on)."""
         known = self._frequencies.get((term, generation))
         if known is None:
             if len(self._frequencies) >= _FREQUENCIES_KEPT:
@@ -471,6 +568,10 @@ class Store:
         """
         if self._checked_version() == SCHEMA_VERSION:
             return
+        # Write-ahead logging, recorded in the file: readers never block the writer nor see its open
+        # transaction, and a commit is one fsync of the log (synchronous FULL: a committed write
+        # survives power loss; NORMAL would let the last commits roll back). Not inside a transaction.
+        self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for number in range(self._checked_version(), SCHEMA_VERSION):

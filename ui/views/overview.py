@@ -54,6 +54,10 @@ def manifest_section(index: Index) -> None:
         ("build took", f"{info['build_seconds']:.1f} s"),
         ("created at", readable_time(info["created_at"])),
         ("last changed", readable_time(info["updated_at"])),
+        ("base vectors", f"{info['base_vectors']:,}"),
+        ("delta rows (added since)", f"{info['delta_vectors']:,}"),
+        ("dead vectors (deleted since)", f"{info['dead_vectors']:,}"),
+        ("last compaction", readable_time(info["compacted_at"]) if info["compacted_at"] else "never"),
         ("folder", info["path"]),
     ]
     left, right = st.columns(2)
