@@ -21,26 +21,32 @@ def input_anatomy_view(first: str, second: str, encoder: Encoder) -> None:
                          help="[CLS] A [SEP] B [SEP], the way BERT reads a pair (and a cross-encoder does). "
                               "The sentence vectors are made from each sentence alone (segment A).")
     found = input_anatomy(first, second if together else None, encoder)
-    st.dataframe(pd.DataFrame(found.rows()), hide_index=True, width="stretch", column_config={
+    rows = found.rows()
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(35 * (len(rows) + 1) + 3, 600),
+                 column_config={
         name: st.column_config.NumberColumn(format="%.3f") for name in
         ("token norm", "segment norm", "position norm", "sum norm", "input norm")})
-    st.markdown(_where_it_comes_from(found.shape, found.largest_gap))
+    st.markdown(_where_it_comes_from(found.shape, found.largest_gap, encoder.name))
 
 
-def _where_it_comes_from(shape: ModelShape, gap: float) -> str:
+def _where_it_comes_from(shape: ModelShape, gap: float, model: str) -> str:
     confirmed = [f"{shape.vocabulary:,} word pieces (the paper: a {_PAPER['vocabulary']:,}-piece WordPiece "
                  "vocabulary)", f"{shape.positions} positions (the paper: {_PAPER['positions']})",
                  f"{shape.segments} segments (the paper: {_PAPER['segments']}, sentence A and B)"]
+    # all-MiniLM-L6-v2's model card: nreimers/MiniLM-L6-H384-uncased, fine-tuned on 1B sentence pairs
+    lineage = (" all-MiniLM-L6-v2 inherited its tables from MiniLM, a small model distilled from a larger "
+               "pre-trained one, and went on learning them while trained on a billion sentence pairs."
+               if "all-MiniLM-L6-v2" in model else "")
     return (
         f"**Where these numbers come from.** The model turns each piece into three vectors of {shape.hidden} "
         "numbers and adds them: a **token** embedding (one row per vocabulary entry), a **segment** embedding "
         "(A or B) and a **position** embedding (one per place in the input). This model's config has "
         f"{'; '.join(confirmed)}. No vector is written by hand: the three tables start random when pre-training "
-        "begins and are learnt with the rest of the network (BERT by predicting masked words and whether B "
-        "follows A, on books and Wikipedia; all-MiniLM-L6-v2 took its tables from a MiniLM model distilled from a "
-        "larger one and tuned them on sentence pairs). The sum goes through a LayerNorm with a learnt scale "
+        "begins and are learnt with the rest of the network (BERT's by predicting masked words and whether B "
+        f"follows A, on books and Wikipedia).{lineage} The sum goes through a LayerNorm with a learnt scale "
         f"(**input norm**): that is what the first of the model's {shape.layers} layers reads. Rebuilt here from "
-        f"the model's tables, it matches the model's own embedding layer to {gap:.1g}. Norms are lengths (L2)."
+        "the model's tables, it equals the model's own embedding layer (largest difference "
+        f"{gap:.1e}). Norms are lengths (L2)."
     )
 
 
