@@ -40,7 +40,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "mrpc"  # ../shared/data/mrpc from the repository root
 RESULTS = REPO / "benchmarks" / "results" / "features.json"
-TOKEN_SENTENCES = {"train": 2000, "test": 1000}  # sentences for the word-piece task (its cost is the forward pass)
+TOKEN_SENTENCES = {"train": 1000, "test": 500}  # sentences for the word-piece task (its cost is the forward pass)
+
+
+STARTED = time.perf_counter()
+
+
+def note(message: str) -> None:
+    """Progress on stderr: a full run takes minutes, longer on a busy machine."""
+    print(f"[{time.perf_counter() - STARTED:6.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 def read_mrpc(folder: Path, split: str, limit: int | None) -> tuple[list[str], list[str], np.ndarray]:
@@ -93,6 +101,7 @@ def sentence_level(encoder, folder: Path, limit: int | None) -> list[dict]:
 
     train, test = read_mrpc(folder, "train", limit), read_mrpc(folder, "test", limit)
     rows = [{"features": "majority class (always paraphrase)", **scores(test[2], np.ones_like(test[2]))}]
+    note("encoding the MRPC sentences")
     started = time.perf_counter()
     encoded = {split: (encoder.encode(data[0]), encoder.encode(data[1])) for split, data in (("train", train),
                                                                                              ("test", test))}
@@ -104,11 +113,13 @@ def sentence_level(encoder, folder: Path, limit: int | None) -> list[dict]:
     rows.append({"features": "sentence vectors `(u, v, abs(u-v), u*v)`", "encode_s": round(encode_s, 1),
                  **fit_and_score(pair_features(*encoded["train"]), train[2], pair_features(*encoded["test"]),
                                  test[2])})
+    note("classifier on sentence vectors done; static token embeddings next")
     static = {split: (static_mean(encoder, data[0]), static_mean(encoder, data[1])) for split, data in
               (("train", train), ("test", test))}
     rows.append({"features": "static token embeddings, mean-pooled `(u, v, abs(u-v), u*v)`",
                  **fit_and_score(pair_features(*static["train"]), train[2], pair_features(*static["test"]),
                                  test[2])})
+    note("TF-IDF next")
     tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(train[0] + train[1])
 
     def sparse_pairs(data):
@@ -164,6 +175,7 @@ def token_level(encoder, folder: Path, limits: dict[str, int]) -> list[dict]:
         texts = list(dict.fromkeys(first + second))[:limit]
         splits[split] = (texts, capital_labels(model.tokenizer, texts, model.max_seq_length))
     rows = []
+    note("word pieces: exporting layers 0 and last as `embed --tokens` does")
     with tempfile.TemporaryDirectory() as folder:
         frames = {(split, layers): piece_table(encoder, splits[split][0], layers, Path(folder))
                   for split in splits for layers in ("0", "last")}
@@ -178,6 +190,7 @@ def token_level(encoder, folder: Path, limits: dict[str, int]) -> list[dict]:
            (("train", train_tokens), ("test", test_tokens))}
     rows.append({"features": "static token embedding (token table row)",
                  **fit_and_score(table[ids["train"]], truth["train"], table[ids["test"]], truth["test"])})
+    note("per-piece classifiers")
     for layers, name in (("0", "embedding layer output (--layers 0: static input)"),
                          ("last", "last layer (--layers last: contextual)")):
         x = {split: np.stack(frames[(split, layers)]["vector"].to_numpy()[picked[split][0]]) for split in splits}
