@@ -36,8 +36,9 @@ def measure(data_folder: Path, model: str | None, epochs: int, limit: int | None
 
     data = read_beir(data_folder / "corpus.jsonl", data_folder / "queries.jsonl", data_folder / "qrels" / "test.tsv")
     texts = list(data.corpus.values())[:limit]
+    started = time.perf_counter()
     before = retrieval_metrics(load_encoder(model, None, "torch"), data)
-    print(f"before: nDCG@10 {before['ndcg@10']:.2f}", file=sys.stderr)
+    print(f"before: nDCG@10 {before['ndcg@10']:.2f} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         result = adapt_model(texts, Path(folder) / "adapted", base=model, epochs=epochs, progress=True,
@@ -52,7 +53,8 @@ def measure(data_folder: Path, model: str | None, epochs: int, limit: int | None
 def markdown(results: dict) -> str:
     lines = [f"CISI, dense exact search, {results['model']} before and after TSDAE on the corpus's "
              f"{results['sentences']} sentences ({results['documents']} documents), {results['epochs']} epoch "
-             f"({results['steps']} steps of 8) in {results['adapt_s'] / 60:.1f} min on {results['cpus']} CPUs.", "",
+             f"({results['steps']} steps of 8) in {results['adapt_s'] / 60:.1f} min on {results['cpus']} CPUs "
+             f"({results['torch_threads']} torch thread(s)).", "",
              "| metric (x100) | before | after | change |", "| --- | ---: | ---: | ---: |"]
     for metric, value in results["before"].items():
         after = results["after"][metric]
@@ -66,11 +68,16 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model to adapt [default: all-MiniLM-L6-v2]")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--limit", type=int, default=None, help="adapt on the first N documents only")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads [default: torch's own, one a core]")
     parser.add_argument("--json-out", type=Path, default=RESULTS)
     parser.add_argument("--markdown", action="store_true", help="print the table of --json-out and stop")
     args = parser.parse_args()
     if not args.markdown:
         sys.path.insert(0, str(REPO))
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         results = measure(args.data, args.model, args.epochs, args.limit)
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps(results, indent=2) + "\n")
