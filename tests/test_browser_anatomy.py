@@ -24,8 +24,8 @@ def app_url(tmp_path_factory):
         yield url
 
 
-def type_sentence(page, label: str, text: str) -> None:
-    box = page.get_by_label(label)
+def type_sentence(tab, label: str, text: str) -> None:
+    box = tab.get_by_label(label)
     box.fill(text)
     box.press("Control+Enter")  # a Streamlit text area sends its value on Ctrl+Enter or when it loses focus
 

@@ -1,4 +1,4 @@
-"""Commands that fine-tune or adapt a model and measure models and indexes: train, adapt, eval sts|retrieval|...."""
+"""Commands that fine-tune a model and measure models and indexes: train and eval sts|retrieval|paraphrase|longtext."""
 
 from __future__ import annotations
 
@@ -97,38 +97,6 @@ def _train_cross(pairs: Path, output: Path, base: str | None, loss: str | None, 
         kept += f", {result.selection_metric} {result.best_metrics[result.selection_metric]:.2f}"
     say(f"saved cross-encoder {result.output} ({kept}; {result.wall_seconds:.0f} s); report in training.json; "
         f"re-rank with `simsearch search NAME QUERY --rerank {result.output}`", quiet)
-
-
-@app.command()
-def adapt(
-    name: Annotated[str, typer.Argument(help="Index whose stored texts the model is adapted to.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the adapted model (must not exist).")],
-    base: Annotated[str | None, typer.Option(help="Model to adapt.  [default: the one NAME was built with]")] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the texts' sentences.")] = 1,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="Sentences per step.")] = 8,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (constant).")] = 3e-5,
-    seed: Annotated[int, typer.Option(help="Random seed (word deletion, shuffling, dropout).")] = 42,
-    checkpoint_steps: Annotated[int, typer.Option("--checkpoint-steps", min=1, help="Steps between the "
-                                                  "checkpoints an interrupted run resumes from.")] = 100,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output folder.")] = False,
-    index_dir: IndexDir = None, quiet: Quiet = False,
-) -> None:
-    """Continue training NAME's model on NAME's own texts without labels (TSDAE); then `rebuild NAME --model DIR`.
-
-    Run the same command again after an interruption to resume from the last checkpoint."""
-    from simsearch import Index
-    from simsearch.progress import progress_wanted
-    from simsearch.training.adapt import adapt_model
-    from simsearch.training.run import check_output
-
-    check_output(output, overwrite)  # before opening the index or loading anything
-    index = Index.open(name, index_dir=index_dir)
-    texts = [document.text for document in index.documents()]
-    result = adapt_model(texts, output, base=base or index.manifest.model["name"], epochs=epochs,
-                         batch_size=batch_size, learning_rate=lr, seed=seed, checkpoint_steps=checkpoint_steps,
-                         overwrite=overwrite, progress=progress_wanted(quiet), say=lambda line: say(line, quiet))
-    say(f"saved {result.output} ({result.steps} steps, {result.wall_seconds:.0f} s); report in adapt.json; use it "
-        f"with `simsearch rebuild {name} --model {result.output}`", quiet)
 
 
 @eval_app.command("sts")
