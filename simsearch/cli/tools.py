@@ -1,14 +1,27 @@
-"""Commands that use the model's vectors as data: embed, dedup and cluster."""
+"""Commands that use the model's vectors as data (embed, dedup, cluster) or show how it reads (anatomy, context)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from simsearch.cli.common import Backend, BatchSize, IndexDir, Model, Pooling, Quiet, app, count, loading_model, say
+from simsearch.cli.common import (
+    AsJson,
+    Backend,
+    BatchSize,
+    IndexDir,
+    Model,
+    Pooling,
+    Quiet,
+    app,
+    count,
+    loading_model,
+    say,
+)
 from simsearch.errors import InvalidArgumentError
 
 
@@ -21,8 +34,9 @@ def embed(
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else row numbers).")] = "id",
     model: Model = None, pooling: Pooling = None, backend: Backend = None,
     tokens: Annotated[bool, typer.Option("--tokens", help="One row per word piece instead of one per text.")] = False,
-    layers: Annotated[str, typer.Option(help="With --tokens: last, last4-sum, last4-concat or a layer number.")]
-    = "last",
+    layers: Annotated[str, typer.Option(help="With --tokens: last, last4-sum, last4-concat or a layer number: 0 is "
+                                        "the static input (token + segment + position embeddings, normalised), "
+                                        "1 and up the contextual layers.")] = "last",
     batch_size: BatchSize = 64,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False, quiet: Quiet = False,
 ) -> None:
@@ -46,6 +60,61 @@ def embed(
         say(f"warning: {count(done.truncated, 'text')} longer than the model's {done.max_tokens} tokens "
              "were cut at that limit", quiet)
     say(f"wrote {what}, {done.dimension} dimensions, to {output}", quiet)
+
+
+@app.command()
+def anatomy(
+    first: Annotated[str, typer.Argument(help="A sentence (sentence A).")],
+    second: Annotated[str | None, typer.Argument(help="A second sentence, read together with the first as "
+                                                 "[CLS] A [SEP] B [SEP].")] = None,
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, quiet: Quiet = False,
+) -> None:
+    """The input BERT builds: per word piece its id, segment, position and the norms of the token, segment and
+    position embeddings, of their sum and of the LayerNorm's output (the first layer's input)."""
+    from simsearch import load_encoder
+    from simsearch.tools.anatomy import input_anatomy
+
+    with loading_model(model, quiet):
+        encoder = load_encoder(model, pooling, "torch")
+    found = input_anatomy(first, second, encoder)
+    if as_json:
+        typer.echo(json.dumps({"model": encoder.name, **asdict(found.shape), "pieces": found.rows()}))
+        return
+    typer.echo(f"{'piece':<14}{'id':>6} seg {'pos':>4} {'token':>7} {'segment':>7} {'position':>8} {'sum':>7} "
+               f"{'input':>7}")
+    for p in found.pieces:
+        typer.echo(f"{p.token.text:<14}{p.token.id:>6}   {p.segment} {p.position:>4} {p.token_norm:>7.3f} "
+                   f"{p.segment_norm:>7.3f} {p.position_norm:>8.3f} {p.summed_norm:>7.3f} {p.input_norm:>7.3f}")
+    shape = found.shape
+    say(f"{encoder.name}: {shape.vocabulary} pieces, {shape.positions} positions, {shape.segments} segments, "
+        f"{shape.hidden} dimensions; norms are L2 lengths, 'input' after the LayerNorm", quiet)
+
+
+@app.command()
+def context(
+    word: Annotated[str, typer.Argument(help="A word that occurs in both sentences.")],
+    first: Annotated[str, typer.Argument(help="The first sentence.")],
+    second: Annotated[str, typer.Argument(help="The second sentence.")],
+    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, quiet: Quiet = False,
+) -> None:
+    """How alike WORD's vectors are in two sentences: the static input (token table, embedding layer) against
+    the contextual layers, layer by layer."""
+    from simsearch import load_encoder
+    from simsearch.tools.contextual import word_in_context
+
+    with loading_model(model, quiet):
+        encoder = load_encoder(model, pooling, "torch")
+    found = word_in_context(word, first, second, encoder)
+    if as_json:
+        typer.echo(json.dumps({"model": encoder.name, **asdict(found)}))
+        return
+    typer.echo(f"{found.word!r} as {' '.join(found.pieces)} at positions {found.positions[0]} and "
+               f"{found.positions[1]}")
+    typer.echo(f"  token embedding (static)     cosine {found.token_cosine:.3f}")
+    last = len(found.layer_cosines) - 1
+    for layer, cosine in enumerate(found.layer_cosines):
+        name = {0: "embedding layer (input)", last: f"layer {layer} (last)"}.get(layer, f"layer {layer}")
+        typer.echo(f"  {name:<28} cosine {cosine:.3f}")
 
 
 @app.command()

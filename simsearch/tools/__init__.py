@@ -1,1 +1,1 @@
-"""Looking inside the model: token views, pair comparison, maps, embeddings exported."""
+"""Looking inside the model: token views, input anatomy, words in context, pair comparison, maps, exports."""

@@ -7,6 +7,7 @@ import streamlit as st
 from simsearch.tools.compare import compare_texts
 from simsearch.tools.embedding import token_parquet_bytes
 from simsearch_ui import components, state
+from simsearch_ui.anatomy import input_anatomy_view, word_in_context_view
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -50,6 +51,11 @@ def render() -> None:
                        help="One row per word piece of both sentences, as `simsearch embed --tokens` writes them: "
                             "sentence (0: first, 1: second), position, token, word and vector (the last layer's "
                             "output before pooling, not normalised).")
+    st.subheader("What the model adds up to read the pair")
+    input_anatomy_view(first, second, state.encoder(model))
+    st.subheader("One word, static and in context")
+    word_in_context_view(first, second, state.encoder(model))
+
 
 def cross_encoder_score(folder: str, first: str, second: str) -> float:
     from simsearch.query.reranking import load_reranker
