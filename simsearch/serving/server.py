@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from simsearch.encoders.micro_batching import MicroBatchingEncoder
 from simsearch.encoders.onnx_encoder import THREADS_VARIABLE
-from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError
+from simsearch.errors import InvalidArgumentError, ModelMismatchError
+from simsearch.extras import missing_extra_error
 from simsearch.index.index import Index
 from simsearch.index.layout import check_name, describe_index, index_home, list_indexes
 from simsearch.index.manifest import Manifest, load_own_encoder
@@ -179,7 +180,7 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
     try:
         from fastapi import FastAPI
     except ImportError:
-        raise MissingDependencyError("the server needs FastAPI: pip install fastapi uvicorn") from None
+        raise missing_extra_error("serve", "the HTTP server") from None
     from simsearch.serving.routes import add_error_handlers, add_routes
 
     if rerank is not None:
@@ -271,7 +272,7 @@ def run_server(host: str, port: int, settings: ServerSettings, workers: int = 1)
     try:
         import uvicorn
     except ImportError:
-        raise MissingDependencyError("the server needs uvicorn: pip install uvicorn") from None
+        raise missing_extra_error("serve", "the HTTP server") from None
     if workers < 1:
         raise InvalidArgumentError(f"workers must be at least 1 (got {workers}).")
     if settings.rerank is not None:

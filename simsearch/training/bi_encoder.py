@@ -22,6 +22,7 @@ from transformers import set_seed
 
 from simsearch.encoders.models import load_sentence_transformer
 from simsearch.errors import InvalidArgumentError
+from simsearch.extras import require_extra
 from simsearch.training.augment import Encode, augmented_pairs, check_augment
 from simsearch.training.pairs import PairFormat, PairSet, read_pairs
 from simsearch.training.run import (
@@ -81,6 +82,7 @@ def train_model(
     them first, a cross-encoder folder is used as it is, None (the default) or ``none`` trains on the pairs
     alone: on STS-B the silver pairs gained 0.19 dev Spearman for about three times the time (README).
     """
+    require_extra("train", "fine-tuning")
     say = say or log.info
     started = time.perf_counter()
     output = check_output(Path(output), overwrite)

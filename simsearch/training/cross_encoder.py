@@ -26,6 +26,7 @@ from transformers import set_seed
 
 from simsearch.encoders.models import DEFAULT_MODEL
 from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundError, fix
+from simsearch.extras import require_extra
 from simsearch.query.reranking import Blend, blended, write_settings
 from simsearch.training.evaluate import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs
@@ -70,6 +71,7 @@ def train_cross_encoder(
     (None: no blend) is weighted to score best on them; without, the last epoch, unblended.
     ``output`` receives the model, simsearch-cross-encoder.json, training.json and training.png.
     """
+    require_extra("train", "training a cross-encoder")
     say = say or log.info
     started = time.perf_counter()
     output = check_output(Path(output), overwrite)
