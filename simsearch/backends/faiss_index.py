@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from simsearch.atomic import replacing
-from simsearch.backends.base import VectorIndex
+from simsearch.backends.base import IndexKind, VectorIndex
 from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
 from simsearch.errors import CorruptIndexError, InvalidArgumentError, fix
 
@@ -198,11 +198,11 @@ class FaissIndex(VectorIndex):
 
     def _search_all(self, queries: np.ndarray, k: int):
         """Every live document, ranked: scored exactly where the vectors can be read back, else every cell probed."""
-        live = faiss.vector_to_array(self._cpu.id_map) if isinstance(self._cpu, faiss.IndexIDMap2) else None
-        if live is not None:
+        if isinstance(self._cpu, faiss.IndexIDMap2):
+            live = faiss.vector_to_array(self._cpu.id_map)
             if self._deleted:
                 live = np.setdiff1d(live, np.array(sorted(self._deleted), dtype=np.int64))
-            return _exact_among(queries, k, live, self.reconstruct(live))
+            return _exact_among(queries, k, live, self._cpu.reconstruct_batch(live))
         parameters = self._search_parameters(everything=True)
         if self._deleted:
             parameters.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(self._deleted), dtype=np.int64)))
@@ -257,7 +257,7 @@ class HNSWIndex(FaissIndex):
 class IVFIndex(FaissIndex):
     """Inverted lists over k-means cells: fast to build, recall set by nprobe."""
 
-    kind = "ivf"
+    kind: IndexKind = "ivf"  # annotated: the IVF variants below set their own
     search_knobs = ("nprobe",)
 
     @classmethod

@@ -112,13 +112,13 @@ def train_model(
         best_epoch = epochs_log.kept_epoch(best_step)  # the trainer has loaded that epoch's weights back
         kept_base = base_weights is not None and not _beats_base(epochs_log.history, best_epoch,
                                                                  epochs_log.selection_metric)
-        if kept_base:
+        if kept_base and base_weights is not None:
             model.load_state_dict(base_weights)
             best_epoch = 0
         _save_model(model, staging)
         result = TrainingResult(output, loss_name, hyper, epochs_log.history, best_epoch,
                                 epochs_log.selection_metric, time.perf_counter() - started, settings, kept_base)
-        if kept_base:
+        if kept_base and result.selection_metric is not None:  # kept_base needs a metric to compare by
             log.warning("no epoch beat the base model on %s (%.2f); its weights are saved unchanged "
                         "(kept_base_model in training.json); try a lower learning rate",
                         result.selection_metric, result.best_metrics[result.selection_metric])
@@ -143,7 +143,7 @@ def choose_loss(pairs: PairSet, loss: str | None) -> LossName:
     if loss not in fitting:
         raise InvalidArgumentError(f"loss {loss!r} does not fit {pairs.format} pairs ({pairs.source}); "
                                    f"valid for them: {', '.join(fitting)}.")
-    return loss  # type: ignore[return-value]
+    return loss
 
 
 def _loss_module(name: LossName, model: SentenceTransformer):
@@ -193,8 +193,9 @@ class _PairEvaluator(SentenceEvaluator):
         super().__init__()
         self.pairs, self.model_name = pairs, model_name
 
-    def __call__(self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1,
-                 steps: int = -1) -> dict[str, float]:
+    # sentence-transformers types the model as its BaseModel; this evaluator is only handed SentenceTransformers
+    def __call__(self, model: SentenceTransformer, output_path: str | None = None,  # type: ignore[override]
+                 epoch: float = -1, steps: int = -1) -> dict[str, float]:
         from simsearch.encoders.models import model_fingerprint
         from simsearch.encoders.torch_encoder import TorchEncoder
         from simsearch.training.evaluate import pair_metrics

@@ -210,8 +210,9 @@ class _CrossPairEvaluator(SentenceEvaluator):
         super().__init__()
         self.pairs = pairs
 
-    def __call__(self, model: CrossEncoder, output_path: str | None = None, epoch: float = -1,
-                 steps: int = -1) -> dict[str, float]:
+    # sentence-transformers types the model as its BaseModel; this evaluator is only handed CrossEncoders
+    def __call__(self, model: CrossEncoder, output_path: str | None = None,  # type: ignore[override]
+                 epoch: float = -1, steps: int = -1) -> dict[str, float]:
         metrics = pair_score_metrics(cross_scores(model, self.pairs), self.pairs)
         if self.primary_metric is None:
             self.primary_metric = next(iter(metrics))
