@@ -55,7 +55,7 @@ def lookup(results: Path, file: str, path: str | None) -> Any:
         raise ValueError(f"a results marker names {file}, which benchmarks/results/ does not hold")
     value = json.loads(source.read_text(encoding="utf-8"))
     for key in path.split(".") if path else ():
-        if isinstance(value, list) and key.isdigit():
+        if isinstance(value, list) and key.isdigit() and int(key) < len(value):
             value = value[int(key)]
         elif isinstance(value, dict) and key in value:
             value = value[key]
