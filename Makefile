@@ -4,7 +4,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PORT    ?= 8501
-# pytest-xdist processes: one per core (2 on the machine the suite was timed on); WORKERS=0 runs serially
+# pytest-xdist processes, one per core (2 on the machine the suite was timed on); WORKERS=0 runs serially.
+# --dist loadfile keeps a file on one worker: its module fixtures (a Ray session, a served UI) start once.
 WORKERS ?= auto
 SOURCES := simsearch ui tests benchmarks docs_hooks
 export HF_HUB_OFFLINE := 1
@@ -40,10 +41,10 @@ browser:
 
 # What a reviewer checks, in CI's order (.ci/run): lint, format, types, layers, docs, then every test.
 test: install browser lint format-check typecheck contracts docs
-	$(PY) -m pytest -q -n $(WORKERS) --durations=20
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --durations=20
 
 check: install lint contracts
-	$(PY) -m pytest -q -n $(WORKERS) -m "not slow" --durations=10
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile -m "not slow" --durations=10
 
 lint: install
 	$(BIN)/ruff check $(SOURCES)
