@@ -47,3 +47,4 @@ def test_the_python_api_names_the_extra_too(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(MissingDependencyError, match=r"simsearch\[train\]"):
         train_model(tmp_path / "pairs.csv", tmp_path / "out")
+

@@ -43,23 +43,55 @@ def test_every_package_folder_is_listed_in_pyproject():
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory) -> Path:
-    """A fresh venv holding simsearch installed from a copy of the checkout (which then gets no build/ folder)."""
-    source = tmp_path_factory.mktemp("source") / "simsearch"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+def source(tmp_path_factory) -> Path:
+    """A copy of the checkout to install from, so the checkout itself gets no build/ or egg-info."""
+    copy = tmp_path_factory.mktemp("source") / "simsearch"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
         ".git", ".venv", "indexes", "artifacts", "build", "site", "*.egg-info", "__pycache__", ".*_cache"))
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    (site_packages,) = venv.glob("lib/python*/site-packages")
-    # a plain path line: the shared packages become importable, but their .pth hooks (the editable
-    # checkout's finder among them) do not run
-    (site_packages / "shared.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+    return copy
+
+
+def installed_venv(folder: Path, source: Path, shared: list[Path]) -> subprocess.CompletedProcess[str]:
+    """``pip install .`` (not editable) into a fresh venv at ``folder`` that sees the packages in ``shared``.
+
+    The shared folders are plain path lines: their packages become importable, but their .pth
+    hooks (the editable checkout's finder among them) do not run.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    (site_packages,) = folder.glob("lib/python*/site-packages")
+    (site_packages / "shared.pth").write_text("".join(f"{path}\n" for path in shared))
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python"), "install",
                                 "--no-deps", "--no-build-isolation", "--no-cache-dir", str(source)],
-                               capture_output=True, text=True, timeout=600, cwd=venv)
+                               capture_output=True, text=True, timeout=600, cwd=folder)
     assert installed.returncode == 0, installed.stderr[-3000:]
+    return installed
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, source) -> Path:
+    """simsearch with every extra: this environment's packages, all of them."""
+    folder = tmp_path_factory.mktemp("venv")
+    installed = installed_venv(folder, source, [Path(path) for path in site.getsitepackages()])
     assert not PACKAGING_WARNING.search(installed.stdout + installed.stderr), installed.stdout + installed.stderr
-    return venv
+    return folder
+
+
+EXTRA_DISTRIBUTIONS = ("streamlit", "fastapi", "uvicorn", "httptools", "uvloop", "datasets", "accelerate",
+                       "matplotlib", "ray")
+
+
+@pytest.fixture(scope="module")
+def core_venv(tmp_path_factory, source) -> Path:
+    """simsearch without its extras: it sees a copy of this environment's packages less the extras' own."""
+    core_site = tmp_path_factory.mktemp("core-site")
+    for shared in map(Path, site.getsitepackages()):
+        for entry in shared.iterdir():
+            distribution = re.split(r"[-.]", entry.name.lower(), maxsplit=1)[0]
+            if distribution not in EXTRA_DISTRIBUTIONS and not entry.name.startswith(("__editable__", "simsearch")):
+                (core_site / entry.name).symlink_to(entry)
+    folder = tmp_path_factory.mktemp("core-venv")
+    installed_venv(folder, source, [core_site])
+    return folder
 
 
 def run_installed(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -167,3 +199,20 @@ def test_installed_console_script_serves_the_ui_and_sigterm_stops_it(venv, built
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def test_the_core_install_builds_and_searches_and_names_each_missing_extra(core_venv, tiny_model, tmp_path):
+    corpus = tmp_path / "notes.txt"
+    corpus.write_text("The train was two hours late.\nI love jazz.\nOur rail trip ran late.\n")
+    home = str(tmp_path / "indexes")
+    built = run_installed(core_venv, "build", "notes", "--input", str(corpus), "--model", tiny_model,
+                          "--index-dir", home, cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    found = run_installed(core_venv, "search", "notes", "two hours late", "--mode", "lexical", "--index-dir", home,
+                          "-k", "1", cwd=tmp_path)  # the tiny random model ranks by chance; BM25 does not
+    assert found.returncode == 0 and "two hours late" in found.stdout, found.stderr
+    for extra, command in [("serve", ["serve"]), ("ui", ["ui"]), ("train", ["train", "--pairs", "p.csv", "-o", "m"])]:
+        refused = run_installed(core_venv, *command, cwd=tmp_path)
+        lines = refused.stderr.strip().splitlines()
+        assert refused.returncode != 0 and len(lines) == 1, refused.stderr
+        assert f"pip install 'simsearch[{extra}]'" in lines[0]
