@@ -2,6 +2,8 @@
 
 The package reports progress through one ``on_progress(done, total)`` callback and
 never draws anything itself; the CLI turns the callback into a tqdm bar here.
+``ProgressCallback`` is that callback's one definition: encoders, build engines and
+the build itself all take it, and all import it from here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from tqdm import tqdm
+
+ProgressCallback = Callable[[int, int], None]
+"""``on_progress(done, total)``: called after each step of long work; ``total`` may grow between calls."""
 
 
 def progress_wanted(quiet: bool = False) -> bool:
@@ -29,7 +34,7 @@ def progress_bar(total: int, description: str, unit: str = "it", enabled: bool =
 
 
 @contextmanager
-def terminal_progress(description: str, enabled: bool, unit: str = "it") -> Iterator[Callable[[int, int], None]]:
+def terminal_progress(description: str, enabled: bool, unit: str = "it") -> Iterator[ProgressCallback]:
     """Yield an ``on_progress(done, total)`` callback that drives a bar (a no-op when disabled).
 
     The total is taken from each call, so the caller need not know it before the work starts.

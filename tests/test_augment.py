@@ -63,6 +63,7 @@ def test_a_cross_encoder_folder_scores_the_silver_pairs_as_re_ranking_would(tiny
                     f"beside {len(pairs)} gold pairs"]
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_augment_auto_trains_a_cross_encoder_first_and_learns_from_its_silver_pairs(tiny_checkpoint, gold, tmp_path):
     said = []
     result = train_model(gold["train"], tmp_path / "m", base=tiny_checkpoint, pooling="mean", epochs=1, batch_size=8,

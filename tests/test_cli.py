@@ -352,6 +352,7 @@ app(sys.argv[2:], prog_name="simsearch")
 """
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_rebuild_killed_before_the_link_swap_keeps_old_index(tiny_model, index_dir, tmp_path):
     texts = tmp_path / "texts.txt"
     texts.write_text("".join(f"Sentence {i} describes item {i % 97} in some detail.\n" for i in range(300)))

@@ -118,6 +118,7 @@ def test_storing_clusters_moves_the_update_time_so_open_readers_reopen(tiny_mode
     assert not reopened.is_stale()
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_benchmark_smoke_runs():
     import os
     import subprocess

@@ -88,6 +88,7 @@ def test_index_with_one_document_is_refused(tiny_model, index_dir):
     assert_one_line_error(run("dedup", "single", index_dir=index_dir, check=False), "at least two")
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_benchmark_smoke_runs():
     import os
     import subprocess

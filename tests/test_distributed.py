@@ -57,6 +57,7 @@ def ray_session():
     ray.shutdown()
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_local_ray_listens_on_loopback_only(ray_session):
     """Ray's GCS, raylet and worker servers, all started under this process, accept connections on 127.0.0.1 only."""
     import psutil
@@ -99,6 +100,7 @@ def top_ids(index: Index, queries: list[str], k: int = 10) -> list[list[str]]:
     return [[hit.id for hit in hits] for hits in index.search_batch(queries, k, mode="dense")]
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 @pytest.mark.parametrize("kind", ["flat", "ivf"])
 def test_ray_build_has_the_local_builds_ids_manifest_and_top_10(pair, rows, kind):
     local, on_ray = pair[0][kind]
@@ -111,6 +113,7 @@ def test_ray_build_has_the_local_builds_ids_manifest_and_top_10(pair, rows, kind
                                local.vectors([r["id"] for r in rows[:50]]), atol=1e-5)
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_ray_ivf_has_the_local_ivfs_recall_against_exact_search(pair, rows):
     queries = [row["text"] for row in rows[5::61]]
     exact = top_ids(pair[0]["flat"][0], queries)
@@ -123,6 +126,7 @@ def test_ray_ivf_has_the_local_ivfs_recall_against_exact_search(pair, rows):
     assert recall(on_ray) == recall(local) > 0.5
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 @pytest.mark.parametrize("kind", ["flat", "ivf"])
 def test_ray_build_reports_progress_as_blocks_come_back(pair, kind):
     calls = pair[1][kind]
@@ -130,6 +134,7 @@ def test_ray_build_reports_progress_as_blocks_come_back(pair, kind):
     assert [done for done, _ in calls] == sorted(done for done, _ in calls) and calls[-1] == (N_TEXTS, N_TEXTS)
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_rebuild_on_ray_keeps_ids_and_results(pair, rows):
     local, on_ray = pair[0]["flat"]
     with build_engine("ray", workers=1) as engine:
@@ -139,6 +144,7 @@ def test_rebuild_on_ray_keeps_ids_and_results(pair, rows):
     assert top_ids(rebuilt, queries) == top_ids(local, queries)
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_worker_with_other_weights_fails_the_build_and_the_old_index_stays(ray_session, tiny_checkpoint, tmp_path):
     """A node whose model folder holds other weights than the driver's must not write its vectors."""
     from simsearch.testing import write_tiny_bert
@@ -156,6 +162,7 @@ def test_worker_with_other_weights_fails_the_build_and_the_old_index_stays(ray_s
     assert len(list((tmp_path / "idx" / ".builds").iterdir())) == 1
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_encoder_actor_killed_midway_is_restarted_and_the_build_completes(ray_session, rows, tiny_model, tmp_path):
     """After the first block comes back one encoder actor's process is killed; Ray restarts it and re-runs its work."""
     import psutil  # a dependency of ray
@@ -188,6 +195,7 @@ def test_default_model_on_ray_gives_the_local_top_10(ray_session, default_encode
     assert top_ids(on_ray, queries) == top_ids(local, queries)
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_cli_build_on_ray_from_a_folder(ray_session, tiny_model, rows, tmp_path):
     source = tmp_path / "corpus"
     source.mkdir()

@@ -219,6 +219,7 @@ def test_cli_lexical_query_without_words_names_the_flag(zoo, index_dir):
     assert result.exit_code == 1 and "--mode dense" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(tmp_path):
     import subprocess
     import sys

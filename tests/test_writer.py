@@ -83,6 +83,7 @@ def test_second_writer_is_refused_at_once_with_no_lock_timeout(built, index_dir,
     assert len(Index.open("animals", index_dir=index_dir)) == 8
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_open_and_reopened_objects_see_what_another_process_added(built, index_dir):
     before = ranked(built)
     assert not built.is_stale()
@@ -99,6 +100,7 @@ def test_open_and_reopened_objects_see_what_another_process_added(built, index_d
     assert len(Index.open("animals", index_dir=index_dir)) == 10
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_crash_between_delta_append_and_store_commit_keeps_the_index_as_it_was(built, index_dir):
     before = ranked(built)
     child = run_child(KILLED_AT_COMMIT, index_dir, failpoint="before-commit")
@@ -173,6 +175,7 @@ Index.open(sys.argv[1], index_dir=sys.argv[2]).delete(["a1", "a2", "a3"])
 """
 
 
+@pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_opening_while_another_process_writes_never_raises_a_false_alarm(built, index_dir):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     writer = subprocess.Popen([sys.executable, "-c", CHURN, "animals", str(index_dir), "16"], env=env,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,8 +23,8 @@ class VectorIndex(ABC):
     ``add`` and ``remove`` need a single writer and no concurrent searches.
     """
 
-    kind: ClassVar[IndexKind]
-    search_knobs: ClassVar[tuple[str, ...]] = ()  # params that change search only, settable on a built index
+    kind: IndexKind  # a class attribute of each kind; a sharded index takes its parts'
+    search_knobs: tuple[str, ...] = ()  # params that change search only, settable on a built index
 
     @abstractmethod
     def build(self, vectors: np.ndarray, ids: np.ndarray) -> None:

@@ -11,6 +11,7 @@ import typer
 
 from simsearch.cli.common import Backend, IndexDir, app
 from simsearch.errors import SimsearchError
+from simsearch.extras import require_extra
 
 
 @app.command()
@@ -19,6 +20,7 @@ def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
        = "127.0.0.1",
        index_dir: IndexDir = None) -> None:
     """Serve the web UI (Streamlit) on http://localhost:PORT, to this machine only unless --host widens it."""
+    require_extra("ui", "simsearch ui")
     app_file = _ui_app_file()
     from simsearch_ui.limits import server_max_upload_mb  # after the check that the UI is installed
 
@@ -54,6 +56,7 @@ def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
               "--rerank", help="Cross-encoder folder for /rerank and searches sent with \"rerank\": true.")]
           = None) -> None:
     """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
+    require_extra("serve", "simsearch serve")
     from simsearch.serving.server import run_server
     from simsearch.serving.state import ServerSettings, read_api_key
 

@@ -27,6 +27,7 @@ from simsearch.cli.common import (
     say,
 )
 from simsearch.errors import InputError
+from simsearch.extras import require_extra
 
 
 @app.command()
@@ -60,6 +61,7 @@ def train(
     quiet: Quiet = False,
 ) -> None:
     """Fine-tune the Siamese BERT on your pairs (use it with `build/rebuild --model DIR`), or a cross-encoder."""
+    require_extra("train", "simsearch train")
     from simsearch.progress import progress_wanted
     from simsearch.training.bi_encoder import train_model
 

@@ -45,7 +45,7 @@ def check_backend(backend: str) -> Backend:
     """``backend`` itself when it names a runtime; else a one-line error listing the valid names."""
     if backend not in BACKENDS:
         raise InvalidArgumentError(f"unknown encoder backend {backend!r}; valid: {', '.join(BACKENDS)}.")
-    return backend  # type: ignore[return-value]
+    return backend
 
 
 def load_encoder(model: str | Path | None = None, pooling: PoolingMode | None = None,

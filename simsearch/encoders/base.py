@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError
+from simsearch.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -78,7 +79,7 @@ class Encoder(ABC):
         return self._lock
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
-               on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               on_progress: ProgressCallback | None = None) -> np.ndarray:
         """Return an (n, dimension) float32 array of unit vectors, one row per text, in input order.
 
         Texts longer than the model's maximum sequence length are truncated by the

@@ -25,7 +25,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from simsearch.encoders.base import Encoder
 from simsearch.errors import InvalidArgumentError
+from simsearch.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -77,7 +78,7 @@ class MicroBatchingEncoder(Encoder):
         self.texts = 0
 
     def encode(self, texts: Sequence[str], batch_size: int = 64,
-               on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+               on_progress: ProgressCallback | None = None) -> np.ndarray:
         if on_progress is not None or len(texts) > self.max_batch or not texts:
             return self.inner.encode(texts, batch_size, on_progress)
         request = _Request(list(texts))

@@ -26,11 +26,14 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simsearch.atomic import replacing
 from simsearch.encoders.models import PoolingMode, build_sentence_transformer, model_fingerprint, pooling_of
 from simsearch.errors import InvalidArgumentError, MissingDependencyError, fix
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -198,28 +201,26 @@ def trace_to_onnx(model: Any, sample: Any, inputs: list[str], output: str, path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
         torch.onnx.export(
-            _OneOutput(model, inputs, output), tuple(sample[n] for n in inputs), str(path),
+            _one_output(model, inputs, output), tuple(sample[n] for n in inputs), str(path),
             input_names=inputs, output_names=[output], opset_version=17, dynamo=False,
             dynamic_axes={n: {0: "batch", 1: "tokens"} for n in inputs} | {output: {0: "batch", 1: "tokens"}
                                                                            if per_token else {0: "batch"}},
         )
 
 
-class _OneOutput:
-    """Wraps the model so the traced graph takes named tensors and returns one output field."""
+def _one_output(model, inputs: list[str], output: str) -> torch.nn.Module:
+    """The model wrapped so the traced graph takes named tensors and returns one output field."""
+    import torch
 
-    def __new__(cls, model, inputs: list[str], output: str):
-        import torch
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
+        def forward(self, *tensors):
+            return getattr(self.model(**dict(zip(inputs, tensors))), output)
 
-            def forward(self, *tensors):
-                return getattr(self.model(**dict(zip(inputs, tensors))), output)
-
-        return Wrapper().eval()
+    return Wrapper().eval()
 
 
 def _require(module: str, package: str) -> None:

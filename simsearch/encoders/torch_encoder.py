@@ -9,6 +9,7 @@ import numpy as np
 
 from simsearch.encoders.base import Encoder, ModelInfo
 from simsearch.encoders.models import pooling_of
+from simsearch.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -23,7 +24,11 @@ class TorchEncoder(Encoder):
     """
 
     def __init__(self, model: SentenceTransformer, name: str, fingerprint: str) -> None:
-        super().__init__(ModelInfo(name=name, fingerprint=fingerprint, dimension=int(model.get_embedding_dimension()),
+        dimension = model.get_embedding_dimension()
+        if dimension is None:  # no Pooling module: the model gives token vectors, not one vector a text
+            raise InvalidArgumentError(f"model {name} gives no sentence vector of a fixed size; "
+                                       "use a sentence-transformers model with a Pooling module, or a BERT folder.")
+        super().__init__(ModelInfo(name=name, fingerprint=fingerprint, dimension=dimension,
                                    pooling=pooling_of(model), max_seq_length=sequence_limit(model)),
                          backend="torch")
         self._model = model

@@ -28,6 +28,7 @@ from simsearch.index.layout import check_name, exists, new_build_folder, publish
 from simsearch.index.manifest import Manifest, prepare_own_encoder, write_manifest
 from simsearch.ingest.chunking import Chunking, Passages, resolve_chunking, split_texts
 from simsearch.ingest.corpus import Corpus, Document, documents_from_rows
+from simsearch.progress import ProgressCallback
 from simsearch.store.store import Store
 from simsearch.version import __version__
 
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Records = Corpus | Iterable[Document | str | dict[str, Any]]
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

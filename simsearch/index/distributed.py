@@ -31,11 +31,11 @@ import numpy as np
 
 from simsearch import errors
 from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError, SimsearchError
+from simsearch.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from simsearch.backends import VectorIndex
     from simsearch.encoders import Encoder
-    from simsearch.index.engines import ProgressCallback
 
 log = logging.getLogger(__name__)
 

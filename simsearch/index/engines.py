@@ -9,13 +9,14 @@ install and the CLI's cold start never import ray.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError, fix
+from simsearch.progress import ProgressCallback
 
 if TYPE_CHECKING:
     from simsearch.backends import VectorIndex
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 EngineName = Literal["local", "ray"]
 ENGINES: tuple[EngineName, ...] = get_args(EngineName)
-ProgressCallback = Callable[[int, int], None]
 
 
 class BuildEngine(Protocol):

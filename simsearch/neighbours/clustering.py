@@ -160,11 +160,11 @@ def _described(labels: np.ndarray, row_ids: np.ndarray, store: Store,
     documents = 0
     for batch in store.iter_documents():  # one pass over the texts: corpus and cluster word counts
         for doc in batch:
-            words = corpus_words(doc.text)
-            frequency.update(words)
+            document_words = corpus_words(doc.text)
+            frequency.update(document_words)
             documents += 1
             if (number := in_cluster.get(doc.row_id)) is not None:
-                cluster_frequency[number].update(words)
+                cluster_frequency[number].update(document_words)
                 texts[doc.row_id] = (doc.id, doc.text)
     clusters, labelled = [], {}
     for number, counts in enumerate(cluster_frequency):

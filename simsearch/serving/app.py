@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simsearch.errors import MissingDependencyError
+from simsearch.extras import missing_extra_error
 from simsearch.index.layout import list_indexes
 from simsearch.serving.state import OpenIndexes, ServerSettings, SharedModel
 from simsearch.version import __version__
@@ -47,7 +47,7 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
     try:
         from fastapi import FastAPI
     except ImportError:
-        raise MissingDependencyError("the server needs FastAPI: pip install fastapi uvicorn") from None
+        raise missing_extra_error("serve", "the HTTP server") from None
     from simsearch.serving.cohere_routes import add_cohere_routes
     from simsearch.serving.errors import add_error_handlers
     from simsearch.serving.guards import BodyLimit, RequireKey

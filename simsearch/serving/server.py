@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from simsearch.encoders.onnx_encoder import THREADS_VARIABLE
-from simsearch.errors import InvalidArgumentError, MissingDependencyError
+from simsearch.errors import InvalidArgumentError
+from simsearch.extras import missing_extra_error
 from simsearch.serving.state import ServerSettings
 
 # Idle seconds a kept-alive connection stays open (uvicorn's own default is 5, nginx's 75): a client's pooled
@@ -22,7 +23,7 @@ def run_server(host: str, port: int, settings: ServerSettings, workers: int = 1)
     try:
         import uvicorn
     except ImportError:
-        raise MissingDependencyError("the server needs uvicorn: pip install uvicorn") from None
+        raise missing_extra_error("serve", "the HTTP server") from None
     if workers < 1:
         raise InvalidArgumentError(f"workers must be at least 1 (got {workers}).")
     if settings.rerank is not None:

@@ -22,6 +22,7 @@ from transformers import set_seed
 
 from simsearch.encoders.models import load_sentence_transformer
 from simsearch.errors import InvalidArgumentError
+from simsearch.extras import require_extra
 from simsearch.training.augment import Encode, augmented_pairs, check_augment
 from simsearch.training.pairs import PairFormat, PairSet, read_pairs
 from simsearch.training.run import (
@@ -81,6 +82,7 @@ def train_model(
     them first, a cross-encoder folder is used as it is, None (the default) or ``none`` trains on the pairs
     alone: on STS-B the silver pairs gained 0.19 dev Spearman for about three times the time (README).
     """
+    require_extra("train", "fine-tuning")
     say = say or log.info
     started = time.perf_counter()
     output = check_output(Path(output), overwrite)
@@ -110,13 +112,13 @@ def train_model(
         best_epoch = epochs_log.kept_epoch(best_step)  # the trainer has loaded that epoch's weights back
         kept_base = base_weights is not None and not _beats_base(epochs_log.history, best_epoch,
                                                                  epochs_log.selection_metric)
-        if kept_base:
+        if kept_base and base_weights is not None:
             model.load_state_dict(base_weights)
             best_epoch = 0
         _save_model(model, staging)
         result = TrainingResult(output, loss_name, hyper, epochs_log.history, best_epoch,
                                 epochs_log.selection_metric, time.perf_counter() - started, settings, kept_base)
-        if kept_base:
+        if kept_base and result.selection_metric is not None:  # kept_base needs a metric to compare by
             log.warning("no epoch beat the base model on %s (%.2f); its weights are saved unchanged "
                         "(kept_base_model in training.json); try a lower learning rate",
                         result.selection_metric, result.best_metrics[result.selection_metric])
@@ -141,7 +143,7 @@ def choose_loss(pairs: PairSet, loss: str | None) -> LossName:
     if loss not in fitting:
         raise InvalidArgumentError(f"loss {loss!r} does not fit {pairs.format} pairs ({pairs.source}); "
                                    f"valid for them: {', '.join(fitting)}.")
-    return loss  # type: ignore[return-value]
+    return loss
 
 
 def _loss_module(name: LossName, model: SentenceTransformer):
@@ -191,8 +193,9 @@ class _PairEvaluator(SentenceEvaluator):
         super().__init__()
         self.pairs, self.model_name = pairs, model_name
 
-    def __call__(self, model: SentenceTransformer, output_path: str | None = None, epoch: float = -1,
-                 steps: int = -1) -> dict[str, float]:
+    # sentence-transformers types the model as its BaseModel; this evaluator is only handed SentenceTransformers
+    def __call__(self, model: SentenceTransformer, output_path: str | None = None,  # type: ignore[override]
+                 epoch: float = -1, steps: int = -1) -> dict[str, float]:
         from simsearch.encoders.models import model_fingerprint
         from simsearch.encoders.torch_encoder import TorchEncoder
         from simsearch.training.evaluate import pair_metrics

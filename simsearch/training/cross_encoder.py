@@ -26,6 +26,7 @@ from transformers import set_seed
 
 from simsearch.encoders.models import DEFAULT_MODEL
 from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundError, fix
+from simsearch.extras import require_extra
 from simsearch.query.reranking import Blend, blended, write_settings
 from simsearch.training.evaluate import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs
@@ -70,6 +71,7 @@ def train_cross_encoder(
     (None: no blend) is weighted to score best on them; without, the last epoch, unblended.
     ``output`` receives the model, simsearch-cross-encoder.json, training.json and training.png.
     """
+    require_extra("train", "training a cross-encoder")
     say = say or log.info
     started = time.perf_counter()
     output = check_output(Path(output), overwrite)
@@ -208,8 +210,9 @@ class _CrossPairEvaluator(SentenceEvaluator):
         super().__init__()
         self.pairs = pairs
 
-    def __call__(self, model: CrossEncoder, output_path: str | None = None, epoch: float = -1,
-                 steps: int = -1) -> dict[str, float]:
+    # sentence-transformers types the model as its BaseModel; this evaluator is only handed CrossEncoders
+    def __call__(self, model: CrossEncoder, output_path: str | None = None,  # type: ignore[override]
+                 epoch: float = -1, steps: int = -1) -> dict[str, float]:
         metrics = pair_score_metrics(cross_scores(model, self.pairs), self.pairs)
         if self.primary_metric is None:
             self.primary_metric = next(iter(metrics))

@@ -53,7 +53,7 @@ def sts_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict[
     return correlation_metrics(pair_cosines(encoder, pairs, batch_size), pairs)
 
 
-def correlation_metrics(scores: Sequence[float], pairs: PairSet) -> dict[str, float]:
+def correlation_metrics(scores: Sequence[float] | np.ndarray, pairs: PairSet) -> dict[str, float]:
     """Spearman and Pearson (x100) of any pair scores (cosines, a cross-encoder's) against the gold scores."""
     from scipy.stats import pearsonr, spearmanr
 
@@ -75,14 +75,14 @@ def pair_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict
     return retrieval_metrics(encoder, anchor_retrieval_set(pairs), batch_size)
 
 
-def pair_score_metrics(scores: Sequence[float], pairs: PairSet) -> dict[str, float]:
+def pair_score_metrics(scores: Sequence[float] | np.ndarray, pairs: PairSet) -> dict[str, float]:
     """Any pair scores against the gold: correlations for scored pairs, average precision for labelled ones."""
     if pairs.format == "scored":
         return correlation_metrics(scores, pairs)
     return {"average_precision": 100 * average_precision(scores, pairs.targets)}
 
 
-def average_precision(scores: Sequence[float], labels: Sequence[float]) -> float:
+def average_precision(scores: Sequence[float] | np.ndarray, labels: Sequence[float]) -> float:
     """Mean precision at each similar (label 1) pair when pairs are sorted by score, best first (0-1)."""
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
     relevant = np.asarray(labels, dtype=np.float64)[order] == 1
@@ -100,7 +100,7 @@ def pair_cosines(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> np.n
     row = {text: i for i, text in enumerate(unique)}
     a = vectors[[row[t] for t in first]]
     b = vectors[[row[t] for t in second]]
-    return np.sum(a * b, axis=1, dtype=np.float64)
+    return (a * b).sum(axis=1, dtype=np.float64)
 
 
 # --- retrieval ---------------------------------------------------------------------------

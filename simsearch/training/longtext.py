@@ -126,7 +126,8 @@ def _articles(path: Path, count: int, seed: int) -> list[tuple[str, list[str]]]:
     with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
         rows = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         next(rows, None)  # the header
-        page, sentences = None, []
+        page: str | None = None
+        sentences: list[str] = []
         for row in rows:
             if row[1] != page:
                 if page is not None:

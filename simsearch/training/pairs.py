@@ -120,7 +120,7 @@ def _text(row: dict[str, Any], column: str, number: int, source: str) -> str:
 
 def _number(row: dict[str, Any], column: str, number: int, source: str) -> float:
     try:
-        value = float(row.get(column))  # CSV values arrive as strings
+        value = float(row.get(column, ""))  # CSV values arrive as strings; a missing one is not a number
     except (TypeError, ValueError):
         raise InputError(f"{source} row {number}: {column} {row.get(column)!r} is not a number.") from None
     if math.isnan(value):
