@@ -156,6 +156,17 @@ def test_a_malformed_filter_is_one_line_naming_the_form(dated_cli, option, fragm
     assert_one_line_error(result, *fragments)
 
 
+@pytest.mark.parametrize(("option", "fragments"), [
+    ("year>>2000", ["cannot read the filter 'year>>2000'", "'>>' is no operator"]),
+    ("year=>2000", ["cannot read the filter 'year=>2000'", "'=>' is no operator"]),
+    ("year<2000x", ["'year' (holding numbers)", "lt '2000x'", "give a number"]),
+])
+def test_a_filter_that_used_to_match_nothing_silently_is_refused(dated_cli, option, fragments):
+    result = run("search", "dated", "cats", "--filter", option, index_dir=dated_cli, check=False)
+    assert_one_line_error(result, *fragments)
+    assert "no hits" not in result.stdout
+
+
 def test_search_min_score_drops_weaker_hits(dated_cli):
     every = json.loads(run("search", "dated", "cats", "-k", "8", "--json", "--mode", "dense",
                            index_dir=dated_cli).stdout)["hits"]

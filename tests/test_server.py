@@ -341,3 +341,20 @@ def test_rerank_without_a_reranker_is_a_400_naming_the_fix(server):
     assert status == 400 and "simsearch serve --rerank DIR" in body["error"]
     status, body = call(url, "POST", "/indexes/animals/search", {"query": "pets", "rerank": True})
     assert status == 400 and "no default re-ranker" in body["error"]
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"Infinity", b"NaN"])
+def test_a_non_finite_metadata_number_is_a_400_and_filters_keep_working(server, number):
+    url, _ = server
+    raw = b'{"documents": [{"id": "x1", "text": "An odd one.", "metadata": {"v": ' + number + b'}}]}'
+    status, answer = call(url, "POST", "/indexes/animals/documents", raw=raw)
+    assert status == 400 and "field 'v' of document 'x1'" in answer["error"], answer
+    status, found = call(url, "POST", "/indexes/animals/search", {"query": "cat", "filters": {"category": "pets"}})
+    assert status == 200 and len(found["hits"]) == 2
+
+
+def test_the_client_refuses_an_infinite_metadata_number_before_sending_it(server):
+    url, _ = server
+    with pytest.raises(InputError, match="field 'v' of document 'x2' is inf"):
+        Client(url, KEY, "animals").add([{"id": "x2", "text": "Odd.", "v": float("inf")}])
+    assert call(url, "GET", "/indexes/animals")[1]["count"] == 8

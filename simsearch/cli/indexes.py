@@ -244,9 +244,16 @@ def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backen
                    f"{report['vectors']} vectors, sample min cosine {report['sample_min_cosine']})")
         for problem in report["problems"]:
             typer.echo(f"  problem: {problem}")
-    if not report["ok"]:
+    if report["ok"]:
+        return
+    if report["problems"] == report["problems"][:1] and report["bad_metadata"]:  # a few rows, not the index
+        ids = " ".join(report["bad_metadata_ids"])
+        typer.echo(f"error: index {name!r} has documents whose metadata cannot be read; delete them with "
+                   f"`simsearch delete {name} {ids}`, or re-add them with `simsearch add {name} --input FILE "
+                   "--upsert`.", err=True)
+    else:
         typer.echo(f"error: index {name!r} is inconsistent; rebuild it with `simsearch rebuild {name}`.", err=True)
-        raise typer.Exit(1)
+    raise typer.Exit(1)
 
 
 

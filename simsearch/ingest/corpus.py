@@ -138,7 +138,7 @@ def documents_from_rows(
             f"{fix('id_column')}, or leave it out to number the texts."
         )
     documents, skipped = [], 0
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         text = _as_text(row.get(text_column))
         if not text.strip():
             skipped += 1
@@ -147,6 +147,7 @@ def documents_from_rows(
         metadata = {
             key: _json_safe(value) for key, value in row.items() if key not in (text_column, id_column)
         }
+        check_finite_metadata(metadata, f"document {doc_id!r}" if doc_id is not None else f"row {number}", source)
         documents.append(Document(text=text, id=doc_id, metadata=metadata))
     if not documents:
         raise InputError(f"{source}: all {skipped} texts are empty or whitespace; nothing to index.")
@@ -337,12 +338,44 @@ def _as_id(value: Any, source: str) -> str | None:
     return text
 
 
+def check_finite_metadata(metadata: dict[str, Any], document: str, source: str = "input") -> None:
+    """Refuse infinities and NaN anywhere in ``metadata``: JSON has no spelling for them.
+
+    Stored, they would be text SQLite's JSON functions call malformed, and every filtered
+    search of the index would fail; NaN is refused too rather than turned into null behind
+    the caller's back. ``document`` names the row in the message (``document 'a1'``, ``row 3``).
+    """
+    for field_name, value in metadata.items():
+        found = _first_non_finite(value)
+        if found is not None:
+            where, number = found
+            raise InputError(
+                f"{source}: metadata field {field_name + where!r} of {document} is {number!r}, which JSON cannot "
+                "hold; give a finite number, or None for a missing value."
+            )
+
+
+def _first_non_finite(value: Any) -> tuple[str, float] | None:
+    """``(path inside the value, number)`` of its first infinite or NaN float, or None (checked without recursion)."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    for _ in range(MAX_NESTING + 2):
+        level, pending = pending, []
+        for where, item in level:
+            if isinstance(item, float) and not math.isfinite(item):
+                return where, item
+            if isinstance(item, dict):
+                pending += [(f"{where}.{key}", child) for key, child in item.items()]
+            elif isinstance(item, (list, tuple)):
+                pending += [(f"{where}[{position}]", child) for position, child in enumerate(item)]
+        if not pending:
+            return None
+    return None
+
+
 def _json_safe(value: Any) -> Any:
     """Metadata goes to SQLite as JSON: reduce numpy and pandas scalars to plain values."""
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
     try:
         json.dumps(value)
     except TypeError:

@@ -16,6 +16,7 @@ numbered migrations below.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from simsearch.errors import CorruptIndexError, FormatVersionError, IndexFolderError, InputError, InvalidArgumentError
+from simsearch.errors import (
+    CorruptIndexError,
+    FormatVersionError,
+    IndexFolderError,
+    InputError,
+    InvalidArgumentError,
+    fix,
+)
 from simsearch.ingest.corpus import Document
 from simsearch.store.filters import BOUNDS, Condition, Filters, Values, filter_conditions
 
@@ -91,6 +99,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _SCALAR_TYPES = "('text', 'integer', 'real', 'true', 'false')"
+_KIND_NAMES = {"integer": "numbers", "real": "numbers", "text": "text", "true": "booleans", "false": "booleans",
+               "array": "lists", "object": "objects"}
 _FACET_SAMPLE_ROWS = 5_000  # rows read to find the low-cardinality columns before counting them in full
 _FREQUENCIES_KEPT = 50_000  # cached document frequencies per open store (a query term costs one FTS5 count)
 
@@ -160,9 +170,12 @@ class Store:
         row ids when copying a store (rebuild); otherwise SQLite assigns them.
         """
         row_ids = []
+        named = {doc.id for doc in documents if doc.id is not None}  # numbers a later document of the batch takes
         with self._writes():
             for offset, doc in enumerate(documents):
                 row_id = None if first_row_id is None else first_row_id + offset
+                if row_id is None and doc.id is None:
+                    row_id = self._free_number(named)
                 row_ids.append(self._insert_one(doc, row_id))
         return row_ids
 
@@ -171,7 +184,7 @@ class Store:
         with self._writes():
             self._db.executemany(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                [(r.row_id, r.id, r.text, json.dumps(r.metadata)) for r in rows],
+                [(r.row_id, r.id, r.text, _metadata_json(r.metadata, r.id)) for r in rows],
             )
 
     def reserve_row_ids_below(self, next_row_id: int) -> None:
@@ -297,6 +310,14 @@ class Store:
                 found[row[0]] = _document(row)
         return found
 
+    def texts_of(self, row_ids: Sequence[int]) -> dict[int, str]:
+        """Texts by row id, metadata left unread (``check`` reads texts of rows whose metadata may be unusable)."""
+        found: dict[int, str] = {}
+        for part in _parts(sorted({int(i) for i in row_ids if i >= 0})):
+            marks = ",".join("?" * len(part))
+            found.update(self._query(f"SELECT id, text FROM documents WHERE id IN ({marks})", part))
+        return found
+
     def row_ids_for(self, ids: Sequence[str]) -> dict[str, int]:
         """Map user ids to row ids; unknown ids are absent."""
         found: dict[str, int] = {}
@@ -390,10 +411,31 @@ class Store:
                 raise InvalidArgumentError(
                     f"no document has a metadata column {condition.column!r}; filter on a column the index has."
                 )
+            if condition.bounds:
+                self._check_bound_type(condition, path)
             clause, clause_args = _condition_sql(condition, path)
             clauses.append(clause)
             args += clause_args
         return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args  # no conditions: every document
+
+    def _check_bound_type(self, condition: Condition, path: str) -> None:
+        """Refuse a bound no value of the column can meet: a text bound on a column of numbers, or the reverse.
+
+        SQLite orders every number before every text, so such a bound would quietly match
+        nothing (``year<2000x``, ``{"year": {"gte": "2000"}}``); the caller meant the other kind.
+        """
+        numeric = not isinstance(condition.bounds[0][1], str)
+        wanted = "('integer', 'real')" if numeric else "('text')"
+        if self._query(f"SELECT 1 FROM documents WHERE json_type(metadata, ?) IN {wanted} LIMIT 1", (path,)):
+            return
+        found = [row[0] for row in self._query("SELECT DISTINCT json_type(metadata, ?) FROM documents "
+                                               "WHERE json_type(metadata, ?) != 'null'", (path, path))]
+        kinds = ", ".join(sorted({_KIND_NAMES.get(kind, kind) for kind in found})) or "only nulls"
+        operator, bound = condition.bounds[0]
+        raise InvalidArgumentError(
+            f"cannot compare metadata column {condition.column!r} (holding {kinds}) with {operator} {bound!r}; "
+            f"give {'text' if numeric else 'a number'} as the bound."
+        )
 
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Columns worth a drop-down: scalar values only, between 2 and ``max_values`` distinct ones.
@@ -444,24 +486,27 @@ class Store:
         row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")
         return (int(row[0][0]) if row else 0) + 1
 
+    def _free_number(self, named: set[str]) -> int:
+        """The next row id whose number no document holds (or ``named`` will hold) as its id.
+
+        A text without an id is numbered by its row id; a number a user gave as an explicit
+        id is skipped, never reused, so automatic numbering cannot jam on it.
+        """
+        number = self.next_row_id()
+        while str(number) in named or self._query("SELECT 1 FROM documents WHERE ext_id = ?", (str(number),)):
+            number += 1
+        return number
+
     def _insert_one(self, doc: Document, row_id: int | None) -> int:
-        placeholder = doc.id if doc.id is not None else f"\x00pending-{row_id}"
+        id = doc.id if doc.id is not None else str(row_id)
         try:
             cursor = self._db.execute(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                (row_id, placeholder, doc.text, json.dumps(doc.metadata)),
+                (row_id, id, doc.text, _metadata_json(doc.metadata, id)),
             )
         except sqlite3.IntegrityError:
-            raise InputError(f"id {doc.id!r} is already in the index; use a new id or delete the old one.") from None
-        row_id = int(cursor.lastrowid)
-        if doc.id is None:
-            try:
-                self._db.execute("UPDATE documents SET ext_id = ? WHERE id = ?", (str(row_id), row_id))
-            except sqlite3.IntegrityError:
-                raise InputError(
-                    f"cannot number a text {row_id}: that id is taken; give every text an explicit id."
-                ) from None
-        return row_id
+            raise InputError(f"id {id!r} is already in the index; use a new id or delete the old one.") from None
+        return int(cursor.lastrowid)
 
     def _migrate(self) -> None:
         """Run the pending migrations and record the new version, all in one transaction.
@@ -515,7 +560,25 @@ class Store:
             try:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
+                bad_rows = self.bad_metadata_rows() if "malformed JSON" in str(exc) else []
+                if bad_rows:  # one row's metadata, not the file: name it rather than ask for a rebuild
+                    raise CorruptIndexError(_bad_row_message(bad_rows)) from None
                 raise self._damaged(exc) from None
+
+    def bad_metadata_rows(self, batch_size: int = 10_000) -> list[tuple[int, str, str]]:
+        """``(row id, id, problem)`` of every row whose metadata is not a JSON object of finite numbers.
+
+        Such rows can only come from an older simsearch, which wrote ``Infinity`` and ``NaN``;
+        SQLite's JSON functions call them malformed, so every filtered search would fail.
+        """
+        found, last = [], -1
+        while True:
+            rows = self._query("SELECT id, ext_id, metadata FROM documents WHERE id > ? ORDER BY id LIMIT ?",
+                               (last, batch_size))
+            if not rows:
+                return found
+            found += [(row_id, id, problem) for row_id, id, text in rows if (problem := metadata_problem(text))]
+            last = rows[-1][0]
 
 
 def _quoted(term: str) -> str:
@@ -530,7 +593,61 @@ def _parts(ids: list[int], size: int = 500) -> Iterator[list[int]]:
 
 
 def _document(row: tuple) -> StoredDocument:
-    return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=json.loads(row[3]))
+    return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=_stored_metadata(row[0], row[1], row[3]))
+
+
+def _metadata_json(metadata: dict[str, Any], id: str | None) -> str:
+    """``metadata`` as the strict JSON SQLite reads: an infinity or NaN is refused, never written as ``Infinity``."""
+    try:
+        return json.dumps(metadata, allow_nan=False)
+    except ValueError:
+        raise InputError(f"metadata of document {id!r} holds an infinite or NaN number, which JSON cannot hold; "
+                         "give finite numbers, or None for a missing value.") from None
+
+
+def _stored_metadata(row_id: int, id: str, text: str) -> dict[str, Any]:
+    """A row's metadata, refused (naming the row) when it is not strict JSON: written by an older simsearch."""
+    problem = metadata_problem(text)
+    if problem:
+        raise CorruptIndexError(_bad_row_message([(row_id, id, problem)]))
+    return json.loads(text)
+
+
+def metadata_problem(text: str) -> str | None:
+    """Why a stored metadata text is not a strict JSON object with finite numbers, or None when it is."""
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"{constant} is not a JSON number")
+
+    try:
+        value = json.loads(text, parse_constant=refuse)
+    except (ValueError, RecursionError) as exc:
+        return f"not valid JSON ({exc})"
+    if not isinstance(value, dict):
+        return "not a JSON object"
+    if any(isinstance(number, float) and not math.isfinite(number) for number in _numbers(value)):
+        return "a number too large for a float"
+    return None
+
+
+def _numbers(value: Any) -> Iterator[Any]:
+    """Every scalar inside a JSON value, without recursion."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+        else:
+            yield item
+
+
+def _bad_row_message(rows: Sequence[tuple[int, str, str]]) -> str:
+    """One line naming the rows whose metadata is unusable and the fix: that row, not the whole index."""
+    shown = "; ".join(f"document {id!r} (row {row_id}): {problem}" for row_id, id, problem in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return (f"stored metadata is unusable in {shown}{more}; delete those documents, or re-add them with finite "
+            f"numbers ({fix('upsert')}).")
 
 
 def _json_path(column: str) -> str:
