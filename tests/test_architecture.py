@@ -119,3 +119,13 @@ def test_only_the_store_writes_sql():
 
 def test_index_module_stays_small():
     assert len((PACKAGE / "index" / "index.py").read_text(encoding="utf-8").splitlines()) < 300
+
+
+def test_query_stages_import_nothing_from_the_index_not_even_for_types():
+    upward = []
+    for path in sorted((PACKAGE / "query").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            upward += [f"{path.name}: {name}" for name in names if name.startswith("simsearch.index")]
+    assert upward == []

@@ -82,7 +82,6 @@ def reranker(
 ) -> None:
     """Show, set or clear NAME's default re-ranker: searches re-rank with it unless given `--rerank none`."""
     from simsearch import Index
-    from simsearch.query.reranking import set_default_reranker
 
     if folder is not None and clear:
         raise InputError("give a FOLDER or --clear, not both.")
@@ -90,7 +89,7 @@ def reranker(
     if folder is None and not clear:
         typer.echo(index.manifest.reranker or f"index {name!r} has no default re-ranker")
         return
-    recorded = set_default_reranker(index, folder)
+    recorded = index.set_reranker(folder)
     typer.echo(f"index {name!r} now re-ranks with {recorded}" if recorded else
                f"index {name!r} no longer re-ranks by default")
 

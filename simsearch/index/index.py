@@ -25,6 +25,7 @@ from simsearch.index.layout import changed_since, check_name, folder_size, index
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
+from simsearch.query.reranking import check_cross_encoder
 from simsearch.query.search import (
     DEFAULT_MODE,
     Filters,
@@ -230,6 +231,18 @@ class Index:
             with generations.updating_store(self.home, self.folder, self.manifest, self._store):
                 self._store.replace_metadata_column(CLUSTER_COLUMN, labels)
         return clusters
+
+    def set_reranker(self, folder: str | Path | None) -> str | None:
+        """Record the cross-encoder every search re-ranks with unless told not to (None: stop re-ranking by default).
+
+        A re-ranker reads texts, not vectors, so nothing is re-encoded: only the manifest changes,
+        under the writer lock with a new update time, so open servers and UIs pick it up on their
+        next search. Returns the recorded folder (absolute), or None.
+        """
+        recorded = str(check_cross_encoder(folder)) if folder is not None else None
+        with generations.updating_store(self.home, self.folder, self.manifest, self._store) as manifest:
+            manifest.reranker = recorded
+        return recorded
 
     def is_stale(self) -> bool:
         """True when the index on disk has changed (rebuilt, added to) since this object read it."""
