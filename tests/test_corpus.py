@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from simsearch.errors import InputError
-from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, read_corpus
+from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, guess_text_column, read_corpus
 
 ROWS = [
     {"id": "d1", "text": "The cat sleeps on the windowsill.", "category": "pets", "year": 2021},
@@ -327,3 +327,15 @@ def test_damaged_parquet_is_refused(tmp_path):
     path.write_bytes(b"PAR1 this is not really parquet")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         read_corpus(path)
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([{"id": "1", "body": "A long enough text."}], "body"),
+    ([{"ID": "a-long-identifier-0001", "note": "short"}], "note"),
+    ([{"key": "p1", "body": "The cat naps.", "kind": "cat"}], "body"),
+    ([{"year": "2001", "title": "Dune"}, {"year": "1999", "title": "Emma"}], "title"),
+    ([{"text": "x", "abstract": "a much longer text than the text column"}], "text"),
+    ([{"id": "1", "n": 5}], None),
+])
+def test_the_guessed_text_column_is_the_longest_strings_never_id(rows, expected):
+    assert guess_text_column(rows) == expected

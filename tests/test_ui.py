@@ -459,6 +459,19 @@ def test_upload_cap_setting_must_be_a_positive_number(monkeypatch):
 PETS_CSV = b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n"
 
 
+def test_build_page_guesses_the_longest_string_column_as_texts_and_id_as_ids(app_home, tiny_model):
+    app = upload(start("build"), "notes.csv", b"id,body\n1,The cat naps in the sun.\n2,A puppy chews a shoe.\n")
+    assert app.selectbox(key="text-column").value == "body" and app.selectbox(key="id-column").value == "id"
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    assert Index.open("notes", index_dir=app_home).get("1").text == "The cat naps in the sun."
+
+
+def test_build_page_guesses_the_text_column_among_several(app_home):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    assert app.selectbox(key="text-column").value == "body"
+
+
 def test_building_over_an_existing_name_names_the_replace_checkbox(app_home, tiny_model):
     app = upload(start("build"), "zoo.csv", PETS_CSV)
     app.selectbox(key="text-column").set_value("body").run()

@@ -105,6 +105,24 @@ def read_columns(path: str | Path) -> list[str]:
     return _columns_of(rows)
 
 
+def guess_text_column(rows: Sequence[dict[str, Any]], sample: int = 200) -> str | None:
+    """The column most likely to hold the texts: ``text`` when there is one, else the string column with
+    the longest values on the first ``sample`` rows. A column named ``id`` is never the guess, nor is one
+    whose values are mostly numbers; None when no column holds strings."""
+    columns = _columns_of(rows)
+    if "text" in columns:
+        return "text"
+    lengths: dict[str, float] = {}
+    for column in columns:
+        if column.strip().lower() == "id":
+            continue
+        values = [row.get(column) for row in rows[:sample]]
+        strings = [v for v in values if isinstance(v, str) and v.strip() and number_from_text(v) is None]
+        if 2 * len(strings) > len(values):
+            lengths[column] = sum(len(v) for v in strings) / len(strings)
+    return max(lengths, key=lengths.__getitem__) if lengths else None
+
+
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a .csv, .jsonl or .parquet file as dicts (CSV values stay strings), for other readers."""
     path = Path(path)
