@@ -103,7 +103,7 @@ def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, hom
 
 def tokenizer_rows(name: str, data) -> list[dict]:
     """BM25 alone under each FTS5 tokenizer, terms quoted and OR-ed as the store does."""
-    from simsearch.query.search import lexical_terms
+    from simsearch.query.terms import lexical_terms
     from simsearch.training.evaluate import ranking_metrics
 
     rows = []

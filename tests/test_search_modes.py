@@ -18,7 +18,8 @@ from simsearch.query.fusion import (
     reciprocal_rank_fusion,
     standardised_score_fusion,
 )
-from simsearch.query.search import MODES, lexical_terms
+from simsearch.query.search import MODES
+from simsearch.query.terms import lexical_terms
 from simsearch.store.store import SCHEMA_VERSION, Store
 
 
@@ -65,7 +66,7 @@ def test_terms_in_half_the_documents_or_more_are_left_out_of_the_match_with_the_
 def test_fts5_operators_in_a_query_are_plain_words(zoo):
     for query in ['"cat', "cat*", "-cat", "cat NEAR dog", "cat AND", "OR cat", "(cat", "cat)", 'NEAR("cat")']:
         assert "a1" in ids(zoo.search(query, k=5, mode="lexical")), query
-    assert lexical_terms('x AND y OR NEAR(z) "q" -w*') == ["x", "and", "y", "or", "near", "z", "q", "w"]
+    assert lexical_terms('x AND y OR NEAR(z) "q" -w*') == ["x", "y", "near", "z", "q", "w"]  # and, or: stop words
 
 
 def test_a_query_of_only_operators_is_one_clear_error_in_lexical_mode(zoo):
@@ -235,3 +236,55 @@ def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(t
     assert {row["system"] for row in report["latency"]} == systems | {"re-rank stage alone (50 candidates)"}
     assert all(row["p99_ms"] >= row["p50_ms"] > 0 for row in report["latency"])
     assert "| simsearch hybrid |" in done.stdout
+
+
+# --- query words: stop words and coverage -------------------------------------------------------
+
+def test_lexical_terms_leave_english_stop_words_out():
+    assert lexical_terms("An aeroplane departing for the coast") == ["aeroplane", "departing", "coast"]
+
+
+def test_a_query_of_stop_words_alone_keeps_them():
+    assert lexical_terms("To be or not to be") == ["to", "be", "or", "not"]
+
+
+def test_stop_words_can_be_switched_off_for_other_languages(monkeypatch):
+    monkeypatch.setenv("SIMSEARCH_STOP_WORDS", "none")
+    assert lexical_terms("Die Katze an der Tür") == ["die", "katze", "an", "der", "tür"]
+    monkeypatch.setenv("SIMSEARCH_STOP_WORDS", "german")
+    with pytest.raises(InvalidArgumentError, match="SIMSEARCH_STOP_WORDS='german'.*english or none"):
+        lexical_terms("Die Katze")
+
+
+def test_a_text_sharing_only_a_stop_word_is_no_lexical_match(zoo):
+    assert "a1" in ids(zoo.search("the", k=8, mode="lexical"))  # a stop word alone is still searched
+    assert zoo.search("the zeppelin", k=8, mode="lexical") == []  # "the" dropped: nothing holds "zeppelin"
+
+
+def test_matched_term_counts_read_words_as_the_lexical_index_does(tmp_path):
+    store = Store(tmp_path / "store.sqlite")
+    store.begin()
+    store.insert([Document("Cats sleep on warm stones."), Document("A cat."), Document("Dogs bark.")])
+    store.commit()
+    assert store.matched_term_counts(["cat", "sleeping", "warm"], [1, 2, 3]) == {1: 3, 2: 1, 3: 0}  # stemmed
+    store.close()
+
+
+def test_hybrid_weighs_each_lexical_score_by_the_share_of_query_words_matched(tmp_path):
+    from simsearch.query.search import lexical_candidates, weighed_by_coverage
+
+    store = Store(tmp_path / "store.sqlite")
+    store.begin()
+    store.insert([Document(text) for text in ("someone stirs noodles", "musician playing music", "music radio",
+                                              "music choir", "playing outside", "playing chess", "rain falls",
+                                              "bread rises")])
+    store.commit()
+    terms = [["someone", "playing", "music"]]
+    plain = lexical_candidates(store, terms, 10)
+    assert plain.row_ids[0][0] == 1  # BM25 alone: the one rare word wins
+    weighed = weighed_by_coverage(store, terms, plain)
+    assert weighed.row_ids[0][0] == 2  # two of three words beat one of three
+    by_row = dict(zip(plain.row_ids[0].tolist(), plain.scores[0].tolist()))
+    assert dict(zip(weighed.row_ids[0].tolist(), weighed.scores[0].tolist())) == pytest.approx(
+        {1: by_row[1] / 3, 2: by_row[2] * 2 / 3, **{row: by_row[row] / 3 for row in range(3, 7)}})
+    store.close()

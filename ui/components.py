@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Hit, SimsearchError
-from simsearch.query.search import lexical_terms
+from simsearch.query.terms import lexical_terms
 from simsearch.tools.tokens import Token, TokenSimilarity
 
 if TYPE_CHECKING:

@@ -30,7 +30,8 @@ def search(
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
     from simsearch.query.reranking import choose_reranker
-    from simsearch.query.search import check_mode, check_rerank_depth, lexical_terms
+    from simsearch.query.search import check_mode, check_rerank_depth
+    from simsearch.query.terms import lexical_terms
     from simsearch.store.filters import filters_from_expressions
 
     if (query is None) == (queries is None):

@@ -27,7 +27,6 @@ window, whose text becomes ``Hit.passage``) before anything else sees them.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -39,6 +38,7 @@ import numpy as np
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.query.fusion import Fusion, fuse
 from simsearch.query.reranking import RERANK_DEPTH, Reranker, choose_reranker
+from simsearch.query.terms import lexical_terms
 from simsearch.store.filters import Filters
 
 if TYPE_CHECKING:
@@ -281,18 +281,6 @@ def check_mode(mode: str) -> SearchMode:
     return mode  # type: ignore[return-value]
 
 
-_TERM = re.compile(r"[^\W_]+")  # runs of letters and digits: what FTS5's unicode61 tokenizer keeps
-
-
-def lexical_terms(query: str) -> list[str]:
-    """The words of a query for the lexical index, lower-cased, each once, in order.
-
-    Punctuation (quotes, ``*``, ``-``, parentheses) is dropped and ``AND``/``OR``/``NEAR``
-    are words like any other: the store quotes every term, so user text is never FTS5 syntax.
-    """
-    return list(dict.fromkeys(term.lower() for term in _TERM.findall(query)))
-
-
 def check_lexical(queries: list[str], terms: list[list[str]]) -> None:
     """Refuse a lexical query with no words in it (only punctuation): nothing could match."""
     for query, words in zip(queries, terms):
@@ -407,6 +395,8 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     dense = dense_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
                              filters)
     lexical = lexical_candidates(target.store, terms, depth, filters)
+    if fusion.coverage:
+        lexical = weighed_by_coverage(target.store, terms, lexical)
     fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):
         lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
@@ -417,6 +407,24 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
             matched = {int(r): tuple(span) for r, span in zip(dense.row_ids[row], dense.spans[row]) if r >= 0}
             fused_spans.append(np.array([matched.get(r, (-1, -1)) for r, _ in fused], dtype=np.int64).reshape(-1, 2))
     return _padded(fused_scores, fused_rows, fused_spans or None)
+
+
+def weighed_by_coverage(store: Store, terms: list[list[str]], lexical: Candidates) -> Candidates:
+    """Each lexical score times the share of its query's words the text holds (Lucene's classic ``coord``).
+
+    BM25 lets one rare word carry a text: "someone playing music" found "Someone is stirring
+    noodles in water." first on the demo through "someone" alone. Scaled by 1/3 there, a text
+    sharing one word of three weighs in the fusion as the partial match it is.
+    """
+    scores = lexical.scores.copy()
+    for row, (words, row_ids) in enumerate(zip(terms, lexical.row_ids)):
+        found = row_ids[row_ids >= 0]
+        if len(words) < 2 or not len(found):
+            continue  # one word: every candidate holds all of it
+        counts = store.matched_term_counts(words, found.tolist())
+        scores[row, : len(found)] *= np.array([counts[int(r)] / len(words) for r in found], dtype=np.float32)
+    order = np.argsort(-scores, axis=1, kind="stable")  # empty slots (-1) score 0 and stay behind any match
+    return Candidates(np.take_along_axis(scores, order, axis=1), np.take_along_axis(lexical.row_ids, order, axis=1))
 
 
 def _padded(scores: list[np.ndarray], row_ids: list[np.ndarray], spans: list[np.ndarray] | None = None) -> Candidates:
