@@ -54,6 +54,39 @@ def built_cli(csv_file, tiny_model, index_dir) -> Path:
     return index_dir
 
 
+@pytest.mark.parametrize(("name", "input", "fragments"), [
+    ("zoo", "animals.csv", ["index 'zoo' exists already", "--overwrite"]),
+    ("bad name!", "animals.csv", ["invalid index name 'bad name!'"]),
+    ("zoo", "missing.csv", ["index 'zoo' exists already"]),
+    ("fresh", "missing.csv", ["missing.csv", "does not exist"]),
+])
+def test_build_checks_name_existence_and_files_before_loading_a_model(built_cli, csv_file, name, input, fragments):
+    # a model folder that does not exist: any check made after loading it would report that instead
+    result = run("build", name, "--input", str(csv_file.parent / input), "--model", "/no/such/model",
+                 index_dir=built_cli, check=False)
+    assert_one_line_error(result, *fragments)
+
+
+def test_build_checks_the_kind_before_loading_a_model(csv_file, index_dir):
+    result = run("build", "fresh", "--input", str(csv_file), "--kind", "annoy", "--model", "/no/such/model",
+                 index_dir=index_dir, check=False)
+    assert_one_line_error(result, "unknown index kind 'annoy'")
+
+
+def test_index_build_over_an_existing_name_is_refused_before_the_default_model_loads(built_cli):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = ("import sys; from simsearch import Index\n"
+              "try:\n    Index.build('zoo', ['a text'], index_dir=sys.argv[1])\n"
+              "except Exception as error:\n    print(type(error).__name__, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, str(built_cli)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert done.stdout.split() == ["IndexExistsError", "False"], done.stderr  # no model was loaded
+
+
 def test_build_search_json_sorted_with_metadata(built_cli):
     result = run("search", "zoo", "The cat sleeps on the warm windowsill.", "-k", "3", "--json", index_dir=built_cli)
     line = json.loads(result.stdout)

@@ -58,11 +58,15 @@ def build(
 ) -> None:
     """Build a new index NAME from a file of texts (or a folder of such files)."""
     from simsearch import Index, load_encoder, read_corpus
+    from simsearch.index.building import check_new_index
     from simsearch.index.engines import build_engine
+    from simsearch.index.layout import index_home
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
-    corpus = read_corpus(input, text_column, id_column)
+    check_new_index(index_home(index_dir), name, overwrite, kind)  # name, existence, files and columns first:
+    corpus = read_corpus(input, text_column, id_column)           # the model takes seconds to load
+    chunking = chunking_flags(chunk_tokens, chunk_overlap)
     with build_engine(engine, ray_address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker) as chosen:
         with loading_model(model, quiet) as load:
             encoder = load_encoder(model, pooling, backend or "torch")
@@ -70,7 +74,7 @@ def build(
             index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size,
                                 params=None if shards is None else {"shards": shards},
                                 index_dir=index_dir, overwrite=overwrite, on_progress=on_progress, engine=chosen,
-                                chunking=chunking_flags(chunk_tokens, chunk_overlap))
+                                chunking=chunking)
     # blank texts skipped are reported by read_corpus's own warning line
     split = f" in {index.manifest.params['shards']} shards" if "shards" in index.manifest.params else ""
     say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}{split}, {timing(started, load)}",

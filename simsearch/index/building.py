@@ -105,14 +105,21 @@ def taken_row_ids(name: str, documents: list[Document], row_ids_for: Callable[[l
     return sorted(found.values())
 
 
-def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
-                overwrite: bool = False) -> Path:
-    """Build a new index ``name`` from ``documents``; returns the published build folder."""
+def check_new_index(home: Path, name: str, overwrite: bool = False, kind: IndexKind = "auto") -> None:
+    """Refuse a bad name, a name taken (unless ``overwrite``) or an unknown kind: the checks that cost
+    nothing, made before a model loads or a file is read, so a typo never waits for the model."""
     check_name(name)
     if exists(home, name) and not overwrite:
         raise IndexExistsError(
             f"index {name!r} exists already; {fix('rebuild', name)}, or {fix('overwrite')} to replace it."
         )
+    choose_kind(kind, 0)
+
+
+def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
+                overwrite: bool = False) -> Path:
+    """Build a new index ``name`` from ``documents``; returns the published build folder."""
+    check_new_index(home, name, overwrite, options.kind)
     choose_kind(options.kind, len(documents))
     chunking = resolve_chunking(encoder, options.chunking)
 

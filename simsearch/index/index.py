@@ -21,7 +21,7 @@ from simsearch.index import building, generations
 from simsearch.index.building import BuildOptions, ProgressCallback, Records
 from simsearch.index.checking import check_consistency
 from simsearch.index.generations import Generation
-from simsearch.index.layout import changed_since, check_name, folder_size, index_home
+from simsearch.index.layout import changed_since, folder_size, index_home
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
@@ -86,7 +86,7 @@ class Index:
         from simsearch.encoders import load_encoder
 
         home = index_home(index_dir)
-        check_name(name)
+        building.check_new_index(home, name, overwrite, kind)  # before the model loads: a typo costs nothing
         encoder = encoder if encoder is not None else load_encoder()
         options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
