@@ -308,6 +308,27 @@ def test_add_upsert_replaces_and_get_prints_the_document(built_cli, tmp_path):
     assert json.loads(run("info", "zoo", "--json", index_dir=built_cli).stdout)["count"] == 8
 
 
+def test_add_reads_the_text_and_id_columns_the_build_read(tmp_path, tiny_model, index_dir):
+    first, more = tmp_path / "first.csv", tmp_path / "more.csv"
+    first.write_text("key,body,score\np1,The cat naps in the sun.,5.0\np2,A puppy chews a shoe.,4.5\n")
+    more.write_text("key,body,score\np3,An owl hunts at night.,5.0\n")
+    run("build", "pets", "--input", str(first), "--text-column", "body", "--id-column", "key", "--model", tiny_model,
+        index_dir=index_dir)
+    run("add", "pets", "--input", str(more), index_dir=index_dir)  # no column flags: the build's are reused
+    index = Index.open("pets", index_dir=index_dir)
+    assert index.get("p3").text == "An owl hunts at night." and index.get("p3").metadata == {"score": 5.0}
+    assert (index.manifest.text_column, index.manifest.id_column) == ("body", "key")
+    rebuilt = index.rebuild()
+    assert (rebuilt.manifest.text_column, rebuilt.manifest.id_column) == ("body", "key")
+
+
+def test_add_upsert_reports_how_many_were_added_and_replaced(built_cli, tmp_path):
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text('{"id": "a1", "text": "Owls hunt at night."}\n{"id": "n1", "text": "Bats too."}\n')
+    result = run("add", "zoo", "--input", str(changed), "--upsert", index_dir=built_cli)
+    assert "'zoo': 1 added, 1 replaced (now 9 texts)" in result.stderr
+
+
 def test_rebuild_swaps_in_new_kind_with_same_results(built_cli):
     before = run("search", "zoo", "baking bread", "--json", index_dir=built_cli).stdout
     run("rebuild", "zoo", "--kind", "hnsw", index_dir=built_cli)

@@ -339,3 +339,21 @@ def test_damaged_parquet_is_refused(tmp_path):
 ])
 def test_the_guessed_text_column_is_the_longest_strings_never_id(rows, expected):
     assert guess_text_column(rows) == expected
+
+
+def test_a_csv_number_written_with_a_decimal_point_stays_a_float(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("id,text,score,count\na,first,5.0,3\nb,second,4.0,4\n", encoding="utf-8")
+    documents = read_corpus(path).documents
+    assert [doc.metadata["score"] for doc in documents] == [5.0, 4.0]
+    assert all(type(doc.metadata["score"]) is float for doc in documents)  # 5.0 stays 5.0, not 5
+    assert all(type(doc.metadata["count"]) is int for doc in documents)
+
+
+def test_a_corpus_names_the_columns_it_read(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("key,body\nk1,first\n", encoding="utf-8")
+    corpus = read_corpus(path, text_column="body", id_column="key")
+    assert (corpus.text_column, corpus.id_column) == ("body", "key")
+    numbered = read_corpus(path, text_column="body")
+    assert (numbered.text_column, numbered.id_column) == ("body", None)  # no "id" column: numbered

@@ -112,8 +112,10 @@ def rebuild(
 def add(
     name: str,
     input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
-    text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
-    id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
+    text_column: Annotated[str | None, typer.Option(
+        help="Column holding the texts.  [default: the one NAME was built from, else text]")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        help="Column holding ids (optional; else numbered).  [default: the one NAME was built from, else id]")] = None,
     upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")]
     = False,
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False, backend: Backend = None,
@@ -122,13 +124,18 @@ def add(
     from simsearch import Index, read_corpus
     from simsearch.progress import progress_wanted, terminal_progress
 
-    corpus = read_corpus(input, text_column, id_column)
     index = Index.open(name, index_dir=index_dir, backend=backend)
+    recorded = index.manifest  # the columns the build read, unless the flags name others
+    corpus = read_corpus(input, text_column or recorded.text_column or "text", id_column or recorded.id_column or "id")
+    held = len(index.known_ids([doc.id for doc in corpus.documents if doc.id is not None])) if upsert else 0
     with loading_model(index.manifest.model["name"], quiet):
         index.encoder  # noqa: B018 - loaded here, under the "loading model" line, rather than inside add
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         ids = index.add(corpus, upsert=upsert, batch_size=batch_size, on_progress=on_progress)
-    say(f"added {count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
+    if upsert:
+        say(f"{name!r}: {len(ids) - held} added, {held} replaced (now {count(len(index), 'text')})", quiet)
+    else:
+        say(f"added {count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
 
 
 @app.command()

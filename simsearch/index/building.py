@@ -52,6 +52,7 @@ class BuildOptions:
     on_progress: ProgressCallback | None = None  # on_progress(passages encoded, total)
     engine: BuildEngine | None = None  # None: LocalEngine
     chunking: Chunking | None = None
+    columns: tuple[str, str | None] | None = None  # the text and id columns read, recorded in the manifest
 
 
 def as_documents(records: Records) -> list[Document]:
@@ -219,4 +220,8 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
         build_seconds=round(now - started, 3), simsearch_version=__version__, encoder_backend=encoder.backend,
         chunk_tokens=chunking.tokens, chunk_overlap=chunking.overlap, reranker=previous.reranker if previous else None,
     )
+    if previous is not None:
+        manifest.text_column, manifest.id_column = previous.text_column, previous.id_column
+    elif options.columns is not None:
+        manifest.text_column, manifest.id_column = options.columns
     write_manifest(folder, manifest)

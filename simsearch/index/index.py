@@ -23,6 +23,7 @@ from simsearch.index.checking import check_consistency
 from simsearch.index.generations import Generation
 from simsearch.index.layout import changed_since, folder_size, index_home
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
+from simsearch.ingest.corpus import Corpus
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
 from simsearch.query.reranking import check_cross_encoder
@@ -88,7 +89,9 @@ class Index:
         home = index_home(index_dir)
         building.check_new_index(home, name, overwrite, kind)  # before the model loads: a typo costs nothing
         encoder = encoder if encoder is not None else load_encoder()
-        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
+        columns = (records.text_column, records.id_column) if isinstance(records, Corpus) else None
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking,
+                               columns=columns)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 

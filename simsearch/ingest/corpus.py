@@ -35,10 +35,13 @@ class Document:
 
 @dataclass(frozen=True)
 class Corpus:
-    """The documents read from a file and how many rows were skipped as blank."""
+    """The documents read from a file, how many rows were skipped as blank, and the columns read:
+    an index records them, so ``add`` reads later files the same way."""
 
     documents: list[Document]
     skipped_blank: int = 0
+    text_column: str = "text"
+    id_column: str | None = None  # None: the texts were numbered
 
 
 def read_corpus(path: str | Path, text_column: str = "text", id_column: str | None = "id") -> Corpus:
@@ -172,7 +175,7 @@ def documents_from_rows(
     if skipped:
         log.warning("skipped %d empty or whitespace-only texts in %s", skipped, source)
     check_unique_ids(documents, source)
-    return Corpus(documents, skipped)
+    return Corpus(documents, skipped, text_column, id_column if use_ids else None)
 
 
 def check_unique_ids(documents: Iterable[Document], source: str = "input") -> None:
@@ -264,7 +267,7 @@ def numbers_in_columns(rows: list[dict[str, Any]], keep_text: Sequence[str | Non
         if any(value is None and row[column].strip() for value, row in zip(parsed, rows)):
             continue  # a word among the numbers: the column stays text
         if any(value is not None for value in parsed):
-            whole = all(value is None or float(value).is_integer() for value in parsed)
+            whole = all(value is None or isinstance(value, int) for value in parsed)  # 5.0 stays a float
             numeric[column] = [None if value is None else int(value) if whole else float(value) for value in parsed]
     return [{**row, **{column: values[i] for column, values in numeric.items()}} for i, row in enumerate(rows)]
 
