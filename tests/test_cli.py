@@ -497,3 +497,25 @@ def test_loading_model_is_shown_on_a_terminal_only(built_cli, tiny_model):
     assert "  1. " in output  # the hit itself follows
     off_terminal = run("search", "zoo", "cats", "-k", "1", index_dir=built_cli)
     assert "loading model" not in off_terminal.stderr + off_terminal.stdout
+
+
+def test_version_flag_prints_the_version(index_dir):
+    from simsearch import __version__
+
+    assert run("--version", index_dir=index_dir).stdout == f"simsearch {__version__}\n"
+
+
+@pytest.mark.parametrize(("command", "usage"), [
+    (["get"], " get [OPTIONS] NAME ID"),
+    (["reranker", "--help"], " reranker [OPTIONS] NAME [FOLDER]"),
+    (["delete", "--help"], " delete [OPTIONS] NAME IDS..."),
+])
+def test_usage_lines_name_the_arguments_as_typed(index_dir, command, usage):
+    result = run(*command, index_dir=index_dir, check=False)
+    assert usage in result.output and "{" not in result.output.splitlines()[0]
+
+
+def test_counts_are_written_with_the_noun_in_the_right_number():
+    from simsearch.formatting import count
+
+    assert [count(1, "result"), count(0, "result"), count(1200, "text")] == ["1 result", "0 results", "1,200 texts"]

@@ -22,13 +22,12 @@ from simsearch.cli.common import (
     Quiet,
     app,
     chunking_flags,
-    count,
     loading_model,
     say,
     timing,
 )
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
-from simsearch.formatting import human_bytes, readable_time
+from simsearch.formatting import count, human_bytes, readable_time
 
 Engine = Annotated[str, typer.Option(
     "--engine", help="Where encoding runs: local (this process) or ray (a Ray cluster; pip install 'simsearch[ray]').")]
@@ -251,8 +250,8 @@ def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backen
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        typer.echo(f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({report['texts']} texts, "
-                   f"{report['vectors']} vectors, sample min cosine {report['sample_min_cosine']})")
+        typer.echo(f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({count(report['texts'], 'text')}, "
+                   f"{count(report['vectors'], 'vector')}, sample min cosine {report['sample_min_cosine']})")
         for problem in report["problems"]:
             typer.echo(f"  problem: {problem}")
     if report["ok"]:

@@ -14,7 +14,7 @@ from simsearch import Index, drop_index, read_corpus
 from simsearch.backends import KINDS
 from simsearch.encoders import BACKENDS
 from simsearch.errors import IndexExistsError, InputError
-from simsearch.formatting import human_bytes
+from simsearch.formatting import count, human_bytes
 from simsearch.ingest.corpus import SUPPORTED_EXTENSIONS, guess_text_column, read_columns, read_rows
 from simsearch_ui import components, limits, state
 
@@ -96,7 +96,8 @@ def new_index_section() -> tuple[str, str] | None:
                             on_progress=progress.report, index_dir=state.home())
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     skipped = f" ({corpus.skipped_blank} blank rows skipped)" if corpus.skipped_blank else ""
-    return index.name, f"Built index **{index.name}**: {len(index):,} texts{skipped}, kind {index.manifest.kind}."
+    return index.name, (f"Built index **{index.name}**: {count(len(index), 'text')}{skipped}, "
+                        f"kind {index.manifest.kind}.")
 
 
 def guessed_text_column(path: Path, columns: list[str]) -> str | None:
@@ -106,14 +107,14 @@ def guessed_text_column(path: Path, columns: list[str]) -> str | None:
     return guess_text_column(read_rows(path))
 
 
-def preview_rows(path: Path, count: int = 5) -> None:
+def preview_rows(path: Path, shown: int = 5) -> None:
     """The first rows of the upload as a table, so a wrong column or a mangled file shows before building."""
     if path.suffix.lower() == ".txt":
         with path.open(encoding="utf-8", errors="replace") as lines:
-            rows = [{"text": line.rstrip("\n")} for line, _ in zip(lines, range(count))]
+            rows = [{"text": line.rstrip("\n")} for line, _ in zip(lines, range(shown))]
     else:
-        rows = read_rows(path)[:count]
-    st.caption(f"First {len(rows)} rows of the file")
+        rows = read_rows(path)[:shown]
+    st.caption(f"First {count(len(rows), 'row')} of the file")
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True, key="upload-preview")
 
 
@@ -133,7 +134,7 @@ def existing_index_section() -> tuple[str | None, str] | None:
             with components.build_progress(f"Rebuilding {name}") as progress:
                 progress.model_loaded()  # the index's model is loaded with it
                 new = index.rebuild(kind=None if kind == kinds[0] else kind, on_progress=progress.report)
-            return name, f"Rebuilt index **{name}**: {len(new):,} texts, kind {new.manifest.kind}."
+            return name, f"Rebuilt index **{name}**: {count(len(new), 'text')}, kind {new.manifest.kind}."
     with right.container(border=True):
         st.markdown("**Drop**: delete the index and every file of it. This cannot be undone.")
         sure = st.checkbox(f"Yes, delete “{name}” for good", key=f"drop-confirm-{name}")

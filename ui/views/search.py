@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from simsearch import Hit
+from simsearch.formatting import count
 from simsearch.query.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
@@ -122,7 +123,8 @@ def render() -> None:
     hits, timings = [h for h in result.hits[0] if h.id != leave_out][: int(k)], result.timings
     scope = f" matching {', '.join(components.describe_filter(c, v) for c, v in filters.items())}" if filters else ""
     similar = f" similar to `{leave_out}` (left out)" if leave_out is not None else ""
-    st.caption(f"{len(hits)} results{scope}{similar} from {len(index):,} texts in {timings.total_ms:.0f} ms "
+    st.caption(f"{count(len(hits), 'result')}{scope}{similar} from {count(len(index), 'text')} "
+               f"in {timings.total_ms:.0f} ms "
                f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms"
                + (f" · re-rank {timings.rerank_ms:.1f} ms)" if reranker else ")"))
     if not hits:
