@@ -261,30 +261,35 @@ def test_a_text_sharing_only_a_stop_word_is_no_lexical_match(zoo):
     assert zoo.search("the zeppelin", k=8, mode="lexical") == []  # "the" dropped: nothing holds "zeppelin"
 
 
-def test_matched_term_counts_read_words_as_the_lexical_index_does(tmp_path):
+def test_known_terms_are_those_some_text_holds_as_the_lexical_index_reads_them(tmp_path):
     store = Store(tmp_path / "store.sqlite")
     store.begin()
-    store.insert([Document("Cats sleep on warm stones."), Document("A cat."), Document("Dogs bark.")])
+    store.insert([Document("Cats sleep on warm stones."), Document("Dogs bark.")])
     store.commit()
-    assert store.matched_term_counts(["cat", "sleeping", "warm"], [1, 2, 3]) == {1: 3, 2: 1, 3: 0}  # stemmed
+    assert store.known_terms(["cat", "sleeping", "zeppelin", "barks"]) == ["cat", "sleeping", "barks"]  # stemmed
     store.close()
 
 
-def test_hybrid_weighs_each_lexical_score_by_the_share_of_query_words_matched(tmp_path):
-    from simsearch.query.search import lexical_candidates, weighed_by_coverage
+def test_hybrid_weighs_the_lexical_list_by_the_share_of_query_words_the_corpus_holds(tmp_path):
+    from simsearch.query.search import lexical_weighed
 
     store = Store(tmp_path / "store.sqlite")
     store.begin()
-    store.insert([Document(text) for text in ("someone stirs noodles", "musician playing music", "music radio",
-                                              "music choir", "playing outside", "playing chess", "rain falls",
-                                              "bread rises")])
+    store.insert([Document("someone stirs noodles"), Document("a quiet evening")])
     store.commit()
-    terms = [["someone", "playing", "music"]]
-    plain = lexical_candidates(store, terms, 10)
-    assert plain.row_ids[0][0] == 1  # BM25 alone: the one rare word wins
-    weighed = weighed_by_coverage(store, terms, plain)
-    assert weighed.row_ids[0][0] == 2  # two of three words beat one of three
-    by_row = dict(zip(plain.row_ids[0].tolist(), plain.scores[0].tolist()))
-    assert dict(zip(weighed.row_ids[0].tolist(), weighed.scores[0].tolist())) == pytest.approx(
-        {1: by_row[1] / 3, 2: by_row[2] * 2 / 3, **{row: by_row[row] / 3 for row in range(3, 7)}})
+    assert lexical_weighed(store, ["someone", "playing", "music"], Fusion()).lexical_weight == pytest.approx(1 / 3)
+    assert lexical_weighed(store, ["someone", "noodles"], Fusion(lexical_weight=2.0)).lexical_weight == 2.0
+    assert lexical_weighed(store, ["someone", "music"], Fusion(coverage=False)).lexical_weight == 1.0
     store.close()
+
+
+def test_a_lexical_list_resting_on_one_word_of_three_counts_a_third_in_hybrid(tiny_model, index_dir):
+    texts = ["someone stirs noodles in water", "a violinist tunes her violin", "the band performs a song",
+             "a cook slices onions", "rain on the roof"]
+    index = Index.build("small", texts, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    query = ["someone playing music"]  # only "someone" is in the corpus: the lexical list is text 1 alone
+    weighed = {hit.id: hit.score for hit in index.query(query, k=5, mode="hybrid").hits[0]}
+    plain = {hit.id: hit.score for hit in index.query(query, k=5, mode="hybrid", fusion=Fusion(coverage=False)).hits[0]}
+    assert plain["1"] - weighed["1"] == pytest.approx(2 / 3, abs=1e-5)  # a lone candidate's lexical share: 1 -> 1/3
+    assert {id: score for id, score in weighed.items() if id != "1"} == pytest.approx(
+        {id: score for id, score in plain.items() if id != "1"}, abs=1e-5)

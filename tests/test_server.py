@@ -358,3 +358,17 @@ def test_the_client_refuses_an_infinite_metadata_number_before_sending_it(server
     with pytest.raises(InputError, match="field 'v' of document 'x2' is inf"):
         Client(url, KEY, "animals").add([{"id": "x2", "text": "Odd.", "v": float("inf")}])
     assert call(url, "GET", "/indexes/animals")[1]["count"] == 8
+
+
+def test_an_unknown_index_is_a_404_whose_hint_speaks_http_not_python(server):
+    url, _ = server
+    status, answer = call(url, "POST", "/indexes/nothere/search", {"query": "cats"})
+    assert status == 404 and "GET /indexes" in answer["error"] and "simsearch build nothere" in answer["error"]
+    assert "Index.build" not in answer["error"] and "texts)" not in answer["error"]
+
+
+def test_a_refused_add_tells_an_http_caller_the_body_field(server):
+    url, _ = server
+    status, answer = call(url, "POST", "/indexes/animals/documents",
+                          {"documents": [{"id": "a1", "text": "again"}], "upsert": False})
+    assert status == 400 and 'send "upsert": true' in answer["error"] and "upsert=True" not in answer["error"]

@@ -36,9 +36,9 @@ class Fusion:
     min-max with 1.5 44.18 / 95.39 / 46.67, RRF (constant 60, equal weights) 44.40 / 94.59 /
     32.97, dense alone 41.67 / 95.07 / 17.22.
 
-    ``coverage``: before fusing, each lexical score is multiplied by the share of the query's
-    informative words its text holds (Lucene's classic ``coord``; ``search.weighed_by_coverage``),
-    so a text sharing one rare word with a three-word query weighs in as the partial match it is.
+    ``coverage``: the lexical list's weight is multiplied by the share of the query's informative
+    words that any text holds (``search.lexical_weighed``), so on a small corpus a list resting on
+    one word of three counts a third.
     """
 
     method: FusionMethod = "zscore"
@@ -46,7 +46,7 @@ class Fusion:
     dense_weight: float = 1.5
     lexical_weight: float = 1.0
     depth: int = 100
-    coverage: bool = True  # lexical scores times the share of the query's words a text holds (search.py)
+    coverage: bool = True  # the lexical weight times the share of the query's words the corpus holds
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

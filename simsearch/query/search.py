@@ -395,12 +395,10 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     dense = dense_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
                              filters)
     lexical = lexical_candidates(target.store, terms, depth, filters)
-    if fusion.coverage:
-        lexical = weighed_by_coverage(target.store, terms, lexical)
     fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):
         lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
-        fused = fuse(lists, fusion)
+        fused = fuse(lists, lexical_weighed(target.store, terms[row], fusion))
         fused_rows.append(np.array([r for r, _ in fused], dtype=np.int64))
         fused_scores.append(np.array([score for _, score in fused], dtype=np.float32))
         if dense.spans is not None:  # a document keeps the window its dense candidate matched with
@@ -409,22 +407,17 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     return _padded(fused_scores, fused_rows, fused_spans or None)
 
 
-def weighed_by_coverage(store: Store, terms: list[list[str]], lexical: Candidates) -> Candidates:
-    """Each lexical score times the share of its query's words the text holds (Lucene's classic ``coord``).
+def lexical_weighed(store: Store, words: list[str], fusion: Fusion) -> Fusion:
+    """``fusion`` with the lexical list weighed by the share of the query's words the corpus holds at all.
 
-    BM25 lets one rare word carry a text: "someone playing music" found "Someone is stirring
-    noodles in water." first on the demo through "someone" alone. Scaled by 1/3 there, a text
-    sharing one word of three weighs in the fusion as the partial match it is.
+    On a small corpus most words of a query may be in no text; the lexical list then rests on
+    the one or two that are, and (z-scored) would weigh as much as a list matching every word.
+    A query of three words, one of them in the corpus, lets the lexical list count a third.
     """
-    scores = lexical.scores.copy()
-    for row, (words, row_ids) in enumerate(zip(terms, lexical.row_ids)):
-        found = row_ids[row_ids >= 0]
-        if len(words) < 2 or not len(found):
-            continue  # one word: every candidate holds all of it
-        counts = store.matched_term_counts(words, found.tolist())
-        scores[row, : len(found)] *= np.array([counts[int(r)] / len(words) for r in found], dtype=np.float32)
-    order = np.argsort(-scores, axis=1, kind="stable")  # empty slots (-1) score 0 and stay behind any match
-    return Candidates(np.take_along_axis(scores, order, axis=1), np.take_along_axis(lexical.row_ids, order, axis=1))
+    if not fusion.coverage or not words:
+        return fusion
+    share = len(store.known_terms(words)) / len(words)
+    return replace(fusion, lexical_weight=fusion.lexical_weight * share)
 
 
 def _padded(scores: list[np.ndarray], row_ids: list[np.ndarray], spans: list[np.ndarray] | None = None) -> Candidates:

@@ -379,19 +379,10 @@ class Store:
         return (np.array([row[1] for row in rows], dtype=np.float32),
                 np.array([row[0] for row in rows], dtype=np.int64))
 
-    def matched_term_counts(self, terms: Sequence[str], row_ids: Sequence[int]) -> dict[int, int]:
-        """How many of ``terms`` each of ``row_ids`` holds, as the lexical index reads them (stemmed, folded).
-
-        One FTS5 match per term over these rows only: cheap for a query's candidates.
-        """
-        counts = dict.fromkeys((int(i) for i in row_ids), 0)
-        for part in _parts(sorted(counts)):
-            marks = ",".join("?" * len(part))
-            for term in dict.fromkeys(terms):
-                for (row_id,) in self._query(f"SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? "
-                                             f"AND rowid IN ({marks})", [_quoted(term), *part]):
-                    counts[row_id] += 1
-        return counts
+    def known_terms(self, terms: Sequence[str]) -> list[str]:
+        """Those of ``terms`` some document holds, as the lexical index reads them (stemmed, folded)."""
+        generation = self.meta("generation", "0")
+        return [term for term in terms if self._document_frequency(term, generation)]
 
     def _weighing(self, terms: Sequence[str]) -> list[str]:
         """``terms`` less those in half the documents or more, unless that would leave none.
