@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from simsearch import Client, Index, load_encoder
+from simsearch import Client, Document, Index, load_encoder
 from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError, InvalidArgumentError
 from simsearch.index.layout import writer_lock
 
@@ -372,3 +372,10 @@ def test_a_refused_add_tells_an_http_caller_the_body_field(server):
     status, answer = call(url, "POST", "/indexes/animals/documents",
                           {"documents": [{"id": "a1", "text": "again"}], "upsert": False})
     assert status == 400 and 'send "upsert": true' in answer["error"] and "upsert=True" not in answer["error"]
+
+
+def test_the_client_gets_a_document_without_the_servers_row_id(server):
+    url, _ = server
+    got = Client(url, KEY, "animals").get("a1")
+    assert got == Document("The cat sleeps on the warm windowsill.", "a1", {"category": "pets"})
+    assert not hasattr(got, "row_id")

@@ -689,3 +689,18 @@ def test_compare_shows_the_cross_encoder_score_beside_the_cosine(app_home, tiny_
     assert labels == ["cosine similarity", "cross-encoder score"]
     expected = load_reranker(cross_encoder).pair_scores(["The cat sleeps."], ["A kitten is napping."])[0]
     assert float(app.metric[1].value) == pytest.approx(float(expected), abs=1e-3)
+
+
+def test_a_k_over_the_pages_limit_in_the_link_is_said_not_silently_clamped(app_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "cats", "k": "500"})
+    app.run()
+    assert not app.exception
+    assert any("asked for 500 results" in i.value and "shows 100" in i.value for i in app.info)
+    assert app.number_input(key="k").value == 100
+
+
+def test_a_query_longer_than_the_model_reads_is_said_to_be_cut(app_home):
+    app = search(start(), "a very long query about cats " * 60)
+    assert any("longer than the model reads" in i.value for i in app.info)
+    assert not any("longer than the model reads" in i.value for i in search(start(), "cats").info)

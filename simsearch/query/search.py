@@ -38,7 +38,7 @@ import numpy as np
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.query.fusion import Fusion, fuse
 from simsearch.query.reranking import RERANK_DEPTH, Reranker, choose_reranker
-from simsearch.query.terms import lexical_terms
+from simsearch.query.terms import QueryWords, query_words
 from simsearch.store.filters import Filters
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters
     min_score = check_min_score(min_score)
     reranker = choose_reranker(rerank, target.default_reranker)
     depth = check_rerank_depth(rerank_depth, k) if reranker is not None else k
-    terms = [lexical_terms(query) for query in queries] if mode != "dense" else []
+    terms = [query_words(query) for query in queries] if mode != "dense" else []
     if mode == "lexical":
         check_lexical(queries, terms)
     encoding = time.perf_counter()
@@ -281,10 +281,10 @@ def check_mode(mode: str) -> SearchMode:
     return mode  # type: ignore[return-value]
 
 
-def check_lexical(queries: list[str], terms: list[list[str]]) -> None:
+def check_lexical(queries: list[str], terms: list[QueryWords]) -> None:
     """Refuse a lexical query with no words in it (only punctuation): nothing could match."""
     for query, words in zip(queries, terms):
-        if not words:
+        if not words.words:
             shown = query if len(query) <= 40 else query[:37] + "..."
             raise InvalidArgumentError(f"the query {shown!r} has no words to match lexically; "
                                        f"type some words, or {fix('mode', 'dense')}.")
@@ -378,13 +378,14 @@ def fetch_hits(store: Store, candidates: Candidates) -> list[list[Hit]]:
     return results
 
 
-def lexical_candidates(store: Store, terms: list[list[str]], k: int, filters: Filters | None = None) -> Candidates:
-    """The ``k`` best rows by BM25 per query's terms (none for a query without terms)."""
-    found = [store.lexical_candidates(words, k, filters) for words in terms]
+def lexical_candidates(store: Store, terms: list[QueryWords], k: int, filters: Filters | None = None) -> Candidates:
+    """The ``k`` best rows by BM25 over each query's words among those holding an informative one
+    (none for a query without words)."""
+    found = [store.lexical_candidates(words.words, k, filters, words.informative) for words in terms]
     return _padded([scores for scores, _ in found], [row_ids for _, row_ids in found])
 
 
-def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: list[list[str]], k: int,
+def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: list[QueryWords], k: int,
                       filters: Filters | None, fusion: Fusion) -> Candidates:
     """Dense and lexical candidates, ``fusion.depth`` (at least k) of each, fused into one list per query.
 
@@ -398,7 +399,7 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):
         lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
-        fused = fuse(lists, lexical_weighed(target.store, terms[row], fusion))
+        fused = fuse(lists, lexical_weighed(target.store, terms[row].informative, fusion))
         fused_rows.append(np.array([r for r, _ in fused], dtype=np.int64))
         fused_scores.append(np.array([score for _, score in fused], dtype=np.float32))
         if dense.spans is not None:  # a document keeps the window its dense candidate matched with

@@ -1,10 +1,13 @@
-"""The words of a query for the lexical index: letters and digits, lower-cased, English stop words left out.
+"""The words of a query for the lexical index: letters and digits, lower-cased; the English stop words among them.
 
 A stop word ("the", "an", "of") is in most texts, so on a large corpus BM25 gives it almost
 no weight; on a small one it still scores, and hybrid search put texts that shared only "an"
-with "an aeroplane departing" at ranks 3-9 of the demo. They are left out as Lucene's
-``EnglishAnalyzer`` does, with the same 33 words (its ``ENGLISH_STOP_WORDS_SET``). A query of
-stop words alone ("to be or not to be") keeps them, so it still matches something.
+with "an aeroplane departing" among the demo's first hits. So a text must hold an informative
+word of the query to be a lexical match at all; the stop words are Lucene's ``EnglishAnalyzer``
+list (its 33 ``ENGLISH_STOP_WORDS_SET``). A matching text is still scored on every word: dropping
+them from the score too cost 0.26 nDCG@10 on the STS-B dev paraphrase set, where "a man is" and
+"the man is" tell paraphrases apart (benchmarks/fusion_sweep.py --query-words). A query of stop
+words alone ("to be or not to be") keeps them as informative, so it still matches something.
 
 For a corpus in another language set ``SIMSEARCH_STOP_WORDS=none``: English stop words are
 words of their own there ("die", "an", "is"), and every word of the query is kept.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 
 from simsearch.errors import InvalidArgumentError
 
@@ -35,13 +39,26 @@ def stop_words() -> frozenset[str]:
     return _STOP_WORD_LISTS[setting]
 
 
-def lexical_terms(query: str) -> list[str]:
-    """The informative words of a query for the lexical index, lower-cased, each once, in order.
+@dataclass(frozen=True)
+class QueryWords:
+    """A query's words for the lexical index: ``words`` score a text, which must hold one of ``informative``."""
+
+    words: list[str]
+    informative: list[str]
+
+
+def query_words(query: str) -> QueryWords:
+    """The words of a query, lower-cased, each once, in order, and those of them that are not stop words.
 
     Punctuation (quotes, ``*``, ``-``, parentheses) is dropped and ``AND``/``OR``/``NEAR``
     are words like any other: the store quotes every term, so user text is never FTS5 syntax.
-    Stop words are left out unless the query holds nothing else.
     """
     words = list(dict.fromkeys(term.lower() for term in _TERM.findall(query)))
     dropped = stop_words()
-    return [word for word in words if word not in dropped] or words
+    return QueryWords(words, [word for word in words if word not in dropped] or words)
+
+
+def lexical_terms(query: str) -> list[str]:
+    """The informative words of a query (no stop words unless it holds nothing else): what a match must hold,
+    and what the UI shows in bold."""
+    return query_words(query).informative

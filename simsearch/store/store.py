@@ -358,19 +358,23 @@ class Store:
                            f"WHERE row_id IN (SELECT id FROM documents{where}) ORDER BY 1", [*args, *args])
         return np.array([row[0] for row in rows], dtype=np.int64)
 
-    def lexical_candidates(self, terms: Sequence[str], k: int,
-                           filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_candidates(self, terms: Sequence[str], k: int, filters: Filters | None = None,
+                           required: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows by BM25 for documents holding any of ``terms``: (scores, row ids), best first.
 
         Each term is quoted, so it is only ever a word to FTS5, never an operator, and the
         terms are OR-ed (FTS5's own default is AND). Scores are FTS5's ``bm25()`` negated:
-        0 or more, higher is better, comparable only within one query.
+        0 or more, higher is better, comparable only within one query. With ``required``, a
+        document must also hold one of those (a query's informative words, not its stop words).
         """
         if not terms:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         match = " OR ".join(_quoted(term) for term in self._weighing(terms))
         sql = "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?"
         args: list[Any] = [match]
+        if required and set(required) != set(terms):
+            sql += " AND rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
+            args.append(" OR ".join(_quoted(term) for term in required))
         if filters:
             where, filter_args = self._filter_where(filters)
             sql += f" AND rowid IN (SELECT id FROM documents{where})"
