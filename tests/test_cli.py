@@ -113,6 +113,22 @@ def test_queries_file_output_lines_align_with_input_lines(built_cli, tmp_path):
     assert plain.index("Heavy rain") < plain.index("line 2 is blank") < plain.index("Interest rates")
 
 
+def test_queries_from_a_csv_are_its_text_column_not_its_raw_lines(built_cli, tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_text('id,text\nq1,"Heavy rain flooded the mountain trail."\nq2,baking bread\n')
+    result = run("search", "zoo", "--queries", str(queries), "-k", "1", "--json", index_dir=built_cli)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["query"] for a in answers] == ["Heavy rain flooded the mountain trail.", "baking bread"]
+
+
+def test_queries_from_a_csv_without_a_query_or_text_column_are_refused(built_cli, tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_text("id,question\nq1,rain\n")
+    result = run("search", "zoo", "--queries", str(queries), index_dir=built_cli, check=False)
+    assert_one_line_error(result, "q.csv has no query or text column (columns: id, question)")
+    assert result.stdout == ""
+
+
 def test_queries_file_with_crlf_and_no_final_newline(built_cli, tmp_path):
     queries = tmp_path / "q.tsv"  # any name: the file is read as lines, not as a corpus
     queries.write_bytes(b"Heavy rain flooded the mountain trail.\r\nbaking bread")
