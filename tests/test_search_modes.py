@@ -293,3 +293,17 @@ def test_a_lexical_list_resting_on_one_word_of_three_counts_a_third_in_hybrid(ti
     assert plain["1"] - weighed["1"] == pytest.approx(2 / 3, abs=1e-5)  # a lone candidate's lexical share: 1 -> 1/3
     assert {id: score for id, score in weighed.items() if id != "1"} == pytest.approx(
         {id: score for id, score in plain.items() if id != "1"}, abs=1e-5)
+
+
+def test_a_lexical_match_must_hold_an_informative_word_but_scores_on_every_word(tmp_path):
+    store = Store(tmp_path / "store.sqlite")
+    store.begin()
+    store.insert([Document(text) for text in ("the cat naps", "the dog and the owl", "a cat", "rain", "snow",
+                                              "hail", "fog")])
+    store.commit()
+    scores, rows = store.lexical_candidates(["the", "cat"], 10, required=["cat"])
+    assert rows.tolist() == [1, 3]  # "the dog and the owl" holds only the stop word
+    every_scores, every_rows = store.lexical_candidates(["the", "cat"], 10)
+    assert 2 in every_rows.tolist()
+    assert scores.tolist() == pytest.approx([s for s, r in zip(every_scores.tolist(), every_rows.tolist()) if r != 2])
+    store.close()

@@ -372,14 +372,18 @@ class Store:
         match = " OR ".join(_quoted(term) for term in self._weighing(terms))
         sql = "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?"
         args: list[Any] = [match]
-        if required and set(required) != set(terms):
-            sql += " AND rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
-            args.append(" OR ".join(_quoted(term) for term in required))
         if filters:
             where, filter_args = self._filter_where(filters)
             sql += f" AND rowid IN (SELECT id FROM documents{where})"
             args += filter_args
-        rows = self._query(sql + " ORDER BY bm25(documents_fts) LIMIT ?", [*args, min(k, 2**62)])
+        if required and set(required) != set(terms):
+            # Filtered here rather than by a second MATCH in SQL: SQLite 3.40 ran that subquery per row
+            # (1.5-10 s a cisi query, against 6-70 ms this way).
+            holding = {row[0] for row in self._query("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?",
+                                                     (" OR ".join(_quoted(term) for term in required),))}
+            rows = [row for row in self._query(sql + " ORDER BY bm25(documents_fts)", args) if row[0] in holding][:k]
+        else:
+            rows = self._query(sql + " ORDER BY bm25(documents_fts) LIMIT ?", [*args, min(k, 2**62)])
         return (np.array([row[1] for row in rows], dtype=np.float32),
                 np.array([row[0] for row in rows], dtype=np.int64))
 
