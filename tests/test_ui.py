@@ -546,6 +546,19 @@ def test_build_progress_names_the_model_step_then_estimates_time_left():
     assert "step 2 of 2, encoded 40 of 100 texts" in text and "left" in text
 
 
+def test_build_progress_says_what_happens_once_every_text_is_encoded():
+    def script():
+        from simsearch_ui.components import BuildProgress
+
+        progress = BuildProgress("Building x")
+        progress.model_loaded()
+        progress.report(100, 100)
+
+    app = AppTest.from_function(script, default_timeout=60).run()
+    assert not app.exception
+    assert "encoded 100 texts; writing the index" in app.get("progress")[0].proto.text
+
+
 # --- range and not-equal filters --------------------------------------------------------------
 @pytest.fixture
 def dated_home(tiny_model, index_dir, animals, monkeypatch):
