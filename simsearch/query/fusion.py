@@ -38,7 +38,10 @@ class Fusion:
 
     ``coverage``: the lexical list's weight is multiplied by the share of the query's informative
     words that any text holds (``search.lexical_weighed``), so on a small corpus a list resting on
-    one word of three counts a third.
+    one word of three counts a third. On the held-out sets nearly every query word is in the corpus:
+    44.70 / 95.32 with it, 44.66 / 95.32 without (cisi / STS-B dev paraphrase; `python
+    benchmarks/fusion_sweep.py --sets cisi,stsb --query-words`). Scaling each text's BM25 by the share
+    it holds instead (Lucene's classic ``coord``) cost 0.9 on cisi, whose long queries no text covers.
     """
 
     method: FusionMethod = "zscore"
