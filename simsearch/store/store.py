@@ -15,8 +15,6 @@ numbered migrations below.
 
 from __future__ import annotations
 
-import json
-import math
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,16 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from simsearch.errors import (
-    CorruptIndexError,
-    FormatVersionError,
-    IndexFolderError,
-    InputError,
-    InvalidArgumentError,
-    fix,
-)
+from simsearch.errors import CorruptIndexError, FormatVersionError, IndexFolderError, InputError, InvalidArgumentError
 from simsearch.ingest.corpus import Document
 from simsearch.store.filters import BOUNDS, Condition, Filters, Values, filter_conditions
+from simsearch.store.metadata import bad_row_message, metadata_json, metadata_problem, stored_metadata
 
 # How the lexical index splits text into terms: Porter stemming over unicode61 with diacritics
 # folded. BM25 alone, nDCG@10 on cisi / STS-B dev paraphrase: unicode61 28.26 / 90.78 (ascii and
@@ -184,7 +176,7 @@ class Store:
         with self._writes():
             self._db.executemany(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                [(r.row_id, r.id, r.text, _metadata_json(r.metadata, r.id)) for r in rows],
+                [(r.row_id, r.id, r.text, metadata_json(r.metadata, r.id)) for r in rows],
             )
 
     def reserve_row_ids_below(self, next_row_id: int) -> None:
@@ -515,7 +507,7 @@ class Store:
         try:
             cursor = self._db.execute(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                (row_id, id, doc.text, _metadata_json(doc.metadata, id)),
+                (row_id, id, doc.text, metadata_json(doc.metadata, id)),
             )
         except sqlite3.IntegrityError:
             raise InputError(f"id {id!r} is already in the index; use a new id or delete the old one.") from None
@@ -575,7 +567,7 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 bad_rows = self.bad_metadata_rows() if "malformed JSON" in str(exc) else []
                 if bad_rows:  # one row's metadata, not the file: name it rather than ask for a rebuild
-                    raise CorruptIndexError(_bad_row_message(bad_rows)) from None
+                    raise CorruptIndexError(bad_row_message(bad_rows)) from None
                 raise self._damaged(exc) from None
 
     def bad_metadata_rows(self, batch_size: int = 10_000) -> list[tuple[int, str, str]]:
@@ -606,61 +598,7 @@ def _parts(ids: list[int], size: int = 500) -> Iterator[list[int]]:
 
 
 def _document(row: tuple) -> StoredDocument:
-    return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=_stored_metadata(row[0], row[1], row[3]))
-
-
-def _metadata_json(metadata: dict[str, Any], id: str | None) -> str:
-    """``metadata`` as the strict JSON SQLite reads: an infinity or NaN is refused, never written as ``Infinity``."""
-    try:
-        return json.dumps(metadata, allow_nan=False)
-    except ValueError:
-        raise InputError(f"metadata of document {id!r} holds an infinite or NaN number, which JSON cannot hold; "
-                         "give finite numbers, or None for a missing value.") from None
-
-
-def _stored_metadata(row_id: int, id: str, text: str) -> dict[str, Any]:
-    """A row's metadata, refused (naming the row) when it is not strict JSON: written by an older simsearch."""
-    problem = metadata_problem(text)
-    if problem:
-        raise CorruptIndexError(_bad_row_message([(row_id, id, problem)]))
-    return json.loads(text)
-
-
-def metadata_problem(text: str) -> str | None:
-    """Why a stored metadata text is not a strict JSON object with finite numbers, or None when it is."""
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not a JSON number")
-
-    try:
-        value = json.loads(text, parse_constant=refuse)
-    except (ValueError, RecursionError) as exc:
-        return f"not valid JSON ({exc})"
-    if not isinstance(value, dict):
-        return "not a JSON object"
-    if any(isinstance(number, float) and not math.isfinite(number) for number in _numbers(value)):
-        return "a number too large for a float"
-    return None
-
-
-def _numbers(value: Any) -> Iterator[Any]:
-    """Every scalar inside a JSON value, without recursion."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending += item.values()
-        elif isinstance(item, list):
-            pending += item
-        else:
-            yield item
-
-
-def _bad_row_message(rows: Sequence[tuple[int, str, str]]) -> str:
-    """One line naming the rows whose metadata is unusable and the fix: that row, not the whole index."""
-    shown = "; ".join(f"document {id!r} (row {row_id}): {problem}" for row_id, id, problem in rows[:5])
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return (f"stored metadata is unusable in {shown}{more}; delete those documents, or re-add them with finite "
-            f"numbers ({fix('upsert')}).")
+    return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=stored_metadata(row[0], row[1], row[3]))
 
 
 def _json_path(column: str) -> str:
