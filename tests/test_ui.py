@@ -467,6 +467,15 @@ def test_build_page_guesses_the_longest_string_column_as_texts_and_id_as_ids(app
     assert Index.open("notes", index_dir=app_home).get("1").text == "The cat naps in the sun."
 
 
+def test_build_page_without_a_text_like_column_asks_the_user_to_pick_one(app_home, tiny_model):
+    app = upload(start("build"), "numbers.csv", b"id,n\n1,5\n2,6\n")
+    assert app.selectbox(key="text-column").value is None
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    assert "pick the column holding them under Text column" in app.error[0].value
+    assert "numbers" not in list_indexes(app_home)
+
+
 def test_build_page_guesses_the_text_column_among_several(app_home):
     app = upload(start("build"), "pets.csv", PETS_CSV)
     assert app.selectbox(key="text-column").value == "body"
