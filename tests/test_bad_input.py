@@ -284,3 +284,12 @@ def test_cli_add_of_a_jsonl_row_with_infinity_is_one_line_and_the_index_keeps_wo
     assert "field 'v' of document 'd7'" in line and "finite number" in line
     index = Index.open("five", index_dir=animal_index)
     assert len(index) == 5 and index.get("d7") is None and index.check()["ok"]
+
+
+def test_adding_the_next_automatic_number_as_an_explicit_id_never_jams_numbering(tiny_model, tmp_path):
+    index = Index.build("numbered", ["first text", "second text", "third text"], encoder=load_encoder(tiny_model),
+                        index_dir=tmp_path)
+    assert index.add([{"id": "4", "text": "named four"}]) == ["4"]
+    assert index.add(["unnamed"]) == ["5"]  # row 4 would be numbered "4": skipped, and numbering goes on
+    assert index.add(["unnamed again"]) == ["6"]
+    assert index.get("4").text == "named four" and index.check()["ok"]

@@ -164,11 +164,13 @@ class Store:
         row_ids = []
         named = {doc.id for doc in documents if doc.id is not None}  # numbers a later document of the batch takes
         with self._writes():
+            following = self.next_row_id()
             for offset, doc in enumerate(documents):
                 row_id = None if first_row_id is None else first_row_id + offset
                 if row_id is None and doc.id is None:
-                    row_id = self._free_number(named)
+                    row_id = self._free_number(following, named)
                 row_ids.append(self._insert_one(doc, row_id))
+                following = row_ids[-1] + 1  # AUTOINCREMENT hands out the next id after the largest
         return row_ids
 
     def insert_rows(self, rows: Sequence[StoredDocument]) -> None:
@@ -491,13 +493,12 @@ class Store:
         row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")
         return (int(row[0][0]) if row else 0) + 1
 
-    def _free_number(self, named: set[str]) -> int:
-        """The next row id whose number no document holds (or ``named`` will hold) as its id.
+    def _free_number(self, number: int, named: set[str]) -> int:
+        """The first row id from ``number`` on whose number no document holds (or ``named`` will hold) as its id.
 
         A text without an id is numbered by its row id; a number a user gave as an explicit
         id is skipped, never reused, so automatic numbering cannot jam on it.
         """
-        number = self.next_row_id()
         while str(number) in named or self._query("SELECT 1 FROM documents WHERE ext_id = ?", (str(number),)):
             number += 1
         return number
