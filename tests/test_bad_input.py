@@ -289,7 +289,7 @@ def test_cli_add_of_a_jsonl_row_with_infinity_is_one_line_and_the_index_keeps_wo
 def test_adding_the_next_automatic_number_as_an_explicit_id_never_jams_numbering(tiny_model, tmp_path):
     index = Index.build("numbered", ["first text", "second text", "third text"], encoder=load_encoder(tiny_model),
                         index_dir=tmp_path)
-    assert index.add([{"id": "4", "text": "named four"}]) == ["4"]
-    assert index.add(["unnamed"]) == ["5"]  # row 4 would be numbered "4": skipped, and numbering goes on
-    assert index.add(["unnamed again"]) == ["6"]
-    assert index.get("4").text == "named four" and index.check()["ok"]
+    assert index.add([{"id": "5", "text": "named five"}]) == ["5"]  # stored as row 4
+    assert index.add(["unnamed"]) == ["6"]  # row 5 would be numbered "5", which is taken: skipped
+    assert index.add(["unnamed again"]) == ["7"]  # and numbering goes on
+    assert index.get("5").text == "named five" and index.get("6").text == "unnamed" and index.check()["ok"]
