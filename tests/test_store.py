@@ -162,10 +162,8 @@ def test_automatic_numbering_skips_a_number_taken_as_an_explicit_id(store):
 
 
 def test_automatic_numbering_skips_a_number_named_later_in_the_same_batch(store):
-    assert insert(store, [Document("numbered"), Document("named two", "2"), Document("numbered too")]) == [1, 2, 3]
-    assert [store.fetch([r])[r].id for r in (1, 2, 3)] == ["1", "2", "3"]
-    assert insert(store, [Document("first"), Document("named five", "5"), Document("second")]) == [4, 5, 6]
-    assert store.document("5").text == "named five" and store.document("6").text == "second"
+    assert insert(store, [Document("numbered"), Document("named one", "1"), Document("numbered too")]) == [2, 3, 4]
+    assert [store.fetch([r])[r].id for r in (2, 3, 4)] == ["2", "1", "4"]  # "1" was kept for the named text
 
 
 def test_iter_documents_batches_cover_all_rows_in_row_id_order(store):
