@@ -102,8 +102,8 @@ def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, hom
 
 
 def tokenizer_rows(name: str, data) -> list[dict]:
-    """BM25 alone under each FTS5 tokenizer, terms quoted and OR-ed as the store does."""
-    from simsearch.query.search import lexical_terms
+    """BM25 alone under each FTS5 tokenizer, every query word quoted and OR-ed as the store scores them."""
+    from simsearch.query.terms import query_words
     from simsearch.training.evaluate import ranking_metrics
 
     rows = []
@@ -115,7 +115,7 @@ def tokenizer_rows(name: str, data) -> list[dict]:
                        [(i, data.corpus[d]) for i, d in enumerate(doc_ids)])
         rankings = {}
         for q in (q for q in data.queries if q in data.qrels):
-            match = " OR ".join(f'"{t}"' for t in lexical_terms(data.queries[q]))
+            match = " OR ".join(f'"{t}"' for t in query_words(data.queries[q]).words)
             found = db.execute("SELECT rowid FROM f WHERE f MATCH ? ORDER BY bm25(f) LIMIT 101", (match,)).fetchall()
             rankings[q] = [doc_ids[r[0]] for r in found]
         rows.append({"set": name, "tokenizer": tokenizer, **pick(ranking_metrics(rankings, data.qrels, data.exclude))})

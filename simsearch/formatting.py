@@ -1,10 +1,15 @@
-"""Numbers for people: byte sizes and timestamps, written the same way by the CLI and the web UI."""
+"""Numbers for people: counts, byte sizes and timestamps, written the same way by the CLI and the web UI."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 _UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def count(number: int, noun: str) -> str:
+    """``1 text``, ``2 texts``, ``1,200 results``: a figure with its noun in the right number."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def human_bytes(size: float) -> str:

@@ -97,3 +97,13 @@ def test_no_module_over_300_lines_without_a_stated_reason():
                                "('Longer than 300 lines because ...')")
     no_longer_needed = sorted(set(OVERSIZE_TODAY) - set(oversize))
     assert no_longer_needed == [], "short now (or explaining themselves): remove these from OVERSIZE_TODAY"
+
+
+def test_query_stages_import_nothing_from_the_index_not_even_for_types():
+    upward = []
+    for path in sorted((PACKAGE / "query").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            upward += [f"{path.name}: {name}" for name in names if name.startswith("simsearch.index")]
+    assert upward == []

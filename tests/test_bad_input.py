@@ -252,3 +252,46 @@ def test_binary_pair_file_is_one_line(tmp_path):
     path.write_bytes(b"sentence1,sentence2,label\n" + bytes(range(128, 256)))
     with pytest.raises(InputError, match="line 2 is not valid UTF-8"):
         read_pairs(path)
+
+
+# --- numbers JSON cannot hold -----------------------------------------------------------------
+
+@pytest.mark.parametrize("value, shown", [(float("inf"), "inf"), (float("nan"), "nan"),
+                                          ({"a": [float("-inf")]}, "-inf")])
+def test_index_add_refuses_a_non_finite_metadata_number_naming_document_and_field(animal_index, value, shown):
+    index = Index.open("five", index_dir=animal_index)
+    with pytest.raises(InputError) as refused:
+        index.add([{"id": "d9", "text": "A new text.", "v": value}])
+    assert "'d9'" in str(refused.value) and "field 'v" in str(refused.value) and shown in str(refused.value)
+    assert len(index) == 5 and index.get("d9") is None
+
+
+def test_a_non_finite_number_in_an_unnumbered_record_names_its_row(animal_index):
+    with pytest.raises(InputError, match="field 'v' of row 2 is inf"):
+        Index.open("five", index_dir=animal_index).add(["fine", {"text": "bad", "v": float("inf")}])
+
+
+@pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN", "1e999"])
+def test_jsonl_with_a_non_finite_number_is_refused_naming_the_document(tmp_path, literal):
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"id": "ok", "text": "fine", "v": 1}\n{"id": "bad", "text": "poison", "v": ' + literal + "}\n")
+    with pytest.raises(InputError, match="rows.jsonl: metadata field 'v' of document 'bad'"):
+        read_corpus(path)
+
+
+def test_cli_add_of_a_jsonl_row_with_infinity_is_one_line_and_the_index_keeps_working(animal_index, tmp_path):
+    path = tmp_path / "more.jsonl"
+    path.write_text('{"id": "d7", "text": "Rain again.", "v": Infinity}\n')
+    line = one_error_line(cli("add", "five", "--input", str(path), index_dir=animal_index))
+    assert "field 'v' of document 'd7'" in line and "finite number" in line
+    index = Index.open("five", index_dir=animal_index)
+    assert len(index) == 5 and index.get("d7") is None and index.check()["ok"]
+
+
+def test_adding_the_next_automatic_number_as_an_explicit_id_never_jams_numbering(tiny_model, tmp_path):
+    index = Index.build("numbered", ["first text", "second text", "third text"], encoder=load_encoder(tiny_model),
+                        index_dir=tmp_path)
+    assert index.add([{"id": "5", "text": "named five"}]) == ["5"]  # stored as row 4
+    assert index.add(["unnamed"]) == ["6"]  # row 5 would be numbered "5", which is taken: skipped
+    assert index.add(["unnamed again"]) == ["7"]  # and numbering goes on
+    assert index.get("5").text == "named five" and index.get("6").text == "unnamed" and index.check()["ok"]

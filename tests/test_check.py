@@ -68,3 +68,13 @@ def test_hnsw_and_ivf_list_their_ids(tiny_model, index_dir, animals):
         report = index.check()
         assert report["ok"], report["problems"]
         assert report["vectors"] == 7 and report["vectors_without_text"] == 0
+
+
+def test_check_names_the_row_whose_metadata_an_older_simsearch_wrote_as_infinity(built, index_dir):
+    with sqlite3.connect(built.folder / "store.sqlite") as db:
+        db.execute("""UPDATE documents SET metadata = '{"v": Infinity}' WHERE ext_id = 'a3'""")
+    report = Index.open("animals", index_dir=index_dir).check()
+    assert not report["ok"] and report["bad_metadata"] == 1
+    assert "id 'a3', row 3: not valid JSON" in report["problems"][0] and "delete or re-add" in report["problems"][0]
+    done = cli_check(index_dir)
+    assert done.returncode == 1 and "`simsearch delete animals a3`" in done.stderr and "rebuild" not in done.stderr

@@ -73,6 +73,14 @@ def test_passages_map_back_to_the_text_and_fit_the_model(tiny):
         assert next_start < end  # consecutive windows share text
 
 
+def test_onnx_splits_long_texts_into_the_same_windows_as_torch(tiny, tiny_model):
+    onnx = load_encoder(tiny_model, backend="onnx")
+    chunking = resolve_chunking(tiny, Chunking(40, 8))
+    texts = [FILLER + " " + PLANTED, "short text", "Ünïcödé café — naïve résumé, " * 30]
+    assert split_texts(onnx, texts, chunking) == split_texts(tiny, texts, chunking)
+    assert [pieces.words for pieces in onnx.word_pieces(texts)] == [pieces.words for pieces in tiny.word_pieces(texts)]
+
+
 def test_default_window_is_the_model_limit_less_its_special_tokens(tiny, default_encoder):
     assert resolve_chunking(tiny, None) == Chunking(126, 15)
     assert resolve_chunking(default_encoder, None) == Chunking(254, 31)

@@ -54,6 +54,39 @@ def built_cli(csv_file, tiny_model, index_dir) -> Path:
     return index_dir
 
 
+@pytest.mark.parametrize(("name", "input", "fragments"), [
+    ("zoo", "animals.csv", ["index 'zoo' exists already", "--overwrite"]),
+    ("bad name!", "animals.csv", ["invalid index name 'bad name!'"]),
+    ("zoo", "missing.csv", ["index 'zoo' exists already"]),
+    ("fresh", "missing.csv", ["missing.csv", "does not exist"]),
+])
+def test_build_checks_name_existence_and_files_before_loading_a_model(built_cli, csv_file, name, input, fragments):
+    # a model folder that does not exist: any check made after loading it would report that instead
+    result = run("build", name, "--input", str(csv_file.parent / input), "--model", "/no/such/model",
+                 index_dir=built_cli, check=False)
+    assert_one_line_error(result, *fragments)
+
+
+def test_build_checks_the_kind_before_loading_a_model(csv_file, index_dir):
+    result = run("build", "fresh", "--input", str(csv_file), "--kind", "annoy", "--model", "/no/such/model",
+                 index_dir=index_dir, check=False)
+    assert_one_line_error(result, "unknown index kind 'annoy'")
+
+
+def test_index_build_over_an_existing_name_is_refused_before_the_default_model_loads(built_cli):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = ("import sys; from simsearch import Index\n"
+              "try:\n    Index.build('zoo', ['a text'], index_dir=sys.argv[1])\n"
+              "except Exception as error:\n    print(type(error).__name__, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, str(built_cli)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert done.stdout.split() == ["IndexExistsError", "False"], done.stderr  # no model was loaded
+
+
 def test_build_search_json_sorted_with_metadata(built_cli):
     result = run("search", "zoo", "The cat sleeps on the warm windowsill.", "-k", "3", "--json", index_dir=built_cli)
     line = json.loads(result.stdout)
@@ -78,6 +111,22 @@ def test_queries_file_output_lines_align_with_input_lines(built_cli, tmp_path):
     plain = run("search", "zoo", "--queries", str(queries), "-k", "1", index_dir=built_cli).stdout
     assert "(line 2 is blank: nothing to search for)" in plain
     assert plain.index("Heavy rain") < plain.index("line 2 is blank") < plain.index("Interest rates")
+
+
+def test_queries_from_a_csv_are_its_text_column_not_its_raw_lines(built_cli, tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_text('id,text\nq1,"Heavy rain flooded the mountain trail."\nq2,baking bread\n')
+    result = run("search", "zoo", "--queries", str(queries), "-k", "1", "--json", index_dir=built_cli)
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["query"] for a in answers] == ["Heavy rain flooded the mountain trail.", "baking bread"]
+
+
+def test_queries_from_a_csv_without_a_query_or_text_column_are_refused(built_cli, tmp_path):
+    queries = tmp_path / "q.csv"
+    queries.write_text("id,question\nq1,rain\n")
+    result = run("search", "zoo", "--queries", str(queries), index_dir=built_cli, check=False)
+    assert_one_line_error(result, "q.csv has no query or text column (columns: id, question)")
+    assert result.stdout == ""
 
 
 def test_queries_file_with_crlf_and_no_final_newline(built_cli, tmp_path):
@@ -154,6 +203,17 @@ def test_a_malformed_filter_is_one_line_naming_the_form(dated_cli, option, fragm
     extra = ["--filter", "year>=1990"] if option in ("year>=2000", "year<=a") else []
     result = run("search", "dated", "cats", "--filter", option, *extra, index_dir=dated_cli, check=False)
     assert_one_line_error(result, *fragments)
+
+
+@pytest.mark.parametrize(("option", "fragments"), [
+    ("year>>2000", ["cannot read the filter 'year>>2000'", "'>>' is no operator"]),
+    ("year=>2000", ["cannot read the filter 'year=>2000'", "'=>' is no operator"]),
+    ("year<2000x", ["'year' (holding numbers)", "lt '2000x'", "give a number"]),
+])
+def test_a_filter_that_used_to_match_nothing_silently_is_refused(dated_cli, option, fragments):
+    result = run("search", "dated", "cats", "--filter", option, index_dir=dated_cli, check=False)
+    assert_one_line_error(result, *fragments)
+    assert "no hits" not in result.stdout
 
 
 def test_search_min_score_drops_weaker_hits(dated_cli):
@@ -262,6 +322,27 @@ def test_add_upsert_replaces_and_get_prints_the_document(built_cli, tmp_path):
                                                                                  "  category: birds"]
     assert_one_line_error(run("get", "zoo", "nope", index_dir=built_cli, check=False), "'nope'")
     assert json.loads(run("info", "zoo", "--json", index_dir=built_cli).stdout)["count"] == 8
+
+
+def test_add_reads_the_text_and_id_columns_the_build_read(tmp_path, tiny_model, index_dir):
+    first, more = tmp_path / "first.csv", tmp_path / "more.csv"
+    first.write_text("key,body,score\np1,The cat naps in the sun.,5.0\np2,A puppy chews a shoe.,4.5\n")
+    more.write_text("key,body,score\np3,An owl hunts at night.,5.0\n")
+    run("build", "pets", "--input", str(first), "--text-column", "body", "--id-column", "key", "--model", tiny_model,
+        index_dir=index_dir)
+    run("add", "pets", "--input", str(more), index_dir=index_dir)  # no column flags: the build's are reused
+    index = Index.open("pets", index_dir=index_dir)
+    assert index.get("p3").text == "An owl hunts at night." and index.get("p3").metadata == {"score": 5.0}
+    assert (index.manifest.text_column, index.manifest.id_column) == ("body", "key")
+    rebuilt = index.rebuild()
+    assert (rebuilt.manifest.text_column, rebuilt.manifest.id_column) == ("body", "key")
+
+
+def test_add_upsert_reports_how_many_were_added_and_replaced(built_cli, tmp_path):
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text('{"id": "a1", "text": "Owls hunt at night."}\n{"id": "n1", "text": "Bats too."}\n')
+    result = run("add", "zoo", "--input", str(changed), "--upsert", index_dir=built_cli)
+    assert "'zoo': 1 added, 1 replaced (now 9 texts)" in result.stderr
 
 
 def test_rebuild_swaps_in_new_kind_with_same_results(built_cli):
@@ -475,3 +556,25 @@ def test_compact_folds_and_info_shows_the_segments(built_cli):
     assert (details["base_vectors"], details["delta_vectors"], details["dead_vectors"]) == (6, 0, 0)
     assert details["compacted_at"] is not None
     assert "nothing to compact" in run("compact", "zoo", index_dir=built_cli).stderr
+
+
+def test_version_flag_prints_the_version(index_dir):
+    from simsearch import __version__
+
+    assert run("--version", index_dir=index_dir).stdout == f"simsearch {__version__}\n"
+
+
+@pytest.mark.parametrize(("command", "usage"), [
+    (["get"], " get [OPTIONS] NAME ID"),
+    (["reranker", "--help"], " reranker [OPTIONS] NAME [FOLDER]"),
+    (["delete", "--help"], " delete [OPTIONS] NAME IDS..."),
+])
+def test_usage_lines_name_the_arguments_as_typed(index_dir, command, usage):
+    result = run(*command, index_dir=index_dir, check=False)
+    assert usage in result.output and "{" not in result.output.splitlines()[0]
+
+
+def test_counts_are_written_with_the_noun_in_the_right_number():
+    from simsearch.formatting import count
+
+    assert [count(1, "result"), count(0, "result"), count(1200, "text")] == ["1 result", "0 results", "1,200 texts"]

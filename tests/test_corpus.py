@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from simsearch.errors import InputError
-from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, read_corpus
+from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, guess_text_column, read_corpus
 
 ROWS = [
     {"id": "d1", "text": "The cat sleeps on the windowsill.", "category": "pets", "year": 2021},
@@ -327,3 +327,33 @@ def test_damaged_parquet_is_refused(tmp_path):
     path.write_bytes(b"PAR1 this is not really parquet")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         read_corpus(path)
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([{"id": "1", "body": "A long enough text."}], "body"),
+    ([{"ID": "a-long-identifier-0001", "note": "short"}], "note"),
+    ([{"key": "p1", "body": "The cat naps.", "kind": "cat"}], "body"),
+    ([{"year": "2001", "title": "Dune"}, {"year": "1999", "title": "Emma"}], "title"),
+    ([{"text": "x", "abstract": "a much longer text than the text column"}], "text"),
+    ([{"id": "1", "n": 5}], None),
+])
+def test_the_guessed_text_column_is_the_longest_strings_never_id(rows, expected):
+    assert guess_text_column(rows) == expected
+
+
+def test_a_csv_number_written_with_a_decimal_point_stays_a_float(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text("id,text,score,count\na,first,5.0,3\nb,second,4.0,4\n", encoding="utf-8")
+    documents = read_corpus(path).documents
+    assert [doc.metadata["score"] for doc in documents] == [5.0, 4.0]
+    assert all(type(doc.metadata["score"]) is float for doc in documents)  # 5.0 stays 5.0, not 5
+    assert all(type(doc.metadata["count"]) is int for doc in documents)
+
+
+def test_a_corpus_names_the_columns_it_read(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text("key,body\nk1,first\n", encoding="utf-8")
+    corpus = read_corpus(path, text_column="body", id_column="key")
+    assert (corpus.text_column, corpus.id_column) == ("body", "key")
+    numbered = read_corpus(path, text_column="body")
+    assert (numbered.text_column, numbered.id_column) == ("body", None)  # no "id" column: numbered

@@ -44,6 +44,14 @@ def test_demo_paraphrase_cluster_is_found_first(demo_index, query, expected):
     assert set(top) == expected
 
 
+def test_hybrid_on_the_demo_ranks_no_text_for_sharing_only_a_stop_word(demo_index):
+    hits = demo_index.search("an aeroplane departing", k=9)
+    only_an = [hit.text for hit in hits if "an" in hit.text.lower().split()
+               and not {"aeroplane", "departing"} & set(hit.text.lower().split())]
+    assert only_an == []
+    assert hits[0].metadata["category"] == "travel"
+
+
 def test_demo_queries_land_in_their_category(demo_index):
     queries = {"cooking": "how long to bake bread", "finance": "saving money for retirement",
                "music": "practising the piano every day", "sports": "the team won the final match"}

@@ -103,6 +103,23 @@ def test_backend_is_recorded_and_other_backends_can_search(tiny_model, index_dir
 
 
 @pytest.mark.slow
+def test_adding_to_an_onnx_built_index_never_imports_torch(tiny_model, index_dir, animals):
+    Index.build("pets", animals, encoder=load_encoder(tiny_model, backend="onnx"), index_dir=index_dir)
+    long_text = " ".join(f"Note {i} on the weather in the harbour town." for i in range(60))  # split into windows
+    script = (
+        "import json, sys; from simsearch import Index; "
+        f"index = Index.open('pets', index_dir={str(index_dir)!r}); "
+        f"index.add([{{'id': 'n1', 'text': 'A parrot repeats every word.'}}, {{'id': 'n2', 'text': {long_text!r}}}]); "
+        "print(json.dumps({'count': len(index), 'vectors': index.check()['vectors'], "
+        "'torch': 'torch' in sys.modules, 'st': 'sentence_transformers' in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["count"] == 10 and answer["vectors"] > 10  # the long text has windows
+    assert answer["torch"] is False and answer["st"] is False
+
+
+@pytest.mark.slow
 def test_index_built_with_onnx_is_searched_without_torch_in_a_new_process(tiny_model, index_dir, animals, tmp_path):
     Index.build("pets", animals, encoder=load_encoder(tiny_model, backend="onnx"), index_dir=index_dir)
     script = (

@@ -15,6 +15,7 @@ from simsearch.errors import InputError
 from simsearch.training.evaluate import (
     average_precision,
     index_retrieval_metrics,
+    lexical_retrieval_metrics,
     pair_metrics,
     paraphrase_retrieval_set,
     ranking_metrics,
@@ -116,6 +117,31 @@ def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model,
     assert by_index == pytest.approx(by_model)
     assert by_model["recall@100"] == pytest.approx(100.0)  # 8 documents: everything is within 100
     assert 0 < by_model["ndcg@10"] <= 100
+
+
+def test_lexical_retrieval_without_a_model_scores_as_lexical_mode_on_an_index(beir_files, tiny_model, animals,
+                                                                             index_dir):
+    data = read_beir(*beir_files)
+    index = Index.build("animals", animals, encoder=load_encoder(tiny_model), kind="flat", index_dir=index_dir)
+    assert lexical_retrieval_metrics(data) == pytest.approx(index_retrieval_metrics(index, data, mode="lexical"))
+
+
+def test_cli_eval_retrieval_in_lexical_mode_loads_no_model(beir_files):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    corpus, queries, qrels = beir_files
+    script = ("import sys; from simsearch.cli import app\n"
+              "try:\n    app(sys.argv[1:], standalone_mode=False)\nfinally:\n"
+              "    print('torch' in sys.modules, 'onnxruntime' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, "eval", "retrieval", "--corpus", str(corpus), "--queries",
+                           str(queries), "--qrels", str(qrels), "--mode", "lexical", "--json"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    figures, loaded = done.stdout.splitlines()
+    assert json.loads(figures)["ndcg@10"] > 0 and loaded == "False False", done.stderr
 
 
 def test_index_without_the_qrels_ids_is_refused_not_scored_zero(beir_files, tiny_model, animals, index_dir):

@@ -162,6 +162,8 @@ def test_a_numeric_range_never_matches_text_values(tiny_model, index_dir, animal
     ({"year": {"gte": 2000, "lt": "2010"}}, ["mix numbers and strings"]),
     ({"year": {"ne": []}}, ["lists no values"]),
     ({"year": {"eq": {"x": 1}}}, ["cannot filter on value"]),
+    ({"year": {"gte": "2000"}}, ["'year' (holding numbers)", "give a number"]),
+    ({"year": 2**64}, ["past 64-bit integers"]),
 ])
 def test_bad_operators_are_refused_with_the_valid_ones(dated, filters, fragments):
     with pytest.raises(InvalidArgumentError) as refused:

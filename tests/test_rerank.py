@@ -146,10 +146,37 @@ def test_cli_refuses_a_bi_encoder_and_a_shallow_depth_in_one_line(zoo, cross_enc
     assert alone.exit_code == 1 and "needs a re-ranker" in alone.stderr
 
 
-def test_an_index_default_reranker_applies_until_switched_off(zoo, cross_encoder, index_dir):
-    from simsearch.query.reranking import set_default_reranker
+def test_an_open_server_picks_up_the_default_reranker_set_by_another_process(zoo, cross_encoder, index_dir):
+    import os
+    import subprocess
+    import sys
 
-    set_default_reranker(zoo, cross_encoder)
+    from simsearch.serving.server import OpenIndexes
+    from tests.conftest import REPO
+
+    served = OpenIndexes(index_dir)
+    assert served.get("zoo").manifest.reranker is None
+    assert all(hit.first_score is None for hit in served.get("zoo").search("cats", k=3))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "simsearch", "reranker", "zoo", cross_encoder, "--index-dir",
+                           str(index_dir)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert zoo.is_stale()  # the update time moved, so every open index knows to reopen
+    assert served.get("zoo").manifest.reranker == str(check_cross_encoder(cross_encoder))
+    assert all(hit.first_score is not None for hit in served.get("zoo").search("cats", k=3))
+    served.close()
+
+
+def test_setting_the_reranker_keeps_the_count_another_process_added(zoo, cross_encoder, index_dir):
+    other = Index.open("zoo", index_dir=index_dir)
+    other.add([{"id": "n1", "text": "A parrot repeats every word."}])
+    zoo.set_reranker(cross_encoder)
+    reopened = Index.open("zoo", index_dir=index_dir)
+    assert reopened.manifest.count == len(reopened) == 9 and reopened.manifest.reranker is not None
+
+
+def test_an_index_default_reranker_applies_until_switched_off(zoo, cross_encoder, index_dir):
+    zoo.set_reranker(cross_encoder)
     reopened = Index.open("zoo", index_dir=index_dir)
     assert reopened.manifest.reranker == str(check_cross_encoder(cross_encoder))
     assert all(hit.first_score is not None for hit in reopened.search("cats", k=3))

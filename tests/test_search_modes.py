@@ -18,7 +18,8 @@ from simsearch.query.fusion import (
     reciprocal_rank_fusion,
     standardised_score_fusion,
 )
-from simsearch.query.search import MODES, lexical_terms
+from simsearch.query.search import MODES
+from simsearch.query.terms import lexical_terms
 from simsearch.store.store import SCHEMA_VERSION, Store
 
 
@@ -65,7 +66,7 @@ def test_terms_in_half_the_documents_or_more_are_left_out_of_the_match_with_the_
 def test_fts5_operators_in_a_query_are_plain_words(zoo):
     for query in ['"cat', "cat*", "-cat", "cat NEAR dog", "cat AND", "OR cat", "(cat", "cat)", 'NEAR("cat")']:
         assert "a1" in ids(zoo.search(query, k=5, mode="lexical")), query
-    assert lexical_terms('x AND y OR NEAR(z) "q" -w*') == ["x", "and", "y", "or", "near", "z", "q", "w"]
+    assert lexical_terms('x AND y OR NEAR(z) "q" -w*') == ["x", "y", "near", "z", "q", "w"]  # and, or: stop words
 
 
 def test_a_query_of_only_operators_is_one_clear_error_in_lexical_mode(zoo):
@@ -236,3 +237,74 @@ def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(t
     assert {row["system"] for row in report["latency"]} == systems | {"re-rank stage alone (50 candidates)"}
     assert all(row["p99_ms"] >= row["p50_ms"] > 0 for row in report["latency"])
     assert "| simsearch hybrid |" in done.stdout
+
+
+# --- query words: stop words and coverage -------------------------------------------------------
+
+def test_lexical_terms_leave_english_stop_words_out():
+    assert lexical_terms("An aeroplane departing for the coast") == ["aeroplane", "departing", "coast"]
+
+
+def test_a_query_of_stop_words_alone_keeps_them():
+    assert lexical_terms("To be or not to be") == ["to", "be", "or", "not"]
+
+
+def test_stop_words_can_be_switched_off_for_other_languages(monkeypatch):
+    monkeypatch.setenv("SIMSEARCH_STOP_WORDS", "none")
+    assert lexical_terms("Die Katze an der Tür") == ["die", "katze", "an", "der", "tür"]
+    monkeypatch.setenv("SIMSEARCH_STOP_WORDS", "german")
+    with pytest.raises(InvalidArgumentError, match="SIMSEARCH_STOP_WORDS='german'.*english or none"):
+        lexical_terms("Die Katze")
+
+
+def test_a_text_sharing_only_a_stop_word_is_no_lexical_match(zoo):
+    assert "a1" in ids(zoo.search("the", k=8, mode="lexical"))  # a stop word alone is still searched
+    assert zoo.search("the zeppelin", k=8, mode="lexical") == []  # "the" dropped: nothing holds "zeppelin"
+
+
+def test_known_terms_are_those_some_text_holds_as_the_lexical_index_reads_them(tmp_path):
+    store = Store(tmp_path / "store.sqlite")
+    store.begin()
+    store.insert([Document("Cats sleep on warm stones."), Document("Dogs bark.")])
+    store.commit()
+    assert store.known_terms(["cat", "sleeping", "zeppelin", "barks"]) == ["cat", "sleeping", "barks"]  # stemmed
+    store.close()
+
+
+def test_hybrid_weighs_the_lexical_list_by_the_share_of_query_words_the_corpus_holds(tmp_path):
+    from simsearch.query.search import lexical_weighed
+
+    store = Store(tmp_path / "store.sqlite")
+    store.begin()
+    store.insert([Document("someone stirs noodles"), Document("a quiet evening")])
+    store.commit()
+    assert lexical_weighed(store, ["someone", "playing", "music"], Fusion()).lexical_weight == pytest.approx(1 / 3)
+    assert lexical_weighed(store, ["someone", "noodles"], Fusion(lexical_weight=2.0)).lexical_weight == 2.0
+    assert lexical_weighed(store, ["someone", "music"], Fusion(coverage=False)).lexical_weight == 1.0
+    store.close()
+
+
+def test_a_lexical_list_resting_on_one_word_of_three_counts_a_third_in_hybrid(tiny_model, index_dir):
+    texts = ["someone stirs noodles in water", "a violinist tunes her violin", "the band performs a song",
+             "a cook slices onions", "rain on the roof"]
+    index = Index.build("small", texts, encoder=load_encoder(tiny_model), index_dir=index_dir)
+    query = ["someone playing music"]  # only "someone" is in the corpus: the lexical list is text 1 alone
+    weighed = {hit.id: hit.score for hit in index.query(query, k=5, mode="hybrid").hits[0]}
+    plain = {hit.id: hit.score for hit in index.query(query, k=5, mode="hybrid", fusion=Fusion(coverage=False)).hits[0]}
+    assert plain["1"] - weighed["1"] == pytest.approx(2 / 3, abs=1e-5)  # a lone candidate's lexical share: 1 -> 1/3
+    assert {id: score for id, score in weighed.items() if id != "1"} == pytest.approx(
+        {id: score for id, score in plain.items() if id != "1"}, abs=1e-5)
+
+
+def test_a_lexical_match_must_hold_an_informative_word_but_scores_on_every_word(tmp_path):
+    store = Store(tmp_path / "store.sqlite")
+    store.begin()
+    store.insert([Document(text) for text in ("the cat naps", "the dog and the owl", "a cat", "rain", "snow",
+                                              "hail", "fog")])
+    store.commit()
+    scores, rows = store.lexical_candidates(["the", "cat"], 10, required=["cat"])
+    assert rows.tolist() == [1, 3]  # "the dog and the owl" holds only the stop word
+    every_scores, every_rows = store.lexical_candidates(["the", "cat"], 10)
+    assert 2 in every_rows.tolist()
+    assert scores.tolist() == pytest.approx([s for s, r in zip(every_scores.tolist(), every_rows.tolist()) if r != 2])
+    store.close()

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from simsearch import Client, Index, load_encoder
+from simsearch import Client, Document, Index, load_encoder
 from simsearch.errors import IndexBusyError, IndexNotFoundError, InputError, InvalidArgumentError
 from simsearch.index.layout import writer_lock
 from simsearch.serving.app import create_app
@@ -388,3 +388,41 @@ def test_sync_and_compact_routes(server, animals):
     flat = [{"id": doc["id"], "text": doc["text"], **doc.get("metadata", {})} for doc in documents[:-1]]
     assert str(client.sync(flat)) == "0 added, 0 changed, 1 removed, 7 unchanged"
     assert client.compact()["dropped"] == 1 and len(client) == 7
+
+
+@pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"Infinity", b"NaN"])
+def test_a_non_finite_metadata_number_is_a_400_and_filters_keep_working(server, number):
+    url, _ = server
+    raw = b'{"documents": [{"id": "x1", "text": "An odd one.", "metadata": {"v": ' + number + b'}}]}'
+    status, answer = call(url, "POST", "/indexes/animals/documents", raw=raw)
+    assert status == 400 and "field 'v' of document 'x1'" in answer["error"], answer
+    status, found = call(url, "POST", "/indexes/animals/search", {"query": "cat", "filters": {"category": "pets"}})
+    assert status == 200 and len(found["hits"]) == 2
+
+
+def test_the_client_refuses_an_infinite_metadata_number_before_sending_it(server):
+    url, _ = server
+    with pytest.raises(InputError, match="field 'v' of document 'x2' is inf"):
+        Client(url, KEY, "animals").add([{"id": "x2", "text": "Odd.", "v": float("inf")}])
+    assert call(url, "GET", "/indexes/animals")[1]["count"] == 8
+
+
+def test_an_unknown_index_is_a_404_whose_hint_speaks_http_not_python(server):
+    url, _ = server
+    status, answer = call(url, "POST", "/indexes/nothere/search", {"query": "cats"})
+    assert status == 404 and "GET /indexes" in answer["error"] and "simsearch build nothere" in answer["error"]
+    assert "Index.build" not in answer["error"] and "texts)" not in answer["error"]
+
+
+def test_a_refused_add_tells_an_http_caller_the_body_field(server):
+    url, _ = server
+    status, answer = call(url, "POST", "/indexes/animals/documents",
+                          {"documents": [{"id": "a1", "text": "again"}], "upsert": False})
+    assert status == 400 and 'send "upsert": true' in answer["error"] and "upsert=True" not in answer["error"]
+
+
+def test_the_client_gets_a_document_without_the_servers_row_id(server):
+    url, _ = server
+    got = Client(url, KEY, "animals").get("a1")
+    assert got == Document("The cat sleeps on the warm windowsill.", "a1", {"category": "pets"})
+    assert not hasattr(got, "row_id")

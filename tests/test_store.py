@@ -154,12 +154,16 @@ def test_rollback_discards_the_whole_transaction(store):
     assert store.row_ids_for(["k", "d1", "d2"]) == {"k": 1}
 
 
-def test_unnamed_text_whose_number_is_taken_as_an_id_is_refused(store):
+def test_automatic_numbering_skips_a_number_taken_as_an_explicit_id(store):
     insert(store, [Document("named two", "2")])
-    store.begin()
-    with pytest.raises(InputError, match="that id is taken"):
-        store.insert([Document("would be numbered 2")])
-    store.rollback()
+    assert insert(store, [Document("numbered")]) == [3]  # row 2 would be numbered "2": skipped
+    assert insert(store, [Document("numbered again")]) == [4]  # and every later add goes on numbering
+    assert store.row_ids_for(["2", "3", "4"]) == {"2": 1, "3": 3, "4": 4}
+
+
+def test_automatic_numbering_skips_a_number_named_later_in_the_same_batch(store):
+    assert insert(store, [Document("numbered"), Document("named one", "1"), Document("numbered too")]) == [2, 3, 4]
+    assert [store.fetch([r])[r].id for r in (2, 3, 4)] == ["2", "1", "4"]  # "1" was kept for the named text
 
 
 def test_iter_documents_batches_cover_all_rows_in_row_id_order(store):
@@ -388,3 +392,73 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     assert not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'extra'").fetchall()
     assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 2
     db.close()
+
+
+# --- metadata that JSON cannot hold ------------------------------------------------------
+
+def poison(store: Store, row_id: int, metadata_text: str) -> None:
+    """Write a metadata text as an older simsearch did (``Infinity``, ``NaN``), behind the store's back."""
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE documents SET metadata = ? WHERE id = ?", (metadata_text, row_id))
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), [1, {"deep": float("inf")}]])
+def test_store_refuses_to_write_a_non_finite_metadata_number(store, value):
+    store.begin()
+    with pytest.raises(InputError, match="'v1'.*infinite or NaN"):
+        store.insert([Document("text", "v1", {"v": value})])
+    store.rollback()
+    assert store.count() == 0
+
+
+def test_a_filtered_search_over_a_row_written_with_infinity_names_that_row_not_a_rebuild(shelf):
+    poison(shelf, 3, '{"flag": Infinity, "kind": "b"}')
+    with pytest.raises(CorruptIndexError) as refused:
+        shelf.matching_row_ids({"kind": "a"})
+    message = str(refused.value)
+    assert "document 'one' (row 3)" in message and "delete" in message and "rebuild" not in message
+
+
+def test_fetching_a_row_written_with_nan_names_that_row(shelf):
+    poison(shelf, 2, '{"flag": NaN}')
+    with pytest.raises(CorruptIndexError, match=r"document 'f' \(row 2\): not valid JSON"):
+        shelf.fetch([2])
+    assert shelf.fetch([1])[1].metadata == {"flag": True, "kind": "a"}  # the other rows read as before
+
+
+def test_bad_metadata_rows_lists_every_unusable_row(shelf):
+    assert shelf.bad_metadata_rows() == []
+    poison(shelf, 1, '{"v": Infinity}')
+    poison(shelf, 4, '{"v": 1e999}')
+    poison(shelf, 5, '[1, 2]')
+    assert [(row_id, id) for row_id, id, _ in shelf.bad_metadata_rows()] == [(1, "t"), (4, "zero"), (5, "n")]
+
+
+# --- filters the store cannot answer ------------------------------------------------------
+
+@pytest.mark.parametrize("filters", [{"flag": 2**63}, {"flag": {"gte": -(2**63) - 1}}, {"flag": [1, 10**30]}])
+def test_filter_value_past_64_bit_integers_is_refused(shelf, filters):
+    with pytest.raises(InvalidArgumentError, match="past 64-bit integers"):
+        shelf.matching_row_ids(filters)
+
+
+def test_filter_value_at_the_64_bit_limit_is_answered(shelf):
+    assert matching_ids(shelf, {"flag": {"lt": 2**63 - 1}}) == ["one", "zero"]
+
+
+@pytest.mark.parametrize("filters", [{"flag": float("inf")}, {"flag": {"lt": float("nan")}}])
+def test_non_finite_filter_value_is_refused(shelf, filters):
+    with pytest.raises(InvalidArgumentError, match="not a finite number"):
+        shelf.matching_row_ids(filters)
+
+
+def test_text_bound_on_a_column_of_numbers_is_refused_naming_its_type(store):
+    insert(store, [Document(f"text {year}", metadata={"year": year}) for year in (1999, 2000, 2001)])
+    with pytest.raises(InvalidArgumentError, match=r"'year' \(holding numbers\) with gte '2000'; give a number"):
+        store.matching_row_ids({"year": {"gte": "2000"}})
+    assert len(store.matching_row_ids({"year": {"gte": 2000}})) == 2
+
+
+def test_number_bound_on_a_column_of_text_is_refused_naming_its_type(shelf):
+    with pytest.raises(InvalidArgumentError, match=r"'kind' \(holding text\) with lt 5; give text"):
+        shelf.matching_row_ids({"kind": {"lt": 5}})

@@ -472,6 +472,28 @@ def test_upload_cap_setting_must_be_a_positive_number(monkeypatch):
 PETS_CSV = b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n"
 
 
+def test_build_page_guesses_the_longest_string_column_as_texts_and_id_as_ids(app_home, tiny_model):
+    app = upload(start("build"), "notes.csv", b"id,body\n1,The cat naps in the sun.\n2,A puppy chews a shoe.\n")
+    assert app.selectbox(key="text-column").value == "body" and app.selectbox(key="id-column").value == "id"
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    assert Index.open("notes", index_dir=app_home).get("1").text == "The cat naps in the sun."
+
+
+def test_build_page_without_a_text_like_column_asks_the_user_to_pick_one(app_home, tiny_model):
+    app = upload(start("build"), "numbers.csv", b"id,n\n1,5\n2,6\n")
+    assert app.selectbox(key="text-column").value is None
+    app.selectbox(key="build-model").set_value(tiny_model).run()
+    button(app, "Build index").click().run()
+    assert "pick the column holding them under Text column" in app.error[0].value
+    assert "numbers" not in list_indexes(app_home)
+
+
+def test_build_page_guesses_the_text_column_among_several(app_home):
+    app = upload(start("build"), "pets.csv", PETS_CSV)
+    assert app.selectbox(key="text-column").value == "body"
+
+
 def test_building_over_an_existing_name_names_the_replace_checkbox(app_home, tiny_model):
     app = upload(start("build"), "zoo.csv", PETS_CSV)
     app.selectbox(key="text-column").set_value("body").run()
@@ -544,6 +566,19 @@ def test_build_progress_names_the_model_step_then_estimates_time_left():
     assert not app.exception
     text = app.get("progress")[0].proto.text
     assert "step 2 of 2, encoded 40 of 100 texts" in text and "left" in text
+
+
+def test_build_progress_says_what_happens_once_every_text_is_encoded():
+    def script():
+        from simsearch_ui.components import BuildProgress
+
+        progress = BuildProgress("Building x")
+        progress.model_loaded()
+        progress.report(100, 100)
+
+    app = AppTest.from_function(script, default_timeout=60).run()
+    assert not app.exception
+    assert "encoded 100 texts; writing the index" in app.get("progress")[0].proto.text
 
 
 # --- range and not-equal filters --------------------------------------------------------------
@@ -648,9 +683,9 @@ def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_fol
 # --- re-ranking ------------------------------------------------------------------------------------
 
 def test_search_offers_rerank_for_an_index_default_and_ranks_by_the_cross_encoder(app_home, cross_encoder):
-    from simsearch.query.reranking import load_reranker, set_default_reranker
+    from simsearch.query.reranking import load_reranker
 
-    set_default_reranker(Index.open("zoo", index_dir=app_home), cross_encoder)
+    Index.open("zoo", index_dir=app_home).set_reranker(cross_encoder)
     app = search(start(), "a pet in the park")
     assert app.toggle(key="rerank-zoo").value is True
     scores = result_scores(app)
@@ -675,9 +710,9 @@ def test_search_reranks_with_a_typed_folder_and_refuses_a_bi_encoder(app_home, c
 
 
 def test_compare_shows_the_cross_encoder_score_beside_the_cosine(app_home, tiny_model, cross_encoder):
-    from simsearch.query.reranking import load_reranker, set_default_reranker
+    from simsearch.query.reranking import load_reranker
 
-    recorded = set_default_reranker(Index.open("zoo", index_dir=app_home), cross_encoder)
+    recorded = Index.open("zoo", index_dir=app_home).set_reranker(cross_encoder)
     app = start("compare")
     app.selectbox[0].set_value(tiny_model).run()
     assert app.selectbox[1].options == ["none", recorded]  # an index's default re-ranker is offered
@@ -689,3 +724,18 @@ def test_compare_shows_the_cross_encoder_score_beside_the_cosine(app_home, tiny_
     assert labels == ["cosine similarity", "cross-encoder score"]
     expected = load_reranker(cross_encoder).pair_scores(["The cat sleeps."], ["A kitten is napping."])[0]
     assert float(app.metric[1].value) == pytest.approx(float(expected), abs=1e-3)
+
+
+def test_a_k_over_the_pages_limit_in_the_link_is_said_not_silently_clamped(app_home):
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.query_params.update({"q": "cats", "k": "500"})
+    app.run()
+    assert not app.exception
+    assert any("asked for 500 results" in i.value and "shows 100" in i.value for i in app.info)
+    assert app.number_input(key="k").value == 100
+
+
+def test_a_query_longer_than_the_model_reads_is_said_to_be_cut(app_home):
+    app = search(start(), "a very long query about cats " * 60)
+    assert any("longer than the model reads" in i.value for i in app.info)
+    assert not any("longer than the model reads" in i.value for i in search(start(), "cats").info)

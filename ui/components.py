@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Hit, SimsearchError
-from simsearch.query.search import lexical_terms
+from simsearch.formatting import count
+from simsearch.query.terms import lexical_terms
 from simsearch.tools.tokens import Token, TokenSimilarity
 
 if TYPE_CHECKING:
@@ -236,6 +237,10 @@ class BuildProgress:
         if 0 < done < total and now - self.started > 0.5:
             left = (now - self.started) / done * (total - done)
             estimate = f", about {left:.0f} s left" if left >= 1 else ", under a second left"
+        if done >= total:  # the index is written and the query model exported next: seconds with a full bar
+            self.bar.progress(1.0, text=f"{self.label}: encoded {count(total, 'text')}; writing the index and "
+                                        "preparing the model for queries…")
+            return
         self.bar.progress(0.02 + 0.98 * done / max(total, 1),
                           text=f"{self.label}: step 2 of 2, encoded {done:,} of {total:,} texts{estimate}")
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from simsearch.errors import SimsearchError
 
@@ -34,13 +34,49 @@ class _OneLineErrors(TyperGroup):
             raise typer.Exit(130) from None
 
 
+class _PlainUsage(TyperCommand):
+    """A command whose usage line names its arguments as users type them: ``simsearch get NAME ID``
+    (Typer writes required ones as ``{name} {id}``, which reads like a template to fill in)."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not isinstance(param, TyperArgument):
+                pieces.extend(param.get_usage_pieces(ctx))
+                continue
+            name = (param.metavar or param.name or "").upper()
+            pieces.append((name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+
+class _Commands(typer.Typer):
+    """The command group: every command gets the plain usage line unless it names its own class."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or _PlainUsage, **kwargs)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from simsearch.version import __version__
+
+        typer.echo(f"simsearch {__version__}")
+        raise typer.Exit()
+
+
 # Plain Click help, not Rich panels: Rich reads "[default: …]" in a help string as a markup tag
 # and deletes it (leaving "hub id ."), and its panel prints a type such as <bool> even for flags.
-app = typer.Typer(
+app = _Commands(
     cls=_OneLineErrors,
     help="Semantic sentence search: build FAISS indexes of your texts and query them by meaning.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None,
 )
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="Print the version and exit.")] = False) -> None:
+    """Semantic sentence search: build FAISS indexes of your texts and query them by meaning."""
 
 IndexDir = Annotated[
     Path | None, typer.Option("--index-dir", help="Folder of indexes.  [default: $SIMSEARCH_HOME or ./indexes]")
@@ -76,8 +112,8 @@ def rerank_choice(rerank: str | None) -> str | bool | None:
     return False if rerank == "none" else rerank
 
 
-eval_app = typer.Typer(help="Measure a model or an index: STS correlation and retrieval metrics.",
-                       no_args_is_help=True, rich_markup_mode=None)
+eval_app = _Commands(help="Measure a model or an index: STS correlation and retrieval metrics.",
+                     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(eval_app, name="eval")
 
 ChunkTokens = Annotated[int | None, typer.Option(
@@ -107,11 +143,6 @@ def print_metrics(name: str, count: int, metrics: dict[str, float], as_json: boo
 def say(message: str, quiet: bool) -> None:
     if not quiet:
         typer.echo(message, err=True)
-
-
-def count(number: int, noun: str) -> str:
-    """``1 text``, ``2 texts``: the figures the commands print, in plain English."""
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 class Stopwatch:

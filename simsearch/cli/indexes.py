@@ -22,14 +22,13 @@ from simsearch.cli.common import (
     Quiet,
     app,
     chunking_flags,
-    count,
     loading_model,
     say,
     timing,
 )
 from simsearch.cli.writes import compact_when_due
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
-from simsearch.formatting import human_bytes, readable_time
+from simsearch.formatting import count, human_bytes, readable_time
 
 Engine = Annotated[str, typer.Option(
     "--engine", help="Where encoding runs: local (this process) or ray (a Ray cluster; pip install 'simsearch[ray]').")]
@@ -59,11 +58,15 @@ def build(
 ) -> None:
     """Build a new index NAME from a file of texts (or a folder of such files)."""
     from simsearch import Index, load_encoder, read_corpus
+    from simsearch.index.building import check_new_index
     from simsearch.index.engines import build_engine
+    from simsearch.index.layout import index_home
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
-    corpus = read_corpus(input, text_column, id_column)
+    check_new_index(index_home(index_dir), name, overwrite, kind)  # name, existence, files and columns first:
+    corpus = read_corpus(input, text_column, id_column)           # the model takes seconds to load
+    chunking = chunking_flags(chunk_tokens, chunk_overlap)
     with build_engine(engine, ray_address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker) as chosen:
         with loading_model(model, quiet) as load:
             encoder = load_encoder(model, pooling, backend or "torch")
@@ -71,7 +74,7 @@ def build(
             index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size,
                                 params=None if shards is None else {"shards": shards},
                                 index_dir=index_dir, overwrite=overwrite, on_progress=on_progress, engine=chosen,
-                                chunking=chunking_flags(chunk_tokens, chunk_overlap))
+                                chunking=chunking)
     # blank texts skipped are reported by read_corpus's own warning line
     split = f" in {index.manifest.params['shards']} shards" if "shards" in index.manifest.params else ""
     say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}{split}, {timing(started, load)}",
@@ -109,8 +112,10 @@ def rebuild(
 def add(
     name: str,
     input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
-    text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
-    id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
+    text_column: Annotated[str | None, typer.Option(
+        help="Column holding the texts.  [default: the one NAME was built from, else text]")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        help="Column holding ids (optional; else numbered).  [default: the one NAME was built from, else id]")] = None,
     upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")]
     = False,
     batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False, backend: Backend = None,
@@ -119,13 +124,18 @@ def add(
     from simsearch import Index, read_corpus
     from simsearch.progress import progress_wanted, terminal_progress
 
-    corpus = read_corpus(input, text_column, id_column)
     index = Index.open(name, index_dir=index_dir, backend=backend)
+    recorded = index.manifest  # the columns the build read, unless the flags name others
+    corpus = read_corpus(input, text_column or recorded.text_column or "text", id_column or recorded.id_column or "id")
+    held = len(index.known_ids([doc.id for doc in corpus.documents if doc.id is not None])) if upsert else 0
     with loading_model(index.manifest.model["name"], quiet):
         index.encoder  # noqa: B018 - loaded here, under the "loading model" line, rather than inside add
     with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
         ids = index.add(corpus, upsert=upsert, batch_size=batch_size, on_progress=on_progress)
-    say(f"added {count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
+    if upsert:
+        say(f"{name!r}: {len(ids) - held} added, {held} replaced (now {count(len(index), 'text')})", quiet)
+    else:
+        say(f"added {count(len(ids), 'text')} to {name!r} (now {len(index)})", quiet)
     compact_when_due(index, quiet)
 
 
@@ -246,13 +256,20 @@ def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backen
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        typer.echo(f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({report['texts']} texts, "
-                   f"{report['vectors']} vectors, sample min cosine {report['sample_min_cosine']})")
+        typer.echo(f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({count(report['texts'], 'text')}, "
+                   f"{count(report['vectors'], 'vector')}, sample min cosine {report['sample_min_cosine']})")
         for problem in report["problems"]:
             typer.echo(f"  problem: {problem}")
-    if not report["ok"]:
+    if report["ok"]:
+        return
+    if report["problems"] == report["problems"][:1] and report["bad_metadata"]:  # a few rows, not the index
+        ids = " ".join(report["bad_metadata_ids"])
+        typer.echo(f"error: index {name!r} has documents whose metadata cannot be read; delete them with "
+                   f"`simsearch delete {name} {ids}`, or re-add them with `simsearch add {name} --input FILE "
+                   "--upsert`.", err=True)
+    else:
         typer.echo(f"error: index {name!r} is inconsistent; rebuild it with `simsearch rebuild {name}`.", err=True)
-        raise typer.Exit(1)
+    raise typer.Exit(1)
 
 
 

@@ -18,7 +18,8 @@ def search(
     query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
     k: Annotated[int, typer.Option("--top-k", "-k", help="Number of hits.")] = 10,
     queries: Annotated[Path | None, typer.Option(
-        "--queries", help="UTF-8 text file, one query a line; a blank line gets an error in its place.")] = None,
+        "--queries", help="UTF-8 text file, one query a line (a blank line gets an error in its place), or a .csv, "
+        ".jsonl or .parquet file with a query or text column.")] = None,
     as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None, mode: Mode = "hybrid",
     filter_: Annotated[list[str] | None, typer.Option(
         "--filter", help="Keep hits whose metadata match COLUMN OP VALUE, OP one of = != > >= < <= "
@@ -30,7 +31,8 @@ def search(
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
     from simsearch.query.reranking import choose_reranker
-    from simsearch.query.search import check_mode, check_rerank_depth, lexical_terms
+    from simsearch.query.search import check_mode, check_rerank_depth
+    from simsearch.query.terms import lexical_terms
     from simsearch.store.filters import filters_from_expressions
 
     if (query is None) == (queries is None):
@@ -82,7 +84,6 @@ def reranker(
 ) -> None:
     """Show, set or clear NAME's default re-ranker: searches re-rank with it unless given `--rerank none`."""
     from simsearch import Index
-    from simsearch.query.reranking import set_default_reranker
 
     if folder is not None and clear:
         raise InputError("give a FOLDER or --clear, not both.")
@@ -90,12 +91,32 @@ def reranker(
     if folder is None and not clear:
         typer.echo(index.manifest.reranker or f"index {name!r} has no default re-ranker")
         return
-    recorded = set_default_reranker(index, folder)
+    recorded = index.set_reranker(folder)
     typer.echo(f"index {name!r} now re-ranks with {recorded}" if recorded else
                f"index {name!r} no longer re-ranks by default")
 
 
 def _query_lines(path: Path) -> list[str]:
+    """The queries of a --queries file: a table's query (else text) column, or a text file's lines."""
+    if path.suffix.lower() in (".csv", ".jsonl", ".parquet") and path.is_file():
+        return _query_column(path)
+    return _text_lines(path)
+
+
+def _query_column(path: Path) -> list[str]:
+    """The query (else text) column of a table, one query a row; a table without either is refused."""
+    from simsearch.ingest.corpus import read_rows
+
+    rows = read_rows(path)
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    column = next((name for name in ("query", "text") if name in columns), None)
+    if column is None:
+        raise InputError(f"--queries file {path.name} has no query or text column (columns: {', '.join(columns)}); "
+                         "name the column of queries query or text, or give a .txt file, one query a line.")
+    return ["" if row.get(column) is None else str(row[column]) for row in rows]
+
+
+def _text_lines(path: Path) -> list[str]:
     """The lines of a --queries file, blank ones kept in place; the final newline ends a line, not a query."""
     try:
         data = path.read_bytes()

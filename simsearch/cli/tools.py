@@ -9,20 +9,9 @@ from typing import Annotated
 
 import typer
 
-from simsearch.cli.common import (
-    AsJson,
-    Backend,
-    BatchSize,
-    IndexDir,
-    Model,
-    Pooling,
-    Quiet,
-    app,
-    count,
-    loading_model,
-    say,
-)
+from simsearch.cli.common import AsJson, Backend, BatchSize, IndexDir, Model, Pooling, Quiet, app, loading_model, say
 from simsearch.errors import InvalidArgumentError
+from simsearch.formatting import count
 
 
 @app.command()

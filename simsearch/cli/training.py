@@ -150,7 +150,12 @@ def eval_retrieval(
 
     With --rerank the ranking is the re-ranked first --rerank-depth hits (50), so @100 figures see that many."""
     from simsearch.query.search import check_mode
-    from simsearch.training.evaluate import index_retrieval_metrics, mode_retrieval_metrics, read_beir
+    from simsearch.training.evaluate import (
+        index_retrieval_metrics,
+        lexical_retrieval_metrics,
+        mode_retrieval_metrics,
+        read_beir,
+    )
 
     if index is not None and (model is not None or pooling is not None):
         raise InputError("give --model or --index, not both: an index searches with its own model.")
@@ -166,6 +171,8 @@ def eval_retrieval(
         opened = Index.open(index, index_dir=index_dir, backend=backend)
         name, metrics = f"index {index}", index_retrieval_metrics(opened, data, batch_size, mode, rerank=reranker,
                                                                   rerank_depth=rerank_depth)
+    elif mode == "lexical" and reranker is None:  # BM25 reads words: no model to load, no corpus to encode
+        name, metrics = "BM25 (lexical mode, no model)", lexical_retrieval_metrics(data)
     else:
         from simsearch.encoders import load_encoder
 

@@ -44,6 +44,14 @@ class ModelInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class WordPieces:
+    """One text's word pieces: ``spans[i]`` is piece i's [start, end) in the text, ``words[i]`` its word's number."""
+
+    spans: list[tuple[int, int]]
+    words: list[int | None]
+
+
 class Encoder(ABC):
     """Encodes texts into unit vectors with one model; safe to call from several threads."""
 
@@ -65,6 +73,18 @@ class Encoder(ABC):
     @abstractmethod
     def model(self) -> SentenceTransformer:
         """The torch SentenceTransformer of these weights, for token-level views (simsearch.tools.tokens)."""
+
+    def word_pieces(self, texts: list[str]) -> list[WordPieces]:
+        """Each text's word pieces as the model reads them, special tokens left out and nothing truncated:
+        their character spans and word numbers (for splitting long texts, simsearch.ingest.chunking).
+
+        This default asks the torch model's fast tokenizer; a runtime with its own tokenizer overrides it.
+        """
+        tokenizer = self.model.tokenizer
+        with self.lock:
+            encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        return [WordPieces([tuple(span) for span in encoded["offset_mapping"][row]], encoded.word_ids(row))
+                for row in range(len(texts))]
 
     @property
     def dimension(self) -> int:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simsearch.encoders.base import Encoder, ModelInfo
+from simsearch.encoders.base import Encoder, ModelInfo, WordPieces
 from simsearch.encoders.models import PoolingMode, build_sentence_transformer
 from simsearch.encoders.onnx_export import FP32_FILE, INT8_FILE, TOKENIZER_FILE, find_or_export, read_meta
 from simsearch.errors import InvalidArgumentError, MissingDependencyError, fix
@@ -63,6 +63,24 @@ class OnnxEncoder(Encoder):
                 self._tokenizer.enable_truncation(self.info.max_seq_length)
         return [sum(e.attention_mask) for e in encoded]  # padding is not length
 
+    def word_pieces(self, texts: list[str]) -> list[WordPieces]:
+        """The pieces from this runtime's own tokenizer, so splitting a long text never imports torch.
+
+        Lower-casing by hand (``do_lower_case``) keeps offsets only while it keeps lengths; a
+        text whose lower case is longer or shorter ('İ') is asked of the model's own tokenizer.
+        """
+        prepared = self._prepared(texts)
+        if any(len(low) != len(text) for low, text in zip(prepared, texts)):
+            return super().word_pieces(texts)
+        with self.lock:  # padding and truncation are tokenizer state: off for this call, then back on
+            self._tokenizer.no_truncation()
+            self._tokenizer.no_padding()
+            try:
+                encoded = self._tokenizer.encode_batch(prepared, add_special_tokens=False)
+            finally:
+                limit_and_pad(self._tokenizer, self._meta)
+        return [WordPieces(list(e.offsets), list(e.word_ids)) for e in encoded]
+
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         with self.lock:  # a Tokenizer's padding/truncation state is shared; sessions are thread-safe
             encoded = self._tokenizer.encode_batch(self._prepared(texts))
@@ -101,9 +119,14 @@ def load_tokenizer(path: Path, meta: dict):
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
+    limit_and_pad(tokenizer, meta)
+    return tokenizer
+
+
+def limit_and_pad(tokenizer, meta: dict) -> None:
+    """Set a tokenizer up for a model call: cut at the model's limit, pad a batch to its longest text."""
     tokenizer.enable_truncation(int(meta["max_seq_length"]))
     tokenizer.enable_padding(pad_id=int(meta["pad_token_id"]), pad_token=meta["pad_token"])
-    return tokenizer
 
 
 def load_session(path: Path, threads: int | None = None):

@@ -52,6 +52,7 @@ class BuildOptions:
     on_progress: ProgressCallback | None = None  # on_progress(passages encoded, total)
     engine: BuildEngine | None = None  # None: LocalEngine
     chunking: Chunking | None = None
+    columns: tuple[str, str | None] | None = None  # the text and id columns read, recorded in the manifest
 
 
 def as_documents(records: Records) -> list[Document]:
@@ -105,14 +106,21 @@ def taken_row_ids(name: str, documents: list[Document], row_ids_for: Callable[[l
     return sorted(found.values())
 
 
-def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
-                overwrite: bool = False) -> Path:
-    """Build a new index ``name`` from ``documents``; returns the published build folder."""
+def check_new_index(home: Path, name: str, overwrite: bool = False, kind: IndexKind = "auto") -> None:
+    """Refuse a bad name, a name taken (unless ``overwrite``) or an unknown kind: the checks that cost
+    nothing, made before a model loads or a file is read, so a typo never waits for the model."""
     check_name(name)
     if exists(home, name) and not overwrite:
         raise IndexExistsError(
             f"index {name!r} exists already; {fix('rebuild', name)}, or {fix('overwrite')} to replace it."
         )
+    choose_kind(kind, 0)
+
+
+def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
+                overwrite: bool = False) -> Path:
+    """Build a new index ``name`` from ``documents``; returns the published build folder."""
+    check_new_index(home, name, overwrite, options.kind)
     choose_kind(options.kind, len(documents))
     chunking = resolve_chunking(encoder, options.chunking)
 
@@ -213,4 +221,8 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
         build_seconds=round(now - started, 3), simsearch_version=__version__, encoder_backend=encoder.backend,
         chunk_tokens=chunking.tokens, chunk_overlap=chunking.overlap, reranker=previous.reranker if previous else None,
     )
+    if previous is not None:
+        manifest.text_column, manifest.id_column = previous.text_column, previous.id_column
+    elif options.columns is not None:
+        manifest.text_column, manifest.id_column = options.columns
     write_manifest(folder, manifest)

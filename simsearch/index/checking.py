@@ -1,6 +1,7 @@
 """Is an index consistent? Texts and vectors compared from outside, as SQLite checks its own pages.
 
-Three tests, cheapest first: the counts agree; the id sets agree (every stored text
+Four tests, cheapest first: every stored metadata value is strict JSON with finite numbers
+(the rows that are not are named); the counts agree; the id sets agree (every stored text
 has a vector under its row id, every window of a long text one under its own id, and
 every vector a text); and a re-encoded sample of the texts and windows lies where the
 stored vectors say (only for kinds that keep the vectors: flat and hnsw). The report is
@@ -22,6 +23,7 @@ SAMPLE_SIZE = 32
 # The index's own encoder re-encoding its own texts gives cosine 1.0 up to float noise (torch, onnx);
 # onnx-int8 queries against fp32 vectors stay above ~0.98. Anything lower is a vector of another text.
 MIN_COSINE = 0.95
+_NAMED_ROWS = 20  # ids of unusable rows a report names (the count says how many there are)
 
 
 def check_consistency(name: str, store: Store, vectors: VectorIndex,
@@ -35,6 +37,12 @@ def check_consistency(name: str, store: Store, vectors: VectorIndex,
     if len(stored_ids) != count:
         problems.append(f"{count} vectors but {texts} texts" + (f" (+ {windows} windows)" if windows else ""))
     report: dict[str, Any] = {"name": name, "texts": texts, "vectors": count, "extra_windows": windows}
+    bad_metadata = store.bad_metadata_rows()
+    report.update(bad_metadata=len(bad_metadata), bad_metadata_ids=[id for _, id, _ in bad_metadata[:_NAMED_ROWS]])
+    if bad_metadata:
+        problems.append(f"{len(bad_metadata)} documents have unusable metadata ("
+                        + "; ".join(f"id {id!r}, row {row_id}: {problem}" for row_id, id, problem in bad_metadata[:5])
+                        + ("; ..." if len(bad_metadata) > 5 else "") + "); delete or re-add them")
     if vector_ids is not None:
         no_vector = np.setdiff1d(stored_ids, vector_ids)
         no_text = np.setdiff1d(vector_ids, stored_ids)
@@ -69,8 +77,8 @@ def _encoded_texts(store: Store, vector_ids: np.ndarray) -> list[str]:
     """The text each vector was made from: its document's text, or for a window that window's span of it."""
     windows = store.passages_of(vector_ids.tolist())
     rows = [windows.get(int(v), (int(v), -1, -1)) for v in vector_ids]
-    documents = store.fetch([row_id for row_id, _, _ in rows])
-    return [documents[row_id].text if start < 0 else documents[row_id].text[start:end] for row_id, start, end in rows]
+    texts = store.texts_of([row_id for row_id, _, _ in rows])
+    return [texts[row_id] if start < 0 else texts[row_id][start:end] for row_id, start, end in rows]
 
 
 def _some(ids: np.ndarray, limit: int = 5) -> str:

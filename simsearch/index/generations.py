@@ -313,23 +313,28 @@ def _damage(folder: Path, manifest: Manifest, position: WritePosition, exc: Exce
 
 
 @contextmanager
-def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -> Iterator[None]:
-    """Under the writer lock, a store transaction that changes no vectors (metadata only).
+def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -> Iterator[Manifest]:
+    """Under the writer lock, a change that moves no vectors (metadata, the default re-ranker): no new generation.
 
-    After the commit the manifest's update time moves on, so open UIs and servers (which
-    compare it, see ``layout.changed_since``) reopen the index and see the new metadata.
-    Raises IndexBusyError while another process writes, and StaleWriterError when the index
-    was rebuilt since ``folder`` was opened; when the block fails the store rolls back.
+    Yields ``manifest`` with the fields another process may have changed meanwhile read
+    again, for the block to change in memory; the block's store writes run in one
+    transaction. After the commit the manifest is written with a new update time, so open
+    UIs and servers (which compare it, see ``layout.changed_since``) reopen the index and
+    see the change. Raises IndexBusyError while another process writes, and StaleWriterError
+    when the index was rebuilt since ``folder`` was opened; when the block fails the store
+    rolls back and the manifest on disk stays as it was.
     """
     with writer_lock(home, manifest.name):
         if current_folder(home, manifest.name) != folder:
             raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
+        manifest.reranker = read_manifest(folder).reranker  # set meanwhile by another process (simsearch reranker)
         store.begin()
         try:
-            yield
+            yield manifest
             store.commit()
         except BaseException:
             store.rollback()
             raise
+        manifest.count = store.count()
         manifest.updated_at = time.time()
         write_manifest(folder, manifest)

@@ -22,11 +22,13 @@ from simsearch.index import building, compaction, generations, syncing
 from simsearch.index.building import BuildOptions, ProgressCallback, Records
 from simsearch.index.checking import check_consistency
 from simsearch.index.generations import Generation
-from simsearch.index.layout import changed_since, check_name, folder_size, index_home
+from simsearch.index.layout import changed_since, folder_size, index_home
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.index.syncing import SyncReport
+from simsearch.ingest.corpus import Corpus
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
+from simsearch.query.reranking import check_cross_encoder
 from simsearch.query.search import (
     DEFAULT_MODE,
     Filters,
@@ -88,9 +90,11 @@ class Index:
         from simsearch.encoders import load_encoder
 
         home = index_home(index_dir)
-        check_name(name)
+        building.check_new_index(home, name, overwrite, kind)  # before the model loads: a typo costs nothing
         encoder = encoder if encoder is not None else load_encoder()
-        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking)
+        columns = (records.text_column, records.id_column) if isinstance(records, Corpus) else None
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking,
+                               columns=columns)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
@@ -262,6 +266,18 @@ class Index:
             with generations.updating_store(self.home, self.folder, self.manifest, self._store):
                 self._store.replace_metadata_column(CLUSTER_COLUMN, labels)
         return clusters
+
+    def set_reranker(self, folder: str | Path | None) -> str | None:
+        """Record the cross-encoder every search re-ranks with unless told not to (None: stop re-ranking by default).
+
+        A re-ranker reads texts, not vectors, so nothing is re-encoded: only the manifest changes,
+        under the writer lock with a new update time, so open servers and UIs pick it up on their
+        next search. Returns the recorded folder (absolute), or None.
+        """
+        recorded = str(check_cross_encoder(folder)) if folder is not None else None
+        with generations.updating_store(self.home, self.folder, self.manifest, self._store) as manifest:
+            manifest.reranker = recorded
+        return recorded
 
     def is_stale(self) -> bool:
         """True when the index was rebuilt or its metadata rewritten since this object read it (adds, deletes and

@@ -19,7 +19,7 @@ from simsearch.errors import CorruptIndexError, FormatVersionError, ModelMismatc
 if TYPE_CHECKING:
     from simsearch.encoders import Backend, Encoder
 
-FORMAT_VERSION = 2  # 2: chunk_tokens and chunk_overlap (format 1 manifests read as not chunked)
+FORMAT_VERSION = 3  # 2: chunk_tokens and chunk_overlap (format 1 manifests read as not chunked); 3: the columns
 MANIFEST_FILE = "manifest.json"
 
 
@@ -43,6 +43,8 @@ class Manifest:
     simsearch_version: str = ""
     format_version: int = FORMAT_VERSION
     reranker: str | None = None  # a cross-encoder folder every search re-ranks with unless told not to
+    text_column: str | None = None  # the columns the build read (None: not recorded), for `add` to read the same
+    id_column: str | None = None
 
     @property
     def dimension(self) -> int:

@@ -8,8 +8,8 @@ of the original text (the passage) whose own tokenisation gives the same pieces,
 encoded as a text of its own, and ``simsearch check`` can re-encode it from the stored span.
 Texts that fit are left whole: one vector, as without chunking.
 
-Splitting uses the model's own tokenizer (its offsets and word ids), so the pieces are the
-ones the model reads. Only texts that are too long are tokenised with offsets; finding them
+Splitting uses the model's own tokenizer (its offsets and word ids, ``Encoder.word_pieces``),
+so the pieces are the ones the model reads. Only texts that are too long are tokenised with offsets; finding them
 uses the encoder's token counts, which every runtime has.
 """
 
@@ -112,18 +112,14 @@ def split_texts(encoder: Encoder, texts: Sequence[str], chunking: Chunking) -> P
 
 
 def passage_spans(encoder: Encoder, texts: list[str], tokens: int, overlap: int) -> list[list[tuple[int, int]]]:
-    """The character spans of each text's windows, in text order, from the model's own tokenizer."""
-    tokenizer = encoder.model.tokenizer  # a fast tokenizer: offsets and word ids
+    """The character spans of each text's windows, in text order, from the model's own tokenizer
+    (the runtime's: an ONNX encoder splits without torch)."""
     spans = []
     for start in range(0, len(texts), 256):
-        batch = texts[start : start + 256]
-        with encoder.lock:
-            encoded = tokenizer(batch, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-        for row in range(len(batch)):
-            words = encoded.word_ids(row)
+        for pieces in encoder.word_pieces(texts[start : start + 256]):
+            words = pieces.words
             starts = [i == 0 or words[i] != words[i - 1] for i in range(len(words))]
-            offsets = encoded["offset_mapping"][row]
-            spans.append([(offsets[first][0], offsets[last - 1][1])
+            spans.append([(pieces.spans[first][0], pieces.spans[last - 1][1])
                           for first, last in token_windows(starts, tokens, overlap)])
     return spans
 

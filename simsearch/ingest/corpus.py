@@ -35,10 +35,13 @@ class Document:
 
 @dataclass(frozen=True)
 class Corpus:
-    """The documents read from a file and how many rows were skipped as blank."""
+    """The documents read from a file, how many rows were skipped as blank, and the columns read:
+    an index records them, so ``add`` reads later files the same way."""
 
     documents: list[Document]
     skipped_blank: int = 0
+    text_column: str = "text"
+    id_column: str | None = None  # None: the texts were numbered
 
 
 def read_corpus(path: str | Path, text_column: str = "text", id_column: str | None = "id") -> Corpus:
@@ -105,6 +108,24 @@ def read_columns(path: str | Path) -> list[str]:
     return _columns_of(rows)
 
 
+def guess_text_column(rows: Sequence[dict[str, Any]], sample: int = 200) -> str | None:
+    """The column most likely to hold the texts: ``text`` when there is one, else the string column with
+    the longest values on the first ``sample`` rows. A column named ``id`` is never the guess, nor is one
+    whose values are mostly numbers; None when no column holds strings."""
+    columns = _columns_of(rows)
+    if "text" in columns:
+        return "text"
+    lengths: dict[str, float] = {}
+    for column in columns:
+        if column.strip().lower() == "id":
+            continue
+        values = [row.get(column) for row in rows[:sample]]
+        strings = [v for v in values if isinstance(v, str) and v.strip() and number_from_text(v) is None]
+        if 2 * len(strings) > len(values):
+            lengths[column] = sum(len(v) for v in strings) / len(strings)
+    return max(lengths, key=lengths.__getitem__) if lengths else None
+
+
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a .csv, .jsonl or .parquet file as dicts (CSV values stay strings), for other readers."""
     path = Path(path)
@@ -138,7 +159,7 @@ def documents_from_rows(
             f"{fix('id_column')}, or leave it out to number the texts."
         )
     documents, skipped = [], 0
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         text = _as_text(row.get(text_column))
         if not text.strip():
             skipped += 1
@@ -147,13 +168,14 @@ def documents_from_rows(
         metadata = {
             key: _json_safe(value) for key, value in row.items() if key not in (text_column, id_column)
         }
+        check_finite_metadata(metadata, f"document {doc_id!r}" if doc_id is not None else f"row {number}", source)
         documents.append(Document(text=text, id=doc_id, metadata=metadata))
     if not documents:
         raise InputError(f"{source}: all {skipped} texts are empty or whitespace; nothing to index.")
     if skipped:
         log.warning("skipped %d empty or whitespace-only texts in %s", skipped, source)
     check_unique_ids(documents, source)
-    return Corpus(documents, skipped)
+    return Corpus(documents, skipped, text_column, id_column if use_ids else None)
 
 
 def check_unique_ids(documents: Iterable[Document], source: str = "input") -> None:
@@ -245,7 +267,7 @@ def numbers_in_columns(rows: list[dict[str, Any]], keep_text: Sequence[str | Non
         if any(value is None and row[column].strip() for value, row in zip(parsed, rows)):
             continue  # a word among the numbers: the column stays text
         if any(value is not None for value in parsed):
-            whole = all(value is None or float(value).is_integer() for value in parsed)
+            whole = all(value is None or isinstance(value, int) for value in parsed)  # 5.0 stays a float
             numeric[column] = [None if value is None else int(value) if whole else float(value) for value in parsed]
     return [{**row, **{column: values[i] for column, values in numeric.items()}} for i, row in enumerate(rows)]
 
@@ -337,12 +359,44 @@ def _as_id(value: Any, source: str) -> str | None:
     return text
 
 
+def check_finite_metadata(metadata: dict[str, Any], document: str, source: str = "input") -> None:
+    """Refuse infinities and NaN anywhere in ``metadata``: JSON has no spelling for them.
+
+    Stored, they would be text SQLite's JSON functions call malformed, and every filtered
+    search of the index would fail; NaN is refused too rather than turned into null behind
+    the caller's back. ``document`` names the row in the message (``document 'a1'``, ``row 3``).
+    """
+    for field_name, value in metadata.items():
+        found = _first_non_finite(value)
+        if found is not None:
+            where, number = found
+            raise InputError(
+                f"{source}: metadata field {field_name + where!r} of {document} is {number!r}, which JSON cannot "
+                "hold; give a finite number, or None for a missing value."
+            )
+
+
+def _first_non_finite(value: Any) -> tuple[str, float] | None:
+    """``(path inside the value, number)`` of its first infinite or NaN float, or None (checked without recursion)."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    for _ in range(MAX_NESTING + 2):
+        level, pending = pending, []
+        for where, item in level:
+            if isinstance(item, float) and not math.isfinite(item):
+                return where, item
+            if isinstance(item, dict):
+                pending += [(f"{where}.{key}", child) for key, child in item.items()]
+            elif isinstance(item, (list, tuple)):
+                pending += [(f"{where}[{position}]", child) for position, child in enumerate(item)]
+        if not pending:
+            return None
+    return None
+
+
 def _json_safe(value: Any) -> Any:
     """Metadata goes to SQLite as JSON: reduce numpy and pandas scalars to plain values."""
     if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
     try:
         json.dumps(value)
     except TypeError:

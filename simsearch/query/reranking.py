@@ -50,7 +50,6 @@ from simsearch.errors import InvalidArgumentError, fix
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
-    from simsearch.index.index import Index
 
 log = logging.getLogger(__name__)
 
@@ -146,26 +145,6 @@ def _json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def set_default_reranker(index: Index, rerank: str | Path | None) -> str | None:
-    """Record in the index's manifest the cross-encoder its searches re-rank with (None: clear it).
-
-    A re-ranker reads texts, not vectors, so changing it needs no re-encoding: the manifest
-    is rewritten in place under the writer lock, and rebuilds and writes keep the field.
-    Returns the recorded folder.
-    """
-    from simsearch.errors import StaleWriterError
-    from simsearch.index.layout import current_folder, writer_lock
-    from simsearch.index.manifest import write_manifest
-
-    recorded = str(check_cross_encoder(rerank)) if rerank is not None else None
-    with writer_lock(index.home, index.name):
-        if current_folder(index.home, index.name) != index.folder:
-            raise StaleWriterError(f"index {index.name!r} was rebuilt since it was opened; open it again.")
-        index.manifest.reranker = recorded
-        write_manifest(index.folder, index.manifest)
-    return recorded
 
 
 # --- the ONNX runtime --------------------------------------------------------------------------

@@ -27,7 +27,6 @@ window, whose text becomes ``Hit.passage``) before anything else sees them.
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -39,6 +38,7 @@ import numpy as np
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.query.fusion import Fusion, fuse
 from simsearch.query.reranking import RERANK_DEPTH, Reranker, choose_reranker
+from simsearch.query.terms import QueryWords, query_words
 from simsearch.store.filters import Filters
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters
     min_score = check_min_score(min_score)
     reranker = choose_reranker(rerank, target.default_reranker)
     depth = check_rerank_depth(rerank_depth, k) if reranker is not None else k
-    terms = [lexical_terms(query) for query in queries] if mode != "dense" else []
+    terms = [query_words(query) for query in queries] if mode != "dense" else []
     if mode == "lexical":
         check_lexical(queries, terms)
     encoding = time.perf_counter()
@@ -281,22 +281,10 @@ def check_mode(mode: str) -> SearchMode:
     return mode  # type: ignore[return-value]
 
 
-_TERM = re.compile(r"[^\W_]+")  # runs of letters and digits: what FTS5's unicode61 tokenizer keeps
-
-
-def lexical_terms(query: str) -> list[str]:
-    """The words of a query for the lexical index, lower-cased, each once, in order.
-
-    Punctuation (quotes, ``*``, ``-``, parentheses) is dropped and ``AND``/``OR``/``NEAR``
-    are words like any other: the store quotes every term, so user text is never FTS5 syntax.
-    """
-    return list(dict.fromkeys(term.lower() for term in _TERM.findall(query)))
-
-
-def check_lexical(queries: list[str], terms: list[list[str]]) -> None:
+def check_lexical(queries: list[str], terms: list[QueryWords]) -> None:
     """Refuse a lexical query with no words in it (only punctuation): nothing could match."""
     for query, words in zip(queries, terms):
-        if not words:
+        if not words.words:
             shown = query if len(query) <= 40 else query[:37] + "..."
             raise InvalidArgumentError(f"the query {shown!r} has no words to match lexically; "
                                        f"type some words, or {fix('mode', 'dense')}.")
@@ -390,13 +378,14 @@ def fetch_hits(store: Store, candidates: Candidates) -> list[list[Hit]]:
     return results
 
 
-def lexical_candidates(store: Store, terms: list[list[str]], k: int, filters: Filters | None = None) -> Candidates:
-    """The ``k`` best rows by BM25 per query's terms (none for a query without terms)."""
-    found = [store.lexical_candidates(words, k, filters) for words in terms]
+def lexical_candidates(store: Store, terms: list[QueryWords], k: int, filters: Filters | None = None) -> Candidates:
+    """The ``k`` best rows by BM25 over each query's words among those holding an informative one
+    (none for a query without words)."""
+    found = [store.lexical_candidates(words.words, k, filters, words.informative) for words in terms]
     return _padded([scores for scores, _ in found], [row_ids for _, row_ids in found])
 
 
-def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: list[list[str]], k: int,
+def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: list[QueryWords], k: int,
                       filters: Filters | None, fusion: Fusion) -> Candidates:
     """Dense and lexical candidates, ``fusion.depth`` (at least k) of each, fused into one list per query.
 
@@ -410,13 +399,26 @@ def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: li
     fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):
         lists = [(c.row_ids[row][c.row_ids[row] >= 0], c.scores[row][c.row_ids[row] >= 0]) for c in (dense, lexical)]
-        fused = fuse(lists, fusion)
+        fused = fuse(lists, lexical_weighed(target.store, terms[row].informative, fusion))
         fused_rows.append(np.array([r for r, _ in fused], dtype=np.int64))
         fused_scores.append(np.array([score for _, score in fused], dtype=np.float32))
         if dense.spans is not None:  # a document keeps the window its dense candidate matched with
             matched = {int(r): tuple(span) for r, span in zip(dense.row_ids[row], dense.spans[row]) if r >= 0}
             fused_spans.append(np.array([matched.get(r, (-1, -1)) for r, _ in fused], dtype=np.int64).reshape(-1, 2))
     return _padded(fused_scores, fused_rows, fused_spans or None)
+
+
+def lexical_weighed(store: Store, words: list[str], fusion: Fusion) -> Fusion:
+    """``fusion`` with the lexical list weighed by the share of the query's words the corpus holds at all.
+
+    On a small corpus most words of a query may be in no text; the lexical list then rests on
+    the one or two that are, and (z-scored) would weigh as much as a list matching every word.
+    A query of three words, one of them in the corpus, lets the lexical list count a third.
+    """
+    if not fusion.coverage or not words:
+        return fusion
+    share = len(store.known_terms(words)) / len(words)
+    return replace(fusion, lexical_weight=fusion.lexical_weight * share)
 
 
 def _padded(scores: list[np.ndarray], row_ids: list[np.ndarray], spans: list[np.ndarray] | None = None) -> Candidates:

@@ -18,9 +18,9 @@ from typing import Any
 from simsearch import errors
 from simsearch.index.building import Records, as_documents
 from simsearch.index.syncing import SyncReport
+from simsearch.ingest.corpus import Document
 from simsearch.query.search import DEFAULT_MODE, Hit, SearchMode
 from simsearch.store.filters import Filters
-from simsearch.store.store import StoredDocument
 
 
 class Client:
@@ -71,13 +71,14 @@ class Client:
             raise errors.InvalidArgumentError("ids must be a list of ids, not one string; wrap a single id in a list.")
         return self._call("DELETE", self._path("documents"), {"ids": [str(i) for i in ids]})["deleted"]
 
-    def get(self, id: str) -> StoredDocument | None:
-        """The document with this id, or None. ``row_id`` is -1: the server does not expose row ids."""
+    def get(self, id: str) -> Document | None:
+        """The document with this id (``id``, ``text``, ``metadata``), or None; the server keeps its row ids to
+        itself, so a remote document has none."""
         try:
             found = self._call("GET", self._path("documents", urllib.parse.quote(str(id), safe="")))
         except UnknownDocument:
             return None
-        return StoredDocument(row_id=-1, id=found["id"], text=found["text"], metadata=found["metadata"])
+        return Document(text=found["text"], id=found["id"], metadata=found["metadata"])
 
     def info(self) -> dict[str, Any]:
         return self._call("GET", self._path())

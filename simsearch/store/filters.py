@@ -18,6 +18,7 @@ This module holds no SQL: ``Store.matching_row_ids`` turns the conditions into a
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ Bound = Literal["gt", "gte", "lt", "lte"]
 BOUNDS: dict[str, str] = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}  # operator -> SQL comparison
 OPERATORS = ("eq", "ne", *BOUNDS)
 _LISTS = (list, tuple, set, frozenset)
+_INT64 = (-(2**63), 2**63 - 1)
 _SYMBOLS = {"=": "eq", "==": "eq", "!=": "ne", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
 _EXPRESSION = re.compile(r"^\s*([^=!<>]*?)\s*(==|!=|>=|<=|=|>|<)\s*(.*?)\s*$", re.DOTALL)
 
@@ -80,6 +82,11 @@ def filters_from_expressions(expressions: Iterable[str]) -> dict[str, Any]:
                 f"cannot read the filter {expression!r}; write COLUMN OP VALUE with OP one of "
                 "= != > >= < <= (e.g. year>=2000)."
             )
+        if found.group(3)[:1] in ("=", "!", "<", ">"):
+            raise InvalidArgumentError(
+                f"cannot read the filter {expression!r}: {found.group(2) + found.group(3)[:1]!r} is no operator; "
+                "write COLUMN OP VALUE with OP one of = != > >= < <= (e.g. year>=2000)."
+            )
         column, operator, value = found.group(1), _SYMBOLS[found.group(2)], _typed(found.group(3))
         operators = filters.setdefault(column, {})
         if operator in BOUNDS and operator in operators:
@@ -120,6 +127,7 @@ def _condition(column: Any, wanted: Any) -> Condition:
             raise InvalidArgumentError(
                 f"cannot compare {column!r} with {operator} {bound!r}; give a number or a string."
             )
+        _check_number(column, bound)
     if len({isinstance(bound, str) for _, bound in bounds}) > 1:
         raise InvalidArgumentError(f"the bounds on {column!r} mix numbers and strings; give one kind.")
     return Condition(
@@ -128,6 +136,16 @@ def _condition(column: Any, wanted: Any) -> Condition:
         not_equal=_values(column, wanted["ne"]) if "ne" in wanted else None,
         bounds=bounds,  # type: ignore[arg-type]
     )
+
+
+def _check_number(column: str, value: Any) -> None:
+    """Refuse numbers SQLite cannot compare: integers past 64 bits (it cannot bind them), infinities and NaN
+    (metadata never holds them, so such a filter could only ever mean a mistake)."""
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        raise InvalidArgumentError(f"the filter value {value} on {column!r} is past 64-bit integers; "
+                                   f"give a whole number from {_INT64[0]} to {_INT64[1]}, or a decimal.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidArgumentError(f"the filter value {value} on {column!r} is not a finite number; give one.")
 
 
 def _values(column: str, wanted: Any) -> Values:
@@ -139,6 +157,7 @@ def _values(column: str, wanted: Any) -> Values:
             raise InvalidArgumentError(
                 f"cannot filter on value {value!r}; use strings, numbers, booleans or None."
             )
+        _check_number(column, value)
     return Values(
         values=tuple(v for v in accepted if v is not None and not isinstance(v, bool)),
         booleans=tuple(dict.fromkeys(v for v in accepted if isinstance(v, bool))),

@@ -15,7 +15,6 @@ numbered migrations below.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ import numpy as np
 from simsearch.errors import CorruptIndexError, FormatVersionError, IndexFolderError, InputError, InvalidArgumentError
 from simsearch.ingest.corpus import Document
 from simsearch.store.filters import BOUNDS, Condition, Filters, Values, filter_conditions
+from simsearch.store.metadata import bad_row_message, metadata_json, metadata_problem, stored_metadata
 
 # How the lexical index splits text into terms: Porter stemming over unicode61 with diacritics
 # folded. BM25 alone, nDCG@10 on cisi / STS-B dev paraphrase: unicode61 28.26 / 90.78 (ascii and
@@ -100,6 +100,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _SCALAR_TYPES = "('text', 'integer', 'real', 'true', 'false')"
+_KIND_NAMES = {"integer": "numbers", "real": "numbers", "text": "text", "true": "booleans", "false": "booleans",
+               "array": "lists", "object": "objects"}
 _FACET_SAMPLE_ROWS = 5_000  # rows read to find the low-cardinality columns before counting them in full
 _FREQUENCIES_KEPT = 50_000  # cached document frequencies per open store (a query term costs one FTS5 count)
 
@@ -192,10 +194,15 @@ class Store:
         row ids when copying a store (rebuild); otherwise SQLite assigns them.
         """
         row_ids = []
+        named = {doc.id for doc in documents if doc.id is not None}  # numbers a later document of the batch takes
         with self._writes():
+            following = self.next_row_id()
             for offset, doc in enumerate(documents):
                 row_id = None if first_row_id is None else first_row_id + offset
+                if row_id is None and doc.id is None:
+                    row_id = self._free_number(following, named)
                 row_ids.append(self._insert_one(doc, row_id))
+                following = row_ids[-1] + 1  # AUTOINCREMENT hands out the next id after the largest
         return row_ids
 
     def insert_rows(self, rows: Sequence[StoredDocument]) -> None:
@@ -203,7 +210,7 @@ class Store:
         with self._writes():
             self._db.executemany(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                [(r.row_id, r.id, r.text, json.dumps(r.metadata)) for r in rows],
+                [(r.row_id, r.id, r.text, metadata_json(r.metadata, r.id)) for r in rows],
             )
 
     def reserve_row_ids_below(self, next_row_id: int) -> None:
@@ -284,7 +291,8 @@ class Store:
     def update_metadata(self, changes: dict[int, dict[str, Any]]) -> None:
         """Replace the metadata of these rows (texts and vectors unchanged), in the caller's transaction."""
         self._write("UPDATE documents SET metadata = ? WHERE id = ?",
-                    [(json.dumps(metadata), int(row_id)) for row_id, metadata in changes.items()], many=True)
+                    [(metadata_json(metadata, str(row_id)), int(row_id)) for row_id, metadata in changes.items()],
+                    many=True)
 
     # --- reads ------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -394,6 +402,14 @@ class Store:
                 found[row[0]] = _document(row)
         return found
 
+    def texts_of(self, row_ids: Sequence[int]) -> dict[int, str]:
+        """Texts by row id, metadata left unread (``check`` reads texts of rows whose metadata may be unusable)."""
+        found: dict[int, str] = {}
+        for part in _parts(sorted({int(i) for i in row_ids if i >= 0})):
+            marks = ",".join("?" * len(part))
+            found.update(self._query(f"SELECT id, text FROM documents WHERE id IN ({marks})", part))
+        return found
+
     def row_ids_for(self, ids: Sequence[str]) -> dict[str, int]:
         """Map user ids to row ids; unknown ids are absent."""
         found: dict[str, int] = {}
@@ -434,13 +450,14 @@ class Store:
                            f"WHERE row_id IN (SELECT id FROM documents{where}) ORDER BY 1", [*args, *args])
         return np.array([row[0] for row in rows], dtype=np.int64)
 
-    def lexical_candidates(self, terms: Sequence[str], k: int,
-                           filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_candidates(self, terms: Sequence[str], k: int, filters: Filters | None = None,
+                           required: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows by BM25 for documents holding any of ``terms``: (scores, row ids), best first.
 
         Each term is quoted, so it is only ever a word to FTS5, never an operator, and the
         terms are OR-ed (FTS5's own default is AND). Scores are FTS5's ``bm25()`` negated:
-        0 or more, higher is better, comparable only within one query.
+        0 or more, higher is better, comparable only within one query. With ``required``, a
+        document must also hold one of those (a query's informative words, not its stop words).
         """
         if not terms:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
@@ -451,9 +468,21 @@ class Store:
             where, filter_args = self._filter_where(filters)
             sql += f" AND rowid IN (SELECT id FROM documents{where})"
             args += filter_args
-        rows = self._query(sql + " ORDER BY bm25(documents_fts) LIMIT ?", [*args, min(k, 2**62)])
+        if required and set(required) != set(terms):
+            # Filtered here rather than by a second MATCH in SQL: SQLite 3.40 ran that subquery per row
+            # (1.5-10 s a cisi query, against 6-70 ms this way).
+            holding = {row[0] for row in self._query("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?",
+                                                     (" OR ".join(_quoted(term) for term in required),))}
+            rows = [row for row in self._query(sql + " ORDER BY bm25(documents_fts)", args) if row[0] in holding][:k]
+        else:
+            rows = self._query(sql + " ORDER BY bm25(documents_fts) LIMIT ?", [*args, min(k, 2**62)])
         return (np.array([row[1] for row in rows], dtype=np.float32),
                 np.array([row[0] for row in rows], dtype=np.int64))
+
+    def known_terms(self, terms: Sequence[str]) -> list[str]:
+        """Those of ``terms`` some document holds, as the lexical index reads them (stemmed, folded)."""
+        generation = self.meta("generation", "0")
+        return [term for term in terms if self._document_frequency(term, generation)]
 
     def _weighing(self, terms: Sequence[str]) -> list[str]:
         """``terms`` less those in half the documents or more, unless that would leave none.
@@ -487,10 +516,31 @@ class Store:
                 raise InvalidArgumentError(
                     f"no document has a metadata column {condition.column!r}; filter on a column the index has."
                 )
+            if condition.bounds:
+                self._check_bound_type(condition, path)
             clause, clause_args = _condition_sql(condition, path)
             clauses.append(clause)
             args += clause_args
         return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), args  # no conditions: every document
+
+    def _check_bound_type(self, condition: Condition, path: str) -> None:
+        """Refuse a bound no value of the column can meet: a text bound on a column of numbers, or the reverse.
+
+        SQLite orders every number before every text, so such a bound would quietly match
+        nothing (``year<2000x``, ``{"year": {"gte": "2000"}}``); the caller meant the other kind.
+        """
+        numeric = not isinstance(condition.bounds[0][1], str)
+        wanted = "('integer', 'real')" if numeric else "('text')"
+        if self._query(f"SELECT 1 FROM documents WHERE json_type(metadata, ?) IN {wanted} LIMIT 1", (path,)):
+            return
+        found = [row[0] for row in self._query("SELECT DISTINCT json_type(metadata, ?) FROM documents "
+                                               "WHERE json_type(metadata, ?) != 'null'", (path, path))]
+        kinds = ", ".join(sorted({_KIND_NAMES.get(kind, kind) for kind in found})) or "only nulls"
+        operator, bound = condition.bounds[0]
+        raise InvalidArgumentError(
+            f"cannot compare metadata column {condition.column!r} (holding {kinds}) with {operator} {bound!r}; "
+            f"give {'text' if numeric else 'a number'} as the bound."
+        )
 
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Columns worth a drop-down: scalar values only, between 2 and ``max_values`` distinct ones.
@@ -541,24 +591,26 @@ class Store:
         row = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'documents'")
         return (int(row[0][0]) if row else 0) + 1
 
+    def _free_number(self, number: int, named: set[str]) -> int:
+        """The first row id from ``number`` on whose number no document holds (or ``named`` will hold) as its id.
+
+        A text without an id is numbered by its row id; a number a user gave as an explicit
+        id is skipped, never reused, so automatic numbering cannot jam on it.
+        """
+        while str(number) in named or self._query("SELECT 1 FROM documents WHERE ext_id = ?", (str(number),)):
+            number += 1
+        return number
+
     def _insert_one(self, doc: Document, row_id: int | None) -> int:
-        placeholder = doc.id if doc.id is not None else f"\x00pending-{row_id}"
+        id = doc.id if doc.id is not None else str(row_id)
         try:
             cursor = self._db.execute(
                 "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                (row_id, placeholder, doc.text, json.dumps(doc.metadata)),
+                (row_id, id, doc.text, metadata_json(doc.metadata, id)),
             )
         except sqlite3.IntegrityError:
-            raise InputError(f"id {doc.id!r} is already in the index; use a new id or delete the old one.") from None
-        row_id = int(cursor.lastrowid)
-        if doc.id is None:
-            try:
-                self._db.execute("UPDATE documents SET ext_id = ? WHERE id = ?", (str(row_id), row_id))
-            except sqlite3.IntegrityError:
-                raise InputError(
-                    f"cannot number a text {row_id}: that id is taken; give every text an explicit id."
-                ) from None
-        return row_id
+            raise InputError(f"id {id!r} is already in the index; use a new id or delete the old one.") from None
+        return int(cursor.lastrowid)
 
     def _migrate(self) -> None:
         """Run the pending migrations and record the new version, all in one transaction.
@@ -616,7 +668,25 @@ class Store:
             try:
                 return self._db.execute(sql, args).fetchall()
             except sqlite3.DatabaseError as exc:
+                bad_rows = self.bad_metadata_rows() if "malformed JSON" in str(exc) else []
+                if bad_rows:  # one row's metadata, not the file: name it rather than ask for a rebuild
+                    raise CorruptIndexError(bad_row_message(bad_rows)) from None
                 raise self._damaged(exc) from None
+
+    def bad_metadata_rows(self, batch_size: int = 10_000) -> list[tuple[int, str, str]]:
+        """``(row id, id, problem)`` of every row whose metadata is not a JSON object of finite numbers.
+
+        Such rows can only come from an older simsearch, which wrote ``Infinity`` and ``NaN``;
+        SQLite's JSON functions call them malformed, so every filtered search would fail.
+        """
+        found, last = [], -1
+        while True:
+            rows = self._query("SELECT id, ext_id, metadata FROM documents WHERE id > ? ORDER BY id LIMIT ?",
+                               (last, batch_size))
+            if not rows:
+                return found
+            found += [(row_id, id, problem) for row_id, id, text in rows if (problem := metadata_problem(text))]
+            last = rows[-1][0]
 
 
 def _quoted(term: str) -> str:
@@ -631,7 +701,7 @@ def _parts(ids: list[int], size: int = 500) -> Iterator[list[int]]:
 
 
 def _document(row: tuple) -> StoredDocument:
-    return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=json.loads(row[3]))
+    return StoredDocument(row_id=row[0], id=row[1], text=row[2], metadata=stored_metadata(row[0], row[1], row[3]))
 
 
 def _json_path(column: str) -> str:

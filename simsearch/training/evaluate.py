@@ -147,6 +147,29 @@ def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
 
 
+def lexical_retrieval_metrics(data: RetrievalSet) -> dict[str, float]:
+    """The same figures for BM25 alone, as lexical mode searches an index, with no model: the corpus goes
+    into a temporary store for its FTS5 index, and nothing is encoded."""
+    from simsearch.ingest.corpus import Document
+    from simsearch.query.search import fetch_hits, lexical_candidates
+    from simsearch.query.terms import query_words
+    from simsearch.store.store import Store
+
+    query_ids = [q for q in data.queries if q in data.qrels]
+    with tempfile.TemporaryDirectory(prefix="simsearch-eval-") as home:
+        store = Store(Path(home) / "store.sqlite")
+        try:
+            store.begin()
+            store.insert([Document(text, doc_id) for doc_id, text in data.corpus.items()])
+            store.commit()
+            k = min(RETRIEVAL_DEPTH + 1, store.count())
+            rankings = {q: [hit.id for hit in fetch_hits(store, lexical_candidates(
+                store, [query_words(data.queries[q])], k))[0]] for q in query_ids}
+        finally:
+            store.close()
+    return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
+
+
 def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMode = "dense",
                            batch_size: int = 64, chunking: Chunking | None = None,
                            rerank: str | Path | Reranker | None = None, rerank_depth: int | None = None,

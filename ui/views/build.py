@@ -14,8 +14,8 @@ from simsearch import Index, drop_index, read_corpus
 from simsearch.backends import KINDS
 from simsearch.encoders import BACKENDS
 from simsearch.errors import IndexExistsError, InputError
-from simsearch.formatting import human_bytes
-from simsearch.ingest.corpus import SUPPORTED_EXTENSIONS, read_columns, read_rows
+from simsearch.formatting import count, human_bytes
+from simsearch.ingest.corpus import SUPPORTED_EXTENSIONS, guess_text_column, read_columns, read_rows
 from simsearch_ui import components, limits, state
 
 NUMBERED = "(number the texts)"
@@ -60,10 +60,11 @@ def new_index_section() -> tuple[str, str] | None:
                          f"{upload.name}` instead.")
     path = saved_upload(upload)
     columns = read_columns(path)
+    guess = guessed_text_column(path, columns)
     preview_rows(path)
     left, right = st.columns(2)
-    text_column = left.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
-                                   key="text-column")
+    text_column = left.selectbox("Text column", columns, index=columns.index(guess) if guess else None,
+                                 placeholder="Choose the column holding the texts", key="text-column")
     id_choices = [NUMBERED, *(c for c in columns if c != text_column)]
     id_column = right.selectbox("Id column", id_choices, index=id_choices.index("id") if "id" in id_choices else 0,
                                  key="id-column")
@@ -80,6 +81,8 @@ def new_index_section() -> tuple[str, str] | None:
     overwrite = left.checkbox(REPLACE, value=False, key="build-replace")
     if not st.button("Build index", type="primary", icon=":material/play_arrow:"):
         return None
+    if text_column is None:
+        raise InputError("no column looks like texts; pick the column holding them under Text column.")
     if not model:
         raise InputError("no model given; type a model folder or hub id in Model, or pick one from the list.")
     if name.strip() in state.index_names() and not overwrite:  # before any work, in the words of this page
@@ -93,17 +96,25 @@ def new_index_section() -> tuple[str, str] | None:
                             on_progress=progress.report, index_dir=state.home())
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     skipped = f" ({corpus.skipped_blank} blank rows skipped)" if corpus.skipped_blank else ""
-    return index.name, f"Built index **{index.name}**: {len(index):,} texts{skipped}, kind {index.manifest.kind}."
+    return index.name, (f"Built index **{index.name}**: {count(len(index), 'text')}{skipped}, "
+                        f"kind {index.manifest.kind}.")
 
 
-def preview_rows(path: Path, count: int = 5) -> None:
+def guessed_text_column(path: Path, columns: list[str]) -> str | None:
+    """The column to offer first as the texts: the longest strings, never ``id`` (``guess_text_column``)."""
+    if path.suffix.lower() == ".txt":
+        return columns[0]
+    return guess_text_column(read_rows(path))
+
+
+def preview_rows(path: Path, shown: int = 5) -> None:
     """The first rows of the upload as a table, so a wrong column or a mangled file shows before building."""
     if path.suffix.lower() == ".txt":
         with path.open(encoding="utf-8", errors="replace") as lines:
-            rows = [{"text": line.rstrip("\n")} for line, _ in zip(lines, range(count))]
+            rows = [{"text": line.rstrip("\n")} for line, _ in zip(lines, range(shown))]
     else:
-        rows = read_rows(path)[:count]
-    st.caption(f"First {len(rows)} rows of the file")
+        rows = read_rows(path)[:shown]
+    st.caption(f"First {count(len(rows), 'row')} of the file")
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True, key="upload-preview")
 
 
@@ -123,7 +134,7 @@ def existing_index_section() -> tuple[str | None, str] | None:
             with components.build_progress(f"Rebuilding {name}") as progress:
                 progress.model_loaded()  # the index's model is loaded with it
                 new = index.rebuild(kind=None if kind == kinds[0] else kind, on_progress=progress.report)
-            return name, f"Rebuilt index **{name}**: {len(new):,} texts, kind {new.manifest.kind}."
+            return name, f"Rebuilt index **{name}**: {count(len(new), 'text')}, kind {new.manifest.kind}."
     with right.container(border=True):
         st.markdown("**Drop**: delete the index and every file of it. This cannot be undone.")
         sure = st.checkbox(f"Yes, delete “{name}” for good", key=f"drop-confirm-{name}")

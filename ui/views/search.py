@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from simsearch import Hit
+from simsearch.formatting import count
 from simsearch.query.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
@@ -29,6 +30,8 @@ PAGE_SIZE = 20  # result cards per page: k=100 on one page was 14,000 px tall
 FEW_VALUES = 25  # the index's usual facets; a filter's help lists this many values' counts at most
 MANY_VALUES = 1_000  # a column with more distinct values gets no filter (free text, ids); a clustering has fewer
 QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
+MAX_K = 100  # results a page shows at most
+_K_ASKED = "k-asked"  # a k from the URL outside 1..MAX_K, kept to say what was shown instead
 _MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
               "hybrid: both lists, each list's scores standardised (z-scores) and summed, meaning weighted 1.5")
 _SIMILAR_TO = "similar_to"  # the hit "Find similar" started from, left out of its own results
@@ -69,6 +72,25 @@ def from_url(key: str, convert, default) -> None:
         st.session_state[key] = default
 
 
+def k_from_url(raw: str) -> int:
+    """A k from the URL, brought within 1..MAX_K; one outside is remembered so the page can say so."""
+    asked = int(raw)
+    k = min(MAX_K, max(1, asked))
+    if k != asked:
+        st.session_state[_K_ASKED] = asked
+    return k
+
+
+def limit_notices(index, query: str, mode: str, k: int) -> None:
+    """Say what the page changed: a k it brought within range, a query longer than the model reads."""
+    asked = st.session_state.pop(_K_ASKED, None)
+    if asked is not None:
+        st.info(f"The link asked for {asked} results; this page shows 1 to {MAX_K}, so it shows {k}.")
+    if mode != "lexical" and index.encoder.count_truncated([query]):
+        st.info(f"The query is longer than the model reads ({index.encoder.info.max_seq_length} word pieces); "
+                "only its beginning counts towards the dense ranking.")
+
+
 def to_url(values: dict) -> None:
     """Write ``{key: (value, default)}`` into the URL, leaving out what is at its default."""
     for key, (value, default) in values.items():
@@ -98,12 +120,13 @@ def render() -> None:
     st.caption(f"Index **{name}**: {len(index):,} texts · model `{index.manifest.model['name']}` · "
                f"kind {index.manifest.kind}")
     from_url(QUERY_KEY, str, "")
-    from_url(K_KEY, lambda raw: min(100, max(1, int(raw))), 10)
+    from_url(K_KEY, k_from_url, 10)
     from_url(MODE_KEY, lambda raw: raw if raw in MODES else DEFAULT_MODE, DEFAULT_MODE)
     query_column, k_column, mode_column = st.columns([5, 1, 2], vertical_alignment="bottom")
     query_column.text_input("Query", key=QUERY_KEY, on_change=typed_query, persist_state="session",
                             placeholder="Type a sentence and press Enter")
-    k = k_column.number_input("Results (k)", min_value=1, max_value=100, step=1, key=K_KEY, persist_state="session")
+    k = k_column.number_input("Results (k)", min_value=1, max_value=MAX_K, step=1, key=K_KEY,
+                              persist_state="session")
     mode = mode_column.segmented_control("Mode", MODES, key=MODE_KEY, help=_MODE_HELP,
                                          persist_state="session") or DEFAULT_MODE
     focus_query_box_once()
@@ -115,6 +138,7 @@ def render() -> None:
     query = st.session_state.get(QUERY_KEY) or ""
     if not query:
         return
+    limit_notices(index, query, mode, int(k))
     source = st.session_state.get(_SIMILAR_TO)
     leave_out = source["id"] if source and source["text"] == query else None
     result = index.query([query], k=int(k) + (leave_out is not None), filters=filters, mode=mode,
@@ -122,7 +146,8 @@ def render() -> None:
     hits, timings = [h for h in result.hits[0] if h.id != leave_out][: int(k)], result.timings
     scope = f" matching {', '.join(components.describe_filter(c, v) for c, v in filters.items())}" if filters else ""
     similar = f" similar to `{leave_out}` (left out)" if leave_out is not None else ""
-    st.caption(f"{len(hits)} results{scope}{similar} from {len(index):,} texts in {timings.total_ms:.0f} ms "
+    st.caption(f"{count(len(hits), 'result')}{scope}{similar} from {count(len(index), 'text')} "
+               f"in {timings.total_ms:.0f} ms "
                f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms"
                + (f" · re-rank {timings.rerank_ms:.1f} ms)" if reranker else ")"))
     if not hits:
