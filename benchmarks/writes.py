@@ -211,6 +211,16 @@ def storage_state(index) -> dict:
     return {key: info.get(key, NOT_HERE) for key in ("count", "base_vectors", "delta_vectors", "dead_vectors")}
 
 
+def sync_to_base(index, rows: list[dict], changed: list[str]) -> dict | str:
+    """Time ``Index.sync`` back to the base rows with the first ``len(changed)`` texts changed, where this version
+    has it: every document the measurements added goes, the deleted ones come back, the changed ones re-encode."""
+    if not hasattr(index, "sync"):
+        return NOT_HERE
+    records = [{**row, "text": changed[i]} if i < len(changed) else row for i, row in enumerate(rows)]
+    report, seconds, written = timed_call(lambda: index.sync(records))
+    return {"seconds": round(seconds, 2), "write_mb": round(written, 1), "changed": len(changed), "report": report}
+
+
 def compaction(index, queries: np.ndarray) -> dict | str:
     """Time ``Index.compact()`` and the quiet searches after it, where this version has it."""
     if not hasattr(index, "compact"):
@@ -261,11 +271,12 @@ def measure_storage(home: Path, rows: list[dict], extra: Extras, kind: str, enco
     bulk_rows = [{"id": f"bulk-{i}", "text": text} for i, text in enumerate(extra.take(int(n * args.bulk_fraction)))]
     bulk = bulk_against_build(index, bulk_rows, encoder, kind, home) if bulk_rows else NOT_HERE
     state = storage_state(index)
+    sync = sync_to_base(index, rows, extra.take(ops))
     return {"documents": n, "kind": kind, "encoder": STATIC, "build_s": round(build_seconds, 2),
             "build_write_mb": round(build_mb, 1), "raw_faiss": raw_figures, "quiet": quiet,
             "quiet_p99_vs_raw_faiss": ratio(quiet["p99_ms"], raw_figures["p99_ms"]) if raw else None,
             "add": add, "upsert": upsert, "delete": delete, "reader_after_write": reader,
-            "under_writer": under_writer, "bulk": bulk, "state_after_writes": state,
+            "under_writer": under_writer, "bulk": bulk, "state_after_writes": state, "sync": sync,
             "compaction": compaction(index, queries)}
 
 
@@ -300,9 +311,10 @@ def measure_competitors(home: Path, rows: list[dict], extra: Extras, encoder, qu
     (data / "texts.json").write_text(json.dumps(texts + more), encoding="utf-8")
     done = subprocess.run([args.competitors_python, str(HERE / "writes_competitors.py"), str(data),
                            str(data / "out.json"), "--ops", str(args.ops)], cwd=HERE)
-    if done.returncode != 0:
-        return [{"system": "competitors", "skipped": f"writes_competitors.py exited with {done.returncode}"}]
-    return json.loads((data / "out.json").read_text())
+    measured = json.loads((data / "out.json").read_text()) if (data / "out.json").exists() else []
+    if done.returncode != 0:  # the stores measured before the failure still count
+        measured.append({"system": "competitors", "skipped": f"writes_competitors.py exited with {done.returncode}"})
+    return measured
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -317,7 +329,7 @@ def run(args: argparse.Namespace) -> dict:
         encoder_dir = write_static_encoder(work / "static-384")
         encoder = load_encoder(encoder_dir)
         for size in args.sizes:
-            per_kind = 2 * args.ops + args.rounds + int(args.writer_seconds / 0.05) + 1 + int(size * args.bulk_fraction)
+            per_kind = 3 * args.ops + args.rounds + int(args.writer_seconds / 0.05) + 1 + int(size * args.bulk_fraction)
             rows = wiki_rows(args.corpus, size + args.queries + per_kind)
             base, rest = rows[:size], [row["text"] for row in rows[size:]]
             extra = Extras(rest)
@@ -378,7 +390,7 @@ def main() -> None:
     print_tables(results)
     target = args.json or (None if args.smoke else RESULTS)
     if target is not None:
-        target.write_text(json.dumps(results, indent=2) + "\n")
+        target.write_text(json.dumps(results, indent=2, default=str) + "\n")  # compact()/sync() reports as given
         print(f"wrote {target}")
 
 
