@@ -326,7 +326,13 @@ def measure_competitors(home: Path, rows: list[dict], extra: Extras, encoder, qu
     return measured
 
 
-def run(args: argparse.Namespace) -> dict:
+def save(results: dict, target: Path | None) -> None:
+    """Write the results so far: a run stopped part-way (a time limit, a crash) keeps what it measured."""
+    if target is not None:
+        target.write_text(json.dumps(results, indent=2, default=str) + "\n")  # compact()/sync() reports as given
+
+
+def run(args: argparse.Namespace, target: Path | None) -> dict:
     from simsearch import load_encoder
 
     results: dict = {"date": date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
@@ -348,10 +354,12 @@ def run(args: argparse.Namespace) -> dict:
                 home = work / f"{size}-{kind}"
                 results["storage"].append(measure_storage(home, base, extra, kind, encoder, encoder_dir, queries,
                                                           args))
+                save(results, target)
                 extra.used = args.queries  # each kind's index is new: the same extra texts serve again
             if size <= args.competitors_max:
                 results["competitors"] += measure_competitors(work / f"{size}-competitors", base, extra, encoder,
                                                               queries, args)
+                save(results, target)
         if args.real_model_size:
             rows = wiki_rows(args.corpus, args.real_model_size + 2 * args.ops)
             for kind in args.kinds:
@@ -359,6 +367,7 @@ def run(args: argparse.Namespace) -> dict:
                 extra = Extras([row["text"] for row in rows[args.real_model_size:]])
                 results["real_model"].append(measure_real_model(work / f"real-{kind}", rows[: args.real_model_size],
                                                                 extra, kind, args.ops))
+                save(results, target)
     return results
 
 
@@ -395,11 +404,10 @@ def main() -> None:
     if args.markdown:
         print(render_markdown([json.loads(path.read_text()) for path in args.markdown]))
         return
-    results = run(args)
-    print_tables(results)
     target = args.json or (None if args.smoke else RESULTS)
+    results = run(args, target)
+    print_tables(results)
     if target is not None:
-        target.write_text(json.dumps(results, indent=2, default=str) + "\n")  # compact()/sync() reports as given
         print(f"wrote {target}")
 
 
