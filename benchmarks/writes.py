@@ -338,7 +338,7 @@ def run(args: argparse.Namespace, target: Path | None) -> dict:
     results: dict = {"date": date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
                      "machine": f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores",
                      "mode": "smoke" if args.smoke else "full", "ops": args.ops, "storage": [], "real_model": [],
-                     "competitors": []}
+                     "competitors": [], "load_average_at_start": round(os.getloadavg()[0], 1)}
     with tempfile.TemporaryDirectory(dir=args.work_dir) as folder:
         work = Path(folder)
         encoder_dir = write_static_encoder(work / "static-384")

@@ -126,9 +126,11 @@ def render_markdown(runs: list[dict]) -> str:
     parts = ["# What a write costs (benchmarks/writes.py)", "",
              "Generated from the result files by `python benchmarks/writes.py --markdown FILE...`: not edited by hand.",
              "The storage-path figures use a random static-embedding encoder at the default model's dimension (384), "
-             "so 100k-1M documents build in minutes; the rows marked all-MiniLM-L6-v2 use the default model, "
-             "encoding included. Competitors are given the same vectors and texts. See the script's docstring."]
+             "so 100k-1M documents build in minutes rather than hours; rows marked all-MiniLM-L6-v2 use the default "
+             "model, encoding included. Competitors are given the same vectors and texts. See the script's docstring."]
     for results in runs:
-        parts += ["", f"## {results['date']}: {results['machine']} ({results['mode']})", "",
+        load = results.get("load_average_at_start")  # other work on a shared machine stretches every latency
+        parts += ["", f"## {results['date']}: {results['machine']} ({results['mode']})"
+                  + (f", load average {load} at the start" if load is not None else ""), "",
                   f"`{results['command']}`", "", render_tables(results)]
     return "\n".join(parts) + "\n"
