@@ -18,7 +18,7 @@ Encoders, named in every table row:
   with the default model, reopened as a user would (``Index.open``, its own query encoder),
   and written one document at a time: encoding included, the issue's 25 ms target. The
   default size is the issue's 100k; at about 50 sentences/s on this shared machine that
-  build alone takes over half an hour, so the recorded run used 3,000 (the encoding part
+  build alone takes over half an hour, so the recorded run used 1,000 (the encoding part
   does not depend on N; the storage part at N is the static-384 rows').
 
 For each size and kind, in one process (and its peers, benchmarks/writes_peer.py):
@@ -31,8 +31,9 @@ same documents; compaction. Chroma, LanceDB and Qdrant's local mode get the same
 (benchmarks/writes_competitors.py, under ``--competitors-python``). Ratios are against
 the baselines of the same run.
 
-    python benchmarks/writes.py --sizes 100000 --kinds flat hnsw --ops 200 --real-model-size 3000 \\
-        --competitors-python BENCHVENV/bin/python --json benchmarks/results/writes-100k.json
+    python benchmarks/writes.py --sizes 100000 --kinds flat hnsw --ops 40 --rounds 10 --queries 200 \\
+        --writer-seconds 10 --real-model-size 1000 --competitors-python BENCHVENV/bin/python \\
+        --json benchmarks/results/writes-100k.json
     python benchmarks/writes.py --sizes 1000000 --kinds flat --ops 10 --rounds 5 --queries 100 \\
         --real-model-size 0 --json benchmarks/results/writes-1m.json
     python benchmarks/writes.py --smoke --json /tmp/writes-smoke.json      # seconds; what the test runs
