@@ -29,3 +29,14 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     ms = 1000 * np.asarray(seconds, dtype=np.float64)
     return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
             "mean_ms": round(float(ms.mean()), 2)}
+
+
+def process_io() -> dict[str, int]:
+    """This process's I/O counters (Linux ``/proc/self/io``), all threads together.
+
+    ``wchar``/``rchar``: bytes handed to write/read calls, page cache or not; ``write_bytes``:
+    bytes this process sent towards the disk, counted when it dirties a page (so before
+    writeback, and nothing on tmpfs); ``read_bytes``: bytes really fetched from the disk.
+    """
+    with open("/proc/self/io", encoding="ascii") as handle:
+        return {key: int(value) for key, value in (line.split(": ") for line in handle if ": " in line)}
