@@ -66,11 +66,20 @@ def adapt(sentences: list[str], base: str | None, output: Path, epochs: int, see
     rng = random.Random(seed)
     pairs = Dataset.from_dict({"damaged": [damaged(s, rng) for s in sentences], "original": sentences})
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(output.parent / "checkpoints"), num_train_epochs=epochs, per_device_train_batch_size=8,
-        learning_rate=3e-5, lr_scheduler_type="constant", seed=seed, save_strategy="no", logging_steps=10,
-        report_to="none", dataloader_pin_memory=False)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=pairs,
-                                         loss=DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True))
+        output_dir=str(output.parent / "checkpoints"),
+        num_train_epochs=epochs,
+        per_device_train_batch_size=8,
+        learning_rate=3e-5,
+        lr_scheduler_type="constant",
+        seed=seed,
+        save_strategy="no",
+        logging_steps=10,
+        report_to="none",
+        dataloader_pin_memory=False,
+    )
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=pairs, loss=DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
+    )
     trainer.train()
     model.save(str(output), create_model_card=False)
     return trainer.state.global_step
@@ -93,17 +102,30 @@ def measure(data_folder: Path, model: str | None, epochs: int, limit: int | None
         steps = adapt(sentences, model, Path(folder) / "adapted", epochs)
         seconds = time.perf_counter() - started
         after = retrieval_metrics(load_encoder(str(Path(folder) / "adapted"), None, "torch"), data)
-    return {"model": model or "all-MiniLM-L6-v2", "documents": len(texts), "sentences": len(sentences),
-            "epochs": epochs, "steps": steps, "adapt_s": round(seconds, 1),
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "before": before, "after": after}
+    return {
+        "model": model or "all-MiniLM-L6-v2",
+        "documents": len(texts),
+        "sentences": len(sentences),
+        "epochs": epochs,
+        "steps": steps,
+        "adapt_s": round(seconds, 1),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "before": before,
+        "after": after,
+    }
 
 
 def markdown(results: dict) -> str:
-    lines = [f"CISI, dense exact search, {results['model']} before and after TSDAE on the corpus's "
-             f"{results['sentences']} sentences ({results['documents']} documents), {results['epochs']} epoch "
-             f"({results['steps']} steps of 8) in {results['adapt_s'] / 60:.1f} min on {results['cpus']} CPUs "
-             f"({results['torch_threads']} torch thread(s)).", "",
-             "| metric (x100) | before | after | change |", "| --- | ---: | ---: | ---: |"]
+    lines = [
+        f"CISI, dense exact search, {results['model']} before and after TSDAE on the corpus's "
+        f"{results['sentences']} sentences ({results['documents']} documents), {results['epochs']} epoch "
+        f"({results['steps']} steps of 8) in {results['adapt_s'] / 60:.1f} min on {results['cpus']} CPUs "
+        f"({results['torch_threads']} torch thread(s)).",
+        "",
+        "| metric (x100) | before | after | change |",
+        "| --- | ---: | ---: | ---: |",
+    ]
     for metric, value in results["before"].items():
         after = results["after"][metric]
         lines.append(f"| {metric} | {value:.2f} | {after:.2f} | {after - value:+.2f} |")

@@ -24,8 +24,13 @@ def _encoding(plt, rows: list[dict], path: Path) -> None:
     colours = ["grey"] + ["tab:blue"] * (len(rows) - 1)
     bars = ax.barh(names, [r["sentences_per_s"] for r in rows], color=colours)
     for bar, row in zip(bars, rows):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
-                f" {row['speedup']}x, STS-B {row['stsb_spearman']}", va="center", fontsize=8)
+        ax.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f" {row['speedup']}x, STS-B {row['stsb_spearman']}",
+            va="center",
+            fontsize=8,
+        )
     ax.set_xlabel("sentences/s (STS-B dev, batch 32)")
     ax.set_xlim(0, max(r["sentences_per_s"] for r in rows) * 1.6)
     ax.invert_yaxis()

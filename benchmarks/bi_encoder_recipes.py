@@ -66,10 +66,26 @@ def main() -> None:
 
         train._loss_module = lambda name, model: losses.AnglELoss(model)  # the one change under test
     output = Path(tempfile.gettempdir()) / "simsearch-bench" / f"bi-encoder-{variant}"
-    result = train.train_model(pairs, output, eval_pairs=DATA / "stsb" / "dev.csv", epochs=epochs, learning_rate=5e-5,
-                               augment=augment, seed=int(os.environ.get("SEED", "42")), overwrite=True, say=print)
-    print(json.dumps({"variant": variant, "best_epoch": result.best_epoch,
-                      "spearman_by_epoch": [record.metrics.get("spearman") for record in result.history]}))
+    result = train.train_model(
+        pairs,
+        output,
+        eval_pairs=DATA / "stsb" / "dev.csv",
+        epochs=epochs,
+        learning_rate=5e-5,
+        augment=augment,
+        seed=int(os.environ.get("SEED", "42")),
+        overwrite=True,
+        say=print,
+    )
+    print(
+        json.dumps(
+            {
+                "variant": variant,
+                "best_epoch": result.best_epoch,
+                "spearman_by_epoch": [record.metrics.get("spearman") for record in result.history],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

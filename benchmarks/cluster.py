@@ -39,8 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--real", type=int, default=10_000, help="wiki sentences actually encoded")
-    parser.add_argument("--detection-max", type=int, default=10_000,
-                        help="largest size community_detection runs at (it compares every pair)")
+    parser.add_argument(
+        "--detection-max",
+        type=int,
+        default=10_000,
+        help="largest size community_detection runs at (it compares every pair)",
+    )
     parser.add_argument("--smoke", action="store_true", help="random vectors, 2,000 rows; seconds")
     args = parser.parse_args()
     if args.smoke:
@@ -48,8 +52,7 @@ def main() -> None:
     base, texts = real_vectors(args.real, args.smoke)
     corpus_words("warm up")  # its first call imports scikit-learn (seconds): once a process, like torch
     for size in (int(s) for s in args.sizes.split(",")):
-        print(json.dumps(measure(noisy_copies(base, size, noise=NOISE), texts, size <= args.detection_max)),
-              flush=True)
+        print(json.dumps(measure(noisy_copies(base, size, noise=NOISE), texts, size <= args.detection_max)), flush=True)
 
 
 def measure(vectors: np.ndarray, texts: list[str], detection: bool) -> dict:
@@ -57,14 +60,21 @@ def measure(vectors: np.ndarray, texts: list[str], detection: bool) -> dict:
     started = time.perf_counter()
     index = create_vector_index("auto", vectors.shape[1], size)
     index.build(vectors, np.arange(size, dtype=np.int64))
-    row: dict = {"documents": size, "kind": index.kind, "threshold": DEFAULT_CLUSTER_THRESHOLD,
-                 "index_build_s": round(time.perf_counter() - started, 1)}
+    row: dict = {
+        "documents": size,
+        "kind": index.kind,
+        "threshold": DEFAULT_CLUSTER_THRESHOLD,
+        "index_build_s": round(time.perf_counter() - started, 1),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         store = unique_texts_store(Path(tmp) / "store.sqlite", texts, size)
         started = time.perf_counter()
         clusters, _ = cluster_documents(index, store, lambda batch: vectors[[int(t.rsplit("#", 1)[1]) for t in batch]])
-        row.update(cluster_s=round(time.perf_counter() - started, 1), clusters=len(clusters),
-                   clustered_documents=sum(found.size for found in clusters))
+        row.update(
+            cluster_s=round(time.perf_counter() - started, 1),
+            clusters=len(clusters),
+            clustered_documents=sum(found.size for found in clusters),
+        )
         store.close()
     if detection:
         import torch
@@ -72,8 +82,9 @@ def measure(vectors: np.ndarray, texts: list[str], detection: bool) -> dict:
         from sklearn.metrics import adjusted_rand_score
 
         started = time.perf_counter()
-        communities = community_detection(torch.from_numpy(vectors), threshold=DEFAULT_CLUSTER_THRESHOLD,
-                                          min_community_size=DEFAULT_MIN_SIZE)
+        communities = community_detection(
+            torch.from_numpy(vectors), threshold=DEFAULT_CLUSTER_THRESHOLD, min_community_size=DEFAULT_MIN_SIZE
+        )
         row["community_detection_s"] = round(time.perf_counter() - started, 1)
         row["communities"] = len(communities)
         ours = {int(i): number for number, found in enumerate(clusters) for i in found.ids}

@@ -29,16 +29,26 @@ QUERY = "a bird singing at dawn"
 def seconds(command: list[str]) -> float:
     """Wall time of one fresh process running ``command`` from the repository root (it must succeed)."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=REPO, env=os.environ | {"HF_HUB_OFFLINE": "1"}, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command,
+        cwd=REPO,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each cold command (medians reported)")
-    parser.add_argument("--torch-repeats", type=int, default=2,
-                        help="runs of the same search forced onto torch (--backend torch), for comparison")
+    parser.add_argument(
+        "--torch-repeats",
+        type=int,
+        default=2,
+        help="runs of the same search forced onto torch (--backend torch), for comparison",
+    )
     args = parser.parse_args()
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="simsearch-cold-") as home:
@@ -51,11 +61,14 @@ def main() -> None:
             runs["import sentence_transformers"].append(seconds([python, "-c", "import sentence_transformers"]))
             runs["simsearch search (default)"].append(seconds(search))
         if args.torch_repeats:
-            runs["simsearch search --backend torch"] = [seconds([*search, "--backend", "torch"])
-                                                        for _ in range(args.torch_repeats)]
+            runs["simsearch search --backend torch"] = [
+                seconds([*search, "--backend", "torch"]) for _ in range(args.torch_repeats)
+            ]
     medians = {name: statistics.median(times) for name, times in runs.items()}
-    print(f"cold starts on {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"demo index built with the default settings in {build_seconds:.1f} s (model load and export included)")
+    print(
+        f"cold starts on {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"demo index built with the default settings in {build_seconds:.1f} s (model load and export included)"
+    )
     print(f"{'command (fresh process)':36} {'median s':>9}  runs")
     for name, times in runs.items():
         print(f"{name:36} {medians[name]:9.2f}  {', '.join(f'{t:.2f}' for t in times)}")

@@ -60,16 +60,30 @@ def measure(name: str, records, texts: list[str], queries: list[str], home: Path
         index = Index.build(f"{name}-{kind}", records, kind=kind, index_dir=home)
         build_seconds = time.perf_counter() - started
         latency = time_queries(index.search, queries)
-        rows.append({"corpus": name, "system": f"simsearch {index.manifest.kind}", "documents": len(index),
-                     "build_s": round(build_seconds, 2), **latency})
+        rows.append(
+            {
+                "corpus": name,
+                "system": f"simsearch {index.manifest.kind}",
+                "documents": len(index),
+                "build_s": round(build_seconds, 2),
+                **latency,
+            }
+        )
     from sentence_transformers import SentenceTransformer
 
     from simsearch.encoders.models import default_model_path
 
     model = SentenceTransformer(str(default_model_path()), device="cpu")
     build_seconds, search = plain_stack(texts, model)
-    rows.append({"corpus": name, "system": "plain ST + IndexFlatIP", "documents": len(texts),
-                 "build_s": round(build_seconds, 2), **time_queries(search, queries)})
+    rows.append(
+        {
+            "corpus": name,
+            "system": "plain ST + IndexFlatIP",
+            "documents": len(texts),
+            "build_s": round(build_seconds, 2),
+            **time_queries(search, queries),
+        }
+    )
     return rows
 
 
@@ -90,12 +104,16 @@ def main() -> None:
         if sts and not args.smoke:
             queries = list(rng.choice(sts, n_queries))
             rows += measure("stsb", sts, sts, queries, Path(home), ["flat", "hnsw"])
-    print(f"# {platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, "
-          f"{time.strftime('%Y-%m-%d')}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
     print("| corpus | system | documents | build s | p50 ms | p99 ms |\n|---|---|---:|---:|---:|---:|")
     for row in rows:
-        print(f"| {row['corpus']} | {row['system']} | {row['documents']} | {row['build_s']} | {row['p50_ms']} "
-              f"| {row['p99_ms']} |")
+        print(
+            f"| {row['corpus']} | {row['system']} | {row['documents']} | {row['build_s']} | {row['p50_ms']} "
+            f"| {row['p99_ms']} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
 

@@ -61,8 +61,12 @@ def main() -> None:
         args.sizes, args.mining_max = "500,2000", 2000
     base, texts = real_vectors(args.real, args.smoke)
     for size in (int(s) for s in args.sizes.split(",")):
-        print(json.dumps(measure(noisy_copies(base, size, noise=NOISE), texts, args.threshold,
-                                 mining=size <= args.mining_max)), flush=True)
+        print(
+            json.dumps(
+                measure(noisy_copies(base, size, noise=NOISE), texts, args.threshold, mining=size <= args.mining_max)
+            ),
+            flush=True,
+        )
 
 
 def real_vectors(count: int, smoke: bool) -> tuple[np.ndarray, list[str]]:
@@ -98,10 +102,15 @@ def measure(vectors: np.ndarray, texts: list[str], threshold: float, mining: boo
     with tempfile.TemporaryDirectory() as tmp:
         store = unique_texts_store(Path(tmp) / "store.sqlite", texts, size)
         started, cpu = time.perf_counter(), time.process_time()
-        groups = duplicate_groups(index, store, lambda batch: vectors[[int(t.rsplit("#", 1)[1]) for t in batch]],
-                                  threshold)
-        row.update(dedup_s=round(time.perf_counter() - started, 1), dedup_cpu_s=round(time.process_time() - cpu, 1),
-                   groups=len(groups), grouped_documents=sum(len(g.ids) for g in groups))
+        groups = duplicate_groups(
+            index, store, lambda batch: vectors[[int(t.rsplit("#", 1)[1]) for t in batch]], threshold
+        )
+        row.update(
+            dedup_s=round(time.perf_counter() - started, 1),
+            dedup_cpu_s=round(time.process_time() - cpu, 1),
+            groups=len(groups),
+            grouped_documents=sum(len(g.ids) for g in groups),
+        )
         store.close()
     row["exact_pair_recall_sample"] = sample_pair_recall(index, vectors, threshold)
     if mining:

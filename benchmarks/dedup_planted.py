@@ -96,8 +96,9 @@ def planted_scores(groups: list[list[str]], partner: dict[str, str]) -> tuple[fl
     return found / len(partner), right / max(len(involving), 1), len(involving)
 
 
-def measure(split: str, size: int, pairs: int, seed: int, encoder=None, threshold: float | None = None
-            ) -> PlantedResult:
+def measure(
+    split: str, size: int, pairs: int, seed: int, encoder=None, threshold: float | None = None
+) -> PlantedResult:
     """Build the planted corpus's index in a temporary folder and score dedup's groups on it."""
     from simsearch import Index
     from simsearch.neighbours.dedup import DEFAULT_THRESHOLD
@@ -108,8 +109,16 @@ def measure(split: str, size: int, pairs: int, seed: int, encoder=None, threshol
         groups = index.duplicates(threshold)
         index.close()
     found, precision, involving = planted_scores([group.ids for group in groups], partner)
-    return PlantedResult(split, size, len(partner) // 2, DEFAULT_THRESHOLD if threshold is None else threshold,
-                         round(found, 3), round(precision, 3), involving, len(groups))
+    return PlantedResult(
+        split,
+        size,
+        len(partner) // 2,
+        DEFAULT_THRESHOLD if threshold is None else threshold,
+        round(found, 3),
+        round(precision, 3),
+        involving,
+        len(groups),
+    )
 
 
 def main() -> None:
@@ -129,10 +138,13 @@ def main() -> None:
         if args.json:
             print(json.dumps(asdict(result)), flush=True)
             continue
-        print(f"STS-B {split}: {result.planted_pairs} pairs planted among {result.documents:,} texts, threshold "
-              f"{result.threshold}: found {result.found:.1%} (target >= 80%), partner precision "
-              f"{result.partner_precision:.1%} over {result.reported_planted_pairs} reported pairs (target >= 90%), "
-              f"{result.groups} groups in all", flush=True)
+        print(
+            f"STS-B {split}: {result.planted_pairs} pairs planted among {result.documents:,} texts, threshold "
+            f"{result.threshold}: found {result.found:.1%} (target >= 80%), partner precision "
+            f"{result.partner_precision:.1%} over {result.reported_planted_pairs} reported pairs (target >= 90%), "
+            f"{result.groups} groups in all",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -68,15 +68,20 @@ def main() -> None:
         chosen = round(float(threshold), 2) if recall >= 0.8 else chosen
     for label, threshold in (("best F1", best[1]), ("chosen (recall >= 0.80)", chosen)):
         precision, recall, f1 = precision_recall(scores, labels, threshold)
-        print(f"\n{label} on STS-B train: threshold {threshold:.2f}: precision {precision:.3f}, recall {recall:.3f}, "
-              f"F1 {f1:.3f}", end="")
+        print(
+            f"\n{label} on STS-B train: threshold {threshold:.2f}: precision {precision:.3f}, recall {recall:.3f}, "
+            f"F1 {f1:.3f}",
+            end="",
+        )
     clear = labels | (gold < 3)
     precision, recall, _ = precision_recall(scores[clear], labels[clear], chosen)
     print(f"\n  against pairs scored < 3 only ({int((gold < 3).sum())} negatives): precision {precision:.3f}")
     first, second, labels = mrpc_train()
     precision, recall, f1 = precision_recall(pair_cosines(first, second), labels, chosen)
-    print(f"MRPC train at {chosen:.2f} ({len(labels)} pairs, {int(labels.sum())} paraphrases): "
-          f"precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
+    print(
+        f"MRPC train at {chosen:.2f} ({len(labels)} pairs, {int(labels.sum())} paraphrases): "
+        f"precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -91,20 +91,38 @@ def main() -> None:
             rows = wiki_rows(size)
             local = timed_build(f"local-{size}", rows, encoder, home)
             on_ray = timed_build(f"ray-{size}", rows, encoder, home, ray_engine)
-            row = {"texts": len(rows), "local_seconds": round(local, 1), "local_per_second": round(len(rows) / local),
-                   "ray_seconds": round(on_ray, 1), "ray_per_second": round(len(rows) / on_ray),
-                   "overhead_ratio": round(on_ray / local, 2), "ray_workers": ray_engine.workers}
+            row = {
+                "texts": len(rows),
+                "local_seconds": round(local, 1),
+                "local_per_second": round(len(rows) / local),
+                "ray_seconds": round(on_ray, 1),
+                "ray_per_second": round(len(rows) / on_ray),
+                "overhead_ratio": round(on_ray / local, 2),
+                "ray_workers": ray_engine.workers,
+            }
             rows_out.append(row)
-            print(f"{row['texts']:>8} {local:>8.1f} {row['local_per_second']:>8} {on_ray:>8.1f} "
-                  f"{row['ray_per_second']:>8} {row['overhead_ratio']:>8.2f}x", flush=True)
+            print(
+                f"{row['texts']:>8} {local:>8.1f} {row['local_per_second']:>8} {on_ray:>8.1f} "
+                f"{row['ray_per_second']:>8} {row['overhead_ratio']:>8.2f}x",
+                flush=True,
+            )
     import ray
 
     ray.shutdown()
-    RESULTS.write_text(json.dumps({
-        "date": date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores", "backend": args.backend, "ray_start_seconds": round(ray_start, 1),
-        "command": "nice -n 10 python benchmarks/distributed.py --sizes " + " ".join(map(str, args.sizes)),
-        "rows": rows_out}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": date.today().isoformat(),
+                "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+                "backend": args.backend,
+                "ray_start_seconds": round(ray_start, 1),
+                "command": "nice -n 10 python benchmarks/distributed.py --sizes " + " ".join(map(str, args.sizes)),
+                "rows": rows_out,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {RESULTS.relative_to(REPO)}")
 
 

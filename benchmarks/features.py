@@ -74,8 +74,14 @@ def static_mean(encoder, texts: list[str]) -> np.ndarray:
     table = model[0].auto_model.get_input_embeddings()
     out = []
     for start in range(0, len(texts), 256):
-        encoded = model.tokenizer(texts[start : start + 256], truncation=True, max_length=model.max_seq_length,
-                                  padding=True, return_tensors="pt", return_special_tokens_mask=True)
+        encoded = model.tokenizer(
+            texts[start : start + 256],
+            truncation=True,
+            max_length=model.max_seq_length,
+            padding=True,
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+        )
         keep = (encoded["attention_mask"] * (1 - encoded["special_tokens_mask"])).unsqueeze(-1).float()
         with torch.inference_mode():
             rows = table(encoded["input_ids"]) * keep
@@ -87,8 +93,10 @@ def static_mean(encoder, texts: list[str]) -> np.ndarray:
 def scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"accuracy": round(100 * accuracy_score(truth, predicted), 2), "f1": round(100 * f1_score(truth, predicted),
-                                                                                         2)}
+    return {
+        "accuracy": round(100 * accuracy_score(truth, predicted), 2),
+        "f1": round(100 * f1_score(truth, predicted), 2),
+    }
 
 
 def fit_and_score(train_x, train_y, test_x, test_y) -> dict[str, float]:
@@ -99,8 +107,9 @@ def fit_and_score(train_x, train_y, test_x, test_y) -> dict[str, float]:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    classifier = make_pipeline(StandardScaler(with_mean=not sp.issparse(train_x)),
-                               LogisticRegressionCV(Cs=PENALTIES, cv=3, max_iter=2000))
+    classifier = make_pipeline(
+        StandardScaler(with_mean=not sp.issparse(train_x)), LogisticRegressionCV(Cs=PENALTIES, cv=3, max_iter=2000)
+    )
     classifier.fit(train_x, train_y)
     return {**scores(test_y, classifier.predict(test_x)), "C": float(classifier[-1].C_[0])}
 
@@ -113,22 +122,36 @@ def sentence_level(encoder, folder: Path, limit: int | None) -> list[dict]:
     rows = [{"features": "majority class (always paraphrase)", **scores(test[2], np.ones_like(test[2]))}]
     note("encoding the MRPC sentences")
     started = time.perf_counter()
-    encoded = {split: (encoder.encode(data[0]), encoder.encode(data[1])) for split, data in (("train", train),
-                                                                                             ("test", test))}
+    encoded = {
+        split: (encoder.encode(data[0]), encoder.encode(data[1])) for split, data in (("train", train), ("test", test))
+    }
     encode_s = time.perf_counter() - started
     cosine = {split: (a * b).sum(1) for split, (a, b) in encoded.items()}
     best = max(np.unique(cosine["train"]), key=lambda t: (train[2] == (cosine["train"] >= t)).mean())
-    rows.append({"features": "sentence-vector cosine, threshold tuned on train",
-                 **scores(test[2], (cosine["test"] >= best).astype(int))})
-    rows.append({"features": "sentence vectors `(u, v, abs(u-v), u*v)`", "encode_s": round(encode_s, 1),
-                 **fit_and_score(pair_features(*encoded["train"]), train[2], pair_features(*encoded["test"]),
-                                 test[2])})
+    rows.append(
+        {
+            "features": "sentence-vector cosine, threshold tuned on train",
+            **scores(test[2], (cosine["test"] >= best).astype(int)),
+        }
+    )
+    rows.append(
+        {
+            "features": "sentence vectors `(u, v, abs(u-v), u*v)`",
+            "encode_s": round(encode_s, 1),
+            **fit_and_score(pair_features(*encoded["train"]), train[2], pair_features(*encoded["test"]), test[2]),
+        }
+    )
     note("classifier on sentence vectors done; static token embeddings next")
-    static = {split: (static_mean(encoder, data[0]), static_mean(encoder, data[1])) for split, data in
-              (("train", train), ("test", test))}
-    rows.append({"features": "static token embeddings, mean-pooled `(u, v, abs(u-v), u*v)`",
-                 **fit_and_score(pair_features(*static["train"]), train[2], pair_features(*static["test"]),
-                                 test[2])})
+    static = {
+        split: (static_mean(encoder, data[0]), static_mean(encoder, data[1]))
+        for split, data in (("train", train), ("test", test))
+    }
+    rows.append(
+        {
+            "features": "static token embeddings, mean-pooled `(u, v, abs(u-v), u*v)`",
+            **fit_and_score(pair_features(*static["train"]), train[2], pair_features(*static["test"]), test[2]),
+        }
+    )
     note("TF-IDF next")
     tfidf = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(train[0] + train[1])
 
@@ -136,8 +159,12 @@ def sentence_level(encoder, folder: Path, limit: int | None) -> list[dict]:
         u, v = tfidf.transform(data[0]), tfidf.transform(data[1])
         return sp.hstack([u, v, abs(u - v), u.multiply(v)]).tocsr()
 
-    rows.append({"features": "TF-IDF words+bigrams `(u, v, abs(u-v), u*v)`",
-                 **fit_and_score(sparse_pairs(train), train[2], sparse_pairs(test), test[2])})
+    rows.append(
+        {
+            "features": "TF-IDF words+bigrams `(u, v, abs(u-v), u*v)`",
+            **fit_and_score(sparse_pairs(train), train[2], sparse_pairs(test), test[2]),
+        }
+    )
     return rows
 
 
@@ -187,22 +214,37 @@ def token_level(encoder, folder: Path, limits: dict[str, int]) -> list[dict]:
     rows = []
     note("word pieces: exporting layers 0 and last as `embed --tokens` does")
     with tempfile.TemporaryDirectory() as folder:
-        frames = {(split, layers): piece_table(encoder, splits[split][0], layers, Path(folder))
-                  for split in splits for layers in ("0", "last")}
+        frames = {
+            (split, layers): piece_table(encoder, splits[split][0], layers, Path(folder))
+            for split in splits
+            for layers in ("0", "last")
+        }
     picked = {split: labelled(frames[(split, "0")], splits[split][1]) for split in splits}
     truth = {split: y for split, (_, y) in picked.items()}
     train_tokens = frames[("train", "0")]["token"].to_numpy()[picked["train"][0]]
     test_tokens = frames[("test", "0")]["token"].to_numpy()[picked["test"][0]]
     rows.append({"features": "majority class (lowercase)", **scores(truth["test"], np.zeros_like(truth["test"]))})
-    rows.append({"features": "per-piece lookup (majority case of the piece in train)",
-                 **scores(truth["test"], lookup_predictions(train_tokens, truth["train"], test_tokens))})
-    ids = {split: model.tokenizer.convert_tokens_to_ids(list(tokens)) for split, tokens in
-           (("train", train_tokens), ("test", test_tokens))}
-    rows.append({"features": "static token embedding (token table row)",
-                 **fit_and_score(table[ids["train"]], truth["train"], table[ids["test"]], truth["test"])})
+    rows.append(
+        {
+            "features": "per-piece lookup (majority case of the piece in train)",
+            **scores(truth["test"], lookup_predictions(train_tokens, truth["train"], test_tokens)),
+        }
+    )
+    ids = {
+        split: model.tokenizer.convert_tokens_to_ids(list(tokens))
+        for split, tokens in (("train", train_tokens), ("test", test_tokens))
+    }
+    rows.append(
+        {
+            "features": "static token embedding (token table row)",
+            **fit_and_score(table[ids["train"]], truth["train"], table[ids["test"]], truth["test"]),
+        }
+    )
     note("per-piece classifiers")
-    for layers, name in (("0", "embedding layer output (--layers 0: static input)"),
-                         ("last", "last layer (--layers last: contextual)")):
+    for layers, name in (
+        ("0", "embedding layer output (--layers 0: static input)"),
+        ("last", "last layer (--layers last: contextual)"),
+    ):
         x = {split: np.stack(frames[(split, layers)]["vector"].to_numpy()[picked[split][0]]) for split in splits}
         rows.append({"features": name, **fit_and_score(x["train"], truth["train"], x["test"], truth["test"])})
     counts = {f"{split}_pieces": int(len(y)) for split, y in truth.items()}
@@ -218,15 +260,24 @@ def lookup_predictions(train_tokens: np.ndarray, train_y: np.ndarray, test_token
 
 
 def markdown(results: dict) -> str:
-    lines = [f"MRPC test split, {results['model']}; LogisticRegression (standardised features, L2 penalty chosen "
-             "by 3-fold cross-validation on train) on the features named.", "",
-             "| sentence-pair features | accuracy | F1 |", "| --- | ---: | ---: |"]
+    lines = [
+        f"MRPC test split, {results['model']}; LogisticRegression (standardised features, L2 penalty chosen "
+        "by 3-fold cross-validation on train) on the features named.",
+        "",
+        "| sentence-pair features | accuracy | F1 |",
+        "| --- | ---: | ---: |",
+    ]
     lines += [f"| {r['features']} | {r['accuracy']:.1f} | {r['f1']:.1f} |" for r in results["sentence_level"]]
     token = results["token_level"]
-    lines += ["", f"Word pieces: was the word capitalised? ({token[0]['train_pieces']} training pieces from "
-              f"{token[0]['train_sentences']} sentences, {token[0]['test_pieces']} test pieces from "
-              f"{token[0]['test_sentences']}; F1 of 'capitalised')", "",
-              "| per-piece features | accuracy | F1 |", "| --- | ---: | ---: |"]
+    lines += [
+        "",
+        f"Word pieces: was the word capitalised? ({token[0]['train_pieces']} training pieces from "
+        f"{token[0]['train_sentences']} sentences, {token[0]['test_pieces']} test pieces from "
+        f"{token[0]['test_sentences']}; F1 of 'capitalised')",
+        "",
+        "| per-piece features | accuracy | F1 |",
+        "| --- | ---: | ---: |",
+    ]
     lines += [f"| {r['features']} | {r['accuracy']:.1f} | {r['f1']:.1f} |" for r in token]
     lines += ["", f"{results['seconds']:.0f} s on {results['cpus']} CPUs (`python benchmarks/features.py`)."]
     return "\n".join(lines)
@@ -249,8 +300,11 @@ def main() -> None:
     started = time.perf_counter()
     encoder = load_encoder(args.model, None, "torch")
     token_sentences = {"train": 100, "test": 50} if args.smoke else TOKEN_SENTENCES
-    results = {"model": encoder.name, "sentence_level": sentence_level(encoder, args.data, 200 if args.smoke else None),
-               "token_level": token_level(encoder, args.data, token_sentences)}
+    results = {
+        "model": encoder.name,
+        "sentence_level": sentence_level(encoder, args.data, 200 if args.smoke else None),
+        "token_level": token_level(encoder, args.data, token_sentences),
+    }
     results.update(seconds=round(time.perf_counter() - started, 1), cpus=os.cpu_count(), smoke=args.smoke)
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(results, indent=2) + "\n")

@@ -25,8 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # this checkout's simsearch, not an installed one
 DATA = REPO.parent / "shared" / "data"
-SWEEP = [{"method": "zscore", "dense_weight": w} for w in (0.75, 1.0, 1.25, 1.5)] + [
-    {"method": "score", "dense_weight": w} for w in (1.0, 1.5)] + [{"method": "rrf", "dense_weight": 1.0}]
+SWEEP = (
+    [{"method": "zscore", "dense_weight": w} for w in (0.75, 1.0, 1.25, 1.5)]
+    + [{"method": "score", "dense_weight": w} for w in (1.0, 1.5)]
+    + [{"method": "rrf", "dense_weight": 1.0}]
+)
 QUERY_WORDS = [{"stop_words": "none", "coverage": False}, {"coverage": False}, {"stop_words": "none"}, {}]
 
 
@@ -38,8 +41,9 @@ def retrieval_sets(names: list[str]) -> dict:
     readers = {
         "cisi": lambda: read_beir(cisi / "corpus.jsonl", cisi / "queries.jsonl", cisi / "qrels" / "test.tsv"),
         "stsb": lambda: paraphrase_retrieval_set([DATA / "stsb" / "dev.csv"]),
-        "long": lambda: longtext_retrieval_set(DATA / "stsb" / "dev.csv",
-                                               DATA / "wikipedia_sentences" / "sentences.tsv.gz").data,
+        "long": lambda: (
+            longtext_retrieval_set(DATA / "stsb" / "dev.csv", DATA / "wikipedia_sentences" / "sentences.tsv.gz").data
+        ),
     }
     return {name: readers[name]() for name in names}
 
@@ -83,8 +87,10 @@ def main() -> None:
     for label, mode, setting in rows:
         os.environ["SIMSEARCH_STOP_WORDS"] = setting.get("stop_words", "english")
         fusion = Fusion(**{key: value for key, value in setting.items() if key != "stop_words"})
-        figures = [index_retrieval_metrics(indexes[name], data, 64, mode, fusion=fusion)["ndcg@10"]
-                   for name, data in sets.items()]
+        figures = [
+            index_retrieval_metrics(indexes[name], data, 64, mode, fusion=fusion)["ndcg@10"]
+            for name, data in sets.items()
+        ]
         print(f"| {label} | " + " | ".join(f"{figure:.2f}" for figure in figures) + " |", flush=True)
 
 

@@ -68,8 +68,9 @@ def read_corpus(docs: int, queries: int, extra: int) -> Corpus:
     picked = lines[:: max(1, len(lines) // wanted)][:wanted]
     rows = [line.rstrip("\n").split("\t", 3) for line in picked]
     held = set(range(0, len(rows), max(1, len(rows) // (queries + extra)))[: queries + extra])
-    documents = [{"id": r[0], "text": r[3], "page_id": int(r[1]), "title": r[2]}
-                 for i, r in enumerate(rows) if i not in held][:docs]
+    documents = [
+        {"id": r[0], "text": r[3], "page_id": int(r[1]), "title": r[2]} for i, r in enumerate(rows) if i not in held
+    ][:docs]
     others = [rows[i][3] for i in sorted(held)]
     return Corpus(documents, others[:queries], others[queries:])
 
@@ -97,10 +98,26 @@ def free_port() -> int:
 def server(home: Path, workers: int) -> Iterator[int]:
     """`simsearch serve` over ``home`` on a free loopback port, stopped (with its workers) on exit."""
     port = free_port()
-    command = [sys.executable, "-m", "simsearch", "serve", "--port", str(port), "--index-dir", str(home),
-               "--workers", str(workers)]
-    child = subprocess.Popen(command, cwd=REPO, env=os.environ | {"HF_HUB_OFFLINE": "1", "SIMSEARCH_API_KEY": ""},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "simsearch",
+        "serve",
+        "--port",
+        str(port),
+        "--index-dir",
+        str(home),
+        "--workers",
+        str(workers),
+    ]
+    child = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=os.environ | {"HF_HUB_OFFLINE": "1", "SIMSEARCH_API_KEY": ""},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), "GET", "/health")[0] != 200:
@@ -113,12 +130,14 @@ def server(home: Path, workers: int) -> Iterator[int]:
         child.wait(60)
 
 
-def request(connection: http.client.HTTPConnection, method: str, path: str, body: dict | None = None
-            ) -> tuple[int, dict]:
+def request(
+    connection: http.client.HTTPConnection, method: str, path: str, body: dict | None = None
+) -> tuple[int, dict]:
     """One request on a kept-alive connection; (0, {}) when the connection broke."""
     try:
-        connection.request(method, path, json.dumps(body) if body is not None else None,
-                           {"Content-Type": "application/json"})
+        connection.request(
+            method, path, json.dumps(body) if body is not None else None, {"Content-Type": "application/json"}
+        )
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     except (OSError, http.client.HTTPException, ValueError):
@@ -137,8 +156,9 @@ class Phase:
     seconds: float = 0.0
 
 
-def run_phase(port: int, queries: list[str], concurrency: int, body: dict, limit: int, seconds: float,
-              extra: Iterator[str] | None) -> Phase:
+def run_phase(
+    port: int, queries: list[str], concurrency: int, body: dict, limit: int, seconds: float, extra: Iterator[str] | None
+) -> Phase:
     """``concurrency`` clients searching until ``limit`` requests or ``seconds``; a writer too when ``extra``."""
     phase, numbers, lock = Phase(), itertools.count(), threading.Lock()
     deadline = time.monotonic() + seconds
@@ -148,8 +168,9 @@ def run_phase(port: int, queries: list[str], concurrency: int, body: dict, limit
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while (number := next(numbers)) < limit and time.monotonic() < deadline:
             started = time.perf_counter()
-            status, answer = request(connection, "POST", f"/indexes/{NAME}/search",
-                                     {**body, "query": queries[number % len(queries)]})
+            status, answer = request(
+                connection, "POST", f"/indexes/{NAME}/search", {**body, "query": queries[number % len(queries)]}
+            )
             elapsed = time.perf_counter() - started
             with lock:
                 if status == 200 and answer.get("hits"):
@@ -195,15 +216,34 @@ def cli_seconds(home: Path, queries: list[str], body: dict) -> list[float]:
     times = []
     for query in queries:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "simsearch", "search", NAME, query, "-k", str(body["k"]), "--mode",
-                        body["mode"], "--index-dir", str(home)], cwd=REPO, check=True,
-                       env=os.environ | {"HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "simsearch",
+                "search",
+                NAME,
+                query,
+                "-k",
+                str(body["k"]),
+                "--mode",
+                body["mode"],
+                "--index-dir",
+                str(home),
+            ],
+            cwd=REPO,
+            check=True,
+            env=os.environ | {"HF_HUB_OFFLINE": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         times.append(time.perf_counter() - started)
     return times
 
 
-def row(client: str, concurrency: str, writer: str, requests: int, qps: float, p50: float, p99: float,
-        errors: int | str) -> str:
+def row(
+    client: str, concurrency: str, writer: str, requests: int, qps: float, p50: float, p99: float, errors: int | str
+) -> str:
     return f"| {client} | {concurrency} | {writer} | {requests} | {qps:.0f} | {p50:.1f} | {p99:.1f} | {errors} |"
 
 
@@ -217,8 +257,12 @@ def main() -> None:
     parser.add_argument("--mode", default="dense", help="search mode of every query (default dense)")
     parser.add_argument("-k", type=int, default=10, help="hits per query")
     parser.add_argument("--cli-queries", type=int, help="CLI processes, one query each (default 5, quick 2)")
-    parser.add_argument("--query-words", type=int, default=0,
-                        help="cut each query to its first N words (default: the whole held-out sentence)")
+    parser.add_argument(
+        "--query-words",
+        type=int,
+        default=0,
+        help="cut each query to its first N words (default: the whole held-out sentence)",
+    )
     args = parser.parse_args()
     docs = 5_000 if args.quick and "--docs" not in sys.argv else args.docs
     limit = args.requests or (300 if args.quick else 3000)
@@ -230,11 +274,16 @@ def main() -> None:
     if args.query_words:
         corpus.queries = [" ".join(query.split()[: args.query_words]) for query in corpus.queries]
     home, build_seconds = cached_index(corpus)
-    built = (f"built now in {build_seconds:.0f} s (onnx backend)" if build_seconds is not None
-             else "cached from an earlier run")
-    print(f"index: {docs} wikipedia sentences in {home} ({built}); {len(corpus.queries)} held-out queries, "
-          f"{f'their first {args.query_words} words, ' if args.query_words else ''}"
-          f"mode {args.mode}, k {args.k}; {platform.machine()}, {os.cpu_count()} cores; server workers {args.workers}")
+    built = (
+        f"built now in {build_seconds:.0f} s (onnx backend)"
+        if build_seconds is not None
+        else "cached from an earlier run"
+    )
+    print(
+        f"index: {docs} wikipedia sentences in {home} ({built}); {len(corpus.queries)} held-out queries, "
+        f"{f'their first {args.query_words} words, ' if args.query_words else ''}"
+        f"mode {args.mode}, k {args.k}; {platform.machine()}, {os.cpu_count()} cores; server workers {args.workers}"
+    )
 
     # Both sides see every query once before timing: ONNX Runtime's first runs at each new text length are slow.
     index = Index.open(NAME, index_dir=home)
@@ -242,40 +291,75 @@ def main() -> None:
         index.search(query, args.k, mode=args.mode)
     in_process = time_queries(lambda q: index.search(q, args.k, mode=args.mode), corpus.queries)
     index.close()
-    lines = [row("in-process API, one at a time", "1", "no", len(corpus.queries), 1000 / in_process["mean_ms"],
-                 in_process["p50_ms"], in_process["p99_ms"], 0)]
+    lines = [
+        row(
+            "in-process API, one at a time",
+            "1",
+            "no",
+            len(corpus.queries),
+            1000 / in_process["mean_ms"],
+            in_process["p50_ms"],
+            in_process["p99_ms"],
+            0,
+        )
+    ]
     extra = iter(corpus.extra * 100)
     server_figures: dict[tuple[int, bool], dict] = {}
     with server(home, args.workers) as port:
         run_phase(port, corpus.queries, 4, body, len(corpus.queries), 120, None)  # warm-up, as in-process
         for with_writer in (False, True):
             for concurrency in CONCURRENCY:
-                phase = run_phase(port, corpus.queries, concurrency, body, limit, seconds,
-                                  extra if with_writer else None)
+                phase = run_phase(
+                    port, corpus.queries, concurrency, body, limit, seconds, extra if with_writer else None
+                )
                 figures = latency_summary(phase.latencies) if phase.latencies else {"p50_ms": 0, "p99_ms": 0}
                 qps = len(phase.latencies) / phase.seconds
                 server_figures[(concurrency, with_writer)] = {"qps": qps, **figures}
                 writer = f"yes ({phase.writes} adds, {phase.write_errors} errors)" if with_writer else "no"
-                lines.append(row("server (HTTP)", str(concurrency), writer, len(phase.latencies) + phase.errors, qps,
-                                 figures["p50_ms"], figures["p99_ms"], phase.errors))
+                lines.append(
+                    row(
+                        "server (HTTP)",
+                        str(concurrency),
+                        writer,
+                        len(phase.latencies) + phase.errors,
+                        qps,
+                        figures["p50_ms"],
+                        figures["p99_ms"],
+                        phase.errors,
+                    )
+                )
         info = request(http.client.HTTPConnection("127.0.0.1", port, timeout=10), "GET", "/info")[1]
     if cli_count:
         times = cli_seconds(home, corpus.queries[:cli_count], body)
-        lines.append(row("CLI, one process per query", "1", "no", cli_count, 1 / statistics.median(times),
-                         1000 * statistics.median(times), 1000 * max(times), 0))
+        lines.append(
+            row(
+                "CLI, one process per query",
+                "1",
+                "no",
+                cli_count,
+                1 / statistics.median(times),
+                1000 * statistics.median(times),
+                1000 * max(times),
+                0,
+            )
+        )
 
     print("\n| client | concurrency | writer | requests | queries/s | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
     batching = info.get("micro_batching", {})
     if batching.get("batches"):
-        print(f"\nmicro-batching (the last worker asked): {batching['queries']} queries encoded in "
-              f"{batching['batches']} model calls, {batching['queries'] / batching['batches']:.1f} per call")
+        print(
+            f"\nmicro-batching (the last worker asked): {batching['queries']} queries encoded in "
+            f"{batching['batches']} model calls, {batching['queries'] / batching['batches']:.1f} per call"
+        )
     eight = server_figures[(8, False)]
     ratio = eight["qps"] / (1000 / in_process["mean_ms"])
     meets = ratio >= 2 and eight["p99_ms"] < 50
-    print(f"target at concurrency 8: {ratio:.1f}x the in-process queries/s (>= 2x), p99 {eight['p99_ms']:.1f} ms "
-          f"(< 50 ms): {'met' if meets else 'missed'}")
+    print(
+        f"target at concurrency 8: {ratio:.1f}x the in-process queries/s (>= 2x), p99 {eight['p99_ms']:.1f} ms "
+        f"(< 50 ms): {'met' if meets else 'missed'}"
+    )
 
 
 if __name__ == "__main__":

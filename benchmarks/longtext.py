@@ -59,10 +59,20 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
     from simsearch.training.evaluate import RetrievalSet, index_retrieval_metrics
 
     started = time.perf_counter()
-    index = Index.build(f"long-{chunking.tokens}-{chunking.overlap}", [{"id": d, "text": t} for d, t in
-                        data.corpus.items()], encoder=encoder, kind="flat", index_dir=home, chunking=chunking)
-    build = {"build_seconds": round(time.perf_counter() - started, 1), "vectors": index.check()["vectors"],
-             "chunk_tokens": index.manifest.chunk_tokens, "chunk_overlap": index.manifest.chunk_overlap}
+    index = Index.build(
+        f"long-{chunking.tokens}-{chunking.overlap}",
+        [{"id": d, "text": t} for d, t in data.corpus.items()],
+        encoder=encoder,
+        kind="flat",
+        index_dir=home,
+        chunking=chunking,
+    )
+    build = {
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "vectors": index.check()["vectors"],
+        "chunk_tokens": index.manifest.chunk_tokens,
+        "chunk_overlap": index.manifest.chunk_overlap,
+    }
     late = RetrievalSet(data.corpus, data.queries, {q: data.qrels[q] for q in past_cut}, {})
     rows = []
     for mode, fusion in [*((mode, None) for mode in MODES), ("hybrid", Fusion(method="rrf"))]:
@@ -83,8 +93,11 @@ def beir_chunking(folder: Path, windows: str) -> None:
     data = read_beir(folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / "test.tsv")
     encoder = load_encoder()
     counts = encoder.token_counts(list(data.corpus.values()))
-    print(f"{folder.name}: {len(data.corpus)} documents, {sum(c > encoder.info.max_seq_length for c in counts)} "
-          f"longer than {encoder.info.max_seq_length} pieces", flush=True)
+    print(
+        f"{folder.name}: {len(data.corpus)} documents, {sum(c > encoder.info.max_seq_length for c in counts)} "
+        f"longer than {encoder.info.max_seq_length} pieces",
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="simsearch-longtext-") as scratch:
         for chunking in [Chunking(0), *chunkings(windows)]:
@@ -102,11 +115,14 @@ def chunkings(windows: str) -> list:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| system | chunking | vectors | nDCG@10 | MRR@10 | R@1 | R@10 | R@10 past cut |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| system | chunking | vectors | nDCG@10 | MRR@10 | R@1 | R@10 | R@10 past cut |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
-        chunking = (f"{row['chunk_tokens']} / {row['chunk_overlap']}" if row.get("chunk_tokens")
-                    else "off (cut at the limit)")
+        chunking = (
+            f"{row['chunk_tokens']} / {row['chunk_overlap']}" if row.get("chunk_tokens") else "off (cut at the limit)"
+        )
         figures = " | ".join(f"{row[m]:.2f}" for m in (*MEASURES, "past_cut_recall@10"))
         lines.append(f"| {row['system']} | {chunking} | {row.get('vectors', '')} | {figures} |")
     return "\n".join(lines)
@@ -118,16 +134,30 @@ def main() -> None:
     parser.add_argument("--sentences", type=Path, default=DATA / "wikipedia_sentences" / "sentences.tsv.gz")
     parser.add_argument("--documents", type=int, default=600)
     parser.add_argument("--queries", type=int, default=None, help="At most this many planted pairs (all by default).")
-    parser.add_argument("--windows", default="default",
-                        help="Comma-separated windows to build with, TOKENS/OVERLAP in pieces, or 'default'.")
+    parser.add_argument(
+        "--windows",
+        default="default",
+        help="Comma-separated windows to build with, TOKENS/OVERLAP in pieces, or 'default'.",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, default=None,
-                        help="JSON report.  [default: benchmarks/results/longtext.json; --windows-only: not written]")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON report.  [default: benchmarks/results/longtext.json; --windows-only: not written]",
+    )
     parser.add_argument("--smoke", action="store_true", help="A tiny random BERT and 40 documents, in seconds.")
-    parser.add_argument("--windows-only", action="store_true",
-                        help="Skip the plain stack and the build without chunking (to compare windows only).")
-    parser.add_argument("--beir", type=Path, default=None,
-                        help="Instead: a BEIR folder (e.g. ../shared/data/cisi), with chunking off and on.")
+    parser.add_argument(
+        "--windows-only",
+        action="store_true",
+        help="Skip the plain stack and the build without chunking (to compare windows only).",
+    )
+    parser.add_argument(
+        "--beir",
+        type=Path,
+        default=None,
+        help="Instead: a BEIR folder (e.g. ../shared/data/cisi), with chunking off and on.",
+    )
     args = parser.parse_args()
     if args.beir is not None:
         return beir_chunking(args.beir, args.windows)
@@ -147,18 +177,31 @@ def main() -> None:
         made = longtext_retrieval_set(args.pairs, args.sentences, args.documents, args.queries, args.seed)
         data = made.data
         past_cut = made.past_cut
-        print(f"{len(data.corpus)} documents, {len(data.qrels)} queries ({len(past_cut)} planted past the cut); "
-              f"pieces per document: {_piece_spread(encoder, data)}", flush=True)
-        rows = [] if args.windows_only else [{"system": "plain stack (ST + IndexFlatIP)",
-                                               **plain_stack(encoder.model, data, past_cut)}]
+        print(
+            f"{len(data.corpus)} documents, {len(data.qrels)} queries ({len(past_cut)} planted past the cut); "
+            f"pieces per document: {_piece_spread(encoder, data)}",
+            flush=True,
+        )
+        rows = (
+            []
+            if args.windows_only
+            else [{"system": "plain stack (ST + IndexFlatIP)", **plain_stack(encoder.model, data, past_cut)}]
+        )
         print(table(rows), flush=True)
         for chunking in [*([] if args.windows_only else [Chunking(0)]), *chunkings(args.windows)]:
             found, _ = simsearch_rows(encoder, data, past_cut, chunking, Path(scratch) / "indexes")
             rows += found
             print(table(found), flush=True)
-    report = {"date": datetime.now(timezone.utc).isoformat(timespec="minutes"), "machine": platform.processor()
-              or platform.machine(), "pairs": str(args.pairs), "documents": len(data.corpus),
-              "queries": len(data.qrels), "past_cut": len(past_cut), "seed": args.seed, "rows": rows}
+    report = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="minutes"),
+        "machine": platform.processor() or platform.machine(),
+        "pairs": str(args.pairs),
+        "documents": len(data.corpus),
+        "queries": len(data.qrels),
+        "past_cut": len(past_cut),
+        "seed": args.seed,
+        "rows": rows,
+    }
     print("\n" + table(rows))
     output = args.output or (None if args.smoke or args.windows_only else REPO / "benchmarks/results/longtext.json")
     if output is not None:

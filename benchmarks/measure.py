@@ -27,8 +27,11 @@ def time_queries(search: Callable[[str], Any], queries: Sequence[str]) -> dict[s
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     """p50, p99 and mean of durations given in seconds, as milliseconds rounded to 0.01."""
     ms = 1000 * np.asarray(seconds, dtype=np.float64)
-    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
-            "mean_ms": round(float(ms.mean()), 2)}
+    return {
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "mean_ms": round(float(ms.mean()), 2),
+    }
 
 
 def process_io() -> dict[str, int]:

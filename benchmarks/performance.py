@@ -57,8 +57,13 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     smoke = args.smoke
-    report: dict = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "smoke": smoke,
-                    "noise": NOISE, "real_vectors": args.real}
+    report: dict = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "smoke": smoke,
+        "noise": NOISE,
+        "real_vectors": args.real,
+    }
     model = args.model or str(default_model_path())
     report["encoding"] = encoding_benchmark(model, pairs=64 if smoke else None)
     print_table("Encoding (STS-B dev sentences)", report["encoding"])
@@ -66,8 +71,11 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     report["search"], report["curves"] = search_benchmark(model, sizes, args.real, args.queries, args.backend, smoke)
     print_table("Query latency end to end (encode + search + fetch), recall@10 vs exact", report["search"])
-    report["cold_start"] = cold_start_benchmark(runs=3, backends=("onnx", "torch"), plain=True) if not smoke else \
-        cold_start_benchmark(runs=1, backends=("onnx",), plain=False)
+    report["cold_start"] = (
+        cold_start_benchmark(runs=3, backends=("onnx", "torch"), plain=True)
+        if not smoke
+        else cold_start_benchmark(runs=1, backends=("onnx",), plain=False)
+    )
     print_table("Cold `simsearch search` on the demo index (new process)", report["cold_start"])
     (out / "performance.json").write_text(json.dumps(report, indent=2))
     draw_plots(report, out)
@@ -97,8 +105,14 @@ def encoding_benchmark(model: str, pairs: int | None) -> list[dict]:
     first, second, gold = stsb_dev(pairs)
     texts = first + second
     plain = SentenceTransformer(model, device="cpu")
-    rows = [encode_row("plain stack (torch fp32)", texts, gold,
-                       lambda t: plain.encode(t, batch_size=32, normalize_embeddings=True, convert_to_numpy=True))]
+    rows = [
+        encode_row(
+            "plain stack (torch fp32)",
+            texts,
+            gold,
+            lambda t: plain.encode(t, batch_size=32, normalize_embeddings=True, convert_to_numpy=True),
+        )
+    ]
     for backend in BACKENDS:
         encoder = load_encoder(model, backend=backend)
         rows.append(encode_row(f"simsearch {backend}", texts, gold, lambda t, e=encoder: e.encode(t, batch_size=32)))
@@ -116,8 +130,12 @@ def encode_row(system: str, texts: list[str], gold: np.ndarray, encode) -> dict:
     seconds = time.perf_counter() - started
     half = len(texts) // 2
     cosine = (vectors[:half] * vectors[half:]).sum(axis=1)
-    return {"system": system, "sentences": len(texts), "sentences_per_s": round(len(texts) / seconds, 1),
-            "stsb_spearman": round(100 * spearman(cosine, gold), 2)}
+    return {
+        "system": system,
+        "sentences": len(texts),
+        "sentences_per_s": round(len(texts) / seconds, 1),
+        "stsb_spearman": round(100 * spearman(cosine, gold), 2),
+    }
 
 
 def stsb_dev(pairs: int | None) -> tuple[list[str], list[str], np.ndarray]:
@@ -185,9 +203,16 @@ def kind_row(kind, params, vectors, store, encoder, queries, query_vectors, trut
     recall = recall_at_10(found, truth)
     target = SearchTarget(encoder, index, store)  # the same query pipeline Index.search runs
     latency = time_queries(lambda q: run_query(target, [q], 10), queries)
-    row = {"system": f"simsearch {kind}", "documents": len(vectors), "params": index.params,
-           "build_s": round(build_s, 1), "bytes_per_doc": round(bytes_per_doc), "recall_at_10": round(recall, 3),
-           "queries": len(queries), **latency}
+    row = {
+        "system": f"simsearch {kind}",
+        "documents": len(vectors),
+        "params": index.params,
+        "build_s": round(build_s, 1),
+        "bytes_per_doc": round(bytes_per_doc),
+        "recall_at_10": round(recall, 3),
+        "queries": len(queries),
+        **latency,
+    }
     return row, index
 
 
@@ -206,9 +231,17 @@ def plain_stack_row(model, vectors, texts, queries, truth, size, real) -> dict:
         return [texts[i % len(texts)] for i in found[0]]
 
     latency = time_queries(search, timed)
-    return {"system": "plain stack (ST + IndexFlatIP)", "documents": size, "params": {}, "build_s": round(build_s, 1),
-            "bytes_per_doc": 4 * vectors.shape[1], "recall_at_10": 1.0, "queries": len(timed), **latency,
-            "real_vectors": min(real, size)}
+    return {
+        "system": "plain stack (ST + IndexFlatIP)",
+        "documents": size,
+        "params": {},
+        "build_s": round(build_s, 1),
+        "bytes_per_doc": 4 * vectors.shape[1],
+        "recall_at_10": 1.0,
+        "queries": len(timed),
+        **latency,
+        "real_vectors": min(real, size),
+    }
 
 
 def knob_curve(kind: str, index, query_vectors: np.ndarray, truth: np.ndarray, size: int) -> list[dict]:
@@ -225,9 +258,16 @@ def knob_curve(kind: str, index, query_vectors: np.ndarray, truth: np.ndarray, s
         started = time.perf_counter()
         _, found = index.search(query_vectors, 10)
         seconds = time.perf_counter() - started
-        points.append({"kind": kind, "documents": size, "knob": knob, "value": value,
-                       "recall_at_10": round(recall_at_10(found, truth), 3),
-                       "qps": round(len(query_vectors) / seconds)})
+        points.append(
+            {
+                "kind": kind,
+                "documents": size,
+                "knob": knob,
+                "value": value,
+                "recall_at_10": round(recall_at_10(found, truth), 3),
+                "qps": round(len(query_vectors) / seconds),
+            }
+        )
     return points
 
 
@@ -280,8 +320,21 @@ def cold_start_benchmark(runs: int, backends: tuple[str, ...], plain: bool) -> l
     rows = []
     with tempfile.TemporaryDirectory() as home:
         for backend in backends:
-            subprocess.run([*simsearch, "build", f"demo-{backend}", "-i", str(demo), "--backend", backend,
-                            "--index-dir", home, "-q"], check=True)
+            subprocess.run(
+                [
+                    *simsearch,
+                    "build",
+                    f"demo-{backend}",
+                    "-i",
+                    str(demo),
+                    "--backend",
+                    backend,
+                    "--index-dir",
+                    home,
+                    "-q",
+                ],
+                check=True,
+            )
             command = [*simsearch, "search", f"demo-{backend}", "a quiet place to read", "-k", "3", "--index-dir", home]
             rows.append({"system": f"simsearch search (index built with {backend})", **wall_times(command, runs)})
     if not plain:
@@ -293,8 +346,12 @@ def cold_start_benchmark(runs: int, backends: tuple[str, ...], plain: bool) -> l
         "index = faiss.IndexFlatIP(384); index.add(m.encode(texts, normalize_embeddings=True)); "
         "print(texts[index.search(m.encode(['a quiet place to read'], normalize_embeddings=True), 3)[1][0][0]])"
     )
-    rows.append({"system": "plain stack script (encodes the demo corpus too)", **wall_times(
-        [sys.executable, "-c", plain], runs)})
+    rows.append(
+        {
+            "system": "plain stack script (encodes the demo corpus too)",
+            **wall_times([sys.executable, "-c", plain], runs),
+        }
+    )
     return rows
 
 
@@ -313,8 +370,13 @@ def machine() -> dict:
     import onnxruntime
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "faiss": faiss.__version__,
-            "onnxruntime": onnxruntime.__version__}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "faiss": faiss.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
 
 
 def print_table(title: str, rows: list[dict]) -> None:

@@ -36,16 +36,21 @@ def measure(model: str | Path, dev: Path) -> dict[str, dict[str, float]]:
     from simsearch.training.pairs import read_pairs
 
     encoder = load_encoder(model)
-    return {"sts": sts_metrics(encoder, read_pairs(dev)),
-            "paraphrase": retrieval_metrics(encoder, paraphrase_retrieval_set([dev]))}
+    return {
+        "sts": sts_metrics(encoder, read_pairs(dev)),
+        "paraphrase": retrieval_metrics(encoder, paraphrase_retrieval_set([dev])),
+    }
 
 
 def smoke_inputs(folder: Path) -> tuple[Path, Path, Path]:
     """A tiny BERT with BERT's own initialisation, and synthetic topic pairs it can learn."""
     from simsearch.testing import write_scored, write_tiny_bert
 
-    return (write_tiny_bert(folder / "tiny-bert"), write_scored(folder / "train.csv", 48, seed=1),
-            write_scored(folder / "dev.csv", 40, seed=2))
+    return (
+        write_tiny_bert(folder / "tiny-bert"),
+        write_scored(folder / "train.csv", 48, seed=1),
+        write_scored(folder / "dev.csv", 40, seed=2),
+    )
 
 
 def table(report: dict) -> str:
@@ -59,8 +64,10 @@ def table(report: dict) -> str:
     training = report["training"]
     hyper = training["hyperparameters"]
     lines.append(f"| training wall time | | {training['wall_seconds'] / 60:.1f} min | |")
-    lines.append(f"| training setup | | {training['loss']}, lr {hyper['learning_rate']:g}, batch "
-                 f"{hyper['batch_size']}, {hyper['epochs']} epochs, kept epoch {training['best_epoch']} | |")
+    lines.append(
+        f"| training setup | | {training['loss']}, lr {hyper['learning_rate']:g}, batch "
+        f"{hyper['batch_size']}, {hyper['epochs']} epochs, kept epoch {training['best_epoch']} | |"
+    )
     augment = training["settings"].get("augment")
     if augment:
         made = augment["cross_encoder"]
@@ -105,16 +112,30 @@ def main() -> None:
         json_out = args.json_out or REPO / "benchmarks" / "results" / "quality.json"
     before = measure(base, dev)
     augment = args.augment
-    result = train_model(train_file, output, base=base, pooling="mean" if args.smoke else None, eval_pairs=dev,
-                         augment=augment, seed=args.seed, overwrite=True, progress=sys.stderr.isatty(),
-                         say=lambda line: print(line, file=sys.stderr), **hyper)
+    result = train_model(
+        train_file,
+        output,
+        base=base,
+        pooling="mean" if args.smoke else None,
+        eval_pairs=dev,
+        augment=augment,
+        seed=args.seed,
+        overwrite=True,
+        progress=sys.stderr.isatty(),
+        say=lambda line: print(line, file=sys.stderr),
+        **hyper,
+    )
     after = measure(output, dev)
     report = {
-        "mode": "smoke" if args.smoke else "full", "base": "tiny random BERT" if args.smoke else "all-MiniLM-L6-v2",
-        "before": before, "after": after, "training": result.to_dict(), "model": str(output),
+        "mode": "smoke" if args.smoke else "full",
+        "base": "tiny random BERT" if args.smoke else "all-MiniLM-L6-v2",
+        "before": before,
+        "after": after,
+        "training": result.to_dict(),
+        "model": str(output),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), "
-                   f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads",
     }
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(report, indent=2))

@@ -49,8 +49,10 @@ def main() -> None:
         cpu, wall = time.process_time(), time.perf_counter()
         for start in range(0, n, batch):
             index.encoder.encode(queries[start : start + batch], batch_size=4)
-        print(f"encode {batch} at a time: wall {(time.perf_counter() - wall) / n * 1000:.2f} ms, "
-              f"CPU {(time.process_time() - cpu) / n * 1000:.2f} ms per query")
+        print(
+            f"encode {batch} at a time: wall {(time.perf_counter() - wall) / n * 1000:.2f} ms, "
+            f"CPU {(time.process_time() - cpu) / n * 1000:.2f} ms per query"
+        )
 
 
 if __name__ == "__main__":

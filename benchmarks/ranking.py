@@ -44,10 +44,13 @@ def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str 
     from simsearch import Index
     from simsearch.training.evaluate import RETRIEVAL_DEPTH, index_retrieval_metrics, ranking_metrics
 
-    index = Index.build(name, [{"id": d, "text": t} for d, t in data.corpus.items()], encoder=encoder,
-                        kind="flat", index_dir=home)
-    rows = [{"set": name, "system": f"simsearch {mode}", **pick(index_retrieval_metrics(index, data, 64, mode))}
-            for mode in MODES]
+    index = Index.build(
+        name, [{"id": d, "text": t} for d, t in data.corpus.items()], encoder=encoder, kind="flat", index_dir=home
+    )
+    rows = [
+        {"set": name, "system": f"simsearch {mode}", **pick(index_retrieval_metrics(index, data, 64, mode))}
+        for mode in MODES
+    ]
     if rerank is not None:
         metrics = index_retrieval_metrics(index, data, 16, "hybrid", rerank=rerank)
         rows.append({"set": name, "system": "simsearch hybrid + re-rank", **pick(metrics)})
@@ -55,11 +58,15 @@ def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str 
 
     doc_ids = list(data.corpus)
     flat = faiss.IndexFlatIP(encoder.dimension)  # the plain stack encodes texts itself, cut at the model's limit
-    flat.add(plain_model.encode([data.corpus[d] for d in doc_ids], normalize_embeddings=True, convert_to_numpy=True,
-                                batch_size=32))
+    flat.add(
+        plain_model.encode(
+            [data.corpus[d] for d in doc_ids], normalize_embeddings=True, convert_to_numpy=True, batch_size=32
+        )
+    )
     query_ids = [q for q in data.queries if q in data.qrels]
-    vectors = plain_model.encode([data.queries[q] for q in query_ids], normalize_embeddings=True,
-                                 convert_to_numpy=True, batch_size=32)
+    vectors = plain_model.encode(
+        [data.queries[q] for q in query_ids], normalize_embeddings=True, convert_to_numpy=True, batch_size=32
+    )
     _, found = flat.search(vectors, min(RETRIEVAL_DEPTH + 1, len(doc_ids)))
     rankings = {q: [doc_ids[i] for i in row if i >= 0] for q, row in zip(query_ids, found)}
     plain = ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
@@ -67,8 +74,9 @@ def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str 
     return [{"set": name, "system": "plain stack (ST + IndexFlatIP)", **pick(plain)}, *rows]
 
 
-def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, home: Path,
-                 rerank: str | None = None) -> list[dict]:
+def latency_rows(
+    texts: list[str], queries: list[str], encoder, plain_model, home: Path, rerank: str | None = None
+) -> list[dict]:
     """p50/p99 of one query at a time, k=10, per mode (and hybrid + re-rank) and for the plain stack."""
     import faiss
     from measure import time_queries
@@ -85,8 +93,9 @@ def latency_rows(texts: list[str], queries: list[str], encoder, plain_model, hom
 
     rows = [{"system": "plain stack (ST + IndexFlatIP)", **time_queries(plain, queries)}]
     for mode in MODES:
-        rows.append({"system": f"simsearch {mode}", **time_queries(lambda q, m=mode: index.search(q, 10, mode=m),
-                                                                   queries)})
+        rows.append(
+            {"system": f"simsearch {mode}", **time_queries(lambda q, m=mode: index.search(q, 10, mode=m), queries)}
+        )
     if rerank is not None:
         from measure import latency_summary
 
@@ -111,8 +120,9 @@ def tokenizer_rows(name: str, data) -> list[dict]:
     for tokenizer in TOKENIZERS:
         db = sqlite3.connect(":memory:")
         db.execute(f"CREATE VIRTUAL TABLE f USING fts5(text, tokenize='{tokenizer}')")
-        db.executemany("INSERT INTO f (rowid, text) VALUES (?, ?)",
-                       [(i, data.corpus[d]) for i, d in enumerate(doc_ids)])
+        db.executemany(
+            "INSERT INTO f (rowid, text) VALUES (?, ?)", [(i, data.corpus[d]) for i, d in enumerate(doc_ids)]
+        )
         rankings = {}
         for q in (q for q in data.queries if q in data.qrels):
             match = " OR ".join(f'"{t}"' for t in query_words(data.queries[q]).words)
@@ -147,15 +157,20 @@ def smoke_data(folder: Path):
 
 def table(report: dict) -> str:
     lines = ["| set | system | nDCG@10 | MRR@10 | R@1 | R@10 |", "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['set']} | {r['system']} | " + " | ".join(f"{r[m]:.2f}" for m in METRICS) + " |"
-              for r in report["quality"]]
+    lines += [
+        f"| {r['set']} | {r['system']} | " + " | ".join(f"{r[m]:.2f}" for m in METRICS) + " |"
+        for r in report["quality"]
+    ]
     lines += ["", "| system | documents | p50 ms | p99 ms |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['system']} | {r['documents']:,} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |"
-              for r in report["latency"]]
+    lines += [
+        f"| {r['system']} | {r['documents']:,} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |" for r in report["latency"]
+    ]
     if report.get("tokenizers"):
         lines += ["", "| set | BM25 tokenizer | nDCG@10 | MRR@10 | R@1 | R@10 |", "|---|---|---:|---:|---:|---:|"]
-        lines += [f"| {r['set']} | {r['tokenizer']} | " + " | ".join(f"{r[m]:.2f}" for m in METRICS) + " |"
-                  for r in report["tokenizers"]]
+        lines += [
+            f"| {r['set']} | {r['tokenizer']} | " + " | ".join(f"{r[m]:.2f}" for m in METRICS) + " |"
+            for r in report["tokenizers"]
+        ]
     lines.append(f"\n{report['date']}, {report['machine']}, model {report['model']}")
     return "\n".join(lines)
 
@@ -168,8 +183,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="latency queries")
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--rerank", default=None, help="cross-encoder folder: adds hybrid + re-rank rows")
-    parser.add_argument("--sets", default="cisi,stsb,long",
-                        help="quality sets to run, any of cisi, stsb, long (the long-text set), or none")
+    parser.add_argument(
+        "--sets",
+        default="cisi,stsb,long",
+        help="quality sets to run, any of cisi, stsb, long (the long-text set), or none",
+    )
     parser.add_argument("--no-latency", action="store_true", help="quality rows only (they do not depend on load)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the target is 2 cores)")
     args = parser.parse_args()
@@ -200,33 +218,42 @@ def main() -> None:
     else:
         cisi = DATA / "cisi"
         wanted = set(args.sets.split(","))
-        sets = {"cisi": read_beir(cisi / "corpus.jsonl", cisi / "queries.jsonl", cisi / "qrels" / "test.tsv")
-                } if "cisi" in wanted else {}
+        sets = (
+            {"cisi": read_beir(cisi / "corpus.jsonl", cisi / "queries.jsonl", cisi / "qrels" / "test.tsv")}
+            if "cisi" in wanted
+            else {}
+        )
         if "stsb" in wanted:
             sets["stsb-dev paraphrase"] = paraphrase_retrieval_set([DATA / "stsb" / "dev.csv"])
         if "long" in wanted:
-            sets["long-text"] = longtext_retrieval_set(DATA / "stsb" / "dev.csv",
-                                                       DATA / "wikipedia_sentences" / "sentences.tsv.gz").data
+            sets["long-text"] = longtext_retrieval_set(
+                DATA / "stsb" / "dev.csv", DATA / "wikipedia_sentences" / "sentences.tsv.gz"
+            ).data
         texts, queries = wiki_sentences(args.documents), wiki_sentences(args.queries, skip=1)
         encoder = load_encoder()
         model = encoder.name
         plain_model = SentenceTransformer(str(default_model_path()), device="cpu")
     quality = []
     for number, (name, data) in enumerate(sets.items()):
-        quality += [{**row, "set": name}
-                    for row in quality_rows(f"set{number}", data, encoder, plain_model, home, args.rerank)]
+        quality += [
+            {**row, "set": name} for row in quality_rows(f"set{number}", data, encoder, plain_model, home, args.rerank)
+        ]
     report = {
-        "mode": "smoke" if args.smoke else "full", "model": model, "quality": quality,
+        "mode": "smoke" if args.smoke else "full",
+        "model": model,
+        "quality": quality,
         "latency": [] if args.no_latency else latency_rows(texts, queries, encoder, plain_model, home, args.rerank),
         "reranker": args.rerank,
         "tokenizers": [row for name, data in sets.items() for row in tokenizer_rows(name, data)]
-        if args.tokenizers or args.smoke else [],
+        if args.tokenizers or args.smoke
+        else [],
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), "
-                   f"torch {torch.__version__}, {torch.get_num_threads()} threads",
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads",
     }
-    json_out = args.json_out or (Path(scratch.name) / "ranking.json" if args.smoke
-                                 else REPO / "benchmarks" / "results" / "ranking.json")
+    json_out = args.json_out or (
+        Path(scratch.name) / "ranking.json" if args.smoke else REPO / "benchmarks" / "results" / "ranking.json"
+    )
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(report, indent=2))
     print(table(report))

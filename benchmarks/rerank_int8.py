@@ -31,9 +31,11 @@ def batching(reranker, dev) -> None:
     encoded = reranker._tokenizer.encode_batch(list(zip(dev.texts["sentence1"], dev.texts["sentence2"])))
     alone, batched = reranker._each_alone(encoded), reranker._batched(encoded, 16)
     shift = np.abs(1 / (1 + np.exp(-alone)) - 1 / (1 + np.exp(-batched)))
-    print(f"STS-B dev, {len(encoded)} pairs: probability moved by batching max {shift.max():.3f}, "
-          f"mean {shift.mean():.3f}; Spearman alone {spearmanr(alone, dev.targets)[0] * 100:.2f}, "
-          f"in batches of 16 {spearmanr(batched, dev.targets)[0] * 100:.2f}")
+    print(
+        f"STS-B dev, {len(encoded)} pairs: probability moved by batching max {shift.max():.3f}, "
+        f"mean {shift.mean():.3f}; Spearman alone {spearmanr(alone, dev.targets)[0] * 100:.2f}, "
+        f"in batches of 16 {spearmanr(batched, dev.targets)[0] * 100:.2f}"
+    )
 
 
 def timing(reranker, export: Path, rounds: int = 20) -> None:

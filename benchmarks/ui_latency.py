@@ -25,13 +25,26 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 QUERIES = [
-    "my flight was cancelled", "how long should steak rest", "saving money for emergencies",
-    "the band played an encore", "my phone battery dies quickly", "a marathon in the rain",
-    "a walk in the forest at dawn", "a doctor checked my blood pressure", "the laptop will not boot",
-    "we missed our train connection", "baking bread at home", "the stock market dropped",
-    "the team won the final", "a new vaccine was approved", "fixing a flat bicycle tyre",
-    "the concert was postponed", "cheap hotels near the beach", "spicy food recipes",
-    "wild animals in the mountains", "a virus slowed down my computer",
+    "my flight was cancelled",
+    "how long should steak rest",
+    "saving money for emergencies",
+    "the band played an encore",
+    "my phone battery dies quickly",
+    "a marathon in the rain",
+    "a walk in the forest at dawn",
+    "a doctor checked my blood pressure",
+    "the laptop will not boot",
+    "we missed our train connection",
+    "baking bread at home",
+    "the stock market dropped",
+    "the team won the final",
+    "a new vaccine was approved",
+    "fixing a flat bicycle tyre",
+    "the concert was postponed",
+    "cheap hotels near the beach",
+    "spicy food recipes",
+    "wild animals in the mountains",
+    "a virus slowed down my computer",
 ]
 
 
@@ -115,22 +128,31 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="simsearch-ui-bench-")) / "indexes"
     os.environ["SIMSEARCH_HOME"] = str(home)
-    index = Index.build("demo", read_corpus(REPO / "simsearch" / "data" / "demo.csv"), index_dir=home,
-                        encoder=load_encoder(backend=args.backend))
+    index = Index.build(
+        "demo",
+        read_corpus(REPO / "simsearch" / "data" / "demo.csv"),
+        index_dir=home,
+        encoder=load_encoder(backend=args.backend),
+    )
     queries, tops = distinct_top_hits(index, QUERIES)
     api_times(index, ["warm-up"] * 3)
     api = api_times(index, queries)
-    print(f"demo index: {len(index)} texts, backend {args.backend}, {len(queries)} queries, k=10; "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"demo index: {len(index)} texts, backend {args.backend}, {len(queries)} queries, k=10; {os.cpu_count()} CPUs"
+    )
     print(f"api      Index.search                    {summary(api)}")
     apptest, captions = apptest_times(queries)
-    print(f"apptest  script rerun after typing        {summary(apptest)}   "
-          f"x{statistics.median(apptest) / statistics.median(api):.1f} api")
+    print(
+        f"apptest  script rerun after typing        {summary(apptest)}   "
+        f"x{statistics.median(apptest) / statistics.median(api):.1f} api"
+    )
     print(f"         e.g. {captions[len(captions) // 2]!r}")
     if not args.skip_browser:
         browser = browser_times(home, queries, tops)
-        print(f"browser  Enter -> top hit on screen       {summary(browser)}   "
-              f"x{statistics.median(browser) / statistics.median(api):.1f} api")
+        print(
+            f"browser  Enter -> top hit on screen       {summary(browser)}   "
+            f"x{statistics.median(browser) / statistics.median(api):.1f} api"
+        )
 
 
 if __name__ == "__main__":

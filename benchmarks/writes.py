@@ -107,8 +107,11 @@ def timed_ops(operation: Callable[[int], object], count: int) -> dict[str, float
         after = process_io()
         written.append(after["write_bytes"] - before["write_bytes"])
         handed.append(after["wchar"] - before["wchar"])
-    return {**latency_summary(seconds), "write_mb": round(float(np.mean(written)) / 1e6, 4),
-            "wchar_mb": round(float(np.mean(handed)) / 1e6, 4)}
+    return {
+        **latency_summary(seconds),
+        "write_mb": round(float(np.mean(written)) / 1e6, 4),
+        "wchar_mb": round(float(np.mean(handed)) / 1e6, 4),
+    }
 
 
 def timed_searches(search: Callable[[np.ndarray], object], queries: np.ndarray) -> dict[str, float]:
@@ -153,8 +156,13 @@ def raw_faiss_search(folder: Path, params: dict) -> Callable[[np.ndarray], objec
 def start_peer(*arguments: str) -> subprocess.Popen:
     """benchmarks/writes_peer.py in a new process, importing the same simsearch; returns once it said ready."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    peer = subprocess.Popen([sys.executable, str(HERE / "writes_peer.py"), *arguments], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+    peer = subprocess.Popen(
+        [sys.executable, str(HERE / "writes_peer.py"), *arguments],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     if peer.stdout.readline().strip() != "ready":
         peer.kill()
         raise RuntimeError(f"writes_peer.py {arguments[0]} did not start (its error is printed above)")
@@ -181,13 +189,18 @@ def reader_catch_up(home: Path, name: str, index, texts: list[str], queries_file
     reader.stdin.close()
     reader.wait(timeout=60)
     first_summary, steady_summary = latency_summary(first), latency_summary(steady)
-    return {"rounds": len(texts), "first": first_summary, "steady": steady_summary,
-            "first_p50_vs_steady": ratio(first_summary["p50_ms"], steady_summary["p50_ms"]),
-            "read_mb": round(float(np.mean(read)) / 1e6, 3)}
+    return {
+        "rounds": len(texts),
+        "first": first_summary,
+        "steady": steady_summary,
+        "first_p50_vs_steady": ratio(first_summary["p50_ms"], steady_summary["p50_ms"]),
+        "read_mb": round(float(np.mean(read)) / 1e6, 3),
+    }
 
 
-def search_under_writer(home: Path, name: str, index, encoder_dir: Path, texts_file: Path, queries: np.ndarray,
-                        seconds: float, quiet: dict) -> dict:
+def search_under_writer(
+    home: Path, name: str, index, encoder_dir: Path, texts_file: Path, queries: np.ndarray, seconds: float, quiet: dict
+) -> dict:
     """Our searches while a writer process adds a document every 50 ms, against ``quiet`` (same run)."""
     writer = start_peer("writer", str(home), name, str(encoder_dir), str(texts_file), str(seconds), "0.05")
     writer.stdin.write("go\n")
@@ -200,8 +213,13 @@ def search_under_writer(home: Path, name: str, index, encoder_dir: Path, texts_f
         timings.append(time.perf_counter() - started)
     report = json.loads(writer.stdout.read().strip().splitlines()[-1])
     loaded = latency_summary(timings)
-    return {"searches": len(timings), "search": loaded, "p50_vs_quiet": ratio(loaded["p50_ms"], quiet["p50_ms"]),
-            "p99_vs_quiet": ratio(loaded["p99_ms"], quiet["p99_ms"]), "writer": report}
+    return {
+        "searches": len(timings),
+        "search": loaded,
+        "p50_vs_quiet": ratio(loaded["p50_ms"], quiet["p50_ms"]),
+        "p99_vs_quiet": ratio(loaded["p99_ms"], quiet["p99_ms"]),
+        "writer": report,
+    }
 
 
 def bulk_against_build(index, rows: list[dict], encoder, kind: str, home: Path) -> dict:
@@ -209,11 +227,17 @@ def bulk_against_build(index, rows: list[dict], encoder, kind: str, home: Path) 
     from simsearch import Index
 
     _, add_seconds, add_mb = timed_call(lambda: index.add(rows, batch_size=256))
-    _, build_seconds, build_mb = timed_call(lambda: Index.build(f"bulk-{kind}", rows, encoder=encoder, kind=kind,
-                                                                 batch_size=256, index_dir=home))
-    return {"documents": len(rows), "add_s": round(add_seconds, 2), "build_s": round(build_seconds, 2),
-            "add_vs_build": ratio(add_seconds, build_seconds), "add_write_mb": round(add_mb, 1),
-            "build_write_mb": round(build_mb, 1)}
+    _, build_seconds, build_mb = timed_call(
+        lambda: Index.build(f"bulk-{kind}", rows, encoder=encoder, kind=kind, batch_size=256, index_dir=home)
+    )
+    return {
+        "documents": len(rows),
+        "add_s": round(add_seconds, 2),
+        "build_s": round(build_seconds, 2),
+        "add_vs_build": ratio(add_seconds, build_seconds),
+        "add_write_mb": round(add_mb, 1),
+        "build_write_mb": round(build_mb, 1),
+    }
 
 
 def storage_state(index) -> dict:
@@ -237,8 +261,13 @@ def compaction(index, queries: np.ndarray) -> dict | str:
         return NOT_HERE
     before = storage_state(index)
     report, seconds, written = timed_call(index.compact)
-    return {"seconds": round(seconds, 2), "write_mb": round(written, 1), "before": before, "report": report,
-            "quiet_after": timed_searches(lambda q: index.search_vectors(q, k=10), queries)}
+    return {
+        "seconds": round(seconds, 2),
+        "write_mb": round(written, 1),
+        "before": before,
+        "report": report,
+        "quiet_after": timed_searches(lambda q: index.search_vectors(q, k=10), queries),
+    }
 
 
 class Extras:
@@ -253,14 +282,23 @@ class Extras:
         return taken
 
 
-def measure_storage(home: Path, rows: list[dict], extra: Extras, kind: str, encoder, encoder_dir: Path,
-                    queries: np.ndarray, args: argparse.Namespace) -> dict:
+def measure_storage(
+    home: Path,
+    rows: list[dict],
+    extra: Extras,
+    kind: str,
+    encoder,
+    encoder_dir: Path,
+    queries: np.ndarray,
+    args: argparse.Namespace,
+) -> dict:
     """Every storage-path figure for one size and kind, on an index built with the static encoder."""
     from simsearch import Index
 
     n, name = len(rows), f"writes-{kind}"
-    index, build_seconds, build_mb = timed_call(lambda: Index.build(name, rows, encoder=encoder, kind=kind,
-                                                                    batch_size=1024, index_dir=home))
+    index, build_seconds, build_mb = timed_call(
+        lambda: Index.build(name, rows, encoder=encoder, kind=kind, batch_size=1024, index_dir=home)
+    )
     print(f"  built {n} {kind} in {build_seconds:.1f} s", flush=True)
     raw = raw_faiss_search(Path(index.info()["path"]), index.manifest.params)
     raw_figures = timed_searches(raw, queries) if raw is not None else NOT_HERE
@@ -276,18 +314,30 @@ def measure_storage(home: Path, rows: list[dict], extra: Extras, kind: str, enco
     reader = reader_catch_up(home, name, index, extra.take(args.rounds), queries_file)
     texts_file = home / f"writer-{kind}.json"
     texts_file.write_text(json.dumps(extra.take(int(args.writer_seconds / 0.05) + 1)), encoding="utf-8")
-    under_writer = search_under_writer(home, name, index, encoder_dir, texts_file, queries, args.writer_seconds,
-                                       quiet)
+    under_writer = search_under_writer(home, name, index, encoder_dir, texts_file, queries, args.writer_seconds, quiet)
     bulk_rows = [{"id": f"bulk-{i}", "text": text} for i, text in enumerate(extra.take(int(n * args.bulk_fraction)))]
     bulk = bulk_against_build(index, bulk_rows, encoder, kind, home) if bulk_rows else NOT_HERE
     state = storage_state(index)
     sync = sync_to_base(index, rows, extra.take(ops))
-    return {"documents": n, "kind": kind, "encoder": STATIC, "build_s": round(build_seconds, 2),
-            "build_write_mb": round(build_mb, 1), "raw_faiss": raw_figures, "quiet": quiet,
-            "quiet_p99_vs_raw_faiss": ratio(quiet["p99_ms"], raw_figures["p99_ms"]) if raw else None,
-            "add": add, "upsert": upsert, "delete": delete, "reader_after_write": reader,
-            "under_writer": under_writer, "bulk": bulk, "state_after_writes": state, "sync": sync,
-            "compaction": compaction(index, queries)}
+    return {
+        "documents": n,
+        "kind": kind,
+        "encoder": STATIC,
+        "build_s": round(build_seconds, 2),
+        "build_write_mb": round(build_mb, 1),
+        "raw_faiss": raw_figures,
+        "quiet": quiet,
+        "quiet_p99_vs_raw_faiss": ratio(quiet["p99_ms"], raw_figures["p99_ms"]) if raw else None,
+        "add": add,
+        "upsert": upsert,
+        "delete": delete,
+        "reader_after_write": reader,
+        "under_writer": under_writer,
+        "bulk": bulk,
+        "state_after_writes": state,
+        "sync": sync,
+        "compaction": compaction(index, queries),
+    }
 
 
 def measure_real_model(home: Path, rows: list[dict], extra: Extras, kind: str, ops: int) -> dict:
@@ -295,21 +345,28 @@ def measure_real_model(home: Path, rows: list[dict], extra: Extras, kind: str, o
     from simsearch import Index, load_encoder
 
     name = f"real-{kind}"
-    _, build_seconds, _ = timed_call(lambda: Index.build(name, rows, encoder=load_encoder(backend="onnx"),
-                                                         kind=kind, index_dir=home))
+    _, build_seconds, _ = timed_call(
+        lambda: Index.build(name, rows, encoder=load_encoder(backend="onnx"), kind=kind, index_dir=home)
+    )
     index = Index.open(name, index_dir=home)  # as a server or a second CLI call: the index's own query encoder
     index.search("warm up the encoder", k=10)
     adds, upserts = extra.take(ops), extra.take(ops)
     encode_one = timed_ops(lambda i: index.encoder.encode([adds[i]]), ops)
-    return {"documents": len(rows), "kind": kind, "encoder": f"{REAL} ({index.encoder.backend})",
-            "build_s": round(build_seconds, 2), "encode_one": encode_one,
-            "add": timed_ops(lambda i: index.add([{"id": f"real-{i}", "text": adds[i]}]), ops),
-            "upsert": timed_ops(lambda i: index.add([{"id": rows[i]["id"], "text": upserts[i]}], upsert=True), ops),
-            "delete": timed_ops(lambda i: index.delete([rows[-1 - i]["id"]]), ops)}
+    return {
+        "documents": len(rows),
+        "kind": kind,
+        "encoder": f"{REAL} ({index.encoder.backend})",
+        "build_s": round(build_seconds, 2),
+        "encode_one": encode_one,
+        "add": timed_ops(lambda i: index.add([{"id": f"real-{i}", "text": adds[i]}]), ops),
+        "upsert": timed_ops(lambda i: index.add([{"id": rows[i]["id"], "text": upserts[i]}], upsert=True), ops),
+        "delete": timed_ops(lambda i: index.delete([rows[-1 - i]["id"]]), ops),
+    }
 
 
-def measure_competitors(home: Path, rows: list[dict], extra: Extras, encoder, queries: np.ndarray,
-                        args: argparse.Namespace) -> list[dict]:
+def measure_competitors(
+    home: Path, rows: list[dict], extra: Extras, encoder, queries: np.ndarray, args: argparse.Namespace
+) -> list[dict]:
     """Chroma, LanceDB and Qdrant (local) on the static encoder's vectors of the same texts, in a subprocess."""
     data = home / "competitors"
     data.mkdir(parents=True, exist_ok=True)
@@ -319,8 +376,17 @@ def measure_competitors(home: Path, rows: list[dict], extra: Extras, encoder, qu
     np.save(data / "extra.npy", encoder.encode(more))
     np.save(data / "queries.npy", queries)
     (data / "texts.json").write_text(json.dumps(texts + more), encoding="utf-8")
-    done = subprocess.run([args.competitors_python, str(HERE / "writes_competitors.py"), str(data),
-                           str(data / "out.json"), "--ops", str(args.ops)], cwd=HERE)
+    done = subprocess.run(
+        [
+            args.competitors_python,
+            str(HERE / "writes_competitors.py"),
+            str(data),
+            str(data / "out.json"),
+            "--ops",
+            str(args.ops),
+        ],
+        cwd=HERE,
+    )
     measured = json.loads((data / "out.json").read_text()) if (data / "out.json").exists() else []
     if done.returncode != 0:  # the stores measured before the failure still count
         measured.append({"system": "competitors", "skipped": f"writes_competitors.py exited with {done.returncode}"})
@@ -336,10 +402,17 @@ def save(results: dict, target: Path | None) -> None:
 def run(args: argparse.Namespace, target: Path | None) -> dict:
     from simsearch import load_encoder
 
-    results: dict = {"date": date.today().isoformat(), "command": " ".join(["python", *sys.argv]),
-                     "machine": f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores",
-                     "mode": "smoke" if args.smoke else "full", "ops": args.ops, "storage": [], "real_model": [],
-                     "competitors": [], "load_average_at_start": round(os.getloadavg()[0], 1)}
+    results: dict = {
+        "date": date.today().isoformat(),
+        "command": " ".join(["python", *sys.argv]),
+        "machine": f"{platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+        "mode": "smoke" if args.smoke else "full",
+        "ops": args.ops,
+        "storage": [],
+        "real_model": [],
+        "competitors": [],
+        "load_average_at_start": round(os.getloadavg()[0], 1),
+    }
     with tempfile.TemporaryDirectory(dir=args.work_dir) as folder:
         work = Path(folder)
         encoder_dir = write_static_encoder(work / "static-384")
@@ -353,21 +426,22 @@ def run(args: argparse.Namespace, target: Path | None) -> dict:
             for kind in args.kinds:
                 print(f"{size} documents, {kind}:", flush=True)
                 home = work / f"{size}-{kind}"
-                results["storage"].append(measure_storage(home, base, extra, kind, encoder, encoder_dir, queries,
-                                                          args))
+                results["storage"].append(measure_storage(home, base, extra, kind, encoder, encoder_dir, queries, args))
                 save(results, target)
                 extra.used = args.queries  # each kind's index is new: the same extra texts serve again
             if size <= args.competitors_max:
-                results["competitors"] += measure_competitors(work / f"{size}-competitors", base, extra, encoder,
-                                                              queries, args)
+                results["competitors"] += measure_competitors(
+                    work / f"{size}-competitors", base, extra, encoder, queries, args
+                )
                 save(results, target)
         if args.real_model_size:
             rows = wiki_rows(args.corpus, args.real_model_size + 2 * args.ops)
             for kind in args.kinds:
                 print(f"{args.real_model_size} documents, {kind}, real model:", flush=True)
-                extra = Extras([row["text"] for row in rows[args.real_model_size:]])
-                results["real_model"].append(measure_real_model(work / f"real-{kind}", rows[: args.real_model_size],
-                                                                extra, kind, args.ops))
+                extra = Extras([row["text"] for row in rows[args.real_model_size :]])
+                results["real_model"].append(
+                    measure_real_model(work / f"real-{kind}", rows[: args.real_model_size], extra, kind, args.ops)
+                )
                 save(results, target)
     return results
 
@@ -381,18 +455,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--writer-seconds", type=float, default=15.0, help="how long the 50 ms writer runs")
     parser.add_argument("--queries", type=int, default=300, help="quiet searches per figure")
     parser.add_argument("--bulk-fraction", type=float, default=0.1, help="bulk add size, as a fraction of N")
-    parser.add_argument("--real-model-size", type=int, default=100_000,
-                        help="documents of the index the default model builds (0: skip)")
-    parser.add_argument("--competitors-python", default=sys.executable,
-                        help="interpreter with chromadb, lancedb and qdrant-client (pip install simsearch[bench])")
+    parser.add_argument(
+        "--real-model-size", type=int, default=100_000, help="documents of the index the default model builds (0: skip)"
+    )
+    parser.add_argument(
+        "--competitors-python",
+        default=sys.executable,
+        help="interpreter with chromadb, lancedb and qdrant-client (pip install simsearch[bench])",
+    )
     parser.add_argument("--competitors-max", type=int, default=100_000, help="largest N given to the competitors")
     parser.add_argument("--corpus", type=Path, default=WIKI, help="wikipedia_sentences' sentences.tsv.gz")
     parser.add_argument("--work-dir", type=Path, default=None, help="where indexes go (not tmpfs: bytes are counted)")
-    parser.add_argument("--json", type=Path, default=None, help=f"[default: {RESULTS.relative_to(REPO)}; "
-                        "smoke: none]")
+    parser.add_argument("--json", type=Path, default=None, help=f"[default: {RESULTS.relative_to(REPO)}; smoke: none]")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script works in seconds")
-    parser.add_argument("--markdown", type=Path, nargs="+", help="print the docs page for these result files; "
-                        "measure nothing")
+    parser.add_argument(
+        "--markdown", type=Path, nargs="+", help="print the docs page for these result files; measure nothing"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.ops, args.rounds, args.writer_seconds, args.queries = [1500], 4, 3, 1.5, 20

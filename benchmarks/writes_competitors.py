@@ -41,8 +41,11 @@ def timed_ops(operation: Callable[[int], object], count: int) -> dict[str, float
         after = process_io()
         written.append(after["write_bytes"] - before["write_bytes"])
         handed.append(after["wchar"] - before["wchar"])
-    return {**latency_summary(seconds), "write_mb": round(float(np.mean(written)) / 1e6, 4),
-            "wchar_mb": round(float(np.mean(handed)) / 1e6, 4)}
+    return {
+        **latency_summary(seconds),
+        "write_mb": round(float(np.mean(written)) / 1e6, 4),
+        "wchar_mb": round(float(np.mean(handed)) / 1e6, 4),
+    }
 
 
 def timed_searches(search: Callable[[np.ndarray], object], queries: np.ndarray) -> dict[str, float]:
@@ -62,7 +65,8 @@ class Chroma:
         import chromadb
 
         self.collection = chromadb.PersistentClient(path=str(folder)).create_collection(
-            "bench", embedding_function=None, configuration={"hnsw": {"space": "ip"}})
+            "bench", embedding_function=None, configuration={"hnsw": {"space": "ip"}}
+        )
 
     def add(self, ids: list[str], vectors: np.ndarray, texts: list[str]) -> None:
         self.collection.add(ids=ids, embeddings=vectors, documents=texts)
@@ -95,8 +99,12 @@ class Lance:
             self.table.add(self._rows(ids, vectors, texts))
 
     def upsert(self, ids: list[str], vectors: np.ndarray, texts: list[str]) -> None:
-        (self.table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
-         .execute(self._rows(ids, vectors, texts)))
+        (
+            self.table.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute(self._rows(ids, vectors, texts))
+        )
 
     def delete(self, ids: list[str]) -> None:
         self.table.delete("id IN (" + ", ".join(f"'{i}'" for i in ids) + ")")
@@ -113,12 +121,15 @@ class Qdrant:
 
         self.models = models
         self.client = QdrantClient(path=str(folder))
-        self.client.create_collection("bench", vectors_config=models.VectorParams(size=dimension,
-                                                                                  distance=models.Distance.DOT))
+        self.client.create_collection(
+            "bench", vectors_config=models.VectorParams(size=dimension, distance=models.Distance.DOT)
+        )
 
     def _points(self, ids: list[str], vectors: np.ndarray, texts: list[str]) -> list:
-        return [self.models.PointStruct(id=int(i), vector=v.tolist(), payload={"text": t})
-                for i, v, t in zip(ids, vectors, texts)]
+        return [
+            self.models.PointStruct(id=int(i), vector=v.tolist(), payload={"text": t})
+            for i, v, t in zip(ids, vectors, texts)
+        ]
 
     def add(self, ids: list[str], vectors: np.ndarray, texts: list[str]) -> None:
         self.client.upsert("bench", points=self._points(ids, vectors, texts))
@@ -139,7 +150,7 @@ def measure_store(name: str, folder: Path, data: dict, ops: int) -> dict:
     """Load the base in batches, then time one-document writes and quiet searches."""
     base, extra, queries, texts = data["base"], data["extra"], data["queries"], data["texts"]
     n = min(len(base), LARGEST.get(name, len(base)))
-    texts = texts[:n] + texts[len(base):]  # the extra texts follow the base ones
+    texts = texts[:n] + texts[len(base) :]  # the extra texts follow the base ones
     store = STORES[name][0](folder, base.shape[1])
     started = time.perf_counter()
     for start in range(0, n, _BATCH):
@@ -150,8 +161,15 @@ def measure_store(name: str, folder: Path, data: dict, ops: int) -> dict:
     add = timed_ops(lambda i: store.add([str(n + i)], extra[i : i + 1], [texts[n + i]]), ops)
     upsert = timed_ops(lambda i: store.upsert([str(i)], extra[ops + i : ops + i + 1], [texts[n + ops + i]]), ops)
     delete = timed_ops(lambda i: store.delete([str(n - 1 - i)]), ops)
-    return {"system": name, "documents": n, "load_s": round(load_seconds, 2), "quiet": quiet,
-            "add": add, "upsert": upsert, "delete": delete}
+    return {
+        "system": name,
+        "documents": n,
+        "load_s": round(load_seconds, 2),
+        "quiet": quiet,
+        "add": add,
+        "upsert": upsert,
+        "delete": delete,
+    }
 
 
 def measured_or_skipped(name: str, folder: Path, data: dict, ops: int) -> dict:
@@ -182,6 +200,7 @@ def main() -> None:
     for name in args.stores:
         rows.append(measured_or_skipped(name, args.data, data, args.ops))
         args.out.write_text(json.dumps(rows, indent=2))  # after each store: one that fails later keeps these
+
 
 if __name__ == "__main__":
     main()

@@ -39,8 +39,16 @@ def serve_reader(index_dir: str, name: str, queries_file: str) -> None:
         index.search_vectors(query, k=10)
         seconds = time.perf_counter() - started
         after = process_io()
-        print(json.dumps({"ms": 1000 * seconds, "rchar": after["rchar"] - before["rchar"],
-                          "read_bytes": after["read_bytes"] - before["read_bytes"]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "ms": 1000 * seconds,
+                    "rchar": after["rchar"] - before["rchar"],
+                    "read_bytes": after["read_bytes"] - before["read_bytes"],
+                }
+            ),
+            flush=True,
+        )
 
 
 def run_writer(index_dir: str, name: str, encoder_dir: str, texts_file: str, seconds: float, interval: float) -> None:
@@ -62,8 +70,7 @@ def run_writer(index_dir: str, name: str, encoder_dir: str, texts_file: str, sec
         began = time.perf_counter()
         index.add([{"id": f"writer-{number}", "text": texts[number % len(texts)]}])
         timings.append(time.perf_counter() - began)
-    print(json.dumps({"adds_done": len(timings), "adds_planned": planned, "add": latency_summary(timings)}),
-          flush=True)
+    print(json.dumps({"adds_done": len(timings), "adds_planned": planned, "add": latency_summary(timings)}), flush=True)
 
 
 def main() -> None:

@@ -29,20 +29,50 @@ def writes_table(results: dict) -> str:
     for run in results["storage"] + results["real_model"]:
         for operation in OPERATIONS:
             figures = run[operation]
-            rows.append([f"simsearch {run['kind']}", run["documents"], run["encoder"], operation, figures["p50_ms"],
-                         figures["p99_ms"], figures["write_mb"], figures["wchar_mb"]])
+            rows.append(
+                [
+                    f"simsearch {run['kind']}",
+                    run["documents"],
+                    run["encoder"],
+                    operation,
+                    figures["p50_ms"],
+                    figures["p99_ms"],
+                    figures["write_mb"],
+                    figures["wchar_mb"],
+                ]
+            )
         if "encode_one" in run:
             figures = run["encode_one"]
-            rows.append([f"simsearch {run['kind']}", run["documents"], run["encoder"], "encode only (no write)",
-                         figures["p50_ms"], figures["p99_ms"], figures["write_mb"], figures["wchar_mb"]])
+            rows.append(
+                [
+                    f"simsearch {run['kind']}",
+                    run["documents"],
+                    run["encoder"],
+                    "encode only (no write)",
+                    figures["p50_ms"],
+                    figures["p99_ms"],
+                    figures["write_mb"],
+                    figures["wchar_mb"],
+                ]
+            )
     for run in results["competitors"]:
         if "skipped" in run:
             rows.append([run["system"], None, None, run["skipped"], None, None, None, None])
             continue
         for operation in OPERATIONS:
             figures = run[operation]
-            rows.append([run["system"], run["documents"], "vectors given", operation, figures["p50_ms"],
-                         figures["p99_ms"], figures["write_mb"], figures["wchar_mb"]])
+            rows.append(
+                [
+                    run["system"],
+                    run["documents"],
+                    "vectors given",
+                    operation,
+                    figures["p50_ms"],
+                    figures["p99_ms"],
+                    figures["write_mb"],
+                    figures["wchar_mb"],
+                ]
+            )
     return table(["system", "N", "encoder", "one-document", "p50 ms", "p99 ms", "MB written", "MB wchar"], rows)
 
 
@@ -51,25 +81,87 @@ def searches_table(results: dict) -> str:
     for run in results["storage"]:
         quiet, loaded = run["quiet"], run["under_writer"]
         writer = loaded["writer"]
-        rows.append([f"simsearch {run['kind']}", run["documents"], latency(run["raw_faiss"]),
-                     latency(run["raw_faiss"], "p99_ms"), quiet["p50_ms"], quiet["p99_ms"],
-                     run["quiet_p99_vs_raw_faiss"], loaded["search"]["p50_ms"], loaded["search"]["p99_ms"],
-                     loaded["p99_vs_quiet"], f"{writer['adds_done']}/{writer['adds_planned']}",
-                     writer["add"]["p50_ms"]])
+        rows.append(
+            [
+                f"simsearch {run['kind']}",
+                run["documents"],
+                latency(run["raw_faiss"]),
+                latency(run["raw_faiss"], "p99_ms"),
+                quiet["p50_ms"],
+                quiet["p99_ms"],
+                run["quiet_p99_vs_raw_faiss"],
+                loaded["search"]["p50_ms"],
+                loaded["search"]["p99_ms"],
+                loaded["p99_vs_quiet"],
+                f"{writer['adds_done']}/{writer['adds_planned']}",
+                writer["add"]["p50_ms"],
+            ]
+        )
     for run in results["competitors"]:
         if "skipped" not in run:
-            rows.append([run["system"], run["documents"], None, None, run["quiet"]["p50_ms"], run["quiet"]["p99_ms"],
-                         None, None, None, None, None, None])
-    return table(["system", "N", "raw FAISS p50", "raw FAISS p99", "quiet p50", "quiet p99", "quiet p99 / raw",
-                  "under writer p50", "under writer p99", "p99 / quiet", "writer adds done", "writer add p50"], rows)
+            rows.append(
+                [
+                    run["system"],
+                    run["documents"],
+                    None,
+                    None,
+                    run["quiet"]["p50_ms"],
+                    run["quiet"]["p99_ms"],
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ]
+            )
+    return table(
+        [
+            "system",
+            "N",
+            "raw FAISS p50",
+            "raw FAISS p99",
+            "quiet p50",
+            "quiet p99",
+            "quiet p99 / raw",
+            "under writer p50",
+            "under writer p99",
+            "p99 / quiet",
+            "writer adds done",
+            "writer add p50",
+        ],
+        rows,
+    )
 
 
 def readers_table(results: dict) -> str:
-    rows = [[f"simsearch {run['kind']}", run["documents"], r["first"]["p50_ms"], r["first"]["p99_ms"],
-             r["steady"]["p50_ms"], r["steady"]["p99_ms"], r["first_p50_vs_steady"], r["read_mb"]]
-            for run in results["storage"] for r in [run["reader_after_write"]]]
-    return table(["system", "N", "first search p50", "first search p99", "nothing new p50", "nothing new p99",
-                  "p50 ratio", "MB read to catch up"], rows)
+    rows = [
+        [
+            f"simsearch {run['kind']}",
+            run["documents"],
+            r["first"]["p50_ms"],
+            r["first"]["p99_ms"],
+            r["steady"]["p50_ms"],
+            r["steady"]["p99_ms"],
+            r["first_p50_vs_steady"],
+            r["read_mb"],
+        ]
+        for run in results["storage"]
+        for r in [run["reader_after_write"]]
+    ]
+    return table(
+        [
+            "system",
+            "N",
+            "first search p50",
+            "first search p99",
+            "nothing new p50",
+            "nothing new p99",
+            "p50 ratio",
+            "MB read to catch up",
+        ],
+        rows,
+    )
 
 
 def bulk_table(results: dict) -> str:
@@ -79,10 +171,31 @@ def bulk_table(results: dict) -> str:
         if isinstance(bulk, str):
             rows.append([f"simsearch {run['kind']}", run["documents"], bulk, None, None, None, None, None])
             continue
-        rows.append([f"simsearch {run['kind']}", run["documents"], bulk["documents"], bulk["add_s"], bulk["build_s"],
-                     bulk["add_vs_build"], bulk["add_write_mb"], bulk["build_write_mb"]])
-    return table(["system", "N", "documents added", "one add s", "build of them s", "add / build",
-                  "add MB written", "build MB written"], rows)
+        rows.append(
+            [
+                f"simsearch {run['kind']}",
+                run["documents"],
+                bulk["documents"],
+                bulk["add_s"],
+                bulk["build_s"],
+                bulk["add_vs_build"],
+                bulk["add_write_mb"],
+                bulk["build_write_mb"],
+            ]
+        )
+    return table(
+        [
+            "system",
+            "N",
+            "documents added",
+            "one add s",
+            "build of them s",
+            "add / build",
+            "add MB written",
+            "build MB written",
+        ],
+        rows,
+    )
 
 
 def state_table(results: dict) -> str:
@@ -91,29 +204,53 @@ def state_table(results: dict) -> str:
         state, compaction = run["state_after_writes"], run["compaction"]
         done = isinstance(compaction, dict)
         sync = run.get("sync", "n/a (not measured)")
-        rows.append([f"simsearch {run['kind']}", run["documents"], state["count"], state["base_vectors"],
-                     state["delta_vectors"], state["dead_vectors"],
-                     f"{sync['seconds']} ({sync['changed']} changed)" if isinstance(sync, dict) else sync,
-                     compaction["seconds"] if done else compaction,
-                     compaction["write_mb"] if done else None, compaction["quiet_after"]["p99_ms"] if done else None])
-    return table(["system", "N", "documents after writes", "base vectors", "delta vectors", "dead vectors",
-                  "sync to the base s", "compaction s", "compaction MB written", "quiet p99 after"], rows)
+        rows.append(
+            [
+                f"simsearch {run['kind']}",
+                run["documents"],
+                state["count"],
+                state["base_vectors"],
+                state["delta_vectors"],
+                state["dead_vectors"],
+                f"{sync['seconds']} ({sync['changed']} changed)" if isinstance(sync, dict) else sync,
+                compaction["seconds"] if done else compaction,
+                compaction["write_mb"] if done else None,
+                compaction["quiet_after"]["p99_ms"] if done else None,
+            ]
+        )
+    return table(
+        [
+            "system",
+            "N",
+            "documents after writes",
+            "base vectors",
+            "delta vectors",
+            "dead vectors",
+            "sync to the base s",
+            "compaction s",
+            "compaction MB written",
+            "quiet p99 after",
+        ],
+        rows,
+    )
 
 
 def render_tables(results: dict) -> str:
-    return "\n\n".join([
-        "One-document writes: latency (ms) and bytes written per operation (/proc/self/io write_bytes; wchar):",
-        writes_table(results),
-        "Single-query searches (k=10, vectors given; ms): raw FAISS reads the index's own vector file; "
-        "'under writer': while another process adds a document every 50 ms:",
-        searches_table(results),
-        "Another process's first search after each write, against its search when nothing changed (ms):",
-        readers_table(results),
-        "A bulk add of 10% of N in one call, against building an index of the same documents:",
-        bulk_table(results),
-        "Storage state after the writes; sync back to the base rows; compaction:",
-        state_table(results),
-    ])
+    return "\n\n".join(
+        [
+            "One-document writes: latency (ms) and bytes written per operation (/proc/self/io write_bytes; wchar):",
+            writes_table(results),
+            "Single-query searches (k=10, vectors given; ms): raw FAISS reads the index's own vector file; "
+            "'under writer': while another process adds a document every 50 ms:",
+            searches_table(results),
+            "Another process's first search after each write, against its search when nothing changed (ms):",
+            readers_table(results),
+            "A bulk add of 10% of N in one call, against building an index of the same documents:",
+            bulk_table(results),
+            "Storage state after the writes; sync back to the base rows; compaction:",
+            state_table(results),
+        ]
+    )
 
 
 def print_tables(results: dict) -> None:
@@ -123,14 +260,23 @@ def print_tables(results: dict) -> None:
 
 def render_markdown(runs: list[dict]) -> str:
     """The docs page: how the figures were made, then each result file's command and tables."""
-    parts = ["# What a write costs (benchmarks/writes.py)", "",
-             "Generated from the result files by `python benchmarks/writes.py --markdown FILE...`: not edited by hand.",
-             "The storage-path figures use a random static-embedding encoder at the default model's dimension (384), "
-             "so 100k-1M documents build in minutes rather than hours; rows marked all-MiniLM-L6-v2 use the default "
-             "model, encoding included. Competitors are given the same vectors and texts. See the script's docstring."]
+    parts = [
+        "# What a write costs (benchmarks/writes.py)",
+        "",
+        "Generated from the result files by `python benchmarks/writes.py --markdown FILE...`: not edited by hand.",
+        "The storage-path figures use a random static-embedding encoder at the default model's dimension (384), "
+        "so 100k-1M documents build in minutes rather than hours; rows marked all-MiniLM-L6-v2 use the default "
+        "model, encoding included. Competitors are given the same vectors and texts. See the script's docstring.",
+    ]
     for results in runs:
         load = results.get("load_average_at_start")  # other work on a shared machine stretches every latency
-        parts += ["", f"## {results['date']}: {results['machine']} ({results['mode']})"
-                  + (f", load average {load} at the start" if load is not None else ""), "",
-                  f"`{results['command']}`", "", render_tables(results)]
+        parts += [
+            "",
+            f"## {results['date']}: {results['machine']} ({results['mode']})"
+            + (f", load average {load} at the start" if load is not None else ""),
+            "",
+            f"`{results['command']}`",
+            "",
+            render_tables(results),
+        ]
     return "\n".join(parts) + "\n"

@@ -10,8 +10,8 @@ Schema = dict[str, Any]
 INTRO = (
     "Every route of `simsearch serve`, rendered from the app's OpenAPI schema when the site is built (a running\n"
     "server shows the same schema interactively at `/docs`). With an API key set, every route but `/health`\n"
-    "needs `Authorization: Bearer KEY`. Every failure is one JSON object, `{\"error\": \"what is wrong and the "
-    "fix\", \"type\": \"ErrorClass\"}`.\n\n"
+    'needs `Authorization: Bearer KEY`. Every failure is one JSON object, `{"error": "what is wrong and the '
+    'fix", "type": "ErrorClass"}`.\n\n'
 )
 
 

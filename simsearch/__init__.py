@@ -26,6 +26,19 @@ from simsearch.serving.client import Client  # noqa: E402
 from simsearch.version import __version__  # noqa: E402
 
 __all__ = [
-    "Chunking", "Client", "Corpus", "Document", "Encoder", "Hit", "Index", "SearchResult", "SimsearchError",
-    "describe_index", "drop_index", "list_indexes", "load_encoder", "read_corpus", "__version__",
+    "Chunking",
+    "Client",
+    "Corpus",
+    "Document",
+    "Encoder",
+    "Hit",
+    "Index",
+    "SearchResult",
+    "SimsearchError",
+    "describe_index",
+    "drop_index",
+    "list_indexes",
+    "load_encoder",
+    "read_corpus",
+    "__version__",
 ]

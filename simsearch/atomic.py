@@ -53,8 +53,9 @@ def check_output(output: str | Path, overwrite: bool, suffixes: Sequence[str]) -
     """
     output = Path(output)
     if output.suffix.lower() not in suffixes:
-        raise InvalidArgumentError(f"unknown output extension {output.suffix or '(none)'!r} in {output.name!r}; "
-                                   f"valid: {', '.join(suffixes)}.")
+        raise InvalidArgumentError(
+            f"unknown output extension {output.suffix or '(none)'!r} in {output.name!r}; valid: {', '.join(suffixes)}."
+        )
     if not output.parent.is_dir():
         raise InputError(f"folder {str(output.parent)!r} does not exist; create it or choose another output.")
     if output.exists() and not overwrite:

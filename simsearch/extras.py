@@ -33,8 +33,10 @@ def missing_modules(extra: Extra) -> list[str]:
 def missing_extra_error(extra: Extra, feature: str, missing: list[str] | None = None) -> MissingDependencyError:
     """The one line for ``feature`` (e.g. "the HTTP server") when ``extra`` is not installed."""
     absent = missing if missing is not None else list(EXTRA_MODULES[extra])
-    return MissingDependencyError(f"{feature} needs {', '.join(absent)}, which this install lacks; "
-                                  f"install it with pip install 'simsearch[{extra}]'.")
+    return MissingDependencyError(
+        f"{feature} needs {', '.join(absent)}, which this install lacks; "
+        f"install it with pip install 'simsearch[{extra}]'."
+    )
 
 
 def require_extra(extra: Extra, feature: str) -> None:

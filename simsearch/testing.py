@@ -39,8 +39,16 @@ _TEMPLATES = ["{}", "the {}", "a {}"]
 
 # Debian's chromium, driven by Playwright (never Playwright's own browser download).
 CHROMIUM = Path(os.environ.get("SIMSEARCH_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def write_tiny_bert(folder: Path, initializer_range: float = 0.02, seed: int = 0) -> Path:
@@ -58,9 +66,15 @@ def write_tiny_bert(folder: Path, initializer_range: float = 0.02, seed: int = 0
     folder = Path(folder)
     tokenizer = AutoTokenizer.from_pretrained(str(default_model_path()))
     tokenizer.model_max_length = 128
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128,
-                        initializer_range=initializer_range)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        initializer_range=initializer_range,
+    )
     torch.manual_seed(seed)
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -100,8 +114,13 @@ def sentence_pairs(count: int, seed: int) -> list[tuple[str, str, bool]]:
     for i in range(count):
         first = rng.choice(names)
         second = first if i % 2 == 0 else rng.choice([n for n in names if n != first])
-        rows.append((rng.choice(_TEMPLATES).format(rng.choice(TOPICS[first])),
-                     rng.choice(_TEMPLATES).format(rng.choice(TOPICS[second])), first == second))
+        rows.append(
+            (
+                rng.choice(_TEMPLATES).format(rng.choice(TOPICS[first])),
+                rng.choice(_TEMPLATES).format(rng.choice(TOPICS[second])),
+                first == second,
+            )
+        )
     return rows
 
 
@@ -110,8 +129,10 @@ def write_scored(path: Path, count: int, seed: int) -> Path:
     import pandas as pd
 
     rng = random.Random(seed + 1)
-    rows = [{"sentence1": a, "sentence2": b, "score": round(rng.uniform(4, 5) if same else rng.uniform(0, 1), 1)}
-            for a, b, same in sentence_pairs(count, seed)]
+    rows = [
+        {"sentence1": a, "sentence2": b, "score": round(rng.uniform(4, 5) if same else rng.uniform(0, 1), 1)}
+        for a, b, same in sentence_pairs(count, seed)
+    ]
     pd.DataFrame(rows).to_csv(path, index=False)
     return Path(path)
 
@@ -184,8 +205,9 @@ def serving_ui(home: Path, cwd: Path, host: str | None = None, stderr: Path | No
     if host is not None:
         command += ["--host", host]
     with open(stderr or os.devnull, "wb") as errors:
-        server = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
+        )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(url, server)
@@ -210,6 +232,6 @@ def listening_addresses(port: int) -> set[str]:
             if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
                 continue
             raw = bytes.fromhex(address)
-            words = b"".join(raw[i:i + 4][::-1] for i in range(0, width, 4))  # the kernel prints host-order words
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, width, 4))  # the kernel prints host-order words
             found.add(str(ipaddress.ip_address(words)))
     return found

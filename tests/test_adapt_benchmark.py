@@ -22,16 +22,30 @@ def write_beir(folder) -> None:
     with open(folder / "queries.jsonl", "w") as queries:
         for i in range(4):
             queries.write(json.dumps({"_id": f"q{i}", "text": f"{WORDS[i]} by the {WORDS[(i * 3) % 10]}"}) + "\n")
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" +
-                                               "".join(f"q{i}\td{i}\t1\n" for i in range(4)))
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\td{i}\t1\n" for i in range(4))
+    )
 
 
 def test_adapt_benchmark_trains_and_scores_before_and_after(tiny_model, tmp_path):
     write_beir(tmp_path / "beir")
     out = tmp_path / "adapt.json"
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "adapt.py"), "--model", tiny_model, "--data",
-                           str(tmp_path / "beir"), "--json-out", str(out)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "adapt.py"),
+            "--model",
+            tiny_model,
+            "--data",
+            str(tmp_path / "beir"),
+            "--json-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
     # 40 second sentences differ by their day, the first ones repeat every 10 documents: 50 kept, 8 a step

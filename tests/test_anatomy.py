@@ -101,8 +101,16 @@ def test_a_model_that_builds_its_input_otherwise_is_refused(tiny_checkpoint, tmp
     BERT sum would be wrong, and the check against the model's own layer must say so."""
     from transformers import AutoTokenizer, RobertaConfig, RobertaModel
 
-    config = RobertaConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=64, max_position_embeddings=130, pad_token_id=0, type_vocab_size=2)
+    config = RobertaConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        pad_token_id=0,
+        type_vocab_size=2,
+    )
     torch.manual_seed(0)
     RobertaModel(config).save_pretrained(tmp_path / "roberta")
     AutoTokenizer.from_pretrained(str(tiny_checkpoint)).save_pretrained(tmp_path / "roberta")
@@ -111,19 +119,20 @@ def test_a_model_that_builds_its_input_otherwise_is_refused(tiny_checkpoint, tmp
 
 
 def test_cli_anatomy_prints_a_row_per_piece_and_json(tiny_model):
-    result = CliRunner().invoke(app, ["anatomy", "river bank", "bank account", "--model", tiny_model, "--json",
-                                      "-q"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["anatomy", "river bank", "bank account", "--model", tiny_model, "--json", "-q"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert [row["piece"] for row in data["pieces"]] == ["[CLS]", "river", "bank", "[SEP]", "bank", "account",
-                                                        "[SEP]"]
+    assert [row["piece"] for row in data["pieces"]] == ["[CLS]", "river", "bank", "[SEP]", "bank", "account", "[SEP]"]
     assert [row["segment"] for row in data["pieces"]] == list("AAAABBB")
     assert data["vocabulary"] == 30522 and data["segments"] == 2
 
 
 def test_cli_context_prints_static_and_each_layer(tiny_model):
-    result = CliRunner().invoke(app, ["context", "bank", RIVER, ACCOUNT, "--model", tiny_model, "-q"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["context", "bank", RIVER, ACCOUNT, "--model", tiny_model, "-q"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.stderr
     assert "token embedding (static)     cosine 1.000" in result.stdout
     assert "embedding layer (input)" in result.stdout and "layer 2 (last)" in result.stdout

@@ -29,9 +29,17 @@ OVERSIZE_TODAY = {
     "simsearch/store/store.py": "six jobs: migrations, rows and ids, filter SQL, BM25 and its cache, facets, sampling",
     "simsearch/backends/faiss_index.py": "tombstones, GPU, filtered search, checks and the IVF build in one base class",
     "simsearch/query/search.py": "types, validators, candidates and the search-deeper loops of one pipeline",
-    "simsearch/query/reranking.py": "five jobs, one of them (set_default_reranker) moving to Index",
+    "simsearch/query/reranking.py": "four jobs: loading, the blend, scoring pairs, choosing the re-ranker",
     "simsearch/ingest/corpus.py": "the reader dispatch written twice",
     "ui/components.py": "the UI's own match highlighter, which FTS5's highlight() replaces",
+    # Past 300 once `ruff format` gave every argument its own line (the tree was formatted at the merge):
+    "simsearch/index/index.py": "the facade: each method delegates, but segments, sync and compaction added six",
+    "simsearch/index/generations.py": "the write batch, the delta's catch-up and the locked update in one module",
+    "simsearch/index/distributed.py": "the Ray engine and its encoder actors in one module",
+    "simsearch/cli/indexes.py": "build, add, delete, info, list and drop: one command module for all of them",
+    "simsearch/cli/training.py": "train, eval and the cross-encoder's options in one command module",
+    "simsearch/training/evaluate.py": "STS metrics, retrieval sets and retrieval metrics in one module",
+    "ui/views/search.py": "the page's controls, its query and its results in one view",
 }
 _STATED_REASON = re.compile(r"longer than 300 lines because", re.IGNORECASE)
 
@@ -62,20 +70,26 @@ def test_the_contracts_see_a_circle_through_a_late_or_type_only_import(tmp_path,
     (package / "b.py").write_text(hidden + "other = 2\n")
     (tmp_path / ".importlinter").write_text(
         "[importlinter]\nroot_package = toy\n\n"
-        "[importlinter:contract:circles]\nname = no circles\ntype = acyclic_siblings\nancestors = toy\n")
+        "[importlinter:contract:circles]\nname = no circles\ntype = acyclic_siblings\nancestors = toy\n"
+    )
     result = lint_imports(tmp_path)
     assert result.returncode != 0 and "1 broken" in result.stdout, result.stdout
 
 
 def python_files() -> dict[str, Path]:
-    return {str(path.relative_to(REPO)): path
-            for folder in (PACKAGE, REPO / "ui") for path in sorted(folder.rglob("*.py"))}
+    return {
+        str(path.relative_to(REPO)): path for folder in (PACKAGE, REPO / "ui") for path in sorted(folder.rglob("*.py"))
+    }
 
 
 def test_only_the_store_writes_sql():
-    writers = sorted(name for name, path in python_files().items()
-                     if name.startswith("simsearch/") and not name.startswith("simsearch/store/")
-                     and _SQL.search(path.read_text(encoding="utf-8")))
+    writers = sorted(
+        name
+        for name, path in python_files().items()
+        if name.startswith("simsearch/")
+        and not name.startswith("simsearch/store/")
+        and _SQL.search(path.read_text(encoding="utf-8"))
+    )
     assert writers == []
 
 
@@ -93,8 +107,10 @@ def oversize_without_reason() -> dict[str, int]:
 def test_no_module_over_300_lines_without_a_stated_reason():
     oversize = oversize_without_reason()
     unexplained = {name: lines for name, lines in oversize.items() if name not in OVERSIZE_TODAY}
-    assert unexplained == {}, ("split these modules by job, or say in the docstring why one job needs the length "
-                               "('Longer than 300 lines because ...')")
+    assert unexplained == {}, (
+        "split these modules by job, or say in the docstring why one job needs the length "
+        "('Longer than 300 lines because ...')"
+    )
     no_longer_needed = sorted(set(OVERSIZE_TODAY) - set(oversize))
     assert no_longer_needed == [], "short now (or explaining themselves): remove these from OVERSIZE_TODAY"
 
@@ -103,7 +119,10 @@ def test_query_stages_import_nothing_from_the_index_not_even_for_types():
     upward = []
     for path in sorted((PACKAGE / "query").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else ([alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            )
             upward += [f"{path.name}: {name}" for name in names if name.startswith("simsearch.index")]
     assert upward == []

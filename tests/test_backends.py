@@ -393,12 +393,15 @@ def test_search_params_are_reported_and_kept_by_copy(built):
     assert index.copy().params == index.params
 
 
-@pytest.mark.parametrize("kind, params, message", [
-    ("flat", {"nprobe": 4}, "kind flat has no search setting 'nprobe'; valid: none"),
-    ("hnsw", {"nprobe": 4}, "valid: ef_search"),
-    ("ivfsq", {"ef_search": 4}, "valid: nprobe"),
-    ("ivf", {"nprobe": 0}, "positive integer"),
-])
+@pytest.mark.parametrize(
+    "kind, params, message",
+    [
+        ("flat", {"nprobe": 4}, "kind flat has no search setting 'nprobe'; valid: none"),
+        ("hnsw", {"nprobe": 4}, "valid: ef_search"),
+        ("ivfsq", {"ef_search": 4}, "valid: nprobe"),
+        ("ivf", {"nprobe": 0}, "positive integer"),
+    ],
+)
 def test_unknown_or_bad_search_params_are_refused(built, kind, params, message):
     with pytest.raises(InvalidArgumentError, match=message):
         fresh_copy(built, kind).set_search_params(**params)

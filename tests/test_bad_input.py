@@ -37,11 +37,14 @@ def one_error_line(result) -> str:
 
 
 # --- CSV rows that do not match the header ----------------------------------------------
-@pytest.mark.parametrize("body, line, fields", [
-    ("id,text\n1,a,b,c\n2,fine\n", 2, 4),  # pandas made "1,a" an index and stored id b, text c
-    ("id,text\n1,fine\n2\n", 3, 1),  # pandas padded the short row with an empty text
-    ('id,text\n1,"two\nlines"\n2,x,y\n', 4, 3),  # the line a record starts on, after a quoted newline
-])
+@pytest.mark.parametrize(
+    "body, line, fields",
+    [
+        ("id,text\n1,a,b,c\n2,fine\n", 2, 4),  # pandas made "1,a" an index and stored id b, text c
+        ("id,text\n1,fine\n2\n", 3, 1),  # pandas padded the short row with an empty text
+        ('id,text\n1,"two\nlines"\n2,x,y\n', 4, 3),  # the line a record starts on, after a quoted newline
+    ],
+)
 def test_csv_row_with_more_or_fewer_fields_than_the_header_is_refused_naming_its_line(tmp_path, body, line, fields):
     path = tmp_path / "ragged.csv"
     path.write_text(body)
@@ -84,12 +87,21 @@ def test_jsonl_line_nested_too_deep_is_one_line_not_a_recursion_error(tmp_path, 
 # --- k ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def animal_index(tiny_model, tmp_path_factory):
-    texts = ["The cat sleeps on the warm windowsill.", "A dog fetches the ball in the park.",
-             "The stock market fell sharply on Monday.", "Interest rates rose again this quarter.",
-             "Fresh basil makes the tomato sauce better."]
+    texts = [
+        "The cat sleeps on the warm windowsill.",
+        "A dog fetches the ball in the park.",
+        "The stock market fell sharply on Monday.",
+        "Interest rates rose again this quarter.",
+        "Fresh basil makes the tomato sauce better.",
+    ]
     home = tmp_path_factory.mktemp("k-home")
-    Index.build("five", [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)],
-                encoder=load_encoder(tiny_model), kind="flat", index_dir=home)
+    Index.build(
+        "five",
+        [{"id": f"d{i}", "text": t} for i, t in enumerate(texts)],
+        encoder=load_encoder(tiny_model),
+        kind="flat",
+        index_dir=home,
+    )
     return home
 
 
@@ -143,21 +155,24 @@ def test_k_at_or_above_the_count_returns_every_document_for_every_kind(spread_ve
 
 
 # --- FAISS parameters ---------------------------------------------------------------------
-@pytest.mark.parametrize("kind, params, message", [
-    ("ivf", {"nlist": 0}, "kind ivf parameter nlist=0 is out of range; valid: 1 to"),
-    ("ivfsq", {"nlist": -4}, "parameter nlist=-4 is out of range"),
-    ("ivf", {"nprobe": 0}, "parameter nprobe=0 is out of range"),
-    ("ivf", {"nlist": 8, "nprobe": 9}, "parameter nprobe=9 is out of range; valid: 1 to 8"),
-    ("ivfpq", {"m": "abc"}, "kind ivfpq parameter m must be a whole number \\(got 'abc'\\)"),
-    ("ivfpq", {"nbits": 0}, "parameter nbits=0 is out of range; valid: 1 to 16"),
-    ("ivfpq", {"m": 7}, "must divide the dimension 32; valid: 1, 2, 4, 8, 16, 32"),
-    ("hnsw", {"m": 2.5}, "kind hnsw parameter m must be a whole number"),
-    ("hnsw", {"m": 0}, "parameter m=0 is out of range; valid: 2 to 256"),
-    ("hnsw", {"ef_search": 10**12}, "parameter ef_search=1000000000000 is out of range"),
-    ("hnsw", {"nlist": 4}, "kind hnsw has no parameter 'nlist'; valid: m, ef_construction, ef_search"),
-    ("flat", {"m": 4}, "kind flat has no parameter 'm'; valid: none"),
-    ("ivf", {"nlist": True}, "must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "kind, params, message",
+    [
+        ("ivf", {"nlist": 0}, "kind ivf parameter nlist=0 is out of range; valid: 1 to"),
+        ("ivfsq", {"nlist": -4}, "parameter nlist=-4 is out of range"),
+        ("ivf", {"nprobe": 0}, "parameter nprobe=0 is out of range"),
+        ("ivf", {"nlist": 8, "nprobe": 9}, "parameter nprobe=9 is out of range; valid: 1 to 8"),
+        ("ivfpq", {"m": "abc"}, "kind ivfpq parameter m must be a whole number \\(got 'abc'\\)"),
+        ("ivfpq", {"nbits": 0}, "parameter nbits=0 is out of range; valid: 1 to 16"),
+        ("ivfpq", {"m": 7}, "must divide the dimension 32; valid: 1, 2, 4, 8, 16, 32"),
+        ("hnsw", {"m": 2.5}, "kind hnsw parameter m must be a whole number"),
+        ("hnsw", {"m": 0}, "parameter m=0 is out of range; valid: 2 to 256"),
+        ("hnsw", {"ef_search": 10**12}, "parameter ef_search=1000000000000 is out of range"),
+        ("hnsw", {"nlist": 4}, "kind hnsw has no parameter 'nlist'; valid: m, ef_construction, ef_search"),
+        ("flat", {"m": 4}, "kind flat has no parameter 'm'; valid: none"),
+        ("ivf", {"nlist": True}, "must be a whole number"),
+    ],
+)
 def test_bad_index_params_are_refused_before_building_naming_the_parameter(kind, params, message):
     with pytest.raises(InvalidArgumentError, match=message):
         create_vector_index(kind, 32, 2000, params)
@@ -169,8 +184,9 @@ def test_ivf_with_a_small_nlist_probes_at_most_every_cell():
 
 def test_index_build_with_bad_params_leaves_nothing(tiny_model, tmp_path):
     with pytest.raises(InvalidArgumentError, match="nlist=0"):
-        Index.build("x", ["a", "b"], encoder=load_encoder(tiny_model), kind="ivf", params={"nlist": 0},
-                    index_dir=tmp_path)
+        Index.build(
+            "x", ["a", "b"], encoder=load_encoder(tiny_model), kind="ivf", params={"nlist": 0}, index_dir=tmp_path
+        )
     assert not (tmp_path / "x").exists()
 
 
@@ -182,13 +198,16 @@ def test_ivfpq_with_too_few_documents_names_the_fix_for_the_surface():
 
 
 # --- damaged model folders ----------------------------------------------------------------
-@pytest.mark.parametrize("file, content, message", [
-    ("config.json", "{}", "config.json has no model_type"),
-    ("config.json", "[1, 2]", "config.json has no model_type"),
-    ("modules.json", "not json", "modules.json is not valid JSON"),
-    ("modules.json", "{}", "modules.json lists no modules"),
-    ("modules.json", '[{"idx": 0, "name": "0", "path": "", "type": "nope.Module"}]', "cannot be loaded"),
-])
+@pytest.mark.parametrize(
+    "file, content, message",
+    [
+        ("config.json", "{}", "config.json has no model_type"),
+        ("config.json", "[1, 2]", "config.json has no model_type"),
+        ("modules.json", "not json", "modules.json is not valid JSON"),
+        ("modules.json", "{}", "modules.json lists no modules"),
+        ("modules.json", '[{"idx": 0, "name": "0", "path": "", "type": "nope.Module"}]', "cannot be loaded"),
+    ],
+)
 def test_model_folder_with_a_broken_description_is_one_line(tiny_model, tmp_path, file, content, message):
     from simsearch.encoders.models import load_sentence_transformer
 
@@ -215,8 +234,19 @@ def test_cli_build_with_a_broken_model_folder_is_one_error_line(tiny_model, tmp_
 # --- damaged tombstones -------------------------------------------------------------------
 @pytest.mark.parametrize("damage", [b"", b"garbage, not numpy", "float"])
 def test_damaged_tombstone_file_of_an_hnsw_index_is_a_corrupt_index_error(tiny_model, tmp_path, damage):
-    animals = ["a cat", "a dog", "a bird", "a fish", "a newt", "a goat", "a hare", "a mole", "a wren", "a toad",
-               "a lynx"]
+    animals = [
+        "a cat",
+        "a dog",
+        "a bird",
+        "a fish",
+        "a newt",
+        "a goat",
+        "a hare",
+        "a mole",
+        "a wren",
+        "a toad",
+        "a lynx",
+    ]
     index = Index.build("graph", animals, encoder=load_encoder(tiny_model), kind="hnsw", index_dir=tmp_path)
     index.delete([index.search("a cat", k=1)[0].id])
     index.compact()  # 1 dead of 11 (under 10% of the graph) stays a tombstone, in the graph's tombstone file
@@ -256,8 +286,10 @@ def test_binary_pair_file_is_one_line(tmp_path):
 
 # --- numbers JSON cannot hold -----------------------------------------------------------------
 
-@pytest.mark.parametrize("value, shown", [(float("inf"), "inf"), (float("nan"), "nan"),
-                                          ({"a": [float("-inf")]}, "-inf")])
+
+@pytest.mark.parametrize(
+    "value, shown", [(float("inf"), "inf"), (float("nan"), "nan"), ({"a": [float("-inf")]}, "-inf")]
+)
 def test_index_add_refuses_a_non_finite_metadata_number_naming_document_and_field(animal_index, value, shown):
     index = Index.open("five", index_dir=animal_index)
     with pytest.raises(InputError) as refused:
@@ -289,8 +321,9 @@ def test_cli_add_of_a_jsonl_row_with_infinity_is_one_line_and_the_index_keeps_wo
 
 
 def test_adding_the_next_automatic_number_as_an_explicit_id_never_jams_numbering(tiny_model, tmp_path):
-    index = Index.build("numbered", ["first text", "second text", "third text"], encoder=load_encoder(tiny_model),
-                        index_dir=tmp_path)
+    index = Index.build(
+        "numbered", ["first text", "second text", "third text"], encoder=load_encoder(tiny_model), index_dir=tmp_path
+    )
     assert index.add([{"id": "5", "text": "named five"}]) == ["5"]  # stored as row 4
     assert index.add(["unnamed"]) == ["6"]  # row 5 would be numbered "5", which is taken: skipped
     assert index.add(["unnamed again"]) == ["7"]  # and numbering goes on

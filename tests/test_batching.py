@@ -19,8 +19,9 @@ def pairs_dataset(count: int, seed: int = 0) -> Dataset:
 
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_every_pair_comes_once_per_epoch_and_len_counts_the_batches(drop_last):
-    sampler = LengthBucketBatchSampler(pairs_dataset(1000), batch_size=16, drop_last=drop_last,
-                                       valid_label_columns=["score"])
+    sampler = LengthBucketBatchSampler(
+        pairs_dataset(1000), batch_size=16, drop_last=drop_last, valid_label_columns=["score"]
+    )
     batches = list(sampler)
     assert len(batches) == len(sampler) == (62 if drop_last else 63)
     seen = [i for batch in batches for i in batch]
@@ -43,8 +44,9 @@ def test_batches_pad_far_less_than_random_batches():
 
 
 def test_each_epoch_has_its_own_order_and_a_seed_repeats_it():
-    sampler = LengthBucketBatchSampler(pairs_dataset(500), batch_size=8, drop_last=False,
-                                       valid_label_columns=["score"], seed=3)
+    sampler = LengthBucketBatchSampler(
+        pairs_dataset(500), batch_size=8, drop_last=False, valid_label_columns=["score"], seed=3
+    )
     first = list(sampler)
     assert list(sampler) == first
     sampler.set_epoch(1)

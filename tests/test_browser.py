@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api",
-                                         reason="playwright is not installed: pip install -e '.[dev]'")
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'"
+    )
     if not CHROMIUM.exists():
         pytest.skip(f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium; `make test` does)")
     with playwright_api.sync_playwright() as playwright:
@@ -157,8 +158,10 @@ def test_token_chips_keep_a_visible_background_in_dark_mode(browser, app_url):
         page.goto(f"{app_url}/compare")
         page.locator(".ss-tok").first.wait_for()
         try:  # the page's style sheet may land a moment after the chips; a chip that never gets a colour fails
-            page.wait_for_function("() => getComputedStyle(document.querySelector('.ss-tok')).backgroundColor"
-                                   " !== 'rgba(0, 0, 0, 0)'", timeout=15_000)
+            page.wait_for_function(
+                "() => getComputedStyle(document.querySelector('.ss-tok')).backgroundColor !== 'rgba(0, 0, 0, 0)'",
+                timeout=15_000,
+            )
         except PlaywrightTimeout:
             pass  # the assertion below reports the colours it found
         colours = page.evaluate(r"""() => {
@@ -225,13 +228,23 @@ def upload_status(url: str, headers: dict, size: int) -> int | str:
     from urllib.parse import urlsplit
 
     boundary = "simsearchboundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload.txt\"\r\n"
-            f"Content-Type: text/plain\r\n\r\n").encode() + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="upload.txt"\r\n'
+            f"Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + b"x" * size
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        connection.request("PUT", f"{parts.path}?{parts.query}" if parts.query else parts.path, body=body,
-                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **headers})
+        connection.request(
+            "PUT",
+            f"{parts.path}?{parts.query}" if parts.query else parts.path,
+            body=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **headers},
+        )
         return connection.getresponse().status
     except (BrokenPipeError, ConnectionResetError):
         return "closed before the body was read"

@@ -50,6 +50,8 @@ def test_compare_page_shows_the_pairs_anatomy_and_banks_drift(page, app_url):  #
     top, bottom = heading.bounding_box(), last_chart.bounding_box()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / "compare-anatomy.png"
-    page.screenshot(path=str(path), clip={"x": 0, "y": top["y"] - 16, "width": 1400,
-                                          "height": bottom["y"] + bottom["height"] - top["y"] + 32})
+    page.screenshot(
+        path=str(path),
+        clip={"x": 0, "y": top["y"] - 16, "width": 1400, "height": bottom["y"] + bottom["height"] - top["y"] + 32},
+    )
     assert path.stat().st_size > 20_000

@@ -25,8 +25,13 @@ def built(tiny_model, index_dir, animals) -> Index:
 
 def cli_check(index_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "simsearch", "check", "animals", "--json", "--index-dir",
-                           str(index_dir)], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "simsearch", "check", "animals", "--json", "--index-dir", str(index_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_healthy_index_checks_ok(built, index_dir):
@@ -62,8 +67,14 @@ def test_texts_and_vectors_with_different_ids_fail(built, index_dir):
 def test_hnsw_and_ivf_list_their_ids(tiny_model, index_dir, animals):
     encoder = load_encoder(tiny_model)
     for kind in ("hnsw", "ivf"):
-        index = Index.build(kind, animals, encoder=encoder, index_dir=index_dir, kind=kind,
-                            params={"nlist": 2} if kind == "ivf" else None)
+        index = Index.build(
+            kind,
+            animals,
+            encoder=encoder,
+            index_dir=index_dir,
+            kind=kind,
+            params={"nlist": 2} if kind == "ivf" else None,
+        )
         index.delete(["a1"])
         report = index.check()
         assert report["ok"], report["problems"]

@@ -30,9 +30,11 @@ def tiny(tiny_model):
 
 @pytest.fixture
 def library(tiny, index_dir) -> Index:
-    rows = [{"id": "long", "text": FILLER + " " + PLANTED, "shelf": "a"},
-            {"id": "short", "text": "A dog fetches the ball in the park.", "shelf": "a"},
-            {"id": "other", "text": "Interest rates rose again this quarter.", "shelf": "b"}]
+    rows = [
+        {"id": "long", "text": FILLER + " " + PLANTED, "shelf": "a"},
+        {"id": "short", "text": "A dog fetches the ball in the park.", "shelf": "a"},
+        {"id": "other", "text": "Interest rates rose again this quarter.", "shelf": "b"},
+    ]
     return Index.build("library", rows, encoder=tiny, kind="flat", index_dir=index_dir)
 
 
@@ -41,6 +43,7 @@ def vector_count(index: Index) -> int:
 
 
 # --- the splitter -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", range(20))
 def test_windows_cover_every_piece_within_size_and_overlap_as_asked(seed):
@@ -87,29 +90,39 @@ def test_default_window_is_the_model_limit_less_its_special_tokens(tiny, default
     assert not resolve_chunking(tiny, Chunking(0)).enabled
 
 
-@pytest.mark.parametrize(("chunking", "message"), [
-    (Chunking(60, 60), "chunking.overlap (60) must be smaller than chunking.tokens (60)"),
-    (Chunking(-5), "chunking.tokens must be a whole number, 0 or more (got -5)"),
-    (Chunking(60, -1), "chunking.overlap must be a whole number, 0 or more (got -1)"),
-    (Chunking(500), "chunking.tokens is 500, but model"),
-])
+@pytest.mark.parametrize(
+    ("chunking", "message"),
+    [
+        (Chunking(60, 60), "chunking.overlap (60) must be smaller than chunking.tokens (60)"),
+        (Chunking(-5), "chunking.tokens must be a whole number, 0 or more (got -5)"),
+        (Chunking(60, -1), "chunking.overlap must be a whole number, 0 or more (got -1)"),
+        (Chunking(500), "chunking.tokens is 500, but model"),
+    ],
+)
 def test_bad_chunking_is_refused_before_anything_is_written(tiny, index_dir, chunking, message):
     with pytest.raises(InvalidArgumentError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Index.build("nope", ["some text"], encoder=tiny, index_dir=index_dir, chunking=chunking)
     assert not (index_dir / "nope").exists()
 
 
-@pytest.mark.parametrize(("flags", "fragment"), [
-    (["--chunk-tokens", "40", "--chunk-overlap", "40"], "--chunk-overlap (40) must be smaller than --chunk-tokens"),
-    (["--chunk-tokens", "-1"], "--chunk-tokens must be a whole number"),
-    (["--chunk-overlap", "-3"], "--chunk-overlap must be a whole number"),
-    (["--chunk-tokens", "1000"], "--chunk-tokens is 1000, but model"),
-])
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--chunk-tokens", "40", "--chunk-overlap", "40"], "--chunk-overlap (40) must be smaller than --chunk-tokens"),
+        (["--chunk-tokens", "-1"], "--chunk-tokens must be a whole number"),
+        (["--chunk-overlap", "-3"], "--chunk-overlap must be a whole number"),
+        (["--chunk-tokens", "1000"], "--chunk-tokens is 1000, but model"),
+    ],
+)
 def test_cli_bad_chunk_flags_are_one_line_exit_1_and_nothing_written(tiny_model, index_dir, tmp_path, flags, fragment):
     source = tmp_path / "texts.txt"
     source.write_text("first text\nsecond text\n")
-    result = CliRunner().invoke(app, ["build", "nope", "--input", str(source), "--model", tiny_model, "-q", *flags],
-                                env={"SIMSEARCH_HOME": str(index_dir)}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        ["build", "nope", "--input", str(source), "--model", tiny_model, "-q", *flags],
+        env={"SIMSEARCH_HOME": str(index_dir)},
+        catch_exceptions=False,
+    )
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert len(errors) == 1 and fragment in errors[0], result.stderr
@@ -117,6 +130,7 @@ def test_cli_bad_chunk_flags_are_one_line_exit_1_and_nothing_written(tiny_model,
 
 
 # --- chunked indexes --------------------------------------------------------------------------
+
 
 def test_long_text_gets_a_vector_per_window_short_texts_keep_their_row_id(library):
     assert len(library) == 3 and library.manifest.chunk_tokens == 126 and library.manifest.chunk_overlap == 15
@@ -145,8 +159,9 @@ def test_hits_are_documents_with_the_matched_passage(library):
 
 def test_windows_of_one_document_never_crowd_others_out_of_k(tiny, index_dir):
     echo = " ".join(["The violinist tuned her instrument."] * 120)  # every window nearly the same vector
-    rows = [{"id": "echo", "text": echo}] + [{"id": f"s{i}", "text": f"Short note {i} about a harbour."}
-                                             for i in range(5)]
+    rows = [{"id": "echo", "text": echo}] + [
+        {"id": f"s{i}", "text": f"Short note {i} about a harbour."} for i in range(5)
+    ]
     index = Index.build("echo", rows, encoder=tiny, kind="flat", index_dir=index_dir)
     assert index.check()["extra_windows"] >= 5
     hits = index.search("The violinist tuned her instrument.", k=4, mode="dense")
@@ -192,13 +207,15 @@ def test_rebuild_keeps_or_changes_the_windows(library):
 
 # --- an index from before chunking --------------------------------------------------------------
 
+
 def downgrade_to_schema_2(index: Index) -> None:
     """Make the index look written by the release before chunking: no passages table, manifest format 1."""
     folder = index.folder
     index.close()
     db = sqlite3.connect(folder / "store.sqlite")
-    db.executescript("DROP TRIGGER passages_delete; DROP TABLE passages; DROP TABLE delta; DROP TABLE dead; "
-                     "PRAGMA user_version = 2;")
+    db.executescript(
+        "DROP TRIGGER passages_delete; DROP TABLE passages; DROP TABLE delta; DROP TABLE dead; PRAGMA user_version = 2;"
+    )
     db.close()
     manifest = json.loads((folder / "manifest.json").read_text())
     for key in ("chunk_tokens", "chunk_overlap"):
@@ -208,8 +225,9 @@ def downgrade_to_schema_2(index: Index) -> None:
 
 
 def test_an_index_of_schema_2_migrates_and_stays_unchunked_until_rebuilt(tiny, index_dir):
-    old = Index.build("old", ["first short text", "second short text"], encoder=tiny, index_dir=index_dir,
-                      chunking=Chunking(0))
+    old = Index.build(
+        "old", ["first short text", "second short text"], encoder=tiny, index_dir=index_dir, chunking=Chunking(0)
+    )
     downgrade_to_schema_2(old)
     index = Index.open("old", index_dir=index_dir)
     assert index._store.schema_version == SCHEMA_VERSION == 4
@@ -225,9 +243,11 @@ def test_store_migration_3_starts_with_no_windows(tmp_path):
     path = tmp_path / "store.sqlite"
     Store(path).close()
     db = sqlite3.connect(path)
-    db.executescript("DROP TRIGGER passages_delete; DROP TABLE passages; DROP TABLE delta; DROP TABLE dead; "
-                     "PRAGMA user_version = 2;"
-                     "INSERT INTO documents (ext_id, text) VALUES ('a', 'apples'), ('b', 'pears');")
+    db.executescript(
+        "DROP TRIGGER passages_delete; DROP TABLE passages; DROP TABLE delta; DROP TABLE dead; "
+        "PRAGMA user_version = 2;"
+        "INSERT INTO documents (ext_id, text) VALUES ('a', 'apples'), ('b', 'pears');"
+    )
     db.close()
     store = Store(path)
     try:
@@ -239,19 +259,25 @@ def test_store_migration_3_starts_with_no_windows(tmp_path):
 
 # --- the real model -----------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_sentence_planted_past_the_cut_is_found_only_when_chunked(default_encoder, index_dir):
     """all-MiniLM-L6-v2 reads 256 pieces; the planted sentence starts after ~600."""
     topics = ["harbour weather", "railway timetables", "medieval tax law", "glacier surveys", "textile trade"]
-    documents = [{"id": topic.split()[0], "text": " ".join(
-        f"Volume {i} of the records on {topic} lists the figures gathered in that year." for i in range(40))}
-        for topic in topics]
+    documents = [
+        {
+            "id": topic.split()[0],
+            "text": " ".join(
+                f"Volume {i} of the records on {topic} lists the figures gathered in that year." for i in range(40)
+            ),
+        }
+        for topic in topics
+    ]
     documents[2]["text"] += " " + PLANTED
     assert default_encoder.token_counts([documents[2]["text"][:2000]])[0] > 256  # the plant is past the cut
     query = "A violin player adjusted the strings ahead of the night's performance."
     whole = Index.build("whole", documents, encoder=default_encoder, kind="flat", index_dir=index_dir)
-    cut = Index.build("cut", documents, encoder=default_encoder, kind="flat", index_dir=index_dir,
-                      chunking=Chunking(0))
+    cut = Index.build("cut", documents, encoder=default_encoder, kind="flat", index_dir=index_dir, chunking=Chunking(0))
     best = whole.search(query, k=1, mode="dense")[0]
     assert best.id == "medieval" and PLANTED in best.passage
     assert cut.search(query, k=1, mode="dense")[0].id != "medieval"
@@ -282,21 +308,45 @@ def test_long_text_set_is_deterministic_and_plants_each_query_in_its_long_docume
 
 @pytest.mark.skipif(not SENTENCES.exists(), reason="needs ../shared/data")
 def test_cli_eval_longtext_measures_and_writes_beir_files(tiny_model, tmp_path):
-    result = CliRunner().invoke(app, ["eval", "longtext", "--pairs", str(STSB_DEV), "--sentences", str(SENTENCES),
-                                      "--documents", "12", "--queries", "4", "--model", tiny_model, "--mode",
-                                      "lexical", "--write", str(tmp_path / "set"), "--json"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "longtext",
+            "--pairs",
+            str(STSB_DEV),
+            "--sentences",
+            str(SENTENCES),
+            "--documents",
+            "12",
+            "--queries",
+            "4",
+            "--model",
+            tiny_model,
+            "--mode",
+            "lexical",
+            "--write",
+            str(tmp_path / "set"),
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["count"] == 4 and 0 <= figures["ndcg@10"] <= 100
-    written = read_beir(tmp_path / "set" / "corpus.jsonl", tmp_path / "set" / "queries.jsonl",
-                        tmp_path / "set" / "qrels" / "test.tsv")
+    written = read_beir(
+        tmp_path / "set" / "corpus.jsonl", tmp_path / "set" / "queries.jsonl", tmp_path / "set" / "qrels" / "test.tsv"
+    )
     assert written == longtext_retrieval_set(STSB_DEV, SENTENCES, documents=12, queries=4, seed=0).data
 
 
 def test_duplicates_and_clusters_count_documents_not_windows(tiny, index_dir):
-    rows = [{"id": "long", "text": FILLER}, {"id": "copy", "text": FILLER + " Signed."},
-            {"id": "dog", "text": "A dog fetches the ball in the park."},
-            {"id": "dog2", "text": "A dog fetches the ball in the park!"}]
+    rows = [
+        {"id": "long", "text": FILLER},
+        {"id": "copy", "text": FILLER + " Signed."},
+        {"id": "dog", "text": "A dog fetches the ball in the park."},
+        {"id": "dog2", "text": "A dog fetches the ball in the park!"},
+    ]
     index = Index.build("dups", rows, encoder=tiny, kind="flat", index_dir=index_dir)
     assert index.check()["extra_windows"] >= 6
     groups = index.duplicates(threshold=0.9)
@@ -306,6 +356,7 @@ def test_duplicates_and_clusters_count_documents_not_windows(tiny, index_dir):
 
 
 def test_info_names_the_windows(library, index_dir):
-    result = CliRunner().invoke(app, ["info", "library"], env={"SIMSEARCH_HOME": str(index_dir)},
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["info", "library"], env={"SIMSEARCH_HOME": str(index_dir)}, catch_exceptions=False
+    )
     assert result.exit_code == 0 and "chunking  windows of 126 pieces, overlap 15" in result.stdout

@@ -54,22 +54,43 @@ def built_cli(csv_file, tiny_model, index_dir) -> Path:
     return index_dir
 
 
-@pytest.mark.parametrize(("name", "input", "fragments"), [
-    ("zoo", "animals.csv", ["index 'zoo' exists already", "--overwrite"]),
-    ("bad name!", "animals.csv", ["invalid index name 'bad name!'"]),
-    ("zoo", "missing.csv", ["index 'zoo' exists already"]),
-    ("fresh", "missing.csv", ["missing.csv", "does not exist"]),
-])
+@pytest.mark.parametrize(
+    ("name", "input", "fragments"),
+    [
+        ("zoo", "animals.csv", ["index 'zoo' exists already", "--overwrite"]),
+        ("bad name!", "animals.csv", ["invalid index name 'bad name!'"]),
+        ("zoo", "missing.csv", ["index 'zoo' exists already"]),
+        ("fresh", "missing.csv", ["missing.csv", "does not exist"]),
+    ],
+)
 def test_build_checks_name_existence_and_files_before_loading_a_model(built_cli, csv_file, name, input, fragments):
     # a model folder that does not exist: any check made after loading it would report that instead
-    result = run("build", name, "--input", str(csv_file.parent / input), "--model", "/no/such/model",
-                 index_dir=built_cli, check=False)
+    result = run(
+        "build",
+        name,
+        "--input",
+        str(csv_file.parent / input),
+        "--model",
+        "/no/such/model",
+        index_dir=built_cli,
+        check=False,
+    )
     assert_one_line_error(result, *fragments)
 
 
 def test_build_checks_the_kind_before_loading_a_model(csv_file, index_dir):
-    result = run("build", "fresh", "--input", str(csv_file), "--kind", "annoy", "--model", "/no/such/model",
-                 index_dir=index_dir, check=False)
+    result = run(
+        "build",
+        "fresh",
+        "--input",
+        str(csv_file),
+        "--kind",
+        "annoy",
+        "--model",
+        "/no/such/model",
+        index_dir=index_dir,
+        check=False,
+    )
     assert_one_line_error(result, "unknown index kind 'annoy'")
 
 
@@ -79,11 +100,18 @@ def test_index_build_over_an_existing_name_is_refused_before_the_default_model_l
 
     from tests.conftest import REPO
 
-    script = ("import sys; from simsearch import Index\n"
-              "try:\n    Index.build('zoo', ['a text'], index_dir=sys.argv[1])\n"
-              "except Exception as error:\n    print(type(error).__name__, 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", script, str(built_cli)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    script = (
+        "import sys; from simsearch import Index\n"
+        "try:\n    Index.build('zoo', ['a text'], index_dir=sys.argv[1])\n"
+        "except Exception as error:\n    print(type(error).__name__, 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(built_cli)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
     assert done.stdout.split() == ["IndexExistsError", "False"], done.stderr  # no model was loaded
 
 
@@ -134,14 +162,19 @@ def test_queries_file_with_crlf_and_no_final_newline(built_cli, tmp_path):
     queries.write_bytes(b"Heavy rain flooded the mountain trail.\r\nbaking bread")
     result = run("search", "zoo", "--queries", str(queries), "--top-k", "1", "--json", index_dir=built_cli)
     assert [json.loads(line)["query"] for line in result.stdout.splitlines()] == [
-        "Heavy rain flooded the mountain trail.", "baking bread"]
+        "Heavy rain flooded the mountain trail.",
+        "baking bread",
+    ]
 
 
-@pytest.mark.parametrize("content, fragments", [
-    (b"cats\ncaf\xe9 au lait\n", ["line 2", "UTF-8"]),
-    (b"", ["is empty"]),
-    (None, ["does not exist"]),
-])
+@pytest.mark.parametrize(
+    "content, fragments",
+    [
+        (b"cats\ncaf\xe9 au lait\n", ["line 2", "UTF-8"]),
+        (b"", ["is empty"]),
+        (None, ["does not exist"]),
+    ],
+)
 def test_bad_queries_file_is_one_line_error(built_cli, tmp_path, content, fragments):
     queries = tmp_path / "q.txt"
     if content is not None:
@@ -158,28 +191,36 @@ def dated_cli(tmp_path, animals, tiny_model, index_dir) -> Path:
     path = tmp_path / "dated.csv"
     years = [1995, 2001, 2005, 2009, 2010, 2015, 2020, 1999]
     langs = ["en", "fr", "en", "de", "fr", "en", "en", "fr"]
-    pd.DataFrame([{**row, "year": year, "lang": lang, "ok": i % 2 == 0}
-                  for i, (row, year, lang) in enumerate(zip(animals, years, langs))]).to_csv(path, index=False)
+    pd.DataFrame(
+        [
+            {**row, "year": year, "lang": lang, "ok": i % 2 == 0}
+            for i, (row, year, lang) in enumerate(zip(animals, years, langs))
+        ]
+    ).to_csv(path, index=False)
     run("build", "dated", "--input", str(path), "--model", tiny_model, index_dir=index_dir)
     return index_dir
 
 
 def searched_ids(index_dir: Path, *options: str) -> set[str]:
-    result = run("search", "dated", "cats and markets", "-k", "8", "--json", "--mode", "dense", *options,
-                 index_dir=index_dir)
+    result = run(
+        "search", "dated", "cats and markets", "-k", "8", "--json", "--mode", "dense", *options, index_dir=index_dir
+    )
     return {hit["id"] for hit in json.loads(result.stdout)["hits"]}
 
 
-@pytest.mark.parametrize(("filters", "expected"), [
-    (["category=pets"], {"a1", "a2"}),
-    (["category=pets", "category=finance"], {"a1", "a2", "a3", "a4"}),
-    (["year>=2005", "year<2015"], {"a3", "a4", "a5"}),
-    (["year>2005", "year<=2010", "lang!=fr"], {"a4"}),
-    (["lang != en", "category==outdoors"], {"a8"}),
-    (["ok=True"], {"a1", "a3", "a5", "a7"}),  # a CSV column of True/False stays text, matched as written
-    (["ok=true"], set()),  # true/false are booleans, which that text column does not hold
-    (["year=2001.0"], {"a2"}),
-])
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (["category=pets"], {"a1", "a2"}),
+        (["category=pets", "category=finance"], {"a1", "a2", "a3", "a4"}),
+        (["year>=2005", "year<2015"], {"a3", "a4", "a5"}),
+        (["year>2005", "year<=2010", "lang!=fr"], {"a4"}),
+        (["lang != en", "category==outdoors"], {"a8"}),
+        (["ok=True"], {"a1", "a3", "a5", "a7"}),  # a CSV column of True/False stays text, matched as written
+        (["ok=true"], set()),  # true/false are booleans, which that text column does not hold
+        (["year=2001.0"], {"a2"}),
+    ],
+)
 def test_search_filter_option_combines_repeated_conditions(dated_cli, filters, expected):
     assert searched_ids(dated_cli, *[part for text in filters for part in ("--filter", text)]) == expected
 
@@ -192,24 +233,30 @@ def test_search_filter_reads_true_and_false_as_booleans(tiny_model, index_dir, t
     assert {hit["id"] for hit in json.loads(result.stdout)["hits"]} == {"a1", "a2", "a3"}
 
 
-@pytest.mark.parametrize(("option", "fragments"), [
-    ("year~2000", ["cannot read the filter 'year~2000'", "COLUMN OP VALUE", "= != > >= < <="]),
-    (">=2000", ["cannot read the filter '>=2000'"]),
-    ("colour=red", ["no document has a metadata column 'colour'"]),
-    ("year>=2000", ["two >= filters on 'year'"]),
-    ("year<=a", ["mix numbers and strings"]),
-])
+@pytest.mark.parametrize(
+    ("option", "fragments"),
+    [
+        ("year~2000", ["cannot read the filter 'year~2000'", "COLUMN OP VALUE", "= != > >= < <="]),
+        (">=2000", ["cannot read the filter '>=2000'"]),
+        ("colour=red", ["no document has a metadata column 'colour'"]),
+        ("year>=2000", ["two >= filters on 'year'"]),
+        ("year<=a", ["mix numbers and strings"]),
+    ],
+)
 def test_a_malformed_filter_is_one_line_naming_the_form(dated_cli, option, fragments):
     extra = ["--filter", "year>=1990"] if option in ("year>=2000", "year<=a") else []
     result = run("search", "dated", "cats", "--filter", option, *extra, index_dir=dated_cli, check=False)
     assert_one_line_error(result, *fragments)
 
 
-@pytest.mark.parametrize(("option", "fragments"), [
-    ("year>>2000", ["cannot read the filter 'year>>2000'", "'>>' is no operator"]),
-    ("year=>2000", ["cannot read the filter 'year=>2000'", "'=>' is no operator"]),
-    ("year<2000x", ["'year' (holding numbers)", "lt '2000x'", "give a number"]),
-])
+@pytest.mark.parametrize(
+    ("option", "fragments"),
+    [
+        ("year>>2000", ["cannot read the filter 'year>>2000'", "'>>' is no operator"]),
+        ("year=>2000", ["cannot read the filter 'year=>2000'", "'=>' is no operator"]),
+        ("year<2000x", ["'year' (holding numbers)", "lt '2000x'", "give a number"]),
+    ],
+)
 def test_a_filter_that_used_to_match_nothing_silently_is_refused(dated_cli, option, fragments):
     result = run("search", "dated", "cats", "--filter", option, index_dir=dated_cli, check=False)
     assert_one_line_error(result, *fragments)
@@ -217,11 +264,25 @@ def test_a_filter_that_used_to_match_nothing_silently_is_refused(dated_cli, opti
 
 
 def test_search_min_score_drops_weaker_hits(dated_cli):
-    every = json.loads(run("search", "dated", "cats", "-k", "8", "--json", "--mode", "dense",
-                           index_dir=dated_cli).stdout)["hits"]
+    every = json.loads(
+        run("search", "dated", "cats", "-k", "8", "--json", "--mode", "dense", index_dir=dated_cli).stdout
+    )["hits"]
     threshold = (every[1]["score"] + every[2]["score"]) / 2
-    kept = json.loads(run("search", "dated", "cats", "-k", "8", "--json", "--mode", "dense",
-                          "--min-score", str(threshold), index_dir=dated_cli).stdout)["hits"]
+    kept = json.loads(
+        run(
+            "search",
+            "dated",
+            "cats",
+            "-k",
+            "8",
+            "--json",
+            "--mode",
+            "dense",
+            "--min-score",
+            str(threshold),
+            index_dir=dated_cli,
+        ).stdout
+    )["hits"]
     assert [hit["id"] for hit in kept] == [hit["id"] for hit in every[:2]]
 
 
@@ -256,8 +317,10 @@ def test_list_long_is_a_table(built_cli, csv_file, tiny_model):
     table = run("list", "--long", index_dir=built_cli).stdout.splitlines()
     assert table[0].split() == ["NAME", "DOCUMENTS", "KIND", "MODEL", "SIZE"]
     rows = [line.split() for line in table[1:]]
-    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("zoo", "7", "flat", tiny_model),
-                                                         ("zoo-hnsw", "8", "hnsw", tiny_model)]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
+        ("zoo", "7", "flat", tiny_model),
+        ("zoo-hnsw", "8", "hnsw", tiny_model),
+    ]
     assert all(r[5] in ("B", "KB", "MB") for r in rows)
     rows = json.loads(run("list", "--long", "--json", index_dir=built_cli).stdout)
     assert [(r["name"], r["count"], r["kind"]) for r in rows] == [("zoo", 7, "flat"), ("zoo-hnsw", 8, "hnsw")]
@@ -313,13 +376,16 @@ def test_add_delete_info_list_drop(built_cli, tmp_path):
 def test_add_upsert_replaces_and_get_prints_the_document(built_cli, tmp_path):
     changed = tmp_path / "changed.jsonl"
     changed.write_text('{"id": "a1", "text": "Owls hunt at night.", "category": "birds"}\n')
-    assert_one_line_error(run("add", "zoo", "--input", str(changed), index_dir=built_cli, check=False),
-                          "'a1'", "--upsert")
+    assert_one_line_error(
+        run("add", "zoo", "--input", str(changed), index_dir=built_cli, check=False), "'a1'", "--upsert"
+    )
     run("add", "zoo", "--input", str(changed), "--upsert", index_dir=built_cli)
     got = json.loads(run("get", "zoo", "a1", "--json", index_dir=built_cli).stdout)
     assert got == {"id": "a1", "text": "Owls hunt at night.", "metadata": {"category": "birds"}}
-    assert run("get", "zoo", "a1", index_dir=built_cli).stdout.splitlines() == ["Owls hunt at night.",
-                                                                                 "  category: birds"]
+    assert run("get", "zoo", "a1", index_dir=built_cli).stdout.splitlines() == [
+        "Owls hunt at night.",
+        "  category: birds",
+    ]
     assert_one_line_error(run("get", "zoo", "nope", index_dir=built_cli, check=False), "'nope'")
     assert json.loads(run("info", "zoo", "--json", index_dir=built_cli).stdout)["count"] == 8
 
@@ -328,8 +394,19 @@ def test_add_reads_the_text_and_id_columns_the_build_read(tmp_path, tiny_model, 
     first, more = tmp_path / "first.csv", tmp_path / "more.csv"
     first.write_text("key,body,score\np1,The cat naps in the sun.,5.0\np2,A puppy chews a shoe.,4.5\n")
     more.write_text("key,body,score\np3,An owl hunts at night.,5.0\n")
-    run("build", "pets", "--input", str(first), "--text-column", "body", "--id-column", "key", "--model", tiny_model,
-        index_dir=index_dir)
+    run(
+        "build",
+        "pets",
+        "--input",
+        str(first),
+        "--text-column",
+        "body",
+        "--id-column",
+        "key",
+        "--model",
+        tiny_model,
+        index_dir=index_dir,
+    )
     run("add", "pets", "--input", str(more), index_dir=index_dir)  # no column flags: the build's are reused
     index = Index.open("pets", index_dir=index_dir)
     assert index.get("p3").text == "An owl hunts at night." and index.get("p3").metadata == {"score": 5.0}
@@ -367,8 +444,10 @@ BAD_INPUTS = {
     "k below one": (["search", "zoo", "cats", "-k", "0"], ["k must be"]),
     "existing index": (["build", "zoo", "--input", "{tmp}/ok.txt"], ["exists already"]),
     "unknown kind": (["rebuild", "zoo", "--kind", "lsh"], ["unknown index kind", "flat"]),
-    "offline hub model": (["build", "y", "--input", "{tmp}/ok.txt", "--model", "nobody/no-such-model"],
-                          ["neither a local folder nor reachable"]),
+    "offline hub model": (
+        ["build", "y", "--input", "{tmp}/ok.txt", "--model", "nobody/no-such-model"],
+        ["neither a local folder nor reachable"],
+    ),
 }
 
 
@@ -389,9 +468,11 @@ def index_files_digest(home: Path) -> dict[str, str]:
     SQLite's write-ahead log and its index (-wal, -shm) come and go with connections, so they are left out."""
     import hashlib
 
-    return {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(home.rglob("*")) if p.is_file() and ".locks" not in p.parts
-            and not p.name.endswith(("-wal", "-shm"))}
+    return {
+        str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and ".locks" not in p.parts and not p.name.endswith(("-wal", "-shm"))
+    }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -439,13 +520,33 @@ def test_rebuild_killed_before_the_link_swap_keeps_old_index(tiny_model, index_d
     texts.write_text("".join(f"Sentence {i} describes item {i % 97} in some detail.\n" for i in range(300)))
     run("build", "big", "--input", str(texts), "--model", tiny_model, index_dir=index_dir)
     queries = ["item 5 in detail", "sentence 123", "some detail"]
-    expected = [[(h.id, round(h.score, 5)) for h in hits]
-                for hits in Index.open("big", index_dir=index_dir).search_batch(queries, k=5)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir),
-           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the simsearch this test imports
-    child = subprocess.run([sys.executable, "-c", KILL_AT_LINK_SWAP, str(index_dir / "big"),
-                            "rebuild", "big", "--kind", "hnsw", "--quiet"],
-                           env=env, capture_output=True, text=True, timeout=300)
+    expected = [
+        [(h.id, round(h.score, 5)) for h in hits]
+        for hits in Index.open("big", index_dir=index_dir).search_batch(queries, k=5)
+    ]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "SIMSEARCH_HOME": str(index_dir),
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }  # the simsearch this test imports
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILL_AT_LINK_SWAP,
+            str(index_dir / "big"),
+            "rebuild",
+            "big",
+            "--kind",
+            "hnsw",
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert child.returncode == -signal.SIGKILL, f"the rebuild never reached the link swap: {child.stderr}"
     assert len(list((index_dir / ".builds").glob("big@*"))) == 2  # the new build is complete but unpublished
 
@@ -478,11 +579,21 @@ def run_on_terminal(*args: str, index_dir: Path, answer: str = "") -> tuple[int,
     import pty
     import select
 
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SIMSEARCH_HOME": str(index_dir),
-           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the simsearch this test imports
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "SIMSEARCH_HOME": str(index_dir),
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }  # the simsearch this test imports
     leader, follower = pty.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "simsearch", *args], stdin=follower, stdout=follower,
-                             stderr=follower, env=env, close_fds=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "simsearch", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
     os.close(follower)
     if answer:
         os.write(leader, answer.encode())
@@ -540,8 +651,10 @@ def test_sync_prints_what_it_did_and_makes_the_index_hold_the_file(built_cli, tm
 def test_sync_refuses_rows_without_ids_in_one_line(built_cli, tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("one text\nanother\n")
-    assert_one_line_error(run("sync", "zoo", "--input", str(plain), index_dir=built_cli, check=False),
-                          "have no id; sync matches documents by id")
+    assert_one_line_error(
+        run("sync", "zoo", "--input", str(plain), index_dir=built_cli, check=False),
+        "have no id; sync matches documents by id",
+    )
     assert len(Index.open("zoo", index_dir=built_cli)) == 8
 
 
@@ -564,11 +677,14 @@ def test_version_flag_prints_the_version(index_dir):
     assert run("--version", index_dir=index_dir).stdout == f"simsearch {__version__}\n"
 
 
-@pytest.mark.parametrize(("command", "usage"), [
-    (["get"], " get [OPTIONS] NAME ID"),
-    (["reranker", "--help"], " reranker [OPTIONS] NAME [FOLDER]"),
-    (["delete", "--help"], " delete [OPTIONS] NAME IDS..."),
-])
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        (["get"], " get [OPTIONS] NAME ID"),
+        (["reranker", "--help"], " reranker [OPTIONS] NAME [FOLDER]"),
+        (["delete", "--help"], " delete [OPTIONS] NAME IDS..."),
+    ],
+)
 def test_usage_lines_name_the_arguments_as_typed(index_dir, command, usage):
     result = run(*command, index_dir=index_dir, check=False)
     assert usage in result.output and "{" not in result.output.splitlines()[0]

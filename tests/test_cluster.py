@@ -83,16 +83,24 @@ def test_centres_take_their_neighbours_then_the_rest_join_their_nearest_claimed_
 
 def test_cli_json_lines_and_readable_text(tiny_model, animals, index_dir):
     Index.build("animals", animals, encoder=load_encoder(tiny_model), index_dir=index_dir)
-    lines = run("cluster", "animals", "--json", "--threshold", "0.01", "--min-size", "2",
-                index_dir=index_dir).stdout.splitlines()
+    lines = run(
+        "cluster", "animals", "--json", "--threshold", "0.01", "--min-size", "2", index_dir=index_dir
+    ).stdout.splitlines()
     found = [json.loads(line) for line in lines]
     assert found and {"number", "label", "words", "central_id", "central_text", "size", "ids"} <= set(found[0])
     text = run("cluster", "animals", "--threshold", "0.01", "--min-size", "2", "--no-save", index_dir=index_dir)
     assert text.stdout.startswith("cluster 1:") and "central: [" in text.stdout and "cluster" in text.stderr
 
 
-@pytest.mark.parametrize("option, value, fragment", [("--threshold", "0", "threshold"), ("--threshold", "1.5",
-                         "threshold"), ("--threshold", "-0.2", "threshold"), ("--min-size", "1", "at least 2")])
+@pytest.mark.parametrize(
+    "option, value, fragment",
+    [
+        ("--threshold", "0", "threshold"),
+        ("--threshold", "1.5", "threshold"),
+        ("--threshold", "-0.2", "threshold"),
+        ("--min-size", "1", "at least 2"),
+    ],
+)
 def test_bad_threshold_or_min_size_is_one_line(option, value, fragment, index_dir):
     assert_one_line_error(run("cluster", "any", option, value, index_dir=index_dir, check=False), fragment)
 
@@ -126,8 +134,13 @@ def test_benchmark_smoke_runs():
 
     from tests.conftest import REPO
 
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "cluster.py"), "--smoke"], capture_output=True,
-                            text=True, timeout=180, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "cluster.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout.splitlines()[-1])
     assert row["documents"] == 2000 and row["clusters"] > 0 and "community_detection_s" in row

@@ -66,10 +66,13 @@ def test_csv_reads_ids_texts_and_other_columns_as_metadata(tmp_path):
 
 def test_csv_columns_of_numbers_become_numbers_one_type_per_column(tmp_path):
     path = tmp_path / "typed.csv"
-    path.write_text("id,text,year,rating,zip,mixed,empty\n"
-                    "01,first,2001,4.5,02134,12,\n"
-                    "02,second,,3,10001,n/a,\n"
-                    "03,third,1999,-1e2,00501,7,\n", encoding="utf-8")
+    path.write_text(
+        "id,text,year,rating,zip,mixed,empty\n"
+        "01,first,2001,4.5,02134,12,\n"
+        "02,second,,3,10001,n/a,\n"
+        "03,third,1999,-1e2,00501,7,\n",
+        encoding="utf-8",
+    )
     documents = read_corpus(path).documents
     assert [doc.id for doc in documents] == ["01", "02", "03"]  # the id column stays text, zeros kept
     assert [doc.metadata["year"] for doc in documents] == [2001, None, 1999]  # an empty cell: not set
@@ -186,7 +189,9 @@ def test_folder_of_files_reads_as_one_file_in_name_order(tmp_path):
     (tmp_path / "part-0.csv").write_text("id,text,year\na,first text,2000\n")
     corpus = read_corpus(tmp_path)
     assert [(d.id, d.text, d.metadata) for d in corpus.documents] == [
-        ("a", "first text", {"year": 2000}), ("b", "second text", {"year": 2001})]
+        ("a", "first text", {"year": 2000}),
+        ("b", "second text", {"year": 2001}),
+    ]
 
 
 def test_folder_mixing_file_types_or_repeating_ids_is_refused(tmp_path):
@@ -329,14 +334,17 @@ def test_damaged_parquet_is_refused(tmp_path):
         read_corpus(path)
 
 
-@pytest.mark.parametrize("rows, expected", [
-    ([{"id": "1", "body": "A long enough text."}], "body"),
-    ([{"ID": "a-long-identifier-0001", "note": "short"}], "note"),
-    ([{"key": "p1", "body": "The cat naps.", "kind": "cat"}], "body"),
-    ([{"year": "2001", "title": "Dune"}, {"year": "1999", "title": "Emma"}], "title"),
-    ([{"text": "x", "abstract": "a much longer text than the text column"}], "text"),
-    ([{"id": "1", "n": 5}], None),
-])
+@pytest.mark.parametrize(
+    "rows, expected",
+    [
+        ([{"id": "1", "body": "A long enough text."}], "body"),
+        ([{"ID": "a-long-identifier-0001", "note": "short"}], "note"),
+        ([{"key": "p1", "body": "The cat naps.", "kind": "cat"}], "body"),
+        ([{"year": "2001", "title": "Dune"}, {"year": "1999", "title": "Emma"}], "title"),
+        ([{"text": "x", "abstract": "a much longer text than the text column"}], "text"),
+        ([{"id": "1", "n": 5}], None),
+    ],
+)
 def test_the_guessed_text_column_is_the_longest_strings_never_id(rows, expected):
     assert guess_text_column(rows) == expected
 

@@ -59,19 +59,32 @@ def ranked(index: Index) -> list[list[tuple[str, float]]]:
 
 def run_child(index_dir: Path, action: str, failpoint: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "SIMSEARCH_FAILPOINT": failpoint}
-    return subprocess.run([sys.executable, "-c", WRITE, "animals", str(index_dir), action], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", WRITE, "animals", str(index_dir), action],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def segment_files(index: Index) -> list[str]:
     return sorted(p.name for p in index.folder.iterdir() if not p.name.startswith(("manifest", "store.sqlite")))
 
 
-@pytest.mark.parametrize("action, failpoint", [
-    ("add", "delta-append"), ("add", "after-delta-append"), ("add", "before-commit"),
-    ("upsert", "before-commit"), ("delete", "before-commit"), ("sync", "before-commit"),
-    ("compact", "before-compaction-commit"), ("compact", "after-compaction-commit"),
-])
+@pytest.mark.parametrize(
+    "action, failpoint",
+    [
+        ("add", "delta-append"),
+        ("add", "after-delta-append"),
+        ("add", "before-commit"),
+        ("upsert", "before-commit"),
+        ("delete", "before-commit"),
+        ("sync", "before-commit"),
+        ("compact", "before-compaction-commit"),
+        ("compact", "after-compaction-commit"),
+    ],
+)
 def test_a_write_killed_at_a_known_point_leaves_the_index_whole(written, encoder, index_dir, action, failpoint):
     before = ranked(written)
     child = run_child(index_dir, action, failpoint)
@@ -98,8 +111,11 @@ def test_an_unkilled_write_is_acknowledged_and_kept(written, encoder, index_dir)
 
 
 def test_leftovers_of_a_killed_compaction_are_removed_by_the_next_write(written):
-    stray = [written.folder / ".vectors-2.faiss.4242.tmp", written.folder / "vectors-2.faiss",
-             written.folder / "delta-2.f32"]
+    stray = [
+        written.folder / ".vectors-2.faiss.4242.tmp",
+        written.folder / "vectors-2.faiss",
+        written.folder / "delta-2.f32",
+    ]
     for path in stray:
         path.write_bytes(b"half a file")
     written.add([{"id": "next", "text": "The next write."}])
@@ -109,8 +125,10 @@ def test_leftovers_of_a_killed_compaction_are_removed_by_the_next_write(written)
 def test_a_full_disk_while_appending_is_one_clear_line_and_loses_nothing(written, encoder, index_dir, monkeypatch):
     before = ranked(written)
     monkeypatch.setenv("SIMSEARCH_FAILPOINT", "delta-append:enospc")
-    with pytest.raises(IndexFolderError, match="disk holding index folder .* is full; free some space and try "
-                                               "again. Nothing was changed.") as error:
+    with pytest.raises(
+        IndexFolderError,
+        match="disk holding index folder .* is full; free some space and try again. Nothing was changed.",
+    ) as error:
         written.add([{"id": "no-room", "text": "There is no room for this one."}])
     assert "\n" not in str(error.value)
     delta = written.folder / "delta-1.f32"
@@ -159,10 +177,26 @@ def test_two_writers_and_three_readers_in_separate_processes(written, encoder, i
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     stop = tmp_path / "stop"
     stop.write_text("")
-    readers = [subprocess.Popen([sys.executable, "-c", READER, "animals", str(index_dir), str(stop)], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, "animals", str(index_dir), name, "20"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in ("w1", "w2")]
+    readers = [
+        subprocess.Popen(
+            [sys.executable, "-c", READER, "animals", str(index_dir), str(stop)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, "animals", str(index_dir), name, "20"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("w1", "w2")
+    ]
     outcomes = [writer.communicate(timeout=300) for writer in writers]
     stop.write_text("stop")
     searched = [reader.communicate(timeout=300) for reader in readers]

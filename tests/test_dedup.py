@@ -47,7 +47,8 @@ def test_exact_duplicates_are_reported_whatever_the_threshold(tiny_model, index_
     index = Index.build("exact", records(rows), encoder=load_encoder(tiny_model), index_dir=index_dir)
     groups = index.duplicates(threshold=1.0, k=1)
     assert [(group.ids, group.texts, group.score) for group in groups] == [
-        (["a", "c"], ["same words here", "same words here"], 1.0)]
+        (["a", "c"], ["same words here", "same words here"], 1.0)
+    ]
 
 
 def test_groups_are_connected_components_largest_first(tiny_model, index_dir):
@@ -75,8 +76,10 @@ def test_cli_json_lines_and_readable_text(default_encoder, index_dir):
 
 @pytest.mark.parametrize("threshold", ["0", "1.5", "-0.2"])
 def test_threshold_outside_zero_one_is_one_line(threshold, index_dir):
-    assert_one_line_error(run("dedup", "any", "--threshold", threshold, index_dir=index_dir, check=False),
-                          "threshold must be above 0 and at most 1")
+    assert_one_line_error(
+        run("dedup", "any", "--threshold", threshold, index_dir=index_dir, check=False),
+        "threshold must be above 0 and at most 1",
+    )
 
 
 def test_index_with_one_document_is_refused(tiny_model, index_dir):
@@ -96,8 +99,13 @@ def test_benchmark_smoke_runs():
 
     from tests.conftest import REPO
 
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "dedup.py"), "--smoke"], capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "dedup.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
     assert '"pair_recall": 1.0' in result.stdout.splitlines()[-1]
 
@@ -106,8 +114,12 @@ def test_benchmark_smoke_runs():
 def test_remove_writes_the_corpus_less_later_duplicates(suffix, tiny_model, index_dir, tmp_path):
     from simsearch import load_encoder, read_corpus
 
-    rows = [{"id": "b", "text": "same words here", "lang": "en"}, {"id": "a", "text": "other text", "lang": "en"},
-            {"id": "c", "text": "same words here", "lang": "fr"}, {"id": "d", "text": "same words here"}]
+    rows = [
+        {"id": "b", "text": "same words here", "lang": "en"},
+        {"id": "a", "text": "other text", "lang": "en"},
+        {"id": "c", "text": "same words here", "lang": "fr"},
+        {"id": "d", "text": "same words here"},
+    ]
     Index.build("rm", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
     output = tmp_path / f"kept{suffix}"
     result = run("dedup", "rm", "--threshold", "1", "--remove", "--output", str(output), index_dir=index_dir)
@@ -115,7 +127,9 @@ def test_remove_writes_the_corpus_less_later_duplicates(suffix, tiny_model, inde
     kept = read_corpus(output).documents
     # "b" was added first (smallest row id), so it stays although "a" sorts before it
     assert [(doc.id, doc.text, doc.metadata.get("lang")) for doc in kept] == [
-        ("b", "same words here", "en"), ("a", "other text", "en")]
+        ("b", "same words here", "en"),
+        ("a", "other text", "en"),
+    ]
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -132,11 +146,15 @@ def test_remove_refuses_an_existing_output_unless_overwrite(tiny_model, index_di
     assert output.read_text().startswith("id,text")
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--remove"], "--output"), (["--output", "x.csv"], "--remove"),
-    (["--remove", "--output", "kept.txt"], "unknown output extension"),
-    (["--remove", "--output", "missing/kept.csv"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--remove"], "--output"),
+        (["--output", "x.csv"], "--remove"),
+        (["--remove", "--output", "kept.txt"], "unknown output extension"),
+        (["--remove", "--output", "missing/kept.csv"], "does not exist"),
+    ],
+)
 def test_bad_remove_arguments_are_one_line(args, fragment, tiny_model, index_dir, tmp_path, monkeypatch):
     from simsearch import load_encoder
 
@@ -169,8 +187,9 @@ def test_hnsw_walks_narrower_for_dedup_only_and_finds_what_an_exact_index_finds(
     rows = [(f"t{n}", f"sentence {n} about the {['sea', 'sky', 'hill'][n % 3]}") for n in range(60)]
     rows += [(f"d{n}", text) for n, (_, text) in enumerate(rows[:5])]  # exact duplicates too
     flat = Index.build("flat", records(rows), encoder=encoder, index_dir=index_dir, kind="flat")
-    hnsw = Index.build("hnsw", records(rows), encoder=encoder, index_dir=index_dir, kind="hnsw",
-                       params={"ef_search": 200})
+    hnsw = Index.build(
+        "hnsw", records(rows), encoder=encoder, index_dir=index_dir, kind="hnsw", params={"ef_search": 200}
+    )
     groups = flat.duplicates(threshold=0.95)
     assert sum(len(g.ids) for g in groups) > 10  # more than the five exact pairs
     assert [g.ids for g in hnsw.duplicates(threshold=0.95)] == [g.ids for g in groups]

@@ -22,7 +22,11 @@ def demo_index(default_encoder, tmp_path_factory) -> Index:
 def test_default_model_is_the_packaged_minilm(default_encoder):
     info = default_encoder.info
     assert (info.name, info.dimension, info.pooling, info.max_seq_length) == (
-        "sentence-transformers/all-MiniLM-L6-v2", 384, "mean", 256)
+        "sentence-transformers/all-MiniLM-L6-v2",
+        384,
+        "mean",
+        256,
+    )
     vectors = default_encoder.encode(["one", "two words", "three more words"])
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -34,11 +38,14 @@ def test_paraphrase_scores_above_unrelated(default_encoder):
     assert paraphrase > 0.7 > 0.2 > unrelated
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("My notebook runs out of battery in two hours", {"demo-0081", "demo-0082", "demo-0083"}),
-    ("rest the steak for a few minutes before slicing it", {"demo-0001", "demo-0002", "demo-0003"}),
-    ("soaking beans the night before", {"demo-0012", "demo-0013"}),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("My notebook runs out of battery in two hours", {"demo-0081", "demo-0082", "demo-0083"}),
+        ("rest the steak for a few minutes before slicing it", {"demo-0001", "demo-0002", "demo-0003"}),
+        ("soaking beans the night before", {"demo-0012", "demo-0013"}),
+    ],
+)
 def test_demo_paraphrase_cluster_is_found_first(demo_index, query, expected):
     top = [hit.id for hit in demo_index.search(query, k=len(expected))]
     assert set(top) == expected
@@ -46,15 +53,22 @@ def test_demo_paraphrase_cluster_is_found_first(demo_index, query, expected):
 
 def test_hybrid_on_the_demo_ranks_no_text_for_sharing_only_a_stop_word(demo_index):
     hits = demo_index.search("an aeroplane departing", k=9)
-    only_an = [hit.text for hit in hits if "an" in hit.text.lower().split()
-               and not {"aeroplane", "departing"} & set(hit.text.lower().split())]
+    only_an = [
+        hit.text
+        for hit in hits
+        if "an" in hit.text.lower().split() and not {"aeroplane", "departing"} & set(hit.text.lower().split())
+    ]
     assert only_an == []
     assert hits[0].metadata["category"] == "travel"
 
 
 def test_demo_queries_land_in_their_category(demo_index):
-    queries = {"cooking": "how long to bake bread", "finance": "saving money for retirement",
-               "music": "practising the piano every day", "sports": "the team won the final match"}
+    queries = {
+        "cooking": "how long to bake bread",
+        "finance": "saving money for retirement",
+        "music": "practising the piano every day",
+        "sports": "the team won the final match",
+    }
     for category, query in queries.items():
         # dense: the model's sense of topic. Hybrid (the default) lets "every day" pull in two health texts
         # for the piano query (music 2 of 5); see the README's Search modes.
@@ -62,8 +76,7 @@ def test_demo_queries_land_in_their_category(demo_index):
         assert categories.count(category) >= 4, (query, categories)
 
 
-def test_long_texts_are_split_by_default_and_truncated_with_one_warning_when_asked(default_encoder, tmp_path,
-                                                                                    caplog):
+def test_long_texts_are_split_by_default_and_truncated_with_one_warning_when_asked(default_encoder, tmp_path, caplog):
     long_text = "word " * 600
     texts = ["short text", long_text, long_text + "x"]
     with caplog.at_level(logging.WARNING, logger="simsearch"):

@@ -35,8 +35,10 @@ def wiki_rows(count: int) -> list[dict]:
         pytest.skip("../shared/data/wikipedia_sentences not present")
     with gzip.open(WIKI, "rt", encoding="utf-8") as handle:
         lines = list(itertools.islice(handle, 1, count + 1))
-    return [{"id": cells[0], "text": cells[3], "title": cells[2]}
-            for cells in (line.rstrip("\n").split("\t", 3) for line in lines)]
+    return [
+        {"id": cells[0], "text": cells[3], "title": cells[2]}
+        for cells in (line.rstrip("\n").split("\t", 3) for line in lines)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +65,12 @@ def test_local_ray_listens_on_loopback_only(ray_session):
     import psutil
 
     ray_processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
-    listening = {(process.name(), connection.laddr.ip, connection.laddr.port)
-                 for process in ray_processes for connection in process.net_connections(kind="inet")
-                 if connection.status == psutil.CONN_LISTEN}
+    listening = {
+        (process.name(), connection.laddr.ip, connection.laddr.port)
+        for process in ray_processes
+        for connection in process.net_connections(kind="inet")
+        if connection.status == psutil.CONN_LISTEN
+    }
     assert any(name == "gcs_server" for name, _, _ in listening), listening  # Ray's servers were found
     assert {(name, ip, port) for name, ip, port in listening if not _loopback(ip)} == set()
 
@@ -90,8 +95,15 @@ def pair(ray_session, tiny_model, rows, tmp_path_factory):
         local = Index.build(f"local-{kind}", rows, encoder=encoder, kind=kind, index_dir=home)
         calls = progress[kind] = []
         with build_engine("ray", workers=2) as engine:
-            on_ray = Index.build(f"ray-{kind}", rows, encoder=encoder, kind=kind, index_dir=home, engine=engine,
-                                 on_progress=lambda done, total, calls=calls: calls.append((done, total)))
+            on_ray = Index.build(
+                f"ray-{kind}",
+                rows,
+                encoder=encoder,
+                kind=kind,
+                index_dir=home,
+                engine=engine,
+                on_progress=lambda done, total, calls=calls: calls.append((done, total)),
+            )
         built[kind] = (local, on_ray)
     return built, progress
 
@@ -105,12 +117,14 @@ def top_ids(index: Index, queries: list[str], k: int = 10) -> list[list[str]]:
 def test_ray_build_has_the_local_builds_ids_manifest_and_top_10(pair, rows, kind):
     local, on_ray = pair[0][kind]
     assert [doc.id for doc in on_ray.documents()] == [doc.id for doc in local.documents()] == [r["id"] for r in rows]
-    assert {f: on_ray.manifest.to_dict()[f] for f in SAME_MANIFEST} == \
-           {f: local.manifest.to_dict()[f] for f in SAME_MANIFEST}
+    assert {f: on_ray.manifest.to_dict()[f] for f in SAME_MANIFEST} == {
+        f: local.manifest.to_dict()[f] for f in SAME_MANIFEST
+    }
     queries = [row["text"] for row in rows[::97]]
     assert top_ids(on_ray, queries) == top_ids(local, queries)
-    np.testing.assert_allclose(on_ray.vectors([r["id"] for r in rows[:50]]),
-                               local.vectors([r["id"] for r in rows[:50]]), atol=1e-5)
+    np.testing.assert_allclose(
+        on_ray.vectors([r["id"] for r in rows[:50]]), local.vectors([r["id"] for r in rows[:50]]), atol=1e-5
+    )
 
 
 @pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
@@ -155,8 +169,14 @@ def test_worker_with_other_weights_fails_the_build_and_the_old_index_stays(ray_s
     write_tiny_bert(folder, initializer_range=0.2, seed=2)  # what a worker will now load from the same path
     with pytest.raises(Exception, match="fingerprint"):
         with build_engine("ray", workers=1) as engine:
-            Index.build("kept", ["other text"] * 3, encoder=driver_encoder, index_dir=tmp_path / "idx",
-                        overwrite=True, engine=engine)
+            Index.build(
+                "kept",
+                ["other text"] * 3,
+                encoder=driver_encoder,
+                index_dir=tmp_path / "idx",
+                overwrite=True,
+                engine=engine,
+            )
     kept = Index.open("kept", index_dir=tmp_path / "idx")
     assert kept.manifest.build_id == old.manifest.build_id and len(kept) == 2
     assert len(list((tmp_path / "idx" / ".builds").iterdir())) == 1
@@ -177,8 +197,15 @@ def test_encoder_actor_killed_midway_is_restarted_and_the_build_completes(ray_se
 
     encoder = load_encoder(tiny_model)
     with build_engine("ray", workers=2) as engine:
-        survived = Index.build("survived", rows, encoder=encoder, kind="flat", index_dir=tmp_path, engine=engine,
-                               on_progress=kill_one_worker)
+        survived = Index.build(
+            "survived",
+            rows,
+            encoder=encoder,
+            kind="flat",
+            index_dir=tmp_path,
+            engine=engine,
+            on_progress=kill_one_worker,
+        )
     assert killed
     local = Index.build("local", rows, encoder=encoder, kind="flat", index_dir=tmp_path)
     queries = [row["text"] for row in rows[::131]]
@@ -200,9 +227,24 @@ def test_cli_build_on_ray_from_a_folder(ray_session, tiny_model, rows, tmp_path)
     source = tmp_path / "corpus"
     source.mkdir()
     for part in range(2):
-        (source / f"part-{part}.txt").write_text("\n".join(r["text"] for r in rows[part * 300:(part + 1) * 300]))
-    result = CliRunner().invoke(app, ["build", "wiki", "--input", str(source), "--model", tiny_model,
-                                      "--engine", "ray", "--workers", "2", "--index-dir", str(tmp_path / "idx")])
+        (source / f"part-{part}.txt").write_text("\n".join(r["text"] for r in rows[part * 300 : (part + 1) * 300]))
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "wiki",
+            "--input",
+            str(source),
+            "--model",
+            tiny_model,
+            "--engine",
+            "ray",
+            "--workers",
+            "2",
+            "--index-dir",
+            str(tmp_path / "idx"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(Index.open("wiki", index_dir=tmp_path / "idx")) == 600
 
@@ -225,21 +267,26 @@ def test_ivf_filled_in_parts_and_merged_equals_one_build_byte_for_byte(kind):
 
 # --- bad input: one line, exit 1, nothing written -------------------------------------------
 
-@pytest.mark.parametrize("flags, message", [
-    (["--engine", "spark"], "error: unknown build engine 'spark'; valid: local, ray."),
-    (["--workers", "2"], "apply to the ray engine only; use --engine ray, or leave them out."),
-    (["--engine", "ray", "--workers", "0"], "workers must be a whole number of at least 1 (got 0)."),
-    (["--engine", "ray", "--ray-address", "nowhere"], "Ray address 'nowhere' is not auto, host:port or ray://"),
-    (["--engine", "ray", "--ray-address", "ray://127.0.0.1:9"], "no Ray cluster answers at 'ray://127.0.0.1:9'"),
-    (["--engine", "ray", "--gpus-per-worker", "0"], "GPUs per worker must be more than 0"),
-])
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--engine", "spark"], "error: unknown build engine 'spark'; valid: local, ray."),
+        (["--workers", "2"], "apply to the ray engine only; use --engine ray, or leave them out."),
+        (["--engine", "ray", "--workers", "0"], "workers must be a whole number of at least 1 (got 0)."),
+        (["--engine", "ray", "--ray-address", "nowhere"], "Ray address 'nowhere' is not auto, host:port or ray://"),
+        (["--engine", "ray", "--ray-address", "ray://127.0.0.1:9"], "no Ray cluster answers at 'ray://127.0.0.1:9'"),
+        (["--engine", "ray", "--gpus-per-worker", "0"], "GPUs per worker must be more than 0"),
+    ],
+)
 def test_bad_engine_flags_are_one_line_and_write_nothing(flags, message, tmp_path):
     if "ray" in flags:
         pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'simsearch[ray]')")
     source = tmp_path / "texts.txt"
     source.write_text("one text\nanother text\n")
-    result = CliRunner().invoke(app, ["build", "x", "--input", str(source), "--index-dir", str(tmp_path / "idx"),
-                                      *flags])
+    result = CliRunner().invoke(
+        app, ["build", "x", "--input", str(source), "--index-dir", str(tmp_path / "idx"), *flags]
+    )
     assert result.exit_code == 1
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "idx").exists() or not list((tmp_path / "idx").iterdir())
@@ -248,10 +295,28 @@ def test_bad_engine_flags_are_one_line_and_write_nothing(flags, message, tmp_pat
 def test_ray_engine_without_the_extra_names_the_install(tmp_path):
     source = tmp_path / "texts.txt"
     source.write_text("one text\n")
-    blocked = ("import sys; sys.modules['ray'] = None; sys.argv = ['simsearch'] + sys.argv[1:]; "
-               "from simsearch.cli import main; main()")
-    result = subprocess.run([sys.executable, "-c", blocked, "build", "x", "--input", str(source), "--engine", "ray",
-                             "--index-dir", str(tmp_path / "idx")], capture_output=True, text=True, cwd=REPO)
+    blocked = (
+        "import sys; sys.modules['ray'] = None; sys.argv = ['simsearch'] + sys.argv[1:]; "
+        "from simsearch.cli import main; main()"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            blocked,
+            "build",
+            "x",
+            "--input",
+            str(source),
+            "--engine",
+            "ray",
+            "--index-dir",
+            str(tmp_path / "idx"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "error: the ray engine needs Ray; pip install 'simsearch[ray]'"
 
@@ -279,4 +344,3 @@ def test_import_help_and_a_search_never_import_ray(tiny_model, tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
-

@@ -20,19 +20,30 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def test_a_results_marker_becomes_a_table_of_the_file_rows(tmp_path):
-    (tmp_path / "bench.json").write_text(json.dumps({"date": "2026-12-06", "rows": [
-        {"system": "flat", "p50_ms": 5.724, "documents": 10000, "params": {}},
-        {"system": "hnsw", "p50_ms": 3.98, "documents": 10000, "params": {"m": 32}, "recall": 0.9891}]}))
+    (tmp_path / "bench.json").write_text(
+        json.dumps(
+            {
+                "date": "2026-12-06",
+                "rows": [
+                    {"system": "flat", "p50_ms": 5.724, "documents": 10000, "params": {}},
+                    {"system": "hnsw", "p50_ms": 3.98, "documents": 10000, "params": {"m": 32}, "recall": 0.9891},
+                ],
+            }
+        )
+    )
     page = "Run on <!-- results: bench.json date -->.\n\n<!-- results: bench.json rows -->\n"
     assert fill_results(page, tmp_path) == (
         "Run on 2026-12-06.\n\n"
         "| system | p50_ms | documents | params | recall |\n|---|---|---|---|---|\n"
         "| flat | 5.72 | 10,000 |  |  |\n"
-        "| hnsw | 3.98 | 10,000 | m=32 | 0.989 |\n")
+        "| hnsw | 3.98 | 10,000 | m=32 | 0.989 |\n"
+    )
 
 
-@pytest.mark.parametrize(("marker", "problem"), [("<!-- results: missing.json -->", "does not hold"),
-                                                 ("<!-- results: bench.json rows.7 -->", "has no 'rows.7'")])
+@pytest.mark.parametrize(
+    ("marker", "problem"),
+    [("<!-- results: missing.json -->", "does not hold"), ("<!-- results: bench.json rows.7 -->", "has no 'rows.7'")],
+)
 def test_a_marker_naming_nothing_stops_the_build(tmp_path, marker, problem):
     (tmp_path / "bench.json").write_text(json.dumps({"rows": [{"a": 1}]}))
     with pytest.raises(ValueError, match=problem):
@@ -52,9 +63,16 @@ def test_a_folder_section_lists_its_pages_index_first_then_by_title(tmp_path):
     (guides / "build.md").write_text("# Build an index\n")
     (guides / "index.md").write_text("# How-to guides\n")
     nav = expand_folders([{"Home": "index.md"}, {"How-to": "how-to/"}], tmp_path)
-    assert nav == [{"Home": "index.md"}, {"How-to": [{"How-to guides": "how-to/index.md"},
-                                                   {"Build an index": "how-to/build.md"},
-                                                   {"Serve over HTTP": "how-to/serving.md"}]}]
+    assert nav == [
+        {"Home": "index.md"},
+        {
+            "How-to": [
+                {"How-to guides": "how-to/index.md"},
+                {"Build an index": "how-to/build.md"},
+                {"Serve over HTTP": "how-to/serving.md"},
+            ]
+        },
+    ]
 
 
 def test_the_cli_reference_has_every_command():

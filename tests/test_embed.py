@@ -98,13 +98,15 @@ def test_long_texts_are_cut_and_counted(tiny_model, tmp_path):
     assert (pd.read_parquet(tmp_path / "t.parquet")["sentence"] == 1).sum() == 128
 
 
-@pytest.mark.parametrize(("output", "fragments"), [
-    ("missing/v.npy", ("does not exist",)),
-    ("v.csv", ("unknown output extension '.csv'", ".npy, .parquet")),
-])
+@pytest.mark.parametrize(
+    ("output", "fragments"),
+    [
+        ("missing/v.npy", ("does not exist",)),
+        ("v.csv", ("unknown output extension '.csv'", ".npy, .parquet")),
+    ],
+)
 def test_bad_output_is_one_line(tiny_model, texts_csv, tmp_path, output, fragments):
-    assert_one_line_error(embed(str(texts_csv), "--output", str(tmp_path / output), "--model", tiny_model),
-                          *fragments)
+    assert_one_line_error(embed(str(texts_csv), "--output", str(tmp_path / output), "--model", tiny_model), *fragments)
     assert not (tmp_path / output).exists()
 
 
@@ -155,12 +157,16 @@ def test_a_model_without_word_pieces_is_refused_and_nothing_is_written(tiny_mode
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("args", "fragments"), [
-    (("--layers", "99"), ("invalid layers '99'", "last4-concat")),
-    (("--layers", "last4-sum"), ("at least 4 layers",)),
-])
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--layers", "99"), ("invalid layers '99'", "last4-concat")),
+        (("--layers", "last4-sum"), ("at least 4 layers",)),
+    ],
+)
 def test_bad_layers_are_one_line_and_write_nothing(tiny_model, texts_csv, tmp_path, args, fragments):
     out = tmp_path / "t.parquet"
-    assert_one_line_error(embed(str(texts_csv), "--tokens", "--output", str(out), "--model", tiny_model, *args),
-                          *fragments)
+    assert_one_line_error(
+        embed(str(texts_csv), "--tokens", "--output", str(out), "--model", tiny_model, *args), *fragments
+    )
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))

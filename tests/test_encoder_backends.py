@@ -140,14 +140,18 @@ def test_cli_build_with_backend_and_bad_backend(tiny_model, index_dir, tmp_path)
     corpus.write_text("a cat on a mat\nthe stock market fell\nbake the bread slowly\n", encoding="utf-8")
     cli = [sys.executable, "-m", "simsearch"]
     common = ["--index-dir", str(index_dir)]
-    subprocess.run([*cli, "build", "docs", "-i", str(corpus), "--model", tiny_model, "--backend", "onnx-int8",
-                    "-q", *common], check=True, capture_output=True)
+    subprocess.run(
+        [*cli, "build", "docs", "-i", str(corpus), "--model", tiny_model, "--backend", "onnx-int8", "-q", *common],
+        check=True,
+        capture_output=True,
+    )
     info = subprocess.run([*cli, "info", "docs", "--json", *common], check=True, capture_output=True, text=True)
     assert json.loads(info.stdout)["encoder_backend"] == "onnx-int8"
     found = subprocess.run([*cli, "search", "docs", "kitten", "-k", "1", *common], capture_output=True, text=True)
     assert found.returncode == 0 and "1." in found.stdout
-    bad = subprocess.run([*cli, "search", "docs", "kitten", "--backend", "tensorrt", *common],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [*cli, "search", "docs", "kitten", "--backend", "tensorrt", *common], capture_output=True, text=True
+    )
     assert bad.returncode == 1
     assert bad.stderr.strip().startswith("error: unknown encoder backend 'tensorrt'")
     assert "Traceback" not in bad.stderr
@@ -206,8 +210,7 @@ def model_with_dense_layer(tiny_model, tmp_path_factory) -> str:
     return str(folder)
 
 
-def test_a_model_onnx_cannot_run_queries_on_torch_and_says_so_once(model_with_dense_layer, index_dir, animals,
-                                                                     caplog):
+def test_a_model_onnx_cannot_run_queries_on_torch_and_says_so_once(model_with_dense_layer, index_dir, animals, caplog):
     with caplog.at_level("WARNING", logger="simsearch.encoders"):
         Index.build("dense", animals, encoder=load_encoder(model_with_dense_layer), index_dir=index_dir)
         first = Index.open("dense", index_dir=index_dir)
@@ -233,17 +236,32 @@ def test_a_cold_cli_search_on_a_torch_built_index_never_imports_torch(tiny_model
     assert json.loads(lines[-1]) == {"torch": False, "st": False}
 
 
-@pytest.mark.parametrize("command", [
-    ["add", "pets", "--input", "{corpus}"],
-    ["eval", "sts", "{pairs}"],
-    ["eval", "retrieval", "--corpus", "{corpus}", "--queries", "{corpus}", "--qrels", "{corpus}", "--index", "pets"],
-    ["eval", "paraphrase", "{pairs}"],
-    ["check", "pets"],
-    ["dedup", "pets"],
-    ["cluster", "pets"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["add", "pets", "--input", "{corpus}"],
+        ["eval", "sts", "{pairs}"],
+        [
+            "eval",
+            "retrieval",
+            "--corpus",
+            "{corpus}",
+            "--queries",
+            "{corpus}",
+            "--qrels",
+            "{corpus}",
+            "--index",
+            "pets",
+        ],
+        ["eval", "paraphrase", "{pairs}"],
+        ["check", "pets"],
+        ["dedup", "pets"],
+        ["cluster", "pets"],
+    ],
+)
 def test_every_command_that_loads_a_model_takes_backend_and_refuses_an_unknown_one(
-        command, tiny_model, index_dir, animals, tmp_path):
+    command, tiny_model, index_dir, animals, tmp_path
+):
     from typer.testing import CliRunner
 
     from simsearch.cli import app

@@ -54,9 +54,13 @@ def test_average_precision_by_hand():
 
 def test_sts_metrics_are_spearman_and_pearson_of_cosines(tiny_model, tmp_path):
     path = tmp_path / "sts.csv"
-    pd.DataFrame({"sentence1": ["a cat sleeps", "rain falls", "piano music", "bread and soup"],
-                  "sentence2": ["a dog sleeps", "snow falls", "a stock market", "cheese soup"],
-                  "score": [4.0, 3.5, 0.2, 2.0]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "sentence1": ["a cat sleeps", "rain falls", "piano music", "bread and soup"],
+            "sentence2": ["a dog sleeps", "snow falls", "a stock market", "cheese soup"],
+            "score": [4.0, 3.5, 0.2, 2.0],
+        }
+    ).to_csv(path, index=False)
     pairs = read_pairs(path)
     encoder = load_encoder(tiny_model)
     # an independent route to the cosines: sentence-transformers' own encode, normalised here
@@ -77,9 +81,13 @@ def test_sts_needs_scores(tmp_path, tiny_model):
 
 def test_paraphrase_set_uses_close_pairs_and_excludes_the_query_itself(tmp_path):
     path = tmp_path / "sts.csv"
-    pd.DataFrame({"sentence1": ["a cat sleeps", "a cat sleeps", "rain falls", "old news"],
-                  "sentence2": ["a cat is asleep", "the dog barks", "it is raining", "old news"],
-                  "score": [4.6, 1.0, 4.0, 5.0]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {
+            "sentence1": ["a cat sleeps", "a cat sleeps", "rain falls", "old news"],
+            "sentence2": ["a cat is asleep", "the dog barks", "it is raining", "old news"],
+            "score": [4.6, 1.0, 4.0, 5.0],
+        }
+    ).to_csv(path, index=False)
     data = paraphrase_retrieval_set([path])
     by_text = {text: doc_id for doc_id, text in data.corpus.items()}
     assert len(data.corpus) == 6  # distinct sentences of both columns
@@ -100,9 +108,17 @@ def beir_files(tmp_path, animals):
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("\n".join(json.dumps({"_id": a["id"], "title": "", "text": a["text"]}) for a in animals))
     queries = tmp_path / "queries.jsonl"
-    queries.write_text("\n".join(json.dumps(q) for q in [
-        {"_id": "1", "text": "pets playing"}, {"_id": "2", "text": "money and banks"},
-        {"_id": "3", "text": "baking bread"}, {"_id": "4", "text": "not judged"}]))
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {"_id": "1", "text": "pets playing"},
+                {"_id": "2", "text": "money and banks"},
+                {"_id": "3", "text": "baking bread"},
+                {"_id": "4", "text": "not judged"},
+            ]
+        )
+    )
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text("query-id\tcorpus-id\tscore\n1\ta1\t1\n1\ta2\t1\n2\ta3\t1\n2\ta4\t1\n3\ta6\t2\n3\ta5\t1\n")
     return corpus, queries, qrels
@@ -119,8 +135,9 @@ def test_beir_retrieval_by_model_and_by_flat_index_agree(beir_files, tiny_model,
     assert 0 < by_model["ndcg@10"] <= 100
 
 
-def test_lexical_retrieval_without_a_model_scores_as_lexical_mode_on_an_index(beir_files, tiny_model, animals,
-                                                                             index_dir):
+def test_lexical_retrieval_without_a_model_scores_as_lexical_mode_on_an_index(
+    beir_files, tiny_model, animals, index_dir
+):
     data = read_beir(*beir_files)
     index = Index.build("animals", animals, encoder=load_encoder(tiny_model), kind="flat", index_dir=index_dir)
     assert lexical_retrieval_metrics(data) == pytest.approx(index_retrieval_metrics(index, data, mode="lexical"))
@@ -134,12 +151,33 @@ def test_cli_eval_retrieval_in_lexical_mode_loads_no_model(beir_files):
     from tests.conftest import REPO
 
     corpus, queries, qrels = beir_files
-    script = ("import sys; from simsearch.cli import app\n"
-              "try:\n    app(sys.argv[1:], standalone_mode=False)\nfinally:\n"
-              "    print('torch' in sys.modules, 'onnxruntime' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", script, "eval", "retrieval", "--corpus", str(corpus), "--queries",
-                           str(queries), "--qrels", str(qrels), "--mode", "lexical", "--json"],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    script = (
+        "import sys; from simsearch.cli import app\n"
+        "try:\n    app(sys.argv[1:], standalone_mode=False)\nfinally:\n"
+        "    print('torch' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "eval",
+            "retrieval",
+            "--corpus",
+            str(corpus),
+            "--queries",
+            str(queries),
+            "--qrels",
+            str(qrels),
+            "--mode",
+            "lexical",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
     figures, loaded = done.stdout.splitlines()
     assert json.loads(figures)["ndcg@10"] > 0 and loaded == "False False", done.stderr
 
@@ -152,10 +190,13 @@ def test_index_without_the_qrels_ids_is_refused_not_scored_zero(beir_files, tiny
     assert "with --id-column _id" in info.value.message_for("cli")
 
 
-@pytest.mark.parametrize("lines, message", [
-    ("query-id\tcorpus-id\tscore\n1\ta1\n", "line 2"),  # a line without its score
-    ("1\tzz1\t1\n", "do not belong together"),  # qrels of another corpus
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ("query-id\tcorpus-id\tscore\n1\ta1\n", "line 2"),  # a line without its score
+        ("1\tzz1\t1\n", "do not belong together"),  # qrels of another corpus
+    ],
+)
 def test_unusable_qrels_are_refused_with_the_reason(tmp_path, beir_files, lines, message):
     corpus, queries, _ = beir_files
     qrels = tmp_path / "qrels.tsv"

@@ -15,18 +15,27 @@ from simsearch.errors import MissingDependencyError
 from simsearch.extras import EXTRA_MODULES, missing_modules, require_extra
 from tests.conftest import REPO
 
-RUN_WITHOUT = "import sys\nfor name in sys.argv[1].split(','):\n    sys.modules[name] = None\n" \
-              "from simsearch.cli import main\nsys.argv = ['simsearch', *sys.argv[2:]]\nmain()\n"
+RUN_WITHOUT = (
+    "import sys\nfor name in sys.argv[1].split(','):\n    sys.modules[name] = None\n"
+    "from simsearch.cli import main\nsys.argv = ['simsearch', *sys.argv[2:]]\nmain()\n"
+)
 
 
 def cli_without(modules: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", RUN_WITHOUT, ",".join(modules), *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(REPO),
-                                                                            "HF_HUB_OFFLINE": "1", "PATH": ""})
+    return subprocess.run(
+        [sys.executable, "-c", RUN_WITHOUT, ",".join(modules), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": ""},
+    )
 
 
-@pytest.mark.parametrize(("extra", "command"), [("serve", ["serve"]), ("ui", ["ui"]),
-                                                ("train", ["train", "--pairs", "p.csv", "--output", "out"])])
+@pytest.mark.parametrize(
+    ("extra", "command"),
+    [("serve", ["serve"]), ("ui", ["ui"]), ("train", ["train", "--pairs", "p.csv", "--output", "out"])],
+)
 def test_a_command_without_its_extra_names_the_install_in_one_line(extra, command):
     result = cli_without(EXTRA_MODULES[extra], *command)
     assert result.returncode != 0
@@ -47,4 +56,3 @@ def test_the_python_api_names_the_extra_too(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(MissingDependencyError, match=r"simsearch\[train\]"):
         train_model(tmp_path / "pairs.csv", tmp_path / "out")
-

@@ -33,9 +33,23 @@ def test_features_smoke_writes_both_tables(tiny_model, tmp_path):
     write_mrpc_like(data, 120, seed=0)
     write_mrpc_like(data, 60, seed=1)
     out = tmp_path / "features.json"
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "features.py"), "--smoke", "--model", tiny_model,
-                           "--data", str(data), "--json-out", str(out)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "features.py"),
+            "--smoke",
+            "--model",
+            tiny_model,
+            "--data",
+            str(data),
+            "--json-out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     results = json.loads(out.read_text())
     sentence = {row["features"]: row for row in results["sentence_level"]}
@@ -44,6 +58,10 @@ def test_features_smoke_writes_both_tables(tiny_model, tmp_path):
     token = results["token_level"]
     assert len(token) == 5 and token[0]["train_pieces"] > 100 and token[0]["test_pieces"] > 50
     assert "| per-piece features | accuracy | F1 |" in done.stdout
-    again = subprocess.run([sys.executable, str(REPO / "benchmarks" / "features.py"), "--markdown", "--json-out",
-                            str(out)], capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "features.py"), "--markdown", "--json-out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0 and again.stdout.strip() == done.stdout.strip()

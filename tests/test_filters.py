@@ -11,8 +11,10 @@ from simsearch.errors import InvalidArgumentError
 
 @pytest.fixture
 def zoo(tiny_model, index_dir, animals) -> Index:
-    rows = [{**row, "legs": 4 if row["category"] == "pets" else 0, "note": f"free text {i}"}
-            for i, row in enumerate(animals)]
+    rows = [
+        {**row, "legs": 4 if row["category"] == "pets" else 0, "note": f"free text {i}"}
+        for i, row in enumerate(animals)
+    ]
     return Index.build("zoo", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
 
 
@@ -69,8 +71,14 @@ def test_filter_on_hnsw_skips_tombstoned_documents(tiny_model, index_dir, animal
 def test_build_reports_progress_to_callback(tiny_model, index_dir):
     calls = []
     texts = [f"sentence number {i}" for i in range(300)]
-    Index.build("many", texts, encoder=load_encoder(tiny_model), index_dir=index_dir, batch_size=16,
-                on_progress=lambda done, total: calls.append((done, total)))
+    Index.build(
+        "many",
+        texts,
+        encoder=load_encoder(tiny_model),
+        index_dir=index_dir,
+        batch_size=16,
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls[-1] == (300, 300) and len(calls) > 1
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
 
@@ -103,8 +111,9 @@ def dated(tiny_model, index_dir, animals, tmp_path) -> Index:
         writer = csv.writer(out)
         writer.writerow(["id", "text", "category", "year", "lang", "rating"])
         for i, row in enumerate(animals):
-            writer.writerow([row["id"], row["text"], row["category"], YEARS[row["id"]], LANGS[row["id"]],
-                             f"{i / 2:.1f}"])
+            writer.writerow(
+                [row["id"], row["text"], row["category"], YEARS[row["id"]], LANGS[row["id"]], f"{i / 2:.1f}"]
+            )
     from simsearch import read_corpus
 
     return Index.build("dated", read_corpus(path), encoder=load_encoder(tiny_model), index_dir=index_dir)
@@ -120,22 +129,25 @@ def test_csv_numbers_are_stored_as_json_numbers(dated):
     assert dated.get("a7").metadata["year"] is None  # empty in a numeric column: not set
 
 
-@pytest.mark.parametrize(("filters", "expected"), [
-    ({"year": {"gte": 2005}}, {"a3", "a4", "a5", "a6"}),
-    ({"year": {"gt": 2005}}, {"a4", "a5", "a6"}),
-    ({"year": {"lt": 2001}}, {"a1", "a8"}),
-    ({"year": {"lte": 2001}}, {"a1", "a2", "a8"}),
-    ({"year": {"gte": 2000, "lt": 2010}}, {"a2", "a3", "a4"}),
-    ({"year": {"gte": 2001.5, "lte": 2009.0}}, {"a3", "a4"}),
-    ({"rating": {"gt": 2.5}}, {"a7", "a8"}),
-    ({"lang": {"ne": "en"}}, {"a2", "a4", "a5"}),
-    ({"lang": {"ne": ["en", "fr"]}}, {"a4"}),
-    ({"year": {"ne": 2001}}, {"a1", "a3", "a4", "a5", "a6", "a7", "a8"}),  # the missing year is "not 2001"
-    ({"year": {"ne": None}}, {"a1", "a2", "a3", "a4", "a5", "a6", "a8"}),
-    ({"year": {"eq": [1995, 2015]}}, {"a1", "a6"}),
-    ({"lang": {"gte": "e", "lt": "f"}}, {"a1", "a3", "a6", "a7", "a8"}),  # strings compare as strings
-    ({"year": {"gte": 2000, "ne": 2005}, "lang": "fr"}, {"a2", "a5"}),
-])
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"year": {"gte": 2005}}, {"a3", "a4", "a5", "a6"}),
+        ({"year": {"gt": 2005}}, {"a4", "a5", "a6"}),
+        ({"year": {"lt": 2001}}, {"a1", "a8"}),
+        ({"year": {"lte": 2001}}, {"a1", "a2", "a8"}),
+        ({"year": {"gte": 2000, "lt": 2010}}, {"a2", "a3", "a4"}),
+        ({"year": {"gte": 2001.5, "lte": 2009.0}}, {"a3", "a4"}),
+        ({"rating": {"gt": 2.5}}, {"a7", "a8"}),
+        ({"lang": {"ne": "en"}}, {"a2", "a4", "a5"}),
+        ({"lang": {"ne": ["en", "fr"]}}, {"a4"}),
+        ({"year": {"ne": 2001}}, {"a1", "a3", "a4", "a5", "a6", "a7", "a8"}),  # the missing year is "not 2001"
+        ({"year": {"ne": None}}, {"a1", "a2", "a3", "a4", "a5", "a6", "a8"}),
+        ({"year": {"eq": [1995, 2015]}}, {"a1", "a6"}),
+        ({"lang": {"gte": "e", "lt": "f"}}, {"a1", "a3", "a6", "a7", "a8"}),  # strings compare as strings
+        ({"year": {"gte": 2000, "ne": 2005}, "lang": "fr"}, {"a2", "a5"}),
+    ],
+)
 def test_each_operator_keeps_exactly_the_matching_documents(dated, filters, expected):
     assert found_ids(dated, filters) == expected
 
@@ -154,17 +166,20 @@ def test_a_numeric_range_never_matches_text_values(tiny_model, index_dir, animal
     assert found_ids(index, {"year": {"gte": "a"}}) == {"a1", "a3", "a5", "a7"}
 
 
-@pytest.mark.parametrize(("filters", "fragments"), [
-    ({"year": {"gtee": 2000}}, ["'gtee'", "valid: eq, ne, gt, gte, lt, lte"]),
-    ({"year": {}}, ["no operators", "valid: eq, ne"]),
-    ({"year": {"gte": True}}, ["give a number or a string"]),
-    ({"year": {"lt": None}}, ["give a number or a string"]),
-    ({"year": {"gte": 2000, "lt": "2010"}}, ["mix numbers and strings"]),
-    ({"year": {"ne": []}}, ["lists no values"]),
-    ({"year": {"eq": {"x": 1}}}, ["cannot filter on value"]),
-    ({"year": {"gte": "2000"}}, ["'year' (holding numbers)", "give a number"]),
-    ({"year": 2**64}, ["past 64-bit integers"]),
-])
+@pytest.mark.parametrize(
+    ("filters", "fragments"),
+    [
+        ({"year": {"gtee": 2000}}, ["'gtee'", "valid: eq, ne, gt, gte, lt, lte"]),
+        ({"year": {}}, ["no operators", "valid: eq, ne"]),
+        ({"year": {"gte": True}}, ["give a number or a string"]),
+        ({"year": {"lt": None}}, ["give a number or a string"]),
+        ({"year": {"gte": 2000, "lt": "2010"}}, ["mix numbers and strings"]),
+        ({"year": {"ne": []}}, ["lists no values"]),
+        ({"year": {"eq": {"x": 1}}}, ["cannot filter on value"]),
+        ({"year": {"gte": "2000"}}, ["'year' (holding numbers)", "give a number"]),
+        ({"year": 2**64}, ["past 64-bit integers"]),
+    ],
+)
 def test_bad_operators_are_refused_with_the_valid_ones(dated, filters, fragments):
     with pytest.raises(InvalidArgumentError) as refused:
         dated.search("cats", filters=filters)
@@ -185,8 +200,9 @@ def test_min_score_compares_with_the_modes_own_score(dated, mode):
     hits = dated.search("the cat sleeps", k=8, mode=mode)
     # a BM25 score or a fused one, not a cosine; just below the best, as a batch's vectors differ in the last bits
     threshold = hits[0].score - 1e-3
-    assert dated.search("the cat sleeps", k=8, mode=mode, min_score=threshold) == [h for h in hits
-                                                                                      if h.score >= threshold]
+    assert dated.search("the cat sleeps", k=8, mode=mode, min_score=threshold) == [
+        h for h in hits if h.score >= threshold
+    ]
     batch = dated.search_batch(["the cat sleeps", "stock market"], k=8, mode=mode, min_score=threshold)
     assert [h.id for h in batch[0]] == [h.id for h in hits if h.score >= threshold]
 

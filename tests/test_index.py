@@ -69,8 +69,13 @@ def test_a_bare_string_is_not_a_list_of_queries(built):
 
 def test_build_reports_progress_through_one_callback(tiny_encoder, index_dir, animals):
     calls = []
-    Index.build("progress", animals, encoder=tiny_encoder, index_dir=index_dir,
-                on_progress=lambda done, total: calls.append((done, total)))
+    Index.build(
+        "progress",
+        animals,
+        encoder=tiny_encoder,
+        index_dir=index_dir,
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls and calls[-1] == (8, 8)
 
 
@@ -202,8 +207,9 @@ def test_garbage_store_file_is_reported(built, index_dir):
 
 
 def test_truncated_store_file_is_reported(tiny_encoder, index_dir):
-    Index.build("big", [f"sentence number {i} about things" for i in range(3000)], encoder=tiny_encoder,
-                index_dir=index_dir)
+    Index.build(
+        "big", [f"sentence number {i} about things" for i in range(3000)], encoder=tiny_encoder, index_dir=index_dir
+    )
     path = index_dir / "big" / "store.sqlite"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
     with pytest.raises(CorruptIndexError):
@@ -255,8 +261,12 @@ def test_plain_checkpoint_pooling_choice_changes_vectors(tiny_checkpoint, index_
 
 
 def test_documents_and_plain_strings_are_accepted(tiny_encoder, index_dir):
-    index = Index.build("mixed", [Document("first text", "x1", {"lang": "en"}), "second text"],
-                        encoder=tiny_encoder, index_dir=index_dir)
+    index = Index.build(
+        "mixed",
+        [Document("first text", "x1", {"lang": "en"}), "second text"],
+        encoder=tiny_encoder,
+        index_dir=index_dir,
+    )
     hits = {h.id: h for h in index.search("first text", k=2)}
     assert hits["x1"].metadata == {"lang": "en"} and "2" in hits
 

@@ -35,9 +35,12 @@ def test_every_package_folder_is_listed_in_pyproject():
     tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {"simsearch": REPO / "simsearch", "simsearch_ui": REPO / "ui"}
-    found = {".".join([top, *folder.relative_to(root).parts])
-             for top, root in folders.items() for folder in [root, *root.rglob("*")]
-             if folder.is_dir() and folder.name != "__pycache__" and any(p.is_file() for p in folder.iterdir())}
+    found = {
+        ".".join([top, *folder.relative_to(root).parts])
+        for top, root in folders.items()
+        for folder in [root, *root.rglob("*")]
+        if folder.is_dir() and folder.name != "__pycache__" and any(p.is_file() for p in folder.iterdir())
+    }
     assert found == set(setuptools["packages"])
     assert setuptools["package-dir"]["simsearch_ui"] == "ui"
 
@@ -46,8 +49,13 @@ def test_every_package_folder_is_listed_in_pyproject():
 def source(tmp_path_factory) -> Path:
     """A copy of the checkout to install from, so the checkout itself gets no build/ or egg-info."""
     copy = tmp_path_factory.mktemp("source") / "simsearch"
-    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "indexes", "artifacts", "build", "site", "*.egg-info", "__pycache__", ".*_cache"))
+    shutil.copytree(
+        REPO,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "indexes", "artifacts", "build", "site", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     return copy
 
 
@@ -60,9 +68,24 @@ def installed_venv(folder: Path, source: Path, shared: list[Path]) -> subprocess
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
     (site_packages,) = folder.glob("lib/python*/site-packages")
     (site_packages / "shared.pth").write_text("".join(f"{path}\n" for path in shared))
-    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(folder / "bin" / "python"), "install",
-                                "--no-deps", "--no-build-isolation", "--no-cache-dir", str(source)],
-                               capture_output=True, text=True, timeout=600, cwd=folder)
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(folder / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-cache-dir",
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=folder,
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
     return installed
 
@@ -76,8 +99,17 @@ def venv(tmp_path_factory, source) -> Path:
     return folder
 
 
-EXTRA_DISTRIBUTIONS = ("streamlit", "fastapi", "uvicorn", "httptools", "uvloop", "datasets", "accelerate",
-                       "matplotlib", "ray")
+EXTRA_DISTRIBUTIONS = (
+    "streamlit",
+    "fastapi",
+    "uvicorn",
+    "httptools",
+    "uvloop",
+    "datasets",
+    "accelerate",
+    "matplotlib",
+    "ray",
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +127,14 @@ def core_venv(tmp_path_factory, source) -> Path:
 
 
 def run_installed(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(venv / "bin" / "simsearch"), *args], cwd=cwd, env=installed_env(),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(venv / "bin" / "simsearch"), *args],
+        cwd=cwd,
+        env=installed_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def installed_env() -> dict[str, str]:
@@ -105,9 +143,18 @@ def installed_env() -> dict[str, str]:
 
 
 def test_the_installed_package_is_the_wheel_not_the_checkout(venv, tmp_path):
-    found = subprocess.run([str(venv / "bin" / "python"), "-c", "import simsearch, simsearch_ui; "
-                            "print(simsearch.__file__); print(simsearch_ui.__file__)"],
-                           cwd=tmp_path, env=installed_env(), capture_output=True, text=True, check=True)
+    found = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import simsearch, simsearch_ui; print(simsearch.__file__); print(simsearch_ui.__file__)",
+        ],
+        cwd=tmp_path,
+        env=installed_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for path in found.stdout.split():
         assert Path(path).is_relative_to(venv), path
     assert (next(venv.glob("lib/python*/site-packages/simsearch/data")) / "demo.csv").is_file()
@@ -121,29 +168,58 @@ def built_home(venv, tiny_model, animals, tmp_path) -> Path:
         writer.writeheader()
         writer.writerows(animals)
     home = tmp_path / "indexes"
-    built = run_installed(venv, "build", "zoo", "--input", str(corpus), "--id-column", "id", "--model", tiny_model,
-                          "--index-dir", str(home), cwd=tmp_path)
+    built = run_installed(
+        venv,
+        "build",
+        "zoo",
+        "--input",
+        str(corpus),
+        "--id-column",
+        "id",
+        "--model",
+        tiny_model,
+        "--index-dir",
+        str(home),
+        cwd=tmp_path,
+    )
     assert built.returncode == 0, built.stderr
     return home
 
 
 def test_installed_cli_builds_and_searches(venv, built_home, tmp_path):
-    found = run_installed(venv, "search", "zoo", "The cat sleeps on the warm windowsill.", "--index-dir",
-                          str(built_home), "-k", "1", cwd=tmp_path)
+    found = run_installed(
+        venv,
+        "search",
+        "zoo",
+        "The cat sleeps on the warm windowsill.",
+        "--index-dir",
+        str(built_home),
+        "-k",
+        "1",
+        cwd=tmp_path,
+    )
     assert found.returncode == 0, found.stderr
     assert "windowsill" in found.stdout
 
 
 def test_installed_serve_answers_a_search_over_http(venv, built_home, tmp_path):
     port = free_port()
-    server = subprocess.Popen([str(venv / "bin" / "simsearch"), "serve", "--port", str(port), "--index-dir",
-                               str(built_home)], cwd=tmp_path, env=installed_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [str(venv / "bin" / "simsearch"), "serve", "--port", str(port), "--index-dir", str(built_home)],
+        cwd=tmp_path,
+        env=installed_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", server)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/indexes/zoo/search", method="POST",
-                                         data=json.dumps({"query": "Heavy rain flooded the mountain trail.", "k": 1})
-                                         .encode(), headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/indexes/zoo/search",
+            method="POST",
+            data=json.dumps({"query": "Heavy rain flooded the mountain trail.", "k": 1}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = json.loads(response.read())
         assert answer["hits"][0]["id"] == "a8"
@@ -182,9 +258,14 @@ def test_installed_console_script_serves_the_ui_and_sigterm_stops_it(venv, built
     (site_packages,) = venv.glob("lib/python*/site-packages")
     assert (site_packages / "simsearch_ui" / "app.py").is_file() and (site_packages / "simsearch_ui" / "views").is_dir()
     port = free_port()
-    server = subprocess.Popen([str(venv / "bin" / "simsearch"), "ui", "--port", str(port), "--index-dir",
-                               str(built_home)], cwd=tmp_path, env=installed_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [str(venv / "bin" / "simsearch"), "ui", "--port", str(port), "--index-dir", str(built_home)],
+        cwd=tmp_path,
+        env=installed_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}", server)
         command_line = Path(f"/proc/{server.pid}/cmdline").read_bytes().split(b"\0")
@@ -205,11 +286,23 @@ def test_the_core_install_builds_and_searches_and_names_each_missing_extra(core_
     corpus = tmp_path / "notes.txt"
     corpus.write_text("The train was two hours late.\nI love jazz.\nOur rail trip ran late.\n")
     home = str(tmp_path / "indexes")
-    built = run_installed(core_venv, "build", "notes", "--input", str(corpus), "--model", tiny_model,
-                          "--index-dir", home, cwd=tmp_path)
+    built = run_installed(
+        core_venv, "build", "notes", "--input", str(corpus), "--model", tiny_model, "--index-dir", home, cwd=tmp_path
+    )
     assert built.returncode == 0, built.stderr
-    found = run_installed(core_venv, "search", "notes", "two hours late", "--mode", "lexical", "--index-dir", home,
-                          "-k", "1", cwd=tmp_path)  # the tiny random model ranks by chance; BM25 does not
+    found = run_installed(
+        core_venv,
+        "search",
+        "notes",
+        "two hours late",
+        "--mode",
+        "lexical",
+        "--index-dir",
+        home,
+        "-k",
+        "1",
+        cwd=tmp_path,
+    )  # the tiny random model ranks by chance; BM25 does not
     assert found.returncode == 0 and "two hours late" in found.stdout, found.stderr
     for extra, command in [("serve", ["serve"]), ("ui", ["ui"]), ("train", ["train", "--pairs", "p.csv", "-o", "m"])]:
         refused = run_installed(core_venv, *command, cwd=tmp_path)

@@ -11,8 +11,16 @@ from simsearch import Index, load_encoder
 from simsearch.encoders.micro_batching import MicroBatchingEncoder
 from simsearch.errors import InvalidArgumentError
 
-QUERIES = ["a cat on the mat", "interest rates", "knead the dough for ten minutes", "rain", "the summit at dawn",
-           "a dog fetches a ball", "stock market news today", "basil"]
+QUERIES = [
+    "a cat on the mat",
+    "interest rates",
+    "knead the dough for ten minutes",
+    "rain",
+    "the summit at dawn",
+    "a dog fetches a ball",
+    "stock market news today",
+    "basil",
+]
 
 
 @pytest.fixture(scope="module")

@@ -29,8 +29,12 @@ HERE = Path(__file__).resolve().parent
 def live(request, tmp_path_factory, tiny_model, cross_encoder):
     """(url, key, home): a server over index "animals", with or without the API key."""
     home = tmp_path_factory.mktemp("openapi") / "indexes"
-    rows = [{"id": f"d{i}", "text": text, "topic": topic, "year": 2000 + i} for i, (text, topic) in enumerate(
-        [("The cat sleeps.", "pets"), ("Rates rose.", "money"), ("Bake the bread.", "food")])]
+    rows = [
+        {"id": f"d{i}", "text": text, "topic": topic, "year": 2000 + i}
+        for i, (text, topic) in enumerate(
+            [("The cat sleeps.", "pets"), ("Rates rose.", "money"), ("Bake the bread.", "food")]
+        )
+    ]
     Index.build("animals", rows, encoder=load_encoder(tiny_model), kind="flat", index_dir=home)
     with serving(create_app(home, request.param, tiny_model, rerank=cross_encoder)) as url:
         yield url, request.param, home
@@ -127,10 +131,13 @@ def test_a_405_lists_every_method_of_the_path(live):
 
 def test_no_answer_reveals_a_server_path(live, tiny_model, cross_encoder):
     url, key, home = live
-    answers = [call(url, "GET", "/indexes/animals", key=key), call(url, "GET", "/info", key=key),
-               call(url, "POST", "/rerank", {"query": "pets", "documents": ["a cat"]}, key=key),
-               call(url, "POST", "/similarity", {"a": "x", "b": "y"}, key=key),
-               call(url, "POST", "/v1/embeddings", {"input": "x", "model": "gpt-4"}, key=key)]
+    answers = [
+        call(url, "GET", "/indexes/animals", key=key),
+        call(url, "GET", "/info", key=key),
+        call(url, "POST", "/rerank", {"query": "pets", "documents": ["a cat"]}, key=key),
+        call(url, "POST", "/similarity", {"a": "x", "b": "y"}, key=key),
+        call(url, "POST", "/v1/embeddings", {"input": "x", "model": "gpt-4"}, key=key),
+    ]
     assert answers[2][1]["model"] == Path(cross_encoder).name
     for _status, answer in answers:
         text = json.dumps(answer)
@@ -141,8 +148,10 @@ def test_no_answer_reveals_a_server_path(live, tiny_model, cross_encoder):
 def test_errors_from_the_package_are_cut_to_file_names():
     from simsearch.serving.errors import hide_paths
 
-    assert hide_paths("/srv/data/indexes/notes/manifest.json is missing; rebuild it") == \
-        "manifest.json is missing; rebuild it"
+    assert (
+        hide_paths("/srv/data/indexes/notes/manifest.json is missing; rebuild it")
+        == "manifest.json is missing; rebuild it"
+    )
     assert hide_paths("cross-encoder 'C:\\models\\ce' has 2 outputs") == "cross-encoder 'ce' has 2 outputs"
     assert hide_paths("see /docs for the routes") == "see /docs for the routes"
 
@@ -153,12 +162,27 @@ def test_schemathesis_finds_nothing_over_every_operation(live, tmp_path):
     st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
     if st is None:
         pytest.skip("schemathesis is not installed (pip install -e '.[dev]')")
-    command = [st, "run", f"{url}/openapi.json", "--max-examples", "25", "--seed", "20261206", "--workers", "2",
-               "--no-color", "--report-dir", str(tmp_path)]
+    command = [
+        st,
+        "run",
+        f"{url}/openapi.json",
+        "--max-examples",
+        "25",
+        "--seed",
+        "20261206",
+        "--workers",
+        "2",
+        "--no-color",
+        "--report-dir",
+        str(tmp_path),
+    ]
     if key is not None:
         command += ["-H", f"Authorization: Bearer {key}"]
-    environment = {**os.environ, "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
-                   "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    environment = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "schemathesis_hooks",
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     assert "Selected: 13/13" in run.stdout and "Tested: 13" in run.stdout

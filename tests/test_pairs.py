@@ -17,8 +17,9 @@ def write_csv(path, rows):
 
 
 def test_scores_on_a_0_to_5_scale_are_divided_by_5(tmp_path):
-    path = write_csv(tmp_path / "sts.csv", {"sentence1": ["a", "b", "c"], "sentence2": ["x", "y", "z"],
-                                            "score": [5.0, 2.5, 0.0]})
+    path = write_csv(
+        tmp_path / "sts.csv", {"sentence1": ["a", "b", "c"], "sentence2": ["x", "y", "z"], "score": [5.0, 2.5, 0.0]}
+    )
     pairs = read_pairs(path)
     assert pairs.format == "scored"
     assert pairs.score_scale == 5.0
@@ -34,8 +35,9 @@ def test_scores_on_a_0_to_1_scale_are_kept(tmp_path):
 
 def test_labelled_pairs_from_jsonl(tmp_path):
     path = tmp_path / "pairs.jsonl"
-    path.write_text("\n".join(json.dumps({"sentence1": f"s{i}", "sentence2": f"t{i}", "label": i % 2})
-                              for i in range(4)))
+    path.write_text(
+        "\n".join(json.dumps({"sentence1": f"s{i}", "sentence2": f"t{i}", "label": i % 2}) for i in range(4))
+    )
     pairs = read_pairs(path)
     assert pairs.format == "labelled"
     assert pairs.targets == [0, 1, 0, 1]
@@ -86,7 +88,9 @@ def test_plain_text_files_are_refused(tmp_path):
 
 
 def test_mnrl_on_labelled_pairs_needs_two_similar_pairs(tmp_path):
-    path = write_csv(tmp_path / "pairs.csv", [{"sentence1": "a b", "sentence2": "c d", "label": 1},
-                                              {"sentence1": "e f", "sentence2": "g h", "label": 0}])
+    path = write_csv(
+        tmp_path / "pairs.csv",
+        [{"sentence1": "a b", "sentence2": "c d", "label": 1}, {"sentence1": "e f", "sentence2": "g h", "label": 0}],
+    )
     with pytest.raises(InputError, match="1 pair\\(s\\) labelled 1 and mnrl needs at least 2; .*'online-contrastive'"):
         read_pairs(path).positives()

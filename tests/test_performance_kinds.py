@@ -49,8 +49,20 @@ def test_benchmark_smoke_mode_runs_and_writes_figures(tiny_model, tmp_path):
     if not (SHARED_DATA / "wikipedia_sentences").exists() or not (SHARED_DATA / "stsb").exists():
         pytest.skip("shared wikipedia_sentences / stsb data not present")
     out = tmp_path / "bench"
-    subprocess.run([sys.executable, str(REPO / "benchmarks" / "performance.py"), "--smoke", "--model", tiny_model,
-                    "--out", str(out)], check=True, capture_output=True, cwd=REPO)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "performance.py"),
+            "--smoke",
+            "--model",
+            tiny_model,
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
     report = json.loads((out / "performance.json").read_text())
     assert report["encoding"][0]["system"].startswith("plain stack")
     systems = {row["system"] for row in report["search"]}

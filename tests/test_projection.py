@@ -67,6 +67,7 @@ def test_tsne_keeps_clusters_together_where_pca_blurs_them():
 
 
 def test_auto_prefers_a_clustering_projection_when_the_sample_is_big_enough(tiny_model, tmp_path):
-    index = Index.build("many", [f"text number {n}" for n in range(60)], encoder=load_encoder(tiny_model),
-                        index_dir=tmp_path)
+    index = Index.build(
+        "many", [f"text number {n}" for n in range(60)], encoder=load_encoder(tiny_model), index_dir=tmp_path
+    )
     assert embedding_map(index, method="auto").method in ("umap", "tsne")

@@ -25,8 +25,11 @@ _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def readme_blocks(language: str) -> list[str]:
-    return [body for found_language, body in _BLOCK.findall((REPO / "README.md").read_text(encoding="utf-8"))
-            if found_language == language]
+    return [
+        body
+        for found_language, body in _BLOCK.findall((REPO / "README.md").read_text(encoding="utf-8"))
+        if found_language == language
+    ]
 
 
 def reader_env() -> dict[str, str]:
@@ -44,8 +47,15 @@ def test_the_readme_shell_examples_run_in_order(tmp_path):
     port = str(free_port())
     for block in readme_blocks("bash"):
         script = "set -euo pipefail\n" + block.replace("8000", port)
-        shell = subprocess.Popen(["bash", "-c", script], cwd=tmp_path, env=reader_env(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
+        shell = subprocess.Popen(
+            ["bash", "-c", script],
+            cwd=tmp_path,
+            env=reader_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         try:
             stdout, stderr = shell.communicate(timeout=600)
         finally:
@@ -63,8 +73,14 @@ def stop_group(group: int) -> None:
 
 def test_the_readme_python_example_runs_and_finds_the_train(tmp_path):
     (python_block,) = readme_blocks("python")
-    done = subprocess.run([sys.executable, "-c", python_block], cwd=tmp_path, env=reader_env(), capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", python_block],
+        cwd=tmp_path,
+        env=reader_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all("train" in line.lower() or "rail" in line.lower() for line in lines), done.stdout

@@ -27,8 +27,11 @@ def run_cli(*args: str):
 def test_onnx_scores_equal_the_torch_cross_encoder(cross_encoder):
     from sentence_transformers import CrossEncoder
 
-    pairs = [("a cat sat", "the cat is on the mat"), ("dogs bark", "a long sentence about markets and rates " * 3),
-             ("x", "y")]
+    pairs = [
+        ("a cat sat", "the cat is on the mat"),
+        ("dogs bark", "a long sentence about markets and rates " * 3),
+        ("x", "y"),
+    ]
     expected = CrossEncoder(cross_encoder).predict(pairs)
     reranker = load_reranker(cross_encoder, quantized=False)
     assert np.allclose(reranker.pair_scores([a for a, _ in pairs], [b for _, b in pairs]), expected, atol=1e-5)
@@ -79,8 +82,9 @@ def test_a_full_blend_with_the_index_model_reproduces_the_dense_ranking(zoo, cro
     assert [hit.score for hit in reranked] == pytest.approx([hit.score for hit in dense], abs=1e-5)
 
 
-def test_the_blend_reuses_the_searchs_query_vectors_and_the_indexs_stored_ones(zoo, cross_encoder, tiny_model,
-                                                                             tmp_path, monkeypatch):
+def test_the_blend_reuses_the_searchs_query_vectors_and_the_indexs_stored_ones(
+    zoo, cross_encoder, tiny_model, tmp_path, monkeypatch
+):
     """With the index's own model in the blend, re-ranking whole texts encodes nothing the search already has."""
     import shutil
 
@@ -93,8 +97,13 @@ def test_the_blend_reuses_the_searchs_query_vectors_and_the_indexs_stored_ones(z
     reranker._vectors.clear()
     encoded: list[str] = []
     blend_encoder = reranker._blend_encoder
-    monkeypatch.setattr(blend_encoder, "encode", lambda texts, *args, **kwargs: encoded.extend(texts) or
-                        type(blend_encoder).encode(blend_encoder, texts, *args, **kwargs))
+    monkeypatch.setattr(
+        blend_encoder,
+        "encode",
+        lambda texts, *args, **kwargs: (
+            encoded.extend(texts) or type(blend_encoder).encode(blend_encoder, texts, *args, **kwargs)
+        ),
+    )
     hits = zoo.search("bread and soup", k=8, mode="hybrid", rerank=reranker, rerank_depth=8)
     assert encoded == []
     assert sorted(hit.score for hit in hits) == pytest.approx(sorted(expected.tolist()), abs=1e-5)
@@ -120,16 +129,37 @@ def test_bad_rerankers_and_depths_are_refused_in_one_line(zoo, cross_encoder, ti
 
 
 def test_cli_search_reranks_single_and_batch_queries(zoo, cross_encoder, index_dir, tmp_path):
-    single = run_cli("search", "zoo", "a pet in the park", "-k", "2", "--json", "--rerank", cross_encoder,
-                     "--index-dir", str(index_dir))
+    single = run_cli(
+        "search",
+        "zoo",
+        "a pet in the park",
+        "-k",
+        "2",
+        "--json",
+        "--rerank",
+        cross_encoder,
+        "--index-dir",
+        str(index_dir),
+    )
     assert single.exit_code == 0, single.output
     hits = json.loads(single.stdout.strip().splitlines()[-1])["hits"]
     assert len(hits) == 2 and all("first_score" in hit for hit in hits)
     assert hits[0]["score"] >= hits[1]["score"]
     queries = tmp_path / "queries.txt"
     queries.write_text("a pet in the park\n\nrain\n")
-    batch = run_cli("search", "zoo", "--queries", str(queries), "-k", "2", "--json", "--rerank", cross_encoder,
-                    "--index-dir", str(index_dir))
+    batch = run_cli(
+        "search",
+        "zoo",
+        "--queries",
+        str(queries),
+        "-k",
+        "2",
+        "--json",
+        "--rerank",
+        cross_encoder,
+        "--index-dir",
+        str(index_dir),
+    )
     lines = [json.loads(line) for line in batch.stdout.strip().splitlines()]
     assert batch.exit_code == 0 and len(lines) == 3 and "error" in lines[1]
     assert lines[0]["hits"] == hits  # a query re-ranks the same alone or in a batch
@@ -139,8 +169,19 @@ def test_cli_refuses_a_bi_encoder_and_a_shallow_depth_in_one_line(zoo, cross_enc
     bi = run_cli("search", "zoo", "cats", "--rerank", tiny_model, "--index-dir", str(index_dir))
     assert bi.exit_code == 1 and "is a bi-encoder" in bi.stderr and "--rerank" in bi.stderr
     assert len(bi.stderr.strip().splitlines()) == 1
-    shallow = run_cli("search", "zoo", "cats", "-k", "5", "--rerank", cross_encoder, "--rerank-depth", "2",
-                      "--index-dir", str(index_dir))
+    shallow = run_cli(
+        "search",
+        "zoo",
+        "cats",
+        "-k",
+        "5",
+        "--rerank",
+        cross_encoder,
+        "--rerank-depth",
+        "2",
+        "--index-dir",
+        str(index_dir),
+    )
     assert shallow.exit_code == 1 and "--rerank-depth of at least --top-k" in shallow.stderr
     alone = run_cli("search", "zoo", "cats", "--rerank-depth", "20", "--index-dir", str(index_dir))
     assert alone.exit_code == 1 and "needs a re-ranker" in alone.stderr
@@ -158,8 +199,13 @@ def test_an_open_server_picks_up_the_default_reranker_set_by_another_process(zoo
     assert served.get("zoo").manifest.reranker is None
     assert all(hit.first_score is None for hit in served.get("zoo").search("cats", k=3))
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-m", "simsearch", "reranker", "zoo", cross_encoder, "--index-dir",
-                           str(index_dir)], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "simsearch", "reranker", "zoo", cross_encoder, "--index-dir", str(index_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert zoo.is_stale()  # the update time moved, so every open index knows to reopen
     assert served.get("zoo").manifest.reranker == str(check_cross_encoder(cross_encoder))
@@ -196,16 +242,27 @@ def test_eval_sts_scores_with_a_cross_encoder_and_its_blend(cross_encoder, tmp_p
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     pairs = read_pairs(pairs_file)
-    expected = correlation_metrics(load_reranker(cross_encoder).pair_scores(pairs.texts["sentence1"],
-                                                                            pairs.texts["sentence2"]), pairs)
+    expected = correlation_metrics(
+        load_reranker(cross_encoder).pair_scores(pairs.texts["sentence1"], pairs.texts["sentence2"]), pairs
+    )
     assert set(report) == {"model", "count", "spearman", "pearson"}
     assert report["spearman"] == pytest.approx(expected["spearman"])
 
 
 def test_eval_paraphrase_reranks_within_the_depth(cross_encoder, tiny_model, tmp_path):
     pairs_file = write_scored(tmp_path / "dev.csv", 30, seed=2)
-    result = run_cli("eval", "paraphrase", str(pairs_file), "--model", tiny_model, "--rerank", cross_encoder,
-                     "--rerank-depth", "10", "--json")
+    result = run_cli(
+        "eval",
+        "paraphrase",
+        str(pairs_file),
+        "--model",
+        tiny_model,
+        "--rerank",
+        cross_encoder,
+        "--rerank-depth",
+        "10",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert "re-ranked by" in report["model"] and 0 <= report["recall@1"] <= report["recall@10"] <= 100

@@ -140,15 +140,15 @@ def read_only(*folders: Path):
 
 
 @pytest.mark.parametrize("write", ["add", "delete", "rebuild", "build"])
-def test_a_read_only_index_folder_is_one_clear_error_and_nothing_changes(built, tiny_model, index_dir, animals,
-                                                                          write):
+def test_a_read_only_index_folder_is_one_clear_error_and_nothing_changes(built, tiny_model, index_dir, animals, write):
     before = hits(built)
     actions = {
         "add": lambda: built.add(["a new text"]),
         "delete": lambda: built.delete(["a1"]),
         "rebuild": lambda: built.rebuild(),
-        "build": lambda: Index.build("animals", animals[:3], encoder=load_encoder(tiny_model),
-                                     index_dir=index_dir, overwrite=True),
+        "build": lambda: Index.build(
+            "animals", animals[:3], encoder=load_encoder(tiny_model), index_dir=index_dir, overwrite=True
+        ),
     }
     with read_only(index_dir, index_dir / BUILDS, built.folder):
         with pytest.raises(IndexFolderError, match="make the index folder writable|make it writable") as error:

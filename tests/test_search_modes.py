@@ -34,6 +34,7 @@ def ids(hits) -> list[str]:
 
 # --- lexical index ------------------------------------------------------------------------
 
+
 def test_lexical_finds_exact_word_matches_ranked_by_bm25(zoo):
     hits = zoo.search("windowsill", k=5, mode="lexical")
     assert ids(hits) == ["a1"]
@@ -49,13 +50,19 @@ def test_lexical_stems_words(zoo):
 def test_terms_in_half_the_documents_or_more_are_left_out_of_the_match_with_the_same_scores(tmp_path):
     """FTS5 gives such a term an IDF of ~0: leaving it out keeps every score and spares scoring most rows."""
     store = Store(tmp_path / "store.sqlite")
-    store.insert([Document(id=str(i), text=text) for i, text in enumerate(
-        ["the cat on the mat", "the dog in the fog", "the owl and the moon", "a river of stone", "cat and owl"])])
+    store.insert(
+        [
+            Document(id=str(i), text=text)
+            for i, text in enumerate(
+                ["the cat on the mat", "the dog in the fog", "the owl and the moon", "a river of stone", "cat and owl"]
+            )
+        ]
+    )
     terms = ["the", "cat", "owl"]
     assert store._weighing(terms) == ["cat", "owl"]  # "the" is in 3 of 5 documents
     assert store._weighing(["the"]) == ["the"]  # never left with no terms
     kept_scores, kept_rows = store.lexical_candidates(terms, 10)
-    match = 'SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ? ORDER BY 2 DESC'
+    match = "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ? ORDER BY 2 DESC"
     every = dict(store._query(match, ('"the" OR "cat" OR "owl"',)))
     assert set(every) - set(kept_rows.tolist()) == {2}  # the dog and the fog (row 2): only "the", a score of ~0
     assert every[2] == pytest.approx(0, abs=1e-5)
@@ -121,6 +128,7 @@ def test_store_at_the_previous_schema_version_migrates_and_finds_its_texts(tmp_p
 
 # --- fusion -------------------------------------------------------------------------------
 
+
 def test_reciprocal_rank_fusion_on_hand_made_lists():
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 4]], weights=[1.0, 2.0], constant=10)
     expected = {1: 1 / 11, 2: 1 / 12, 3: 1 / 13 + 2 / 11, 4: 2 / 12}
@@ -141,8 +149,9 @@ def test_standardised_score_fusion_on_hand_made_lists():
     z_dense = (np.array([0.9, 0.5, 0.4]) - 0.6) / np.std([0.9, 0.5, 0.4])
     fused = dict(standardised_score_fusion([dense, lexical], weights=[1.5, 1.0]))
     # each list's z-scores, weighted; a document missing from a list gets that list's lowest z-score
-    assert fused == pytest.approx({1: 1.5 * z_dense[0] - 1, 2: 1.5 * z_dense[1] - 1, 3: 1.5 * z_dense[2] + 1,
-                                   4: 1.5 * z_dense[2] - 1})
+    assert fused == pytest.approx(
+        {1: 1.5 * z_dense[0] - 1, 2: 1.5 * z_dense[1] - 1, 3: 1.5 * z_dense[2] + 1, 4: 1.5 * z_dense[2] - 1}
+    )
     assert standardised_score_fusion([([], []), lexical], [1.5, 1.0]) == [(3, 1.0), (4, -1.0)]  # weights stay put
     # a list of equal scores (a rare word's only match) still lifts its candidates over the absent, as min-max does
     only_match = standardised_score_fusion([dense, ([9], [7.3])], [1.5, 1.0])
@@ -172,8 +181,10 @@ def test_dense_mode_scores_are_cosines_and_hybrid_mixes_both_lists(zoo):
     query = "The cat sleeps on the warm windowsill."
     hybrid = zoo.search(query, k=3, mode="hybrid")
     number = {hit.id: i for i, hit in enumerate(zoo.search(query, k=8, mode="dense"))}
-    lists = [([number[hit.id] for hit in found], [hit.score for hit in found])
-             for found in (zoo.search(query, k=8, mode="dense"), zoo.search(query, k=8, mode="lexical"))]
+    lists = [
+        ([number[hit.id] for hit in found], [hit.score for hit in found])
+        for found in (zoo.search(query, k=8, mode="dense"), zoo.search(query, k=8, mode="lexical"))
+    ]
     assert hybrid[0].id == "a1" and hybrid[0].score == pytest.approx(fuse(lists, Fusion())[0][1], abs=1e-5)
     minmax = zoo.query([query], 3, mode="hybrid", fusion=Fusion(method="score")).hits[0]
     assert minmax[0].id == "a1" and minmax[0].score == pytest.approx(2.5)  # first in both lists: 1.5 x 1 + 1 x 1
@@ -182,6 +193,7 @@ def test_dense_mode_scores_are_cosines_and_hybrid_mixes_both_lists(zoo):
 
 
 # --- CLI ----------------------------------------------------------------------------------
+
 
 def cli(*args: str, index_dir):
     from typer.testing import CliRunner
@@ -196,7 +208,7 @@ def test_cli_search_mode_single_and_queries_file(zoo, index_dir, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert ids_of(result.stdout) == [["a1"]]
     queries = tmp_path / "queries.txt"
-    queries.write_text("basil\n\"*-()\nwindowsill\n")
+    queries.write_text('basil\n"*-()\nwindowsill\n')
     result = cli("search", "zoo", "--queries", str(queries), "--mode", "lexical", "--json", index_dir=index_dir)
     assert result.exit_code == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -227,12 +239,21 @@ def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(t
     from pathlib import Path
 
     repo = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, str(repo / "benchmarks" / "ranking.py"), "--smoke",
-                           "--json-out", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(repo / "benchmarks" / "ranking.py"), "--smoke", "--json-out", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "r.json").read_text())
-    systems = {"plain stack (ST + IndexFlatIP)", "simsearch dense", "simsearch lexical", "simsearch hybrid",
-               "simsearch hybrid + re-rank"}  # smoke runs re-rank with the tiny BERT as a cross-encoder
+    systems = {
+        "plain stack (ST + IndexFlatIP)",
+        "simsearch dense",
+        "simsearch lexical",
+        "simsearch hybrid",
+        "simsearch hybrid + re-rank",
+    }  # smoke runs re-rank with the tiny BERT as a cross-encoder
     assert {row["system"] for row in report["quality"]} == systems
     assert {row["system"] for row in report["latency"]} == systems | {"re-rank stage alone (50 candidates)"}
     assert all(row["p99_ms"] >= row["p50_ms"] > 0 for row in report["latency"])
@@ -240,6 +261,7 @@ def test_ranking_benchmark_smoke_mode_prints_every_mode_beside_the_plain_stack(t
 
 
 # --- query words: stop words and coverage -------------------------------------------------------
+
 
 def test_lexical_terms_leave_english_stop_words_out():
     assert lexical_terms("An aeroplane departing for the coast") == ["aeroplane", "departing", "coast"]
@@ -285,22 +307,29 @@ def test_hybrid_weighs_the_lexical_list_by_the_share_of_query_words_the_corpus_h
 
 
 def test_a_lexical_list_resting_on_one_word_of_three_counts_a_third_in_hybrid(tiny_model, index_dir):
-    texts = ["someone stirs noodles in water", "a violinist tunes her violin", "the band performs a song",
-             "a cook slices onions", "rain on the roof"]
+    texts = [
+        "someone stirs noodles in water",
+        "a violinist tunes her violin",
+        "the band performs a song",
+        "a cook slices onions",
+        "rain on the roof",
+    ]
     index = Index.build("small", texts, encoder=load_encoder(tiny_model), index_dir=index_dir)
     query = ["someone playing music"]  # only "someone" is in the corpus: the lexical list is text 1 alone
     weighed = {hit.id: hit.score for hit in index.query(query, k=5, mode="hybrid").hits[0]}
     plain = {hit.id: hit.score for hit in index.query(query, k=5, mode="hybrid", fusion=Fusion(coverage=False)).hits[0]}
     assert plain["1"] - weighed["1"] == pytest.approx(2 / 3, abs=1e-5)  # a lone candidate's lexical share: 1 -> 1/3
     assert {id: score for id, score in weighed.items() if id != "1"} == pytest.approx(
-        {id: score for id, score in plain.items() if id != "1"}, abs=1e-5)
+        {id: score for id, score in plain.items() if id != "1"}, abs=1e-5
+    )
 
 
 def test_a_lexical_match_must_hold_an_informative_word_but_scores_on_every_word(tmp_path):
     store = Store(tmp_path / "store.sqlite")
     store.begin()
-    store.insert([Document(text) for text in ("the cat naps", "the dog and the owl", "a cat", "rain", "snow",
-                                              "hail", "fog")])
+    store.insert(
+        [Document(text) for text in ("the cat naps", "the dog and the owl", "a cat", "rain", "snow", "hail", "fog")]
+    )
     store.commit()
     scores, rows = store.lexical_candidates(["the", "cat"], 10, required=["cat"])
     assert rows.tolist() == [1, 3]  # "the dog and the owl" holds only the stop word

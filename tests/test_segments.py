@@ -63,8 +63,10 @@ def test_delete_and_upsert_mark_ids_dead_and_change_no_vector_file(built):
 def test_heavily_deleted_and_filtered_searches_still_return_k_live_hits(encoder, index_dir):
     rng = np.random.default_rng(3)
     words = ["river", "stone", "market", "engine", "garden", "violin", "harbour", "comet", "lantern", "meadow"]
-    records = [{"id": f"d{i}", "text": " ".join(rng.choice(words, 6)), "group": "even" if i % 2 == 0 else "odd"}
-               for i in range(300)]
+    records = [
+        {"id": f"d{i}", "text": " ".join(rng.choice(words, 6)), "group": "even" if i % 2 == 0 else "odd"}
+        for i in range(300)
+    ]
     for kind in ("flat", "hnsw"):
         index = Index.build(f"many-{kind}", records, encoder=encoder, index_dir=index_dir, kind=kind)
         index.delete([f"d{i}" for i in range(0, 240)])  # 80% dead, none compacted away
@@ -95,17 +97,21 @@ def test_results_match_a_fresh_build_of_the_same_documents(built, encoder, index
     built.add([{"id": "a5", "text": "Basil, garlic and olive oil make pesto."}], upsert=True)
     expected = [row for row in animals if row["id"] not in ("a4", "a5")] + [
         {"id": "n1", "text": "A parrot repeats every word it hears."},
-        {"id": "a5", "text": "Basil, garlic and olive oil make pesto."}]
+        {"id": "a5", "text": "Basil, garlic and olive oil make pesto."},
+    ]
     fresh = Index.build("fresh", expected, encoder=encoder, index_dir=index_dir)
     assert ranked(built) == ranked(fresh)
     built.compact()
     assert ranked(built) == ranked(fresh)
 
 
-@pytest.mark.parametrize("kind, params", [("flat", None), ("hnsw", None), ("ivf", {"nlist": 2}),
-                                          ("flat", {"shards": 3}), ("hnsw", {"shards": 2})])
-def test_compaction_folds_delta_and_dead_into_a_new_base_with_the_same_results(encoder, index_dir, animals, kind,
-                                                                              params):
+@pytest.mark.parametrize(
+    "kind, params",
+    [("flat", None), ("hnsw", None), ("ivf", {"nlist": 2}), ("flat", {"shards": 3}), ("hnsw", {"shards": 2})],
+)
+def test_compaction_folds_delta_and_dead_into_a_new_base_with_the_same_results(
+    encoder, index_dir, animals, kind, params
+):
     index = Index.build("zoo", animals, encoder=encoder, index_dir=index_dir, kind=kind, params=params)
     index.add([{"id": f"n{i}", "text": f"A new note number {i} about parrots and ferries."} for i in range(5)])
     index.delete(["a1", "n2"])
@@ -146,8 +152,10 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     assert (info["base_vectors"], info["delta_vectors"], info["dead_vectors"]) == (9, 1, 2)  # n3; a2 and n1 dead
     assert reopened.search("Arrived meanwhile: the lighthouse.", k=1, mode="dense")[0].id == "n3"
     assert reopened.check()["ok"] and built.check()["ok"]
-    assert (handed.vectors.figures(), handed.position) == (reopened._generation.vectors.figures(),
-                                                           reopened._generation.position)
+    assert (handed.vectors.figures(), handed.position) == (
+        reopened._generation.vectors.figures(),
+        reopened._generation.position,
+    )
     assert handed.vectors.ids().tolist() == reopened._generation.vectors.ids().tolist()
 
 
@@ -173,8 +181,10 @@ def _as_schema_3(folder) -> None:
     """The on-disk shape written before segments: store at schema 3 (no delta or dead tables), rollback journal."""
     db = sqlite3.connect(folder / "store.sqlite", isolation_level=None)
     db.execute("PRAGMA journal_mode = DELETE")
-    db.executescript("DROP TABLE delta; DROP TABLE dead; DELETE FROM meta WHERE key IN ('delta_rows', 'trained_count');"
-                     "PRAGMA user_version = 3;")
+    db.executescript(
+        "DROP TABLE delta; DROP TABLE dead; DELETE FROM meta WHERE key IN ('delta_rows', 'trained_count');"
+        "PRAGMA user_version = 3;"
+    )
     db.close()
 
 
@@ -200,8 +210,9 @@ def test_a_delta_cut_short_is_one_clear_error_naming_the_fix(built, index_dir):
     built.add([{"id": "n1", "text": "one"}, {"id": "n2", "text": "two"}])
     path = built.folder / "delta-1.f32"
     path.write_bytes(path.read_bytes()[: ROW_BYTES + 5])
-    with pytest.raises(CorruptIndexError, match="delta file delta-1.f32 of index 'animals' holds 1 rows but 2 were "
-                                                "committed.*rebuild") as error:
+    with pytest.raises(
+        CorruptIndexError, match="delta file delta-1.f32 of index 'animals' holds 1 rows but 2 were committed.*rebuild"
+    ) as error:
         Index.open("animals", index_dir=index_dir)
     assert "\n" not in str(error.value)
 
@@ -252,9 +263,11 @@ def test_segmented_search_equals_brute_force_over_the_live_vectors(kind):
 
 @pytest.mark.slow
 def test_the_default_model_finds_an_added_faq_entry_and_stops_finding_a_deleted_one(default_encoder, index_dir):
-    faq = [{"id": "pay", "text": "How do I update my payment card?"},
-           {"id": "ship", "text": "When will my order be shipped?"},
-           {"id": "pass", "text": "I forgot my password, how can I reset it?"}]
+    faq = [
+        {"id": "pay", "text": "How do I update my payment card?"},
+        {"id": "ship", "text": "When will my order be shipped?"},
+        {"id": "pass", "text": "I forgot my password, how can I reset it?"},
+    ]
     index = Index.build("faq", faq, encoder=default_encoder, index_dir=index_dir)
     index.add([{"id": "return", "text": "How can I send an item back for a refund?"}])
     assert index.search("I want to return a product and get my money back", k=1, mode="dense")[0].id == "return"

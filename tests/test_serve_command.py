@@ -39,9 +39,14 @@ def simsearch_env() -> dict[str, str]:
 def serving(home: Path, *options: str) -> Iterator[tuple[int, subprocess.Popen]]:
     """`simsearch serve` on a free loopback port until /health answers; stopped (and checked gone) on exit."""
     port = free_port()
-    child = subprocess.Popen([sys.executable, "-m", "simsearch", "serve", "--port", str(port), "--index-dir",
-                              str(home), *options], env=simsearch_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "simsearch", "serve", "--port", str(port), "--index-dir", str(home), *options],
+        env=simsearch_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while call(port, "GET", "/health")[0] != 200:
@@ -73,8 +78,14 @@ def wait_for_group_to_exit(group: int, seconds: float = 20) -> bool:
     return False
 
 
-def call(port: int, method: str, path: str, body=None, key: str | None = KEY,
-         connection: http.client.HTTPConnection | None = None) -> tuple[int, dict]:
+def call(
+    port: int,
+    method: str,
+    path: str,
+    body=None,
+    key: str | None = KEY,
+    connection: http.client.HTTPConnection | None = None,
+) -> tuple[int, dict]:
     """One request; on ``connection`` when given (it stays open, so it stays with one worker)."""
     own = connection is None
     connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -139,16 +150,22 @@ def test_two_workers_see_each_others_writes_refuse_a_second_writer_and_survive_a
             assert call(port, "GET", "/indexes/animals", connection=connection)[1]["count"] == 8
         new = {"id": "w1", "text": "Owls hunt mice in the barn at night.", "metadata": {"category": "birds"}}
         assert call(port, "POST", "/indexes/animals/documents", {"documents": [new]}, connection=first)[0] == 200
-        status, found = call(port, "POST", "/indexes/animals/search",
-                             {"query": new["text"], "k": 1, "mode": "dense"}, connection=second)
+        status, found = call(
+            port, "POST", "/indexes/animals/search", {"query": new["text"], "k": 1, "mode": "dense"}, connection=second
+        )
         assert status == 200 and found["hits"][0]["id"] == "w1"
         assert call(port, "DELETE", "/indexes/animals/documents", {"ids": ["w1"]}, connection=second)[0] == 200
         assert call(port, "GET", "/indexes/animals/documents/w1", connection=first)[0] == 404
 
         with writer_lock(home, "animals"):  # another writer holds the index: each worker says try again
             for connection in (first, second):
-                status, busy = call(port, "POST", "/indexes/animals/documents",
-                                    {"documents": [{"text": "refused"}]}, connection=connection)
+                status, busy = call(
+                    port,
+                    "POST",
+                    "/indexes/animals/documents",
+                    {"documents": [{"text": "refused"}]},
+                    connection=connection,
+                )
                 assert status == 409 and "try again" in busy["error"]
 
         failures, answered, stop = [], [], threading.Event()
@@ -156,8 +173,9 @@ def test_two_workers_see_each_others_writes_refuse_a_second_writer_and_survive_a
         def keep_searching() -> None:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             while not stop.is_set():
-                status, answer = call(port, "POST", "/indexes/animals/search", {"query": "rain", "k": 3},
-                                      connection=connection)
+                status, answer = call(
+                    port, "POST", "/indexes/animals/search", {"query": "rain", "k": 3}, connection=connection
+                )
                 (answered if status == 200 and len(answer["hits"]) == 3 else failures).append((status, answer))
             connection.close()
 
@@ -165,9 +183,24 @@ def test_two_workers_see_each_others_writes_refuse_a_second_writer_and_survive_a
         for searcher in searchers:
             searcher.start()
         try:
-            rebuilt = subprocess.run([sys.executable, "-m", "simsearch", "rebuild", "animals", "--kind", "hnsw",
-                                      "--index-dir", str(home), "-q"], env=simsearch_env(), capture_output=True,
-                                     text=True, timeout=120)
+            rebuilt = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "simsearch",
+                    "rebuild",
+                    "animals",
+                    "--kind",
+                    "hnsw",
+                    "--index-dir",
+                    str(home),
+                    "-q",
+                ],
+                env=simsearch_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             time.sleep(0.5)
         finally:
             stop.set()

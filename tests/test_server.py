@@ -58,8 +58,9 @@ def server(tmp_path, encoder, animals, tiny_model):
         yield url, home
 
 
-def call(url: str, method: str, path: str, body=None, key: str | None = KEY, raw: bytes | None = None
-         ) -> tuple[int, dict]:
+def call(
+    url: str, method: str, path: str, body=None, key: str | None = KEY, raw: bytes | None = None
+) -> tuple[int, dict]:
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(url + path, data=data, method=method)
     form = raw is not None and raw.startswith(b"query=")
@@ -89,14 +90,25 @@ def test_health_needs_no_key_and_every_other_route_does(server):
 def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
     url, home = server
     index = Index.open("animals", index_dir=home, encoder=encoder)
-    status, answer = call(url, "POST", "/indexes/animals/search", {"query": "a cat on the sill", "k": 3,
-                                                                   "mode": "dense"})
-    assert status == 200 and set(answer["timings"]) == {"encode_ms", "candidates_ms", "fetch_ms", "total_ms",
-                                                        "rerank_ms"}
-    assert [hit["id"] for hit in answer["hits"]] == [hit.id for hit in index.search("a cat on the sill", 3,
-                                                                                    mode="dense")]
-    status, batch = call(url, "POST", "/indexes/animals/search",
-                         {"queries": ["dogs", "money"], "k": 2, "filters": {"category": "finance"}})
+    status, answer = call(
+        url, "POST", "/indexes/animals/search", {"query": "a cat on the sill", "k": 3, "mode": "dense"}
+    )
+    assert status == 200 and set(answer["timings"]) == {
+        "encode_ms",
+        "candidates_ms",
+        "fetch_ms",
+        "total_ms",
+        "rerank_ms",
+    }
+    assert [hit["id"] for hit in answer["hits"]] == [
+        hit.id for hit in index.search("a cat on the sill", 3, mode="dense")
+    ]
+    status, batch = call(
+        url,
+        "POST",
+        "/indexes/animals/search",
+        {"queries": ["dogs", "money"], "k": 2, "filters": {"category": "finance"}},
+    )
     assert status == 200 and len(batch["results"]) == 2
     assert all(hit["metadata"]["category"] == "finance" for found in batch["results"] for hit in found)
 
@@ -104,14 +116,23 @@ def test_search_batch_and_filters_match_the_in_process_index(server, encoder):
 def test_concurrent_searches_are_batched_and_each_gets_its_own_hits(server):
     url, home = server
     index = Index.open("animals", index_dir=home)
-    queries = ["a sleepy cat", "stock prices", "bread dough", "mountain rain", "a dog and a ball", "basil sauce",
-               "interest rates", "sunrise summit"] * 2
+    queries = [
+        "a sleepy cat",
+        "stock prices",
+        "bread dough",
+        "mountain rain",
+        "a dog and a ball",
+        "basil sauce",
+        "interest rates",
+        "sunrise summit",
+    ] * 2
     expected = {query: [hit.id for hit in index.search(query, 3, mode="dense")] for query in queries}
     answers: dict[int, tuple[int, dict]] = {}
 
     def ask(number: int) -> None:
-        answers[number] = call(url, "POST", "/indexes/animals/search", {"query": queries[number], "k": 3,
-                                                                         "mode": "dense"})
+        answers[number] = call(
+            url, "POST", "/indexes/animals/search", {"query": queries[number], "k": 3, "mode": "dense"}
+        )
 
     threads = [threading.Thread(target=ask, args=(number,)) for number in range(len(queries))]
     for thread in threads:
@@ -134,27 +155,37 @@ def test_search_body_takes_filter_operators_and_min_score(server):
     threshold = answer["hits"][2]["score"]
     status, answer = call(url, "POST", "/indexes/animals/search", {**body, "min_score": threshold})
     assert status == 200 and [hit["id"] for hit in answer["hits"]] == [
-        hit.id for hit in index.search("cats", 8, body["filters"], "dense", min_score=threshold)]
+        hit.id for hit in index.search("cats", 8, body["filters"], "dense", min_score=threshold)
+    ]
     assert len(answer["hits"]) == 3
-    status, answer = call(url, "POST", "/indexes/animals/search",
-                          {**body, "filters": {"category": {"like": "p%"}}})
+    status, answer = call(url, "POST", "/indexes/animals/search", {**body, "filters": {"category": {"like": "p%"}}})
     assert status == 422 and "unknown filter operator 'like' on 'category'" in answer["error"]
     assert call(url, "POST", "/indexes/animals/search", {**body, "min_score": "high"})[0] == 422
 
 
 def test_upsert_replaces_then_get_and_delete(server):
     url, _ = server
-    status, added = call(url, "POST", "/indexes/animals/documents", {"documents": [
-        {"id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}},
-        {"id": "n1", "text": "Owls hunt at night.", "metadata": {"category": "birds"}}]})
+    status, added = call(
+        url,
+        "POST",
+        "/indexes/animals/documents",
+        {
+            "documents": [
+                {"id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}},
+                {"id": "n1", "text": "Owls hunt at night.", "metadata": {"category": "birds"}},
+            ]
+        },
+    )
     assert status == 200 and added == {"ids": ["a1", "n1"], "count": 9}
-    assert call(url, "GET", "/indexes/animals/documents/a1") == (200, {
-        "id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}})
-    status, refused = call(url, "POST", "/indexes/animals/documents",
-                           {"documents": [{"id": "n1", "text": "again"}], "upsert": False})
+    assert call(url, "GET", "/indexes/animals/documents/a1") == (
+        200,
+        {"id": "a1", "text": "A parrot repeats every word it hears.", "metadata": {"category": "birds"}},
+    )
+    status, refused = call(
+        url, "POST", "/indexes/animals/documents", {"documents": [{"id": "n1", "text": "again"}], "upsert": False}
+    )
     assert status == 409 and "upsert" in refused["error"]
-    assert call(url, "DELETE", "/indexes/animals/documents", {"ids": ["n1", "a2"]}) == (200, {"deleted": 2,
-                                                                                               "count": 7})
+    assert call(url, "DELETE", "/indexes/animals/documents", {"ids": ["n1", "a2"]}) == (200, {"deleted": 2, "count": 7})
     assert call(url, "GET", "/indexes/animals/documents/n1")[0] == 404
     status, answer = call(url, "DELETE", "/indexes/animals/documents", {"ids": ["a3", "nope"]})
     assert status == 404 and "'nope'" in answer["error"]
@@ -163,8 +194,9 @@ def test_upsert_replaces_then_get_and_delete(server):
 
 def test_embeddings_answer_in_openais_shape(server, encoder):
     url, _ = server
-    status, answer = call(url, "POST", "/v1/embeddings", {"input": ["a cat", "a dog"], "model": "default",
-                                                         "encoding_format": "float"})
+    status, answer = call(
+        url, "POST", "/v1/embeddings", {"input": ["a cat", "a dog"], "model": "default", "encoding_format": "float"}
+    )
     assert status == 200 and answer["object"] == "list"
     assert [row["index"] for row in answer["data"]] == [0, 1]
     assert {row["object"] for row in answer["data"]} == {"embedding"}
@@ -176,31 +208,39 @@ def test_embeddings_answer_in_openais_shape(server, encoder):
     assert status == 200 and similar["cosine"] == pytest.approx(1.0, abs=1e-4)
 
 
-@pytest.mark.parametrize(("method", "path", "body", "raw", "code"), [
-    ("POST", "/indexes/animals/search", None, b"{not json", 400),
-    ("POST", "/indexes/animals/search", {"query": "x", "k": 0}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": "x", "k": 2.5}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": "x", "k": "3"}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": 7}, None, 422),
-    ("POST", "/indexes/animals/search", {"queries": []}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": "   "}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": "x", "queries": ["y"]}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": "x", "mode": "fuzzy"}, None, 422),
-    ("POST", "/indexes/animals/search", {"query": "?!", "mode": "lexical"}, None, 400),
-    ("POST", "/indexes/animals/search", {"query": "x", "k": 3, "rerank_depth": 2, "rerank": True}, None, 400),
-    ("POST", "/indexes/animals/search", {"query": "x", "kk": 3}, None, 422),
-    ("POST", "/indexes/nothere/search", {"query": "x"}, None, 404),
-    ("GET", "/indexes/bad%20name!", None, None, 422),
-    ("GET", "/indexes/a..b", None, None, 422),
-    ("GET", "/no/such/route", None, None, 404),
-    ("POST", "/indexes/animals/search", None, b"query=x", 415),
-    ("GET", "/indexes/animals/documents/zzz", None, None, 404),
-    ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": 5}]}, None, 422),
-    ("POST", "/indexes/animals/documents", {"documents": [{"text": "x", "metadata": {"id": 3}}]}, None, 422),
-    ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": "x"}, {"id": "q", "text": "y"}]},
-     None, 409),
-    ("POST", "/indexes/animals/documents", {"documents": []}, None, 422),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "raw", "code"),
+    [
+        ("POST", "/indexes/animals/search", None, b"{not json", 400),
+        ("POST", "/indexes/animals/search", {"query": "x", "k": 0}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": "x", "k": 2.5}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": "x", "k": "3"}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": 7}, None, 422),
+        ("POST", "/indexes/animals/search", {"queries": []}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": "   "}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": "x", "queries": ["y"]}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": "x", "mode": "fuzzy"}, None, 422),
+        ("POST", "/indexes/animals/search", {"query": "?!", "mode": "lexical"}, None, 400),
+        ("POST", "/indexes/animals/search", {"query": "x", "k": 3, "rerank_depth": 2, "rerank": True}, None, 400),
+        ("POST", "/indexes/animals/search", {"query": "x", "kk": 3}, None, 422),
+        ("POST", "/indexes/nothere/search", {"query": "x"}, None, 404),
+        ("GET", "/indexes/bad%20name!", None, None, 422),
+        ("GET", "/indexes/a..b", None, None, 422),
+        ("GET", "/no/such/route", None, None, 404),
+        ("POST", "/indexes/animals/search", None, b"query=x", 415),
+        ("GET", "/indexes/animals/documents/zzz", None, None, 404),
+        ("POST", "/indexes/animals/documents", {"documents": [{"id": "q", "text": 5}]}, None, 422),
+        ("POST", "/indexes/animals/documents", {"documents": [{"text": "x", "metadata": {"id": 3}}]}, None, 422),
+        (
+            "POST",
+            "/indexes/animals/documents",
+            {"documents": [{"id": "q", "text": "x"}, {"id": "q", "text": "y"}]},
+            None,
+            409,
+        ),
+        ("POST", "/indexes/animals/documents", {"documents": []}, None, 422),
+    ],
+)
 def test_bad_input_gets_one_line_and_the_right_code(server, method, path, body, raw, code):
     url, _ = server
     status, answer = call(url, method, path, body, raw=raw)
@@ -292,6 +332,7 @@ def test_upsert_and_get_in_process(tmp_path, encoder, animals):
 
 # --- re-ranking: POST /rerank (Cohere's shape) and "rerank" on search ------------------------------
 
+
 @pytest.fixture
 def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
     """Like ``server``, started with --rerank (the tiny cross-encoder) and no API key."""
@@ -305,9 +346,18 @@ def test_rerank_route_answers_in_cohere_shape_best_first(rerank_server, cross_en
     from simsearch.query.reranking import load_reranker
 
     documents = ["The cat sleeps.", "Rates rose again.", "A dog fetches the ball."]
-    status, body = call(rerank_server, "POST", "/rerank",
-                        {"model": "any", "query": "pets", "documents": [documents[0], {"text": documents[1]},
-                                                                        documents[2]], "top_n": 2}, key=None)
+    status, body = call(
+        rerank_server,
+        "POST",
+        "/rerank",
+        {
+            "model": "any",
+            "query": "pets",
+            "documents": [documents[0], {"text": documents[1]}, documents[2]],
+            "top_n": 2,
+        },
+        key=None,
+    )
     assert status == 200, body
     expected = load_reranker(cross_encoder).rerank_scores("pets", documents)
     best = sorted(range(3), key=lambda i: -expected[i])[:2]
@@ -316,12 +366,18 @@ def test_rerank_route_answers_in_cohere_shape_best_first(rerank_server, cross_en
 
 
 def test_search_with_rerank_true_uses_the_servers_reranker(rerank_server):
-    status, body = call(rerank_server, "POST", "/indexes/animals/search",
-                        {"query": "a pet", "k": 3, "rerank": True}, key=None)
+    status, body = call(
+        rerank_server, "POST", "/indexes/animals/search", {"query": "a pet", "k": 3, "rerank": True}, key=None
+    )
     assert status == 200 and len(body["hits"]) == 3 and all("first_score" in hit for hit in body["hits"])
     assert body["timings"]["rerank_ms"] > 0
-    status, body = call(rerank_server, "POST", "/indexes/animals/search",
-                        {"query": "a pet", "k": 3, "rerank": True, "rerank_depth": 2}, key=None)
+    status, body = call(
+        rerank_server,
+        "POST",
+        "/indexes/animals/search",
+        {"query": "a pet", "k": 3, "rerank": True, "rerank_depth": 2},
+        key=None,
+    )
     assert status == 400 and "re-rank depth (2) is below" in body["error"]
 
 
@@ -351,8 +407,14 @@ def test_concurrent_clients_adding_one_document_each_all_succeed(server):
     answers: list[tuple[int, dict]] = []
 
     def add_one(number: int) -> None:
-        answers.append(call(url, "POST", "/indexes/animals/documents",
-                            {"documents": [{"id": f"c{number}", "text": f"concurrent note number {number}"}]}))
+        answers.append(
+            call(
+                url,
+                "POST",
+                "/indexes/animals/documents",
+                {"documents": [{"id": f"c{number}", "text": f"concurrent note number {number}"}]},
+            )
+        )
 
     threads = [threading.Thread(target=add_one, args=(number,)) for number in range(16)]
     for thread in threads:
@@ -367,8 +429,11 @@ def test_concurrent_clients_adding_one_document_each_all_succeed(server):
 
 def test_sync_and_compact_routes(server, animals):
     url, home = server
-    documents = [{"id": row["id"], "text": row["text"], "metadata": {"category": row["category"]}}
-                 for row in animals if row["id"] != "a8"]
+    documents = [
+        {"id": row["id"], "text": row["text"], "metadata": {"category": row["category"]}}
+        for row in animals
+        if row["id"] != "a8"
+    ]
     documents[0]["text"] = "The cat now sleeps on the sofa."  # a1: re-encoded
     documents[1]["metadata"] = {"category": "dogs"}  # a2: metadata only
     documents.append({"id": "n1", "text": "A parrot repeats every word it hears."})
@@ -379,8 +444,9 @@ def test_sync_and_compact_routes(server, animals):
     assert status == 200 and figures["compacted"] and figures["base_vectors"] == 8
     status, described = call(url, "GET", "/indexes/animals")
     assert (described["delta_vectors"], described["dead_vectors"], described["base_vectors"]) == (0, 0, 8)
-    status, hits = call(url, "POST", "/indexes/animals/search", {"query": "The cat now sleeps on the sofa.", "k": 1,
-                                                                 "mode": "dense"})
+    status, hits = call(
+        url, "POST", "/indexes/animals/search", {"query": "The cat now sleeps on the sofa.", "k": 1, "mode": "dense"}
+    )
     assert hits["hits"][0]["id"] == "a1"
     status, bad = call(url, "POST", "/indexes/animals/sync", {"documents": []})
     assert status == 400 and "no rows" in bad["error"]
@@ -393,7 +459,7 @@ def test_sync_and_compact_routes(server, animals):
 @pytest.mark.parametrize("number", [b"1e999", b"-1e999", b"Infinity", b"NaN"])
 def test_a_non_finite_metadata_number_is_a_400_and_filters_keep_working(server, number):
     url, _ = server
-    raw = b'{"documents": [{"id": "x1", "text": "An odd one.", "metadata": {"v": ' + number + b'}}]}'
+    raw = b'{"documents": [{"id": "x1", "text": "An odd one.", "metadata": {"v": ' + number + b"}}]}"
     status, answer = call(url, "POST", "/indexes/animals/documents", raw=raw)
     assert status == 400 and "field 'v' of document 'x1'" in answer["error"], answer
     status, found = call(url, "POST", "/indexes/animals/search", {"query": "cat", "filters": {"category": "pets"}})
@@ -416,8 +482,9 @@ def test_an_unknown_index_is_a_404_whose_hint_speaks_http_not_python(server):
 
 def test_a_refused_add_tells_an_http_caller_the_body_field(server):
     url, _ = server
-    status, answer = call(url, "POST", "/indexes/animals/documents",
-                          {"documents": [{"id": "a1", "text": "again"}], "upsert": False})
+    status, answer = call(
+        url, "POST", "/indexes/animals/documents", {"documents": [{"id": "a1", "text": "again"}], "upsert": False}
+    )
     assert status == 400 and 'send "upsert": true' in answer["error"] and "upsert=True" not in answer["error"]
 
 

@@ -22,8 +22,9 @@ cohere = pytest.importorskip("cohere")
 def url(tmp_path_factory, tiny_model, cross_encoder):
     """A server with the API key KEY, the tiny model for /v1/embeddings and the tiny cross-encoder."""
     home = tmp_path_factory.mktemp("clients") / "indexes"
-    Index.build("animals", ["A cat sleeps.", "Rates rose."], encoder=load_encoder(tiny_model), kind="flat",
-                index_dir=home)
+    Index.build(
+        "animals", ["A cat sleeps.", "Rates rose."], encoder=load_encoder(tiny_model), kind="flat", index_dir=home
+    )
     with serving(create_app(home, KEY, tiny_model, rerank=cross_encoder)) as running:
         yield running
 
@@ -50,8 +51,9 @@ def test_openai_client_gets_the_models_vectors_by_default_as_base64(openai_clien
 
 
 def test_base64_is_little_endian_float32_and_float_is_a_list(openai_client, local):
-    raw = openai_client.embeddings.with_raw_response.create(input="a cat", model="default",
-                                                            encoding_format="base64").http_response.json()
+    raw = openai_client.embeddings.with_raw_response.create(
+        input="a cat", model="default", encoding_format="base64"
+    ).http_response.json()
     decoded = np.frombuffer(base64.b64decode(raw["data"][0]["embedding"]), dtype="<f4")
     np.testing.assert_allclose(decoded, local.encode(["a cat"])[0], atol=1e-5)
     floats = openai_client.embeddings.create(input="a cat", model="default", encoding_format="float")
@@ -59,8 +61,10 @@ def test_base64_is_little_endian_float32_and_float_is_a_list(openai_client, loca
 
 
 def test_dimensions_other_than_the_models_are_refused_in_openais_shape(openai_client, local):
-    assert len(openai_client.embeddings.create(input="x", model="default",
-                                               dimensions=local.dimension).data[0].embedding) == local.dimension
+    assert (
+        len(openai_client.embeddings.create(input="x", model="default", dimensions=local.dimension).data[0].embedding)
+        == local.dimension
+    )
     with pytest.raises(openai.BadRequestError) as refused:
         openai_client.embeddings.create(input="x", model="default", dimensions=8)
     body = refused.value.body
@@ -78,7 +82,7 @@ def test_token_ids_are_refused_with_the_langchain_fix(openai_client, ids):
 def test_openai_errors_carry_the_message_the_type_and_no_server_path(openai_client, url, tiny_model):
     with pytest.raises(openai.BadRequestError) as unknown:
         openai_client.embeddings.create(input="x", model="gpt-4")
-    assert unknown.value.body["param"] == "model" and "send that, \"default\"" in str(unknown.value)
+    assert unknown.value.body["param"] == "model" and 'send that, "default"' in str(unknown.value)
     assert tiny_model not in str(unknown.value) and "'model'" in str(unknown.value)
     with pytest.raises(openai.BadRequestError, match="encoding_format"):
         openai_client.embeddings.create(input="x", model="default", encoding_format="bogus")  # type: ignore[arg-type]
@@ -92,8 +96,9 @@ def test_langchain_openai_embeds_through_the_server(url, local):
     langchain = pytest.importorskip("langchain_openai")
     # check_embedding_ctx_length=False sends texts; the default sends tiktoken ids, which this server refuses
     # (and which tiktoken cannot make offline: it downloads its vocabulary first)
-    embeddings = langchain.OpenAIEmbeddings(base_url=f"{url}/v1", api_key=KEY, model="default",
-                                            check_embedding_ctx_length=False, max_retries=0)
+    embeddings = langchain.OpenAIEmbeddings(
+        base_url=f"{url}/v1", api_key=KEY, model="default", check_embedding_ctx_length=False, max_retries=0
+    )
     np.testing.assert_allclose(embeddings.embed_documents(TEXTS), local.encode(TEXTS), atol=1e-5)
     np.testing.assert_allclose(embeddings.embed_query(TEXTS[0]), local.encode(TEXTS[:1])[0], atol=1e-5)
 

@@ -65,7 +65,11 @@ def test_save_writes_one_file_per_shard_and_loads_them_back(built, data, tmp_pat
     _, _, queries = data
     built["flat"].save(tmp_path / "vectors-1.faiss")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "vectors-1.faiss", "vectors-1.shard-1.faiss", "vectors-1.shard-2.faiss", "vectors-1.shard-3.faiss"]
+        "vectors-1.faiss",
+        "vectors-1.shard-1.faiss",
+        "vectors-1.shard-2.faiss",
+        "vectors-1.shard-3.faiss",
+    ]
     loaded = load_vector_index(tmp_path / "vectors-1.faiss", "flat", built["flat"].params)
     np.testing.assert_array_equal(loaded.search(queries, K)[1], built["flat"].search(queries, K)[1])
 
@@ -86,10 +90,14 @@ def test_filter_matching_one_shard_or_none_pads_with_minus_one(built, data):
     assert (found == -1).all()
 
 
-@pytest.mark.parametrize("shards, message", [
-    (0, "shards must be a whole number from 1 to 1024"), (True, "shards must be a whole number"),
-    (5000, "from 1 to 1024"),
-])
+@pytest.mark.parametrize(
+    "shards, message",
+    [
+        (0, "shards must be a whole number from 1 to 1024"),
+        (True, "shards must be a whole number"),
+        (5000, "from 1 to 1024"),
+    ],
+)
 def test_bad_shard_counts_are_refused(shards, message):
     with pytest.raises(InvalidArgumentError, match=message):
         create_vector_index("flat", DIMENSION, 100, {"shards": shards})
@@ -102,15 +110,16 @@ def test_more_shards_than_documents_is_refused():
 
 # --- a whole Index, sharded -----------------------------------------------------------------
 
-def test_sharded_index_gives_the_unsharded_results_through_add_delete_filters_and_reopen(tiny_model, index_dir,
-                                                                                          animals):
+
+def test_sharded_index_gives_the_unsharded_results_through_add_delete_filters_and_reopen(
+    tiny_model, index_dir, animals
+):
     from simsearch import load_encoder
 
     encoder = load_encoder(tiny_model)
     records = animals * 1 + [{"id": f"x{i}", "text": f"filler sentence {i}", "category": "other"} for i in range(40)]
     plain = Index.build("plain", records, encoder=encoder, kind="flat", index_dir=index_dir)
-    sharded = Index.build("sharded", records, encoder=encoder, kind="flat", params={"shards": 3},
-                          index_dir=index_dir)
+    sharded = Index.build("sharded", records, encoder=encoder, kind="flat", params={"shards": 3}, index_dir=index_dir)
     for index in (plain, sharded):
         index.add([{"id": "new", "text": "A kitten naps in the sun.", "category": "pets"}])
         index.delete(["a2", "x3"])
@@ -128,11 +137,29 @@ def test_cli_build_with_shards_records_them(tiny_model, index_dir, tmp_path):
 
     source = tmp_path / "texts.txt"
     source.write_text("\n".join(f"sentence {i} about {'cats' if i % 2 else 'rain'}" for i in range(30)) + "\n")
-    result = CliRunner().invoke(app, ["build", "s", "--input", str(source), "--model", tiny_model, "--kind", "hnsw",
-                                      "--shards", "2", "--index-dir", str(index_dir), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "s",
+            "--input",
+            str(source),
+            "--model",
+            tiny_model,
+            "--kind",
+            "hnsw",
+            "--shards",
+            "2",
+            "--index-dir",
+            str(index_dir),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert Index.open("s", index_dir=index_dir).manifest.params["shards"] == 2
-    bad = CliRunner().invoke(app, ["build", "t", "--input", str(source), "--model", tiny_model, "--shards", "0",
-                                   "--index-dir", str(index_dir)])
+    bad = CliRunner().invoke(
+        app,
+        ["build", "t", "--input", str(source), "--model", tiny_model, "--shards", "0", "--index-dir", str(index_dir)],
+    )
     assert bad.exit_code == 1 and "shards must be a whole number from 1 to 1024" in bad.output
     assert not (index_dir / "t").exists()

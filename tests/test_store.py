@@ -224,17 +224,21 @@ def test_sqlite_file_with_a_foreign_documents_table_is_refused_as_corrupt_on_ope
 
 # --- metadata filters --------------------------------------------------------------------
 
+
 @pytest.fixture
 def shelf(store) -> Store:
     """Six documents whose ``flag`` is true, false, 1, 0, JSON null or absent."""
-    insert(store, [
-        Document("true", "t", {"flag": True, "kind": "a"}),
-        Document("false", "f", {"flag": False, "kind": "a"}),
-        Document("one", "one", {"flag": 1, "kind": "b"}),
-        Document("zero", "zero", {"flag": 0, "kind": "b"}),
-        Document("null", "n", {"flag": None, "kind": "c"}),
-        Document("absent", "x", {"kind": "c"}),
-    ])
+    insert(
+        store,
+        [
+            Document("true", "t", {"flag": True, "kind": "a"}),
+            Document("false", "f", {"flag": False, "kind": "a"}),
+            Document("one", "one", {"flag": 1, "kind": "b"}),
+            Document("zero", "zero", {"flag": 0, "kind": "b"}),
+            Document("null", "n", {"flag": None, "kind": "c"}),
+            Document("absent", "x", {"kind": "c"}),
+        ],
+    )
     return store
 
 
@@ -276,12 +280,15 @@ def test_filter_on_a_column_no_document_has_is_refused_by_name(shelf):
         shelf.matching_row_ids({"colour": None})
 
 
-@pytest.mark.parametrize("filters, message", [
-    ({"kind": []}, "lists no values"),
-    ({'ki"nd': "a"}, "plain column name"),
-    ({"kind": [{"nested": 1}]}, "strings, numbers, booleans or None"),
-    ({"kind": {"nested": 1}}, "unknown filter operator 'nested' on 'kind'; valid: eq, ne, gt, gte, lt, lte"),
-])
+@pytest.mark.parametrize(
+    "filters, message",
+    [
+        ({"kind": []}, "lists no values"),
+        ({'ki"nd': "a"}, "plain column name"),
+        ({"kind": [{"nested": 1}]}, "strings, numbers, booleans or None"),
+        ({"kind": {"nested": 1}}, "unknown filter operator 'nested' on 'kind'; valid: eq, ne, gt, gte, lt, lte"),
+    ],
+)
 def test_malformed_filters_are_refused(shelf, filters, message):
     with pytest.raises(InvalidArgumentError, match=message):
         shelf.matching_row_ids(filters)
@@ -289,10 +296,24 @@ def test_malformed_filters_are_refused(shelf, filters, message):
 
 # --- facets and sampling -----------------------------------------------------------------
 
+
 def test_facets_list_scalar_columns_with_few_values_most_frequent_first(store):
-    insert(store, [Document(f"text {i}", metadata={"colour": "red" if i < 3 else "blue", "done": i % 2 == 0,
-                                                    "note": f"free {i}", "same": 1, "tags": ["x"]})
-                   for i in range(8)])
+    insert(
+        store,
+        [
+            Document(
+                f"text {i}",
+                metadata={
+                    "colour": "red" if i < 3 else "blue",
+                    "done": i % 2 == 0,
+                    "note": f"free {i}",
+                    "same": 1,
+                    "tags": ["x"],
+                },
+            )
+            for i in range(8)
+        ],
+    )
     facets = {facet.column: facet for facet in store.facets(max_values=5)}
     assert set(facets) == {"colour", "done"}  # note: 8 values; same: one value; tags: not a scalar
     assert facets["colour"] == Facet("colour", ["blue", "red"], [5, 3])
@@ -313,6 +334,7 @@ def test_sample_row_ids_is_seeded_sorted_and_all_when_small(store):
 
 # --- schema versions ---------------------------------------------------------------------
 
+
 def write_store_as_first_release(path) -> None:
     """Exactly what simsearch wrote before schema versions: these tables, rows, user_version 0."""
     db = sqlite3.connect(path, isolation_level=None)
@@ -326,8 +348,10 @@ def write_store_as_first_release(path) -> None:
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """)
     rows = [(1, "a", "first text", {"lang": "en"}), (2, "b", "second text", {}), (3, "3", "third", {"n": 2})]
-    db.executemany("INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
-                   [(i, e, t, json.dumps(m)) for i, e, t, m in rows])
+    db.executemany(
+        "INSERT INTO documents (id, ext_id, text, metadata) VALUES (?, ?, ?, ?)",
+        [(i, e, t, json.dumps(m)) for i, e, t, m in rows],
+    )
     db.execute("DELETE FROM documents WHERE id = 2")
     db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', '4')")
     db.close()
@@ -339,8 +363,10 @@ def test_store_from_before_schema_versions_is_migrated_and_reads_unchanged(tmp_p
     store = Store(path)
     try:
         assert store.schema_version == SCHEMA_VERSION >= 1
-        assert store.fetch([1, 2, 3]) == {1: StoredDocument(1, "a", "first text", {"lang": "en"}),
-                                           3: StoredDocument(3, "3", "third", {"n": 2})}
+        assert store.fetch([1, 2, 3]) == {
+            1: StoredDocument(1, "a", "first text", {"lang": "en"}),
+            3: StoredDocument(3, "3", "third", {"n": 2}),
+        }
         assert store.meta("generation") == "4"
         assert store.next_row_id() == 4  # the deleted id 2 and the sequence survive
         assert insert(store, [Document("fourth")]) == [4]
@@ -396,6 +422,7 @@ def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
 
 # --- metadata that JSON cannot hold ------------------------------------------------------
 
+
 def poison(store: Store, row_id: int, metadata_text: str) -> None:
     """Write a metadata text as an older simsearch did (``Infinity``, ``NaN``), behind the store's back."""
     with sqlite3.connect(store.path) as db:
@@ -430,11 +457,12 @@ def test_bad_metadata_rows_lists_every_unusable_row(shelf):
     assert shelf.bad_metadata_rows() == []
     poison(shelf, 1, '{"v": Infinity}')
     poison(shelf, 4, '{"v": 1e999}')
-    poison(shelf, 5, '[1, 2]')
+    poison(shelf, 5, "[1, 2]")
     assert [(row_id, id) for row_id, id, _ in shelf.bad_metadata_rows()] == [(1, "t"), (4, "zero"), (5, "n")]
 
 
 # --- filters the store cannot answer ------------------------------------------------------
+
 
 @pytest.mark.parametrize("filters", [{"flag": 2**63}, {"flag": {"gte": -(2**63) - 1}}, {"flag": [1, 10**30]}])
 def test_filter_value_past_64_bit_integers_is_refused(shelf, filters):

@@ -37,8 +37,17 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(learnable_checkpoint, data, tmp_path_factory):
     output = tmp_path_factory.mktemp("trained") / "model"
-    result = train_model(data["labelled"], output, base=learnable_checkpoint, pooling="mean", epochs=8,
-                         batch_size=8, learning_rate=2e-3, eval_pairs=data["labelled_eval"], seed=0)
+    result = train_model(
+        data["labelled"],
+        output,
+        base=learnable_checkpoint,
+        pooling="mean",
+        epochs=8,
+        batch_size=8,
+        learning_rate=2e-3,
+        eval_pairs=data["labelled_eval"],
+        seed=0,
+    )
     return result
 
 
@@ -93,8 +102,17 @@ def test_when_no_epoch_beats_the_base_model_its_weights_are_kept_and_said(traine
 
     base = load_encoder(trained.output)  # a model that already scores well, then a learning rate that wrecks it
     with caplog.at_level("WARNING", logger="simsearch.training.bi_encoder"):
-        result = train_model(data["labelled"], tmp_path / "m", base=trained.output, loss="contrastive", epochs=2,
-                             batch_size=8, learning_rate=0.9, eval_pairs=data["labelled_eval"], seed=0)
+        result = train_model(
+            data["labelled"],
+            tmp_path / "m",
+            base=trained.output,
+            loss="contrastive",
+            epochs=2,
+            batch_size=8,
+            learning_rate=0.9,
+            eval_pairs=data["labelled_eval"],
+            seed=0,
+        )
     history = result.history
     assert max(r.metrics["average_precision"] for r in history[1:]) < history[0].metrics["average_precision"] - 5
     assert result.kept_base_model and result.best_epoch == 0
@@ -117,8 +135,15 @@ def test_a_loss_that_does_not_fit_the_pairs_is_refused(tiny_model, data, tmp_pat
 
 def test_anchor_positive_pairs_train_with_mnrl_and_report_retrieval(tiny_model, data, tmp_path):
     said = []
-    result = train_model(data["anchors"], tmp_path / "m", base=tiny_model, epochs=1, batch_size=8,
-                         eval_pairs=data["anchors"], say=said.append)
+    result = train_model(
+        data["anchors"],
+        tmp_path / "m",
+        base=tiny_model,
+        epochs=1,
+        batch_size=8,
+        eval_pairs=data["anchors"],
+        say=said.append,
+    )
     assert result.loss == "mnrl"
     assert said[0].startswith("loss: mnrl (the default for triplets pairs")
     assert result.selection_metric == "ndcg@10" and "mrr@10" in result.best_metrics
@@ -126,8 +151,14 @@ def test_anchor_positive_pairs_train_with_mnrl_and_report_retrieval(tiny_model, 
 
 def run_cli(*args, check=True):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run([sys.executable, "-m", "simsearch", *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "simsearch", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -136,8 +167,23 @@ def run_cli(*args, check=True):
 @pytest.mark.slow
 def test_cli_train_then_eval_with_json(tiny_checkpoint, data, tmp_path):
     output = tmp_path / "cli-model"
-    done = run_cli("train", "--pairs", data["scored"], "--output", output, "--base", tiny_checkpoint,
-                   "--pooling", "mean", "--epochs", "1", "--batch-size", "8", "--eval", data["scored"])
+    done = run_cli(
+        "train",
+        "--pairs",
+        data["scored"],
+        "--output",
+        output,
+        "--base",
+        tiny_checkpoint,
+        "--pooling",
+        "mean",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--eval",
+        data["scored"],
+    )
     assert "loss: cosent" in done.stderr and "saved" in done.stderr
     assert (output / "training.json").exists()
     sts = json.loads(run_cli("eval", "sts", data["scored"], "--model", output, "--json").stdout)
@@ -158,10 +204,38 @@ def test_cli_eval_retrieval_with_index_and_bad_pairs(tiny_model, animals, tmp_pa
     queries.write_text(json.dumps({"_id": "1", "text": "pets"}))
     qrels = tmp_path / "qrels.tsv"
     qrels.write_text("query-id\tcorpus-id\tscore\n1\ta1\t1\n")
-    by_index = json.loads(run_cli("eval", "retrieval", "--corpus", corpus, "--queries", queries, "--qrels", qrels,
-                                  "--index", "animals", "--index-dir", tmp_path / "idx", "--json").stdout)
-    by_model = json.loads(run_cli("eval", "retrieval", "--corpus", corpus, "--queries", queries, "--qrels", qrels,
-                                  "--model", tiny_model, "--json").stdout)
+    by_index = json.loads(
+        run_cli(
+            "eval",
+            "retrieval",
+            "--corpus",
+            corpus,
+            "--queries",
+            queries,
+            "--qrels",
+            qrels,
+            "--index",
+            "animals",
+            "--index-dir",
+            tmp_path / "idx",
+            "--json",
+        ).stdout
+    )
+    by_model = json.loads(
+        run_cli(
+            "eval",
+            "retrieval",
+            "--corpus",
+            corpus,
+            "--queries",
+            queries,
+            "--qrels",
+            qrels,
+            "--model",
+            tiny_model,
+            "--json",
+        ).stdout
+    )
     assert by_index["ndcg@10"] == pytest.approx(by_model["ndcg@10"], abs=1e-3)
     bad = tmp_path / "bad.csv"
     bad.write_text("sentence1,sentence2,score\na,b,9\nc,d,1\n")
@@ -184,8 +258,14 @@ def test_default_model_sts_on_part_of_stsb_dev(tmp_path):
 @pytest.mark.slow
 def test_quality_benchmark_smoke_mode_runs(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run([sys.executable, "benchmarks/quality.py", "--smoke", "--json-out", tmp_path / "q.json"],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "benchmarks/quality.py", "--smoke", "--json-out", tmp_path / "q.json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.lstrip().startswith("|")
     report = json.loads((tmp_path / "q.json").read_text())

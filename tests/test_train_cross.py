@@ -25,8 +25,17 @@ def checkpoint(tmp_path_factory):
 def trained(checkpoint, tiny_model, tmp_path_factory):
     folder = tmp_path_factory.mktemp("ce-train")
     train, dev = write_scored(folder / "train.csv", 16, seed=1), write_scored(folder / "dev.csv", 16, seed=2)
-    result = train_cross_encoder(train, folder / "ce", base=checkpoint, epochs=2, batch_size=8,
-                                 learning_rate=1e-3, eval_pairs=dev, blend_model=tiny_model, seed=0)
+    result = train_cross_encoder(
+        train,
+        folder / "ce",
+        base=checkpoint,
+        epochs=2,
+        batch_size=8,
+        learning_rate=1e-3,
+        eval_pairs=dev,
+        blend_model=tiny_model,
+        seed=0,
+    )
     return result, dev
 
 
@@ -50,8 +59,10 @@ def test_the_folder_is_a_cross_encoder_with_its_report_and_blend(trained):
     chosen = report["settings"]["blend"]
     blend = read_blend(folder)
     assert blend.weight == chosen["weight"] and 0 <= blend.weight <= 1
-    assert chosen["blended"]["spearman"] >= max(chosen["cross_encoder_alone"]["spearman"],
-                                                chosen["bi_encoder_alone"]["spearman"]) - 1e-9
+    assert (
+        chosen["blended"]["spearman"]
+        >= max(chosen["cross_encoder_alone"]["spearman"], chosen["bi_encoder_alone"]["spearman"]) - 1e-9
+    )
 
 
 def test_eval_sts_reports_the_blended_score_chosen_in_training(trained):
@@ -71,8 +82,9 @@ def test_eval_sts_reports_the_blended_score_chosen_in_training(trained):
 
 def test_pairs_without_scores_or_labels_are_refused_and_nothing_is_written(tmp_path):
     anchors = write_anchors(tmp_path / "a.jsonl", 8, seed=1)
-    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(anchors), "--output",
-                                   str(tmp_path / "out")])
+    run = CliRunner().invoke(
+        app, ["train", "--cross-encoder", "--pairs", str(anchors), "--output", str(tmp_path / "out")]
+    )
     assert run.exit_code == 1 and "without scores or labels" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
     bare = tmp_path / "bare.csv"
@@ -84,18 +96,21 @@ def test_pairs_without_scores_or_labels_are_refused_and_nothing_is_written(tmp_p
 
 def test_cross_encoder_flags_that_do_not_apply_are_refused(tmp_path):
     pairs = write_scored(tmp_path / "p.csv", 6, seed=1)
-    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
-                                   "--pooling", "mean"])
+    run = CliRunner().invoke(
+        app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"), "--pooling", "mean"]
+    )
     assert run.exit_code == 1 and "--pooling does not apply" in run.stderr
-    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
-                                   "--loss", "cosent"])
+    run = CliRunner().invoke(
+        app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"), "--loss", "cosent"]
+    )
     assert run.exit_code == 1 and "valid: bce, mse" in run.stderr and not (tmp_path / "o").exists()
 
 
 def test_out_of_range_hyperparameters_are_one_line_and_nothing_is_written(tmp_path):
     pairs = write_scored(tmp_path / "p.csv", 6, seed=1)
-    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
-                                   "--lr", "5"])
+    run = CliRunner().invoke(
+        app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"), "--lr", "5"]
+    )
     assert run.exit_code == 1 and "learning rate 5 is out of range" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
     with pytest.raises(InvalidArgumentError, match="need epochs >= 1"):
@@ -109,8 +124,21 @@ def test_layers_keeps_the_base_models_first_layers_and_out_of_range_is_one_line(
     config = json.loads((result.output / "config.json").read_text())
     assert config["num_hidden_layers"] == 1 and result.settings["layers"] == 1
     assert load_reranker(result.output).pair_scores(["a cat"], ["a dog"]).shape == (1,)  # exports and scores
-    run = CliRunner().invoke(app, ["train", "--cross-encoder", "--pairs", str(pairs), "--output", str(tmp_path / "o"),
-                                   "--base", str(checkpoint), "--layers", "3"])
+    run = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--cross-encoder",
+            "--pairs",
+            str(pairs),
+            "--output",
+            str(tmp_path / "o"),
+            "--base",
+            str(checkpoint),
+            "--layers",
+            "3",
+        ],
+    )
     assert run.exit_code == 1 and "layers must be 1 to 2, the base model's layers (got 3)" in run.stderr
     run = CliRunner().invoke(app, ["train", "--pairs", str(pairs), "--output", str(tmp_path / "o"), "--layers", "1"])
     assert run.exit_code == 1 and "--layers applies to --cross-encoder" in run.stderr

@@ -98,8 +98,10 @@ def test_category_filter_narrows_results(app_home):
     assert select.options[0] == "any" and "pets" in select.options and "pets: 2" in select.help
     select.set_value("pets").run()
     assert not app.exception
-    assert sorted(result_texts(app)) == ["A dog fetches the ball in the park.",
-                                         "The cat sleeps on the warm windowsill."]
+    assert sorted(result_texts(app)) == [
+        "A dog fetches the ball in the park.",
+        "The cat sleeps on the warm windowsill.",
+    ]
     assert any("matching category = pets" in c.value for c in app.caption)
 
 
@@ -115,8 +117,9 @@ def test_find_similar_searches_with_the_hit_text_and_leaves_it_out(app_home):
 
 def test_query_k_and_filters_come_from_the_url(app_home):
     app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update({"q": "The stock market fell sharply on Monday.", "k": "3",
-                             "filter-zoo-category": "finance"})
+    app.query_params.update(
+        {"q": "The stock market fell sharply on Monday.", "k": "3", "filter-zoo-category": "finance"}
+    )
     app.run()
     assert not app.exception
     assert app.text_input(key="q").value == "The stock market fell sharply on Monday."
@@ -199,8 +202,12 @@ def test_many_results_are_paged_twenty_at_a_time(tiny_model, index_dir, monkeypa
 
 
 def test_identical_texts_are_one_card_naming_their_ids(tiny_model, index_dir, monkeypatch):
-    docs = [{"id": "x1", "text": "Same words here."}, {"id": "x2", "text": "Same words here."},
-            {"id": "x3", "text": "Same words here."}, {"id": "y", "text": "Something else entirely."}]
+    docs = [
+        {"id": "x1", "text": "Same words here."},
+        {"id": "x2", "text": "Same words here."},
+        {"id": "x3", "text": "Same words here."},
+        {"id": "y", "text": "Something else entirely."},
+    ]
     Index.build("dups", docs, encoder=load_encoder(tiny_model), index_dir=index_dir)
     monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
     app = search(start(), "Same words here.")
@@ -316,8 +323,9 @@ def upload(app: AppTest, name: str, content: bytes) -> AppTest:
 
 
 def test_build_page_builds_an_index_from_an_uploaded_csv(app_home, tiny_model):
-    app = upload(start("build"), "my pets.csv",
-                 b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n")
+    app = upload(
+        start("build"), "my pets.csv", b"key,body,kind\np1,The cat naps in the sun.,cat\np2,A puppy chews a shoe.,dog\n"
+    )
     assert app.selectbox(key="text-column").options == ["key", "body", "kind"]
     app.selectbox(key="text-column").set_value("body").run()
     app.selectbox(key="id-column").set_value("key").run()
@@ -395,8 +403,9 @@ def test_overview_maps_with_a_clustering_projection_by_default(app_home):
 
 
 def test_overview_browses_the_texts_a_page_at_a_time(tiny_model, index_dir, monkeypatch):
-    Index.build("many", [f"sentence number {n}" for n in range(120)], encoder=load_encoder(tiny_model),
-                index_dir=index_dir)
+    Index.build(
+        "many", [f"sentence number {n}" for n in range(120)], encoder=load_encoder(tiny_model), index_dir=index_dir
+    )
     monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
     app = start("overview")
     table = app.dataframe[0].value
@@ -405,8 +414,7 @@ def test_overview_browses_the_texts_a_page_at_a_time(tiny_model, index_dir, monk
     table = app.dataframe[0].value
     assert table["text"].tolist() == [f"sentence number {n}" for n in range(100, 120)]
     app.text_input(key="browse-filter-many").input("number 11").run()
-    assert app.dataframe[0].value["text"].tolist()[:2] == ["sentence number 11",
-                                                                            "sentence number 110"]
+    assert app.dataframe[0].value["text"].tolist()[:2] == ["sentence number 11", "sentence number 110"]
 
 
 # --- the real default model -------------------------------------------------------------
@@ -417,7 +425,8 @@ def test_demo_index_with_the_default_model_finds_the_paraphrase(index_dir, monke
     app = search(start(), "my flight was cancelled")
     assert result_texts(app)[0] == "Our flight to Oslo was cancelled because of a heavy snowstorm."
     app.selectbox(key="filter-demo-category").set_value(
-        next(o for o in app.selectbox(key="filter-demo-category").options if o.startswith("finance"))).run()
+        next(o for o in app.selectbox(key="filter-demo-category").options if o.startswith("finance"))
+    ).run()
     assert result_texts(app)[0] == "I cancelled two streaming subscriptions I no longer watched to cut costs."
 
 
@@ -617,8 +626,15 @@ def test_not_leaves_the_chosen_value_out(dated_home):
 
 def test_range_and_not_come_back_from_a_shared_link(dated_home):
     app = AppTest.from_file(APP, default_timeout=120)
-    app.query_params.update({"q": "an animal", "filter-dated-category": "finance", "not-dated-category": "True",
-                             "from-dated-year": "2002", "to-dated-year": "not-a-year"})
+    app.query_params.update(
+        {
+            "q": "an animal",
+            "filter-dated-category": "finance",
+            "not-dated-category": "True",
+            "from-dated-year": "2002",
+            "to-dated-year": "not-a-year",
+        }
+    )
     app.run()
     assert not app.exception
     shown = [dated_home[text] for text in result_texts(app)]
@@ -648,8 +664,10 @@ def test_the_map_colours_by_a_stored_clustering(app_home):
 
 
 def test_search_filters_by_a_column_with_more_values_than_the_usual_drop_down(tiny_model, index_dir, monkeypatch):
-    rows = [{"id": f"t{n}", "text": f"sentence number {n} about topic {n % 30}", "cluster": f"{n % 30 + 1}: topic"}
-            for n in range(90)]
+    rows = [
+        {"id": f"t{n}", "text": f"sentence number {n} about topic {n % 30}", "cluster": f"{n % 30 + 1}: topic"}
+        for n in range(90)
+    ]
     Index.build("many", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)
     monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
     app = search(start(), "sentence about a topic")
@@ -661,12 +679,12 @@ def test_search_filters_by_a_column_with_more_values_than_the_usual_drop_down(ti
     assert shown and all(text.endswith("topic 26") for text in shown)
 
 
-
-def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_folded(tiny_model, index_dir,
-                                                                                    monkeypatch):
+def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_folded(tiny_model, index_dir, monkeypatch):
     filler = " ".join(f"Report {i} describes the weather over the harbour town." for i in range(40))
-    rows = [{"id": "long", "text": f"{filler} The violinist tuned her instrument before the concert."},
-            {"id": "short", "text": "A dog fetches the ball in the park."}]
+    rows = [
+        {"id": "long", "text": f"{filler} The violinist tuned her instrument before the concert."},
+        {"id": "short", "text": "A dog fetches the ball in the park."},
+    ]
     Index.build("shelf", rows, encoder=load_encoder(tiny_model), index_dir=index_dir)  # 128 pieces: windows
     monkeypatch.setenv("SIMSEARCH_HOME", str(index_dir))
     app = search(start(), "violinist concert")
@@ -681,6 +699,7 @@ def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_fol
 
 
 # --- re-ranking ------------------------------------------------------------------------------------
+
 
 def test_search_offers_rerank_for_an_index_default_and_ranks_by_the_cross_encoder(app_home, cross_encoder):
     from simsearch.query.reranking import load_reranker

@@ -42,8 +42,9 @@ def built(tiny_model, index_dir, animals) -> Index:
 
 def run_child(script: str, index_dir: Path, failpoint: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "SIMSEARCH_FAILPOINT": failpoint}
-    return subprocess.run([sys.executable, "-c", script, "animals", str(index_dir)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", script, "animals", str(index_dir)], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def ranked(index: Index) -> list[list[tuple[str, float]]]:
@@ -178,8 +179,13 @@ Index.open(sys.argv[1], index_dir=sys.argv[2]).delete(["a1", "a2", "a3"])
 @pytest.mark.slow  # spawns processes or a Ray session: left to `make test`, out of `make check`
 def test_opening_while_another_process_writes_never_raises_a_false_alarm(built, index_dir):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    writer = subprocess.Popen([sys.executable, "-c", CHURN, "animals", str(index_dir), "16"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", CHURN, "animals", str(index_dir), "16"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     opened = 0
     try:
         assert writer.stdout.readline().strip() == "ready"  # the child's imports are done

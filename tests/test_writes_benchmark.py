@@ -26,10 +26,20 @@ def write_sentences_file(path: Path) -> Path:
 
 
 def run_benchmark(*arguments: object) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    return subprocess.run([sys.executable, "benchmarks/writes.py", *map(str, arguments)], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=600)
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+    )
+    return subprocess.run(
+        [sys.executable, "benchmarks/writes.py", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -38,9 +48,13 @@ def test_writes_benchmark_smoke_mode_prints_tables_and_writes_results(tmp_path):
     result_file = tmp_path / "writes.json"
     done = run_benchmark("--smoke", "--corpus", corpus, "--work-dir", tmp_path, "--json", result_file)
     assert done.returncode == 0, done.stderr[-3000:]
-    for header in ("| system | N | encoder | one-document | p50 ms | p99 ms | MB written | MB wchar |",
-                   "| system | N | raw FAISS p50 |", "| system | N | first search p50 |",
-                   "| system | N | documents added |", "| system | N | documents after writes |"):
+    for header in (
+        "| system | N | encoder | one-document | p50 ms | p99 ms | MB written | MB wchar |",
+        "| system | N | raw FAISS p50 |",
+        "| system | N | first search p50 |",
+        "| system | N | documents added |",
+        "| system | N | documents after writes |",
+    ):
         assert header in done.stdout
 
     results = json.loads(result_file.read_text())
@@ -61,8 +75,10 @@ def test_writes_benchmark_smoke_mode_prints_tables_and_writes_results(tmp_path):
         for later in ("sync", "compaction"):  # what only the segmented storage has
             assert isinstance(run[later], dict) or run[later] == "n/a (not in this version)"
     assert [run["kind"] for run in results["real_model"]] == ["flat", "hnsw"]
-    assert all(run["encoder"].startswith("all-MiniLM-L6-v2") and run["encode_one"]["p50_ms"] > 0
-               and run["add"]["wchar_mb"] > 0 for run in results["real_model"])
+    assert all(
+        run["encoder"].startswith("all-MiniLM-L6-v2") and run["encode_one"]["p50_ms"] > 0 and run["add"]["wchar_mb"] > 0
+        for run in results["real_model"]
+    )
     assert {run["system"] for run in results["competitors"]} == {"chroma", "lancedb", "qdrant-local"}
     assert all("skipped" in run or run["add"]["p50_ms"] > 0 for run in results["competitors"])
 

@@ -50,14 +50,23 @@ def guarded(render: Callable[[], Any]) -> Any:
         st.error(error.message_for("ui"), icon="⚠️")
     except Exception as error:  # a bug: keep the page alive, put the traceback in the server log
         log.exception("unexpected error in the web UI")
-        st.error(f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.",
-                 icon="🐞")
+        st.error(
+            f"Something went wrong ({type(error).__name__}: {error}). The details are in the server log.", icon="🐞"
+        )
     return None
 
 
-def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | None = None,
-             on_explain: Callable[[Hit], None] | None = None, identical: list[str] | None = None,
-             query: str = "", score_name: str = "cosine", score_range: tuple[float, float] = (0.0, 1.0)) -> None:
+def hit_card(
+    rank: int,
+    hit: Hit,
+    key: str,
+    on_similar: Callable[[Hit], None] | None = None,
+    on_explain: Callable[[Hit], None] | None = None,
+    identical: list[str] | None = None,
+    query: str = "",
+    score_name: str = "cosine",
+    score_range: tuple[float, float] = (0.0, 1.0),
+) -> None:
     """One result: rank and text (the query's words in bold), the score as a number and a bar
     (``score_name``, empty at the first and full at the second of ``score_range``), metadata, and the two actions.
 
@@ -66,21 +75,43 @@ def hit_card(rank: int, hit: Hit, key: str, on_similar: Callable[[Hit], None] | 
     with st.container(border=True):
         text_column, score_column = st.columns([7, 1], vertical_alignment="center")
         hit_text(text_column, rank, hit, query)
-        score_column.markdown(f'<div class="ss-score">{hit.score:.3f}</div>'
-                              f'{score_bar(hit.score, score_name, *score_range)}', unsafe_allow_html=True)
+        score_column.markdown(
+            f'<div class="ss-score">{hit.score:.3f}</div>{score_bar(hit.score, score_name, *score_range)}',
+            unsafe_allow_html=True,
+        )
         details, similar, explain = st.columns([5, 1, 1], vertical_alignment="center")
-        details.caption(" · ".join([f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
-                                    for name, value in hit.metadata.items()]
-                                   + [f"id `{hit.id}`"]))
+        details.caption(
+            " · ".join(
+                [
+                    f"{escape_markdown(str(name))}: **{escape_markdown(str(value))}**"
+                    for name, value in hit.metadata.items()
+                ]
+                + [f"id `{hit.id}`"]
+            )
+        )
         if identical:
             ids = ", ".join(f"`{i}`" for i in [hit.id, *identical])
             st.caption(f"{len(identical) + 1} identical texts: ids {ids}")
         if on_similar is not None:
-            similar.button("Find similar", key=f"{key}-similar", on_click=on_similar, args=(hit,),
-                           icon=":material/manage_search:", type="tertiary", help="Search with this text")
+            similar.button(
+                "Find similar",
+                key=f"{key}-similar",
+                on_click=on_similar,
+                args=(hit,),
+                icon=":material/manage_search:",
+                type="tertiary",
+                help="Search with this text",
+            )
         if on_explain is not None:
-            explain.button("Explain", key=f"{key}-explain", on_click=on_explain, args=(hit,),
-                           icon=":material/grid_on:", type="tertiary", help="Which words matched your query")
+            explain.button(
+                "Explain",
+                key=f"{key}-explain",
+                on_click=on_explain,
+                args=(hit,),
+                icon=":material/grid_on:",
+                type="tertiary",
+                help="Which words matched your query",
+            )
 
 
 def hit_text(column, rank: int, hit: Hit, query: str) -> None:
@@ -151,15 +182,25 @@ def token_heatmap(view: TokenSimilarity, label_a: str, label_b: str) -> None:
     )
     step = 26 if len(rows_a) <= 40 else 14
     base = alt.Chart(cells).encode(
-        x=alt.X("b:N", sort=rows_b, title=label_b,
-                axis=alt.Axis(orient="top", labelAngle=-40, labelOverlap=False, labelLimit=140)),
+        x=alt.X(
+            "b:N",
+            sort=rows_b,
+            title=label_b,
+            axis=alt.Axis(orient="top", labelAngle=-40, labelOverlap=False, labelLimit=140),
+        ),
         y=alt.Y("a:N", sort=rows_a, title=label_a, axis=alt.Axis(labelOverlap=False, labelLimit=140)),
     )
     heat = base.mark_rect().encode(
-        color=alt.Color("cosine:Q", scale=alt.Scale(scheme="blues"),
-                        legend=alt.Legend(title="cosine", gradientLength=max(60, step * len(rows_a) - 30))),
-        tooltip=[alt.Tooltip("a:N", title=label_a), alt.Tooltip("b:N", title=label_b),
-                 alt.Tooltip("cosine:Q", format=".3f")],
+        color=alt.Color(
+            "cosine:Q",
+            scale=alt.Scale(scheme="blues"),
+            legend=alt.Legend(title="cosine", gradientLength=max(60, step * len(rows_a) - 30)),
+        ),
+        tooltip=[
+            alt.Tooltip("a:N", title=label_a),
+            alt.Tooltip("b:N", title=label_b),
+            alt.Tooltip("cosine:Q", format=".3f"),
+        ],
     )
     layers = heat
     if len(rows_b) <= 28:  # numbers only where the cells are wide enough to read
@@ -174,8 +215,10 @@ def token_heatmap(view: TokenSimilarity, label_a: str, label_b: str) -> None:
 def best_matches(view: TokenSimilarity, label_a: str, label_b: str, limit: int = 12) -> None:
     pairs = view.best_matches()[:limit]
     if pairs:
-        table = pd.DataFrame([(a.text, b.text, round(score, 3)) for a, b, score in pairs],
-                             columns=[label_a, f"closest in {label_b}", "cosine"])
+        table = pd.DataFrame(
+            [(a.text, b.text, round(score, 3)) for a, b, score in pairs],
+            columns=[label_a, f"closest in {label_b}", "cosine"],
+        )
         st.dataframe(table, hide_index=True)
 
 
@@ -189,12 +232,18 @@ def token_view(view: TokenSimilarity, name_a: str, name_b: str, key: str) -> Non
     Punctuation and special tokens are hidden unless the reader asks for them; long texts
     show their strongest tokens in the heatmap and fold their token lists.
     """
-    everything = st.toggle("Show punctuation and special tokens", value=False, key=f"{key}-all-tokens",
-                           help="[CLS], [SEP] and punctuation: the model reads them too, but they rarely "
-                                "carry the meaning and crowd the pictures.")
+    everything = st.toggle(
+        "Show punctuation and special tokens",
+        value=False,
+        key=f"{key}-all-tokens",
+        help="[CLS], [SEP] and punctuation: the model reads them too, but they rarely "
+        "carry the meaning and crowd the pictures.",
+    )
     shown = view if everything else view.words_only()
-    st.markdown("**Word pieces** as the model reads them, with their vocabulary ids. `[CLS]` opens and `[SEP]` "
-                "closes every input; `##` marks a piece that continues the word before it.")
+    st.markdown(
+        "**Word pieces** as the model reads them, with their vocabulary ids. `[CLS]` opens and `[SEP]` "
+        "closes every input; `##` marks a piece that continues the word before it."
+    )
     for name, tokens in ((name_a, shown.tokens_a), (name_b, shown.tokens_b)):
         if len(tokens) > 60:
             with st.expander(f"{name.capitalize()}: {len(tokens)} tokens"):
@@ -202,13 +251,17 @@ def token_view(view: TokenSimilarity, name_a: str, name_b: str, key: str) -> Non
         else:
             st.caption(name.capitalize())
             token_chips(tokens)
-    st.markdown(f"**Which {name_a} token matched which {name_b} token**: cosine similarity of the contextual "
-                "token vectors the sentence vector is pooled from. Darker cells: tokens the model read as "
-                "meaning the same here.")
+    st.markdown(
+        f"**Which {name_a} token matched which {name_b} token**: cosine similarity of the contextual "
+        "token vectors the sentence vector is pooled from. Darker cells: tokens the model read as "
+        "meaning the same here."
+    )
     strongest = shown.strongest(HEATMAP_TOKENS)
     if (len(strongest.tokens_a), len(strongest.tokens_b)) != (len(shown.tokens_a), len(shown.tokens_b)):
-        st.caption(f"The {len(strongest.tokens_a)} × {len(strongest.tokens_b)} tokens with the strongest match on "
-                   f"the other side, of {len(shown.tokens_a)} × {len(shown.tokens_b)}, in text order.")
+        st.caption(
+            f"The {len(strongest.tokens_a)} × {len(strongest.tokens_b)} tokens with the strongest match on "
+            f"the other side, of {len(shown.tokens_a)} × {len(shown.tokens_b)}, in text order."
+        )
     token_heatmap(strongest, f"{name_a} token", f"{name_b} token")
     st.markdown(f"**Closest partner** of each {name_a} token in the {name_b}, strongest first:")
     best_matches(shown, f"{name_a} token", name_b)
@@ -238,11 +291,16 @@ class BuildProgress:
             left = (now - self.started) / done * (total - done)
             estimate = f", about {left:.0f} s left" if left >= 1 else ", under a second left"
         if done >= total:  # the index is written and the query model exported next: seconds with a full bar
-            self.bar.progress(1.0, text=f"{self.label}: encoded {count(total, 'text')}; writing the index and "
-                                        "preparing the model for queries…")
+            self.bar.progress(
+                1.0,
+                text=f"{self.label}: encoded {count(total, 'text')}; writing the index and "
+                "preparing the model for queries…",
+            )
             return
-        self.bar.progress(0.02 + 0.98 * done / max(total, 1),
-                          text=f"{self.label}: step 2 of 2, encoded {done:,} of {total:,} texts{estimate}")
+        self.bar.progress(
+            0.02 + 0.98 * done / max(total, 1),
+            text=f"{self.label}: step 2 of 2, encoded {done:,} of {total:,} texts{estimate}",
+        )
 
     def close(self) -> None:
         self.bar.empty()
@@ -279,8 +337,9 @@ def numeric_columns(documents: Iterable[StoredDocument]) -> dict[str, type]:
     return {column: kind for column, kind in sorted(kinds.items()) if kind is not None}
 
 
-def column_filter(value: Any = NO_VALUE, exclude: bool = False, low: float | None = None,
-                  high: float | None = None) -> Any:
+def column_filter(
+    value: Any = NO_VALUE, exclude: bool = False, low: float | None = None, high: float | None = None
+) -> Any:
     """One column's filter from its controls: the value picked (kept, or with ``exclude`` left out) and a range.
 
     A plain value when only that is set, an operator dict (``ne``, ``gte``, ``lte``) otherwise,

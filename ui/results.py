@@ -22,13 +22,25 @@ def identical_groups(hits: list[Hit]) -> list[tuple[int, Hit, list[Hit]]]:
 
 def results_csv(hits: list[Hit]) -> str:
     """One row a hit: rank, id, score, text, then a column per metadata field."""
-    rows = [{"rank": rank, "id": hit.id, "score": round(hit.score, 6), "text": hit.text, **hit.metadata}
-            for rank, hit in enumerate(hits, start=1)]
+    rows = [
+        {"rank": rank, "id": hit.id, "score": round(hit.score, 6), "text": hit.text, **hit.metadata}
+        for rank, hit in enumerate(hits, start=1)
+    ]
     return pd.DataFrame(rows, columns=None if rows else ["rank", "id", "score", "text"]).to_csv(index=False)
 
 
 def results_json(query: str, filters: dict, hits: list[Hit]) -> str:
     """The query, its filters and the ranked hits, in the shape `simsearch search --json` prints a hit."""
-    return json.dumps({"query": query, "filters": filters, "hits": [
-        {"rank": rank, "id": hit.id, "score": round(hit.score, 6), "text": hit.text, "metadata": hit.metadata}
-        for rank, hit in enumerate(hits, start=1)]}, ensure_ascii=False, indent=1, default=str)
+    return json.dumps(
+        {
+            "query": query,
+            "filters": filters,
+            "hits": [
+                {"rank": rank, "id": hit.id, "score": round(hit.score, 6), "text": hit.text, "metadata": hit.metadata}
+                for rank, hit in enumerate(hits, start=1)
+            ],
+        },
+        ensure_ascii=False,
+        indent=1,
+        default=str,
+    )

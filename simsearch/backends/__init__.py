@@ -38,8 +38,11 @@ def create_vector_index(
     ``shards`` (default 1) splits it over that many files (backends.sharded)."""
     backend = BACKENDS[choose_kind(kind, n_vectors)]
     shards, own = shard_count(params or {}), _without_shards(params)
-    return backend.create(dimension, n_vectors, own) if shards == 1 else \
-        ShardedIndex.create(backend, dimension, n_vectors, own, shards)
+    return (
+        backend.create(dimension, n_vectors, own)
+        if shards == 1
+        else ShardedIndex.create(backend, dimension, n_vectors, own, shards)
+    )
 
 
 def load_vector_index(path: Path, kind: IndexKind, params: Mapping[str, Any]) -> VectorIndex:

@@ -39,8 +39,9 @@ class VectorIndex(ABC):
         """Make these ids unfindable; their ids are never reused."""
 
     @abstractmethod
-    def search(self, queries: np.ndarray, k: int,
-               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return (scores, ids), each (n_queries, min(k, vectors stored)), best first; missing slots have id -1.
 
         With ``allowed_ids`` only those ids can be returned (exact for flat: the best k among them).

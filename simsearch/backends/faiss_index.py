@@ -122,8 +122,9 @@ class FaissIndex(VectorIndex):
         """A clone of the FAISS data without the tombstones, and the tombstoned ids (for compaction)."""
         return type(self)(faiss.clone_index(self._cpu), dict(self._params), None), self._deleted_ids()
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = min(int(k), max(1, int(self._cpu.ntotal)))  # FAISS allocates k slots per query: never more than exist
         if allowed_ids is not None:
@@ -140,9 +141,14 @@ class FaissIndex(VectorIndex):
             stored = faiss.vector_to_array(self._cpu.id_map)
         else:  # IVF kinds keep the ids in their inverted lists
             lists = faiss.extract_index_ivf(self._cpu).invlists
-            stored = np.concatenate([np.zeros(0, dtype=np.int64)] + [
-                faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
-                for i in range(lists.nlist) if lists.list_size(i)])
+            stored = np.concatenate(
+                [np.zeros(0, dtype=np.int64)]
+                + [
+                    faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                    for i in range(lists.nlist)
+                    if lists.list_size(i)
+                ]
+            )
         if self._deleted:
             stored = stored[~np.isin(stored, self._deleted_ids())]
         return np.sort(stored.astype(np.int64))
@@ -393,14 +399,20 @@ class IVFPQIndex(IVFIndex):
         super().check_params(params, dimension, n_vectors)
         _check_range(cls.kind, "m", params["m"], 1, dimension)
         if dimension % int(params["m"]):
-            raise InvalidArgumentError(f"ivfpq m={params['m']} must divide the dimension {dimension}; "
-                                       f"valid: {', '.join(str(m) for m in _divisors(dimension))}.")
+            raise InvalidArgumentError(
+                f"ivfpq m={params['m']} must divide the dimension {dimension}; "
+                f"valid: {', '.join(str(m) for m in _divisors(dimension))}."
+            )
 
     @classmethod
     def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:
         quantizer = faiss.IndexFlatIP(dimension)
         return faiss.IndexIVFPQ(
-            quantizer, dimension, int(params["nlist"]), int(params["m"]), int(params["nbits"]),
+            quantizer,
+            dimension,
+            int(params["nlist"]),
+            int(params["m"]),
+            int(params["nbits"]),
             faiss.METRIC_INNER_PRODUCT,
         )
 
@@ -481,11 +493,14 @@ def _read_tombstones(path: Path) -> np.ndarray | None:
     try:
         deleted = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise CorruptIndexError(f"the deleted-ids file {path.name} is damaged ({_first_line(exc)}); "
-                                f"{fix('rebuild', _index_name(path))}.") from None
+        raise CorruptIndexError(
+            f"the deleted-ids file {path.name} is damaged ({_first_line(exc)}); {fix('rebuild', _index_name(path))}."
+        ) from None
     if deleted.ndim != 1 or not np.issubdtype(deleted.dtype, np.integer):
-        raise CorruptIndexError(f"the deleted-ids file {path.name} holds {deleted.dtype} {deleted.shape}, "
-                                f"not a list of ids; {fix('rebuild', _index_name(path))}.")
+        raise CorruptIndexError(
+            f"the deleted-ids file {path.name} holds {deleted.dtype} {deleted.shape}, "
+            f"not a list of ids; {fix('rebuild', _index_name(path))}."
+        )
     return deleted
 
 

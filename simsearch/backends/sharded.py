@@ -43,12 +43,15 @@ class ShardedIndex(VectorIndex):
 
     # --- construction -------------------------------------------------------------------
     @classmethod
-    def create(cls, backend: type[FaissIndex], dimension: int, n_vectors: int, params: Mapping[str, Any],
-               shards: int) -> ShardedIndex:
+    def create(
+        cls, backend: type[FaissIndex], dimension: int, n_vectors: int, params: Mapping[str, Any], shards: int
+    ) -> ShardedIndex:
         """``shards`` empty indexes of ``backend``, each sized for its share of ``n_vectors``."""
         if n_vectors < shards:
-            raise InvalidArgumentError(f"kind {backend.kind} with shards={shards} needs at least {shards} "
-                                       f"documents (got {n_vectors}); use fewer shards.")
+            raise InvalidArgumentError(
+                f"kind {backend.kind} with shards={shards} needs at least {shards} "
+                f"documents (got {n_vectors}); use fewer shards."
+            )
         return cls([backend.create(dimension, n_vectors // shards, params) for _ in range(shards)])
 
     @classmethod
@@ -72,16 +75,20 @@ class ShardedIndex(VectorIndex):
             if len(mine):
                 shard.remove(mine)
 
-    def search(self, queries: np.ndarray, k: int,
-               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         asks = []
         for number, shard in enumerate(self._shards):
             allowed = None if allowed_ids is None else self._own(np.asarray(allowed_ids, dtype=np.int64), number)
             if allowed is None or len(allowed):
                 asks.append((shard, allowed))
-        answers = list(_pool().map(lambda ask: ask[0].search(queries, k, ask[1]), asks)) if len(asks) > 1 \
+        answers = (
+            list(_pool().map(lambda ask: ask[0].search(queries, k, ask[1]), asks))
+            if len(asks) > 1
             else [shard.search(queries, k, allowed) for shard, allowed in asks]
+        )
         width = min(int(k), max(1, sum(found.shape[1] for _, found in answers) if answers else self.count))
         return _merged(answers, len(queries), width)
 
@@ -114,8 +121,9 @@ class ShardedIndex(VectorIndex):
         """Compaction shard by shard: each shard folds in only its own dead and new vectors."""
         dead = np.asarray(dead, dtype=np.int64)
         parts = self._split(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension), ids)
-        return ShardedIndex([shard.compacted(self._own(dead, number), *parts[number])
-                             for number, shard in enumerate(self._shards)])
+        return ShardedIndex(
+            [shard.compacted(self._own(dead, number), *parts[number]) for number, shard in enumerate(self._shards)]
+        )
 
     def copy(self) -> ShardedIndex:
         return ShardedIndex([shard.copy() for shard in self._shards])

@@ -69,14 +69,21 @@ def _print_version(wanted: bool) -> None:
 app = _Commands(
     cls=_OneLineErrors,
     help="Semantic sentence search: build FAISS indexes of your texts and query them by meaning.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
 )
 
 
 @app.callback()
-def _options(version: Annotated[bool, typer.Option(
-        "--version", is_eager=True, callback=_print_version, help="Print the version and exit.")] = False) -> None:
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """Semantic sentence search: build FAISS indexes of your texts and query them by meaning."""
+
 
 IndexDir = Annotated[
     Path | None, typer.Option("--index-dir", help="Folder of indexes.  [default: $SIMSEARCH_HOME or ./indexes]")
@@ -84,6 +91,8 @@ IndexDir = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
 Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id.  [default: all-MiniLM-L6-v2]")]
 Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+
+
 def _known_backend(backend: str | None) -> str | None:
     """Refuse an unknown --backend while parsing, before a command reads files or loads anything."""
     from simsearch.encoders import check_backend
@@ -91,20 +100,38 @@ def _known_backend(backend: str | None) -> str | None:
     return check_backend(backend) if backend is not None else None
 
 
-Backend = Annotated[str | None, typer.Option(
-    "--backend", callback=_known_backend,
-    help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).  "
-         "[default: build: torch; queries: onnx when the model exports, else torch]")]
+Backend = Annotated[
+    str | None,
+    typer.Option(
+        "--backend",
+        callback=_known_backend,
+        help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).  "
+        "[default: build: torch; queries: onnx when the model exports, else torch]",
+    ),
+]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-Mode = Annotated[str, typer.Option(
-    "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both, scores fused).  [default: hybrid]")]
+Mode = Annotated[
+    str,
+    typer.Option(
+        "--mode", help="dense (meaning), lexical (BM25 words) or hybrid (both, scores fused).  [default: hybrid]"
+    ),
+]
 
-Rerank = Annotated[str | None, typer.Option(
-    "--rerank", help="Re-rank the first stage's hits with this cross-encoder folder (`train --cross-encoder`); "
-    "'none' skips the index's default re-ranker.")]
-RerankDepth = Annotated[int | None, typer.Option(
-    "--rerank-depth", help="First-stage hits re-ranked per query, at least --top-k.  [default: 50 or k if larger]")]
+Rerank = Annotated[
+    str | None,
+    typer.Option(
+        "--rerank",
+        help="Re-rank the first stage's hits with this cross-encoder folder (`train --cross-encoder`); "
+        "'none' skips the index's default re-ranker.",
+    ),
+]
+RerankDepth = Annotated[
+    int | None,
+    typer.Option(
+        "--rerank-depth", help="First-stage hits re-ranked per query, at least --top-k.  [default: 50 or k if larger]"
+    ),
+]
 
 
 def rerank_choice(rerank: str | None) -> str | bool | None:
@@ -112,15 +139,27 @@ def rerank_choice(rerank: str | None) -> str | bool | None:
     return False if rerank == "none" else rerank
 
 
-eval_app = _Commands(help="Measure a model or an index: STS correlation and retrieval metrics.",
-                     no_args_is_help=True, rich_markup_mode=None)
+eval_app = _Commands(
+    help="Measure a model or an index: STS correlation and retrieval metrics.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(eval_app, name="eval")
 
-ChunkTokens = Annotated[int | None, typer.Option(
-    "--chunk-tokens", help="Split texts longer than the model reads into windows of this many word pieces; "
-    "0: cut them at the limit.  [default: the model's limit less its special tokens; rebuild: the index's own]")]
-ChunkOverlap = Annotated[int | None, typer.Option(
-    "--chunk-overlap", help="Word pieces shared by consecutive windows.  [default: an eighth of the window]")]
+ChunkTokens = Annotated[
+    int | None,
+    typer.Option(
+        "--chunk-tokens",
+        help="Split texts longer than the model reads into windows of this many word pieces; "
+        "0: cut them at the limit.  [default: the model's limit less its special tokens; rebuild: the index's own]",
+    ),
+]
+ChunkOverlap = Annotated[
+    int | None,
+    typer.Option(
+        "--chunk-overlap", help="Word pieces shared by consecutive windows.  [default: an eighth of the window]"
+    ),
+]
 
 
 def chunking_flags(tokens: int | None, overlap: int | None):
@@ -137,7 +176,6 @@ def print_metrics(name: str, count: int, metrics: dict[str, float], as_json: boo
     typer.echo(f"{name} ({count} evaluated)")
     for metric, value in metrics.items():
         typer.echo(f"{metric:>12}  {value:.2f}")
-
 
 
 def say(message: str, quiet: bool) -> None:
@@ -165,4 +203,3 @@ def timing(started: float, load: Stopwatch) -> str:
     total = time.perf_counter() - started
     rest = total - load.seconds
     return f"{total:.1f} s (model load {load.seconds:.1f} s, reading, encoding and indexing {rest:.1f} s)"
-

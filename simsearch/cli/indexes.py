@@ -30,31 +30,57 @@ from simsearch.cli.writes import compact_when_due
 from simsearch.errors import InputError, InvalidArgumentError, SimsearchError
 from simsearch.formatting import count, human_bytes, readable_time
 
-Engine = Annotated[str, typer.Option(
-    "--engine", help="Where encoding runs: local (this process) or ray (a Ray cluster; pip install 'simsearch[ray]').")]
-RayAddress = Annotated[str | None, typer.Option(
-    "--ray-address", help="auto, HOST:PORT or ray://HOST:10001.  [default: start Ray on this machine's cores]")]
-Workers = Annotated[int | None, typer.Option(
-    "--workers", help="Ray encoder actors.  [default: one per CPU, or per --gpus-per-worker GPUs]")]
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="Where encoding runs: local (this process) or ray (a Ray cluster; pip install 'simsearch[ray]').",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address", help="auto, HOST:PORT or ray://HOST:10001.  [default: start Ray on this machine's cores]"
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", help="Ray encoder actors.  [default: one per CPU, or per --gpus-per-worker GPUs]"),
+]
 GpusPerWorker = Annotated[float | None, typer.Option("--gpus-per-worker", help="GPUs for each Ray encoder actor.")]
 
 
 @app.command()
 def build(
     name: str,
-    input: Annotated[Path, typer.Option(
-        "--input", "-i", help=".txt, .csv, .jsonl or .parquet file, or a folder of files of one such type.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input", "-i", help=".txt, .csv, .jsonl or .parquet file, or a folder of files of one such type."
+        ),
+    ],
     text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else numbered).")] = "id",
-    model: Model = None, pooling: Pooling = None, backend: Backend = None,
+    model: Model = None,
+    pooling: Pooling = None,
+    backend: Backend = None,
     kind: Annotated[str, typer.Option(help="auto, flat, hnsw, ivf, ivfpq or ivfsq.")] = "auto",
-    shards: Annotated[int | None, typer.Option(
-        "--shards", help="Split the index over N FAISS files, searched together (any kind).  [default: 1]")] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards", help="Split the index over N FAISS files, searched together (any kind).  [default: 1]"
+        ),
+    ] = None,
     batch_size: BatchSize = 64,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing index of this name.")] = False,
-    chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
-    engine: Engine = "local", ray_address: RayAddress = None, workers: Workers = None,
-    gpus_per_worker: GpusPerWorker = None, index_dir: IndexDir = None, quiet: Quiet = False,
+    chunk_tokens: ChunkTokens = None,
+    chunk_overlap: ChunkOverlap = None,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
+    workers: Workers = None,
+    gpus_per_worker: GpusPerWorker = None,
+    index_dir: IndexDir = None,
+    quiet: Quiet = False,
 ) -> None:
     """Build a new index NAME from a file of texts (or a folder of such files)."""
     from simsearch import Index, load_encoder, read_corpus
@@ -65,29 +91,49 @@ def build(
 
     started = time.perf_counter()
     check_new_index(index_home(index_dir), name, overwrite, kind)  # name, existence, files and columns first:
-    corpus = read_corpus(input, text_column, id_column)           # the model takes seconds to load
+    corpus = read_corpus(input, text_column, id_column)  # the model takes seconds to load
     chunking = chunking_flags(chunk_tokens, chunk_overlap)
     with build_engine(engine, ray_address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker) as chosen:
         with loading_model(model, quiet) as load:
             encoder = load_encoder(model, pooling, backend or "torch")
         with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
-            index = Index.build(name, corpus, encoder=encoder, kind=kind, batch_size=batch_size,
-                                params=None if shards is None else {"shards": shards},
-                                index_dir=index_dir, overwrite=overwrite, on_progress=on_progress, engine=chosen,
-                                chunking=chunking)
+            index = Index.build(
+                name,
+                corpus,
+                encoder=encoder,
+                kind=kind,
+                batch_size=batch_size,
+                params=None if shards is None else {"shards": shards},
+                index_dir=index_dir,
+                overwrite=overwrite,
+                on_progress=on_progress,
+                engine=chosen,
+                chunking=chunking,
+            )
     # blank texts skipped are reported by read_corpus's own warning line
     split = f" in {index.manifest.params['shards']} shards" if "shards" in index.manifest.params else ""
-    say(f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}{split}, {timing(started, load)}",
-        quiet)
+    say(
+        f"built {name!r}: {count(len(index), 'text')}, kind {index.manifest.kind}{split}, {timing(started, load)}",
+        quiet,
+    )
 
 
 @app.command()
 def rebuild(
-    name: str, model: Model = None, pooling: Pooling = None, backend: Backend = None,
+    name: str,
+    model: Model = None,
+    pooling: Pooling = None,
+    backend: Backend = None,
     kind: Annotated[str | None, typer.Option(help="New index kind.  [default: keep the current one]")] = None,
-    batch_size: BatchSize = 64, chunk_tokens: ChunkTokens = None, chunk_overlap: ChunkOverlap = None,
-    engine: Engine = "local", ray_address: RayAddress = None,
-    workers: Workers = None, gpus_per_worker: GpusPerWorker = None, index_dir: IndexDir = None, quiet: Quiet = False,
+    batch_size: BatchSize = 64,
+    chunk_tokens: ChunkTokens = None,
+    chunk_overlap: ChunkOverlap = None,
+    engine: Engine = "local",
+    ray_address: RayAddress = None,
+    workers: Workers = None,
+    gpus_per_worker: GpusPerWorker = None,
+    index_dir: IndexDir = None,
+    quiet: Quiet = False,
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
@@ -103,8 +149,14 @@ def rebuild(
             else:
                 encoder = index.encoder
         with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
-            new = index.rebuild(encoder=encoder, kind=kind, batch_size=batch_size, on_progress=on_progress,
-                                engine=chosen, chunking=chunking_flags(chunk_tokens, chunk_overlap))
+            new = index.rebuild(
+                encoder=encoder,
+                kind=kind,
+                batch_size=batch_size,
+                on_progress=on_progress,
+                engine=chosen,
+                chunking=chunking_flags(chunk_tokens, chunk_overlap),
+            )
     say(f"rebuilt {name!r}: {count(len(new), 'text')}, kind {new.manifest.kind}, {timing(started, load)}", quiet)
 
 
@@ -112,13 +164,20 @@ def rebuild(
 def add(
     name: str,
     input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
-    text_column: Annotated[str | None, typer.Option(
-        help="Column holding the texts.  [default: the one NAME was built from, else text]")] = None,
-    id_column: Annotated[str | None, typer.Option(
-        help="Column holding ids (optional; else numbered).  [default: the one NAME was built from, else id]")] = None,
-    upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")]
-    = False,
-    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False, backend: Backend = None,
+    text_column: Annotated[
+        str | None, typer.Option(help="Column holding the texts.  [default: the one NAME was built from, else text]")
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Column holding ids (optional; else numbered).  [default: the one NAME was built from, else id]"
+        ),
+    ] = None,
+    upsert: Annotated[bool, typer.Option("--upsert", help="Replace documents whose ids NAME holds already.")] = False,
+    batch_size: BatchSize = 64,
+    index_dir: IndexDir = None,
+    quiet: Quiet = False,
+    backend: Backend = None,
 ) -> None:
     """Add the texts of a file to NAME in place; existing ids are refused, or replaced with --upsert."""
     from simsearch import Index, read_corpus
@@ -157,22 +216,24 @@ def get(name: str, id: str, as_json: AsJson = False, index_dir: IndexDir = None)
 
     document = Index.open(name, index_dir=index_dir).get(id)
     if document is None:
-        raise InputError(f"no document with id {id!r} in index {name!r}; `simsearch search {name} TEXT` "
-                         "shows the ids it holds.")
+        raise InputError(
+            f"no document with id {id!r} in index {name!r}; `simsearch search {name} TEXT` shows the ids it holds."
+        )
     if as_json:
-        typer.echo(json.dumps({"id": document.id, "text": document.text, "metadata": document.metadata},
-                              ensure_ascii=False))
+        typer.echo(
+            json.dumps({"id": document.id, "text": document.text, "metadata": document.metadata}, ensure_ascii=False)
+        )
         return
     typer.echo(document.text)
     for key, value in document.metadata.items():
         typer.echo(f"  {key}: {value}")
 
 
-
 @app.command("list")
 def list_(
     long: Annotated[bool, typer.Option("--long", "-l", help="A table: name, documents, kind, model, size.")] = False,
-    as_json: AsJson = False, index_dir: IndexDir = None,
+    as_json: AsJson = False,
+    index_dir: IndexDir = None,
 ) -> None:
     """List the indexes in the index folder (names only, or a table with --long)."""
     from simsearch import list_indexes
@@ -190,7 +251,8 @@ def list_(
         return
     table = [("NAME", "DOCUMENTS", "KIND", "MODEL", "SIZE")] + [
         (row["name"], str(row["count"]), row["kind"], row["model"], human_bytes(row["size_bytes"]))
-        if "problem" not in row else (row["name"], "?", "?", "?", f"unreadable: {row['problem']}")
+        if "problem" not in row
+        else (row["name"], "?", "?", "?", f"unreadable: {row['problem']}")
         for row in rows
     ]
     widths = [max(len(cells[column]) for cells in table) for column in range(4)]
@@ -210,18 +272,31 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
         return
     model = details["model"]
     rows = [
-        ("name", details["name"]), ("model", model["name"]), ("fingerprint", model["fingerprint"]),
-        ("dimension", model["dimension"]), ("pooling", model["pooling"]),
-        ("max tokens", model["max_seq_length"]), ("encoder", details.get("encoder_backend", "torch")),
-        ("chunking", f"windows of {details['chunk_tokens']} pieces, overlap {details['chunk_overlap']}"
-         if details.get("chunk_tokens") else "off (long texts cut at max tokens)"),
+        ("name", details["name"]),
+        ("model", model["name"]),
+        ("fingerprint", model["fingerprint"]),
+        ("dimension", model["dimension"]),
+        ("pooling", model["pooling"]),
+        ("max tokens", model["max_seq_length"]),
+        ("encoder", details.get("encoder_backend", "torch")),
+        (
+            "chunking",
+            f"windows of {details['chunk_tokens']} pieces, overlap {details['chunk_overlap']}"
+            if details.get("chunk_tokens")
+            else "off (long texts cut at max tokens)",
+        ),
         ("kind", details["kind"]),
-        ("parameters", json.dumps(details["params"])), ("documents", details["count"]),
-        ("size on disk", human_bytes(details["size_bytes"])), ("built at", readable_time(details["built_at"])),
+        ("parameters", json.dumps(details["params"])),
+        ("documents", details["count"]),
+        ("size on disk", human_bytes(details["size_bytes"])),
+        ("built at", readable_time(details["built_at"])),
         ("build time", f"{details['build_seconds']:.1f} s (encoding and indexing; model load not counted)"),
         ("updated at", readable_time(details["updated_at"])),
-        ("segments", f"base {details['base_vectors']:,} vectors, delta {details['delta_vectors']:,} rows, "
-                     f"dead {details['dead_vectors']:,}"),
+        (
+            "segments",
+            f"base {details['base_vectors']:,} vectors, delta {details['delta_vectors']:,} rows, "
+            f"dead {details['dead_vectors']:,}",
+        ),
         ("compacted at", readable_time(details["compacted_at"]) if details["compacted_at"] else "never"),
         ("path", details["path"]),
     ]
@@ -230,21 +305,22 @@ def info(name: str, as_json: AsJson = False, index_dir: IndexDir = None) -> None
 
 
 @app.command()
-def drop(name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
-         index_dir: IndexDir = None) -> None:
+def drop(
+    name: str, yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False, index_dir: IndexDir = None
+) -> None:
     """Delete index NAME from disk (asks first on a terminal; elsewhere needs --yes)."""
     from simsearch import drop_index
 
     if not yes:
         if not sys.stdin.isatty():  # a script or a pipe cannot answer; deleting unasked is too easy a mistake
-            raise InvalidArgumentError(f"drop deletes {name!r} for good and cannot ask here (input is not a "
-                                       f"terminal); pass --yes to drop it.")
+            raise InvalidArgumentError(
+                f"drop deletes {name!r} for good and cannot ask here (input is not a terminal); pass --yes to drop it."
+            )
         if not typer.confirm(f"Delete index {name!r}?"):
             typer.echo("not dropped", err=True)
             raise typer.Exit(1)
     drop_index(name, index_dir)
     typer.echo(f"dropped {name!r}")
-
 
 
 @app.command()
@@ -256,21 +332,25 @@ def check(name: str, as_json: AsJson = False, index_dir: IndexDir = None, backen
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        typer.echo(f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({count(report['texts'], 'text')}, "
-                   f"{count(report['vectors'], 'vector')}, sample min cosine {report['sample_min_cosine']})")
+        typer.echo(
+            f"{name}: {'ok' if report['ok'] else 'NOT ok'} ({count(report['texts'], 'text')}, "
+            f"{count(report['vectors'], 'vector')}, sample min cosine {report['sample_min_cosine']})"
+        )
         for problem in report["problems"]:
             typer.echo(f"  problem: {problem}")
     if report["ok"]:
         return
     if report["problems"] == report["problems"][:1] and report["bad_metadata"]:  # a few rows, not the index
         ids = " ".join(report["bad_metadata_ids"])
-        typer.echo(f"error: index {name!r} has documents whose metadata cannot be read; delete them with "
-                   f"`simsearch delete {name} {ids}`, or re-add them with `simsearch add {name} --input FILE "
-                   "--upsert`.", err=True)
+        typer.echo(
+            f"error: index {name!r} has documents whose metadata cannot be read; delete them with "
+            f"`simsearch delete {name} {ids}`, or re-add them with `simsearch add {name} --input FILE "
+            "--upsert`.",
+            err=True,
+        )
     else:
         typer.echo(f"error: index {name!r} is inconsistent; rebuild it with `simsearch rebuild {name}`.", err=True)
     raise typer.Exit(1)
-
 
 
 def _summary(name: str, index_dir: Path | None) -> dict[str, Any]:
@@ -284,6 +364,10 @@ def _summary(name: str, index_dir: Path | None) -> dict[str, Any]:
         size, documents = folder_size(folder), document_count(folder)
     except SimsearchError as error:
         return {"name": name, "problem": error.message_for("cli")}
-    return {"name": name, "count": documents, "kind": manifest.kind, "model": manifest.model["name"],
-            "size_bytes": size}
-
+    return {
+        "name": name,
+        "count": documents,
+        "kind": manifest.kind,
+        "model": manifest.model["name"],
+        "size_bytes": size,
+    }

@@ -17,16 +17,32 @@ def search(
     name: str,
     query: Annotated[str | None, typer.Argument(help="Text to search for.")] = None,
     k: Annotated[int, typer.Option("--top-k", "-k", help="Number of hits.")] = 10,
-    queries: Annotated[Path | None, typer.Option(
-        "--queries", help="UTF-8 text file, one query a line (a blank line gets an error in its place), or a .csv, "
-        ".jsonl or .parquet file with a query or text column.")] = None,
-    as_json: AsJson = False, index_dir: IndexDir = None, backend: Backend = None, mode: Mode = "hybrid",
-    filter_: Annotated[list[str] | None, typer.Option(
-        "--filter", help="Keep hits whose metadata match COLUMN OP VALUE, OP one of = != > >= < <= "
-        "(e.g. 'year>=2000'); repeat to combine.")] = None,
-    min_score: Annotated[float | None, typer.Option(
-        "--min-score", help="Drop hits scoring below this (in hybrid mode, the fused score).")] = None,
-    rerank: Rerank = None, rerank_depth: RerankDepth = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            "--queries",
+            help="UTF-8 text file, one query a line (a blank line gets an error in its place), or a .csv, "
+            ".jsonl or .parquet file with a query or text column.",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    index_dir: IndexDir = None,
+    backend: Backend = None,
+    mode: Mode = "hybrid",
+    filter_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            help="Keep hits whose metadata match COLUMN OP VALUE, OP one of = != > >= < <= "
+            "(e.g. 'year>=2000'); repeat to combine.",
+        ),
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option("--min-score", help="Drop hits scoring below this (in hybrid mode, the fused score)."),
+    ] = None,
+    rerank: Rerank = None,
+    rerank_depth: RerankDepth = None,
 ) -> None:
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
@@ -57,8 +73,11 @@ def search(
         return "has no words to match lexically" if mode == "lexical" and not lexical_terms(text) else None
 
     texts = [text for text in lines if queries is None or unanswerable(text) is None]
-    found = iter(index.search_batch(texts, k, filters, mode, min_score, rerank=reranker or False,
-                                    rerank_depth=rerank_depth) if texts else [])
+    found = iter(
+        index.search_batch(texts, k, filters, mode, min_score, rerank=reranker or False, rerank_depth=rerank_depth)
+        if texts
+        else []
+    )
     for number, text in enumerate(lines, start=1):
         if queries is not None and unanswerable(text):  # kept in place: output line N answers input line N
             problem = f"line {number} {unanswerable(text)}"
@@ -72,7 +91,6 @@ def search(
             typer.echo(json.dumps({"query": text, "hits": [hit.to_dict() for hit in hits]}, ensure_ascii=False))
         else:
             _print_hits(text, hits, show_query=queries is not None)
-
 
 
 @app.command()
@@ -92,8 +110,9 @@ def reranker(
         typer.echo(index.manifest.reranker or f"index {name!r} has no default re-ranker")
         return
     recorded = index.set_reranker(folder)
-    typer.echo(f"index {name!r} now re-ranks with {recorded}" if recorded else
-               f"index {name!r} no longer re-ranks by default")
+    typer.echo(
+        f"index {name!r} now re-ranks with {recorded}" if recorded else f"index {name!r} no longer re-ranks by default"
+    )
 
 
 def _query_lines(path: Path) -> list[str]:
@@ -111,8 +130,10 @@ def _query_column(path: Path) -> list[str]:
     columns = list(dict.fromkeys(column for row in rows for column in row))
     column = next((name for name in ("query", "text") if name in columns), None)
     if column is None:
-        raise InputError(f"--queries file {path.name} has no query or text column (columns: {', '.join(columns)}); "
-                         "name the column of queries query or text, or give a .txt file, one query a line.")
+        raise InputError(
+            f"--queries file {path.name} has no query or text column (columns: {', '.join(columns)}); "
+            "name the column of queries query or text, or give a .txt file, one query a line."
+        )
     return ["" if row.get(column) is None else str(row[column]) for row in rows]
 
 
@@ -129,7 +150,7 @@ def _text_lines(path: Path) -> list[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
+        line = data[: error.start].count(b"\n") + 1
         raise InputError(f"--queries file {path.name} line {line} is not UTF-8 text; save it as UTF-8.") from None
     lines = [line.removesuffix("\r") for line in text.split("\n")]
     if lines and lines[-1] == "":
@@ -148,4 +169,3 @@ def _print_hits(query: str, hits, show_query: bool) -> None:
         meta = f"  {json.dumps(hit.metadata, ensure_ascii=False)}" if hit.metadata else ""
         first = f" (first stage {hit.first_score:.3f})" if hit.first_score is not None else ""
         typer.echo(f"{rank:>3}. {hit.score:.3f}{first}  [{hit.id}] {hit.text}{meta}")
-

@@ -15,10 +15,13 @@ from simsearch.extras import require_extra
 
 
 @app.command()
-def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
-       host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")]
-       = "127.0.0.1",
-       index_dir: IndexDir = None) -> None:
+def ui(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")
+    ] = "127.0.0.1",
+    index_dir: IndexDir = None,
+) -> None:
     """Serve the web UI (Streamlit) on http://localhost:PORT, to this machine only unless --host widens it."""
     require_extra("ui", "simsearch ui")
     app_file = _ui_app_file()
@@ -28,12 +31,31 @@ def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     if index_dir is not None:
         env["SIMSEARCH_HOME"] = str(index_dir.resolve())
     if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.echo(f"warning: serving on {host}: anyone who can reach it can search, upload, rebuild and drop "
-                   "indexes here (the UI has no login).", err=True)
+        typer.echo(
+            f"warning: serving on {host}: anyone who can reach it can search, upload, rebuild and drop "
+            "indexes here (the UI has no login).",
+            err=True,
+        )
     # Streamlit itself refuses a bigger request body before reading it; the Build page's own cap is the same.
-    command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
-               "--server.address", host, "--server.maxUploadSize", str(server_max_upload_mb()),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_file),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.maxUploadSize",
+        str(server_max_upload_mb()),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
     sys.stdout.flush()
     sys.stderr.flush()
     # Become Streamlit rather than wait for it as a child: a SIGTERM or Ctrl-C sent to
@@ -42,19 +64,29 @@ def ui(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
 
 
 @app.command()
-def serve(port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
-          host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")]
-          = "127.0.0.1",
-          index_dir: IndexDir = None, model: Annotated[str | None, typer.Option(
-              "--model", help="Model for /v1/embeddings and /similarity.  [default: all-MiniLM-L6-v2]")] = None,
-          api_key_file: Annotated[Path | None, typer.Option(
-              "--api-key-file", help="File holding the API key.  [default: $SIMSEARCH_API_KEY, else no key]")]
-          = None,
-          workers: Annotated[int, typer.Option(
-              "--workers", min=1, help="Server processes sharing the port; each loads the models once.")] = 1,
-          backend: Backend = None, rerank: Annotated[str | None, typer.Option(
-              "--rerank", help="Cross-encoder folder for /rerank and searches sent with \"rerank\": true.")]
-          = None) -> None:
+def serve(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 serves every network interface.")
+    ] = "127.0.0.1",
+    index_dir: IndexDir = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model for /v1/embeddings and /similarity.  [default: all-MiniLM-L6-v2]"),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option("--api-key-file", help="File holding the API key.  [default: $SIMSEARCH_API_KEY, else no key]"),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Server processes sharing the port; each loads the models once.")
+    ] = 1,
+    backend: Backend = None,
+    rerank: Annotated[
+        str | None,
+        typer.Option("--rerank", help='Cross-encoder folder for /rerank and searches sent with "rerank": true.'),
+    ] = None,
+) -> None:
     """Serve the indexes over HTTP (JSON; docs at http://HOST:PORT/docs)."""
     require_extra("serve", "simsearch serve")
     from simsearch.serving.server import run_server
@@ -76,9 +108,10 @@ def _ui_app_file() -> Path:
     try:
         app_file = files("simsearch_ui").joinpath("app.py")
     except ModuleNotFoundError:
-        raise SimsearchError("the web UI package simsearch_ui is not installed; reinstall simsearch "
-                             "(pip install . in its source folder).") from None
+        raise SimsearchError(
+            "the web UI package simsearch_ui is not installed; reinstall simsearch "
+            "(pip install . in its source folder)."
+        ) from None
     if not app_file.is_file():
         raise SimsearchError(f"the web UI is missing from this install ({app_file}); reinstall simsearch.")
     return Path(str(app_file))
-

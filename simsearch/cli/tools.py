@@ -17,17 +17,29 @@ from simsearch.formatting import count
 @app.command()
 def embed(
     file: Annotated[Path, typer.Argument(help=".txt, .csv, .jsonl or .parquet file of texts.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help=".npy (vectors only) or .parquet (ids, metadata, "
-                                         "vector); --tokens: .parquet.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help=".npy (vectors only) or .parquet (ids, metadata, vector); --tokens: .parquet."
+        ),
+    ],
     text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (optional; else row numbers).")] = "id",
-    model: Model = None, pooling: Pooling = None, backend: Backend = None,
+    model: Model = None,
+    pooling: Pooling = None,
+    backend: Backend = None,
     tokens: Annotated[bool, typer.Option("--tokens", help="One row per word piece instead of one per text.")] = False,
-    layers: Annotated[str, typer.Option(help="With --tokens: last, last4-sum, last4-concat or a layer number: 0 is "
-                                        "the static input (token + segment + position embeddings, normalised), "
-                                        "1 and up the contextual layers.")] = "last",
+    layers: Annotated[
+        str,
+        typer.Option(
+            help="With --tokens: last, last4-sum, last4-concat or a layer number: 0 is "
+            "the static input (token + segment + position embeddings, normalised), "
+            "1 and up the contextual layers."
+        ),
+    ] = "last",
     batch_size: BatchSize = 64,
-    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False, quiet: Quiet = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Write the model's vectors for the texts of FILE: one unit vector per text, or one vector per word piece."""
     from simsearch import load_encoder, read_corpus
@@ -39,24 +51,30 @@ def embed(
     with loading_model(model, quiet):
         encoder = load_encoder(model, pooling, backend or "torch")
     if tokens:
-        done = embed_tokens([doc.text for doc in corpus.documents], output, encoder, layers=layers,
-                            overwrite=overwrite)
+        done = embed_tokens([doc.text for doc in corpus.documents], output, encoder, layers=layers, overwrite=overwrite)
         what = f"{count(done.rows, 'word piece')} of {count(len(corpus.documents), 'text')}"
     else:
         done = embed_documents(corpus.documents, output, encoder, overwrite=overwrite, batch_size=batch_size)
         what = count(done.rows, "text")
     if done.truncated:
-        say(f"warning: {count(done.truncated, 'text')} longer than the model's {done.max_tokens} tokens "
-             "were cut at that limit", quiet)
+        say(
+            f"warning: {count(done.truncated, 'text')} longer than the model's {done.max_tokens} tokens "
+            "were cut at that limit",
+            quiet,
+        )
     say(f"wrote {what}, {done.dimension} dimensions, to {output}", quiet)
 
 
 @app.command()
 def anatomy(
     first: Annotated[str, typer.Argument(help="A sentence (sentence A).")],
-    second: Annotated[str | None, typer.Argument(help="A second sentence, read together with the first as "
-                                                 "[CLS] A [SEP] B [SEP].")] = None,
-    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, quiet: Quiet = False,
+    second: Annotated[
+        str | None, typer.Argument(help="A second sentence, read together with the first as [CLS] A [SEP] B [SEP].")
+    ] = None,
+    model: Model = None,
+    pooling: Pooling = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """The input BERT builds: per word piece its id, segment, position and the norms of the token, segment and
     position embeddings, of their sum and of the LayerNorm's output (the first layer's input)."""
@@ -69,14 +87,20 @@ def anatomy(
     if as_json:
         typer.echo(json.dumps({"model": encoder.name, **asdict(found.shape), "pieces": found.rows()}))
         return
-    typer.echo(f"{'piece':<14}{'id':>6} seg {'pos':>4} {'token':>7} {'segment':>7} {'position':>8} {'sum':>7} "
-               f"{'input':>7}")
+    typer.echo(
+        f"{'piece':<14}{'id':>6} seg {'pos':>4} {'token':>7} {'segment':>7} {'position':>8} {'sum':>7} {'input':>7}"
+    )
     for p in found.pieces:
-        typer.echo(f"{p.token.text:<14}{p.token.id:>6}   {p.segment} {p.position:>4} {p.token_norm:>7.3f} "
-                   f"{p.segment_norm:>7.3f} {p.position_norm:>8.3f} {p.summed_norm:>7.3f} {p.input_norm:>7.3f}")
+        typer.echo(
+            f"{p.token.text:<14}{p.token.id:>6}   {p.segment} {p.position:>4} {p.token_norm:>7.3f} "
+            f"{p.segment_norm:>7.3f} {p.position_norm:>8.3f} {p.summed_norm:>7.3f} {p.input_norm:>7.3f}"
+        )
     shape = found.shape
-    say(f"{encoder.name}: {shape.vocabulary} pieces, {shape.positions} positions, {shape.segments} segments, "
-        f"{shape.hidden} dimensions; norms are L2 lengths, 'input' after the LayerNorm", quiet)
+    say(
+        f"{encoder.name}: {shape.vocabulary} pieces, {shape.positions} positions, {shape.segments} segments, "
+        f"{shape.hidden} dimensions; norms are L2 lengths, 'input' after the LayerNorm",
+        quiet,
+    )
 
 
 @app.command()
@@ -84,7 +108,10 @@ def context(
     word: Annotated[str, typer.Argument(help="A word that occurs in both sentences.")],
     first: Annotated[str, typer.Argument(help="The first sentence.")],
     second: Annotated[str, typer.Argument(help="The second sentence.")],
-    model: Model = None, pooling: Pooling = None, as_json: AsJson = False, quiet: Quiet = False,
+    model: Model = None,
+    pooling: Pooling = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
 ) -> None:
     """How alike WORD's vectors are in two sentences: the static input (token table, embedding layer) against
     the contextual layers, layer by layer."""
@@ -97,8 +124,7 @@ def context(
     if as_json:
         typer.echo(json.dumps({"model": encoder.name, **asdict(found)}))
         return
-    typer.echo(f"{found.word!r} as {' '.join(found.pieces)} at positions {found.positions[0]} and "
-               f"{found.positions[1]}")
+    typer.echo(f"{found.word!r} as {' '.join(found.pieces)} at positions {found.positions[0]} and {found.positions[1]}")
     typer.echo(f"  token embedding (static)     cosine {found.token_cosine:.3f}")
     last = len(found.layer_cosines) - 1
     for layer, cosine in enumerate(found.layer_cosines):
@@ -109,17 +135,28 @@ def context(
 @app.command()
 def dedup(
     name: str,
-    threshold: Annotated[float | None, typer.Option(
-        help="Lowest cosine for a pair to count as near-duplicates, in (0, 1].  [default: 0.83, calibrated]")]
-    = None,
-    as_json: Annotated[bool, typer.Option("--json", help='One JSON object a line per group: ids, texts, score.')]
-    = False,
-    remove: Annotated[bool, typer.Option("--remove", help="Write the corpus less the extra members of each group "
-                                         "(the earliest added is kept) to --output.")] = False,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="With --remove: .csv, .jsonl or .parquet.")]
-    = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Lowest cosine for a pair to count as near-duplicates, in (0, 1].  [default: 0.83, calibrated]"
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line per group: ids, texts, score.")
+    ] = False,
+    remove: Annotated[
+        bool,
+        typer.Option(
+            "--remove",
+            help="Write the corpus less the extra members of each group (the earliest added is kept) to --output.",
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="With --remove: .csv, .jsonl or .parquet.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing output file.")] = False,
-    index_dir: IndexDir = None, backend: Backend = None,
+    index_dir: IndexDir = None,
+    backend: Backend = None,
 ) -> None:
     """Groups of near-duplicate texts in NAME (exact duplicates always), largest groups first."""
     from simsearch import Index
@@ -152,12 +189,14 @@ def dedup(
 @app.command()
 def cluster(
     name: str,
-    threshold: Annotated[float | None, typer.Option(
-        help="Lowest cosine between neighbours of one cluster, in (0, 1].  [default: 0.4]")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Lowest cosine between neighbours of one cluster, in (0, 1].  [default: 0.4]")
+    ] = None,
     min_size: Annotated[int, typer.Option("--min-size", help="Smallest cluster kept (at least 2).")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line per cluster.")] = False,
     save: Annotated[bool, typer.Option(help="Store each document's cluster as metadata column 'cluster'.")] = True,
-    index_dir: IndexDir = None, backend: Backend = None,
+    index_dir: IndexDir = None,
+    backend: Backend = None,
 ) -> None:
     """Clusters of texts about one thing in NAME, largest first: label words, most central text, members."""
     from simsearch import Index
@@ -177,6 +216,4 @@ def cluster(
         typer.echo(f"  members: {' '.join(found.ids[:20])}{' ...' if found.size > 20 else ''}")
     clustered = sum(found.size for found in clusters)
     stored = "; stored as metadata column 'cluster'" if save else ""
-    typer.echo(f"{count(len(clusters), 'cluster')} covering {count(clustered, 'text')} in {name!r}{stored}",
-               err=True)
-
+    typer.echo(f"{count(len(clusters), 'cluster')} covering {count(clustered, 'text')} in {name!r}{stored}", err=True)

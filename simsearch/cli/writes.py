@@ -24,7 +24,10 @@ def sync(
     input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
     text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (every row needs one).")] = "id",
-    batch_size: BatchSize = 64, index_dir: IndexDir = None, quiet: Quiet = False, backend: Backend = None,
+    batch_size: BatchSize = 64,
+    index_dir: IndexDir = None,
+    quiet: Quiet = False,
+    backend: Backend = None,
 ) -> None:
     """Make NAME hold exactly the file's documents, by id: add new ids, re-encode changed texts, delete the rest."""
     from simsearch import Index, read_corpus
@@ -63,5 +66,7 @@ def compact_when_due(index: Index, quiet: bool) -> None:
 
 
 def compacted_line(name: str, figures: dict) -> str:
-    return (f"compacted {name!r} in {figures['seconds']:.2f} s: {figures['folded_in']:,} added vectors folded in, "
-            f"{figures['dropped']:,} deleted ones dropped, base now {figures['base_vectors']:,}")
+    return (
+        f"compacted {name!r} in {figures['seconds']:.2f} s: {figures['folded_in']:,} added vectors folded in, "
+        f"{figures['dropped']:,} deleted ones dropped, base now {figures['base_vectors']:,}"
+    )

@@ -48,8 +48,9 @@ def check_backend(backend: str) -> Backend:
     return backend
 
 
-def load_encoder(model: str | Path | None = None, pooling: PoolingMode | None = None,
-                 backend: Backend = "torch") -> Encoder:
+def load_encoder(
+    model: str | Path | None = None, pooling: PoolingMode | None = None, backend: Backend = "torch"
+) -> Encoder:
     """Load (and cache per process) a model: the default, a local folder or a hub id.
 
     ``pooling`` applies to plain transformer checkpoints (mean when not given). The
@@ -57,8 +58,9 @@ def load_encoder(model: str | Path | None = None, pooling: PoolingMode | None = 
     torch. The same arguments give the same Encoder object, shared by every caller
     in the process (encoders are thread-safe).
     """
-    return _load_cached(str(model) if model is not None else DEFAULT_MODEL, check_pooling(pooling),
-                        check_backend(backend))
+    return _load_cached(
+        str(model) if model is not None else DEFAULT_MODEL, check_pooling(pooling), check_backend(backend)
+    )
 
 
 @lru_cache(maxsize=8)
@@ -115,8 +117,7 @@ def _say_torch_runs_queries(model: str, why: Exception) -> None:
 
 @lru_cache(maxsize=32)
 def _warn_once(model: str, reason: str) -> None:
-    log.warning("queries with model %s run on torch, which starts in seconds rather than under one: %s",
-                model, reason)
+    log.warning("queries with model %s run on torch, which starts in seconds rather than under one: %s", model, reason)
 
 
 def _load_torch(name: str, source: str, pooling: PoolingMode | None) -> Encoder:
@@ -128,5 +129,16 @@ def _load_torch(name: str, source: str, pooling: PoolingMode | None) -> Encoder:
     return TorchEncoder(st_model, name, fingerprint)
 
 
-__all__ = ["BACKENDS", "DEFAULT_MODEL", "POOLING_MODES", "Backend", "Encoder", "ModelInfo", "PoolingMode",
-           "check_backend", "load_encoder", "load_query_encoder", "prepare_query_encoder"]
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL",
+    "POOLING_MODES",
+    "Backend",
+    "Encoder",
+    "ModelInfo",
+    "PoolingMode",
+    "check_backend",
+    "load_encoder",
+    "load_query_encoder",
+    "prepare_query_encoder",
+]

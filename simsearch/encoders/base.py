@@ -83,8 +83,10 @@ class Encoder(ABC):
         tokenizer = self.model.tokenizer
         with self.lock:
             encoded = tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
-        return [WordPieces([tuple(span) for span in encoded["offset_mapping"][row]], encoded.word_ids(row))
-                for row in range(len(texts))]
+        return [
+            WordPieces([tuple(span) for span in encoded["offset_mapping"][row]], encoded.word_ids(row))
+            for row in range(len(texts))
+        ]
 
     @property
     def dimension(self) -> int:
@@ -98,8 +100,9 @@ class Encoder(ABC):
         """
         return self._lock
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64,
-               on_progress: ProgressCallback | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, on_progress: ProgressCallback | None = None
+    ) -> np.ndarray:
         """Return an (n, dimension) float32 array of unit vectors, one row per text, in input order.
 
         Texts longer than the model's maximum sequence length are truncated by the

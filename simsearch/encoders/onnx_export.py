@@ -139,8 +139,9 @@ def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: P
         )
     mode = pooling_of(model)
     if mode not in ("mean", "cls", "max"):
-        raise NotExportableError(f"pooling {mode!r} of {name!r} is not supported by the onnx backends; "
-                                   f"{fix('backend_torch')}.")
+        raise NotExportableError(
+            f"pooling {mode!r} of {name!r} is not supported by the onnx backends; {fix('backend_torch')}."
+        )
     transformer = model[0]
     hf_tokenizer = transformer.tokenizer
     sample = hf_tokenizer(["a short one", "a somewhat longer sentence to pad"], padding=True, return_tensors="pt")
@@ -150,14 +151,21 @@ def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: P
         trace_to_onnx(transformer.auto_model, sample, inputs, "last_hidden_state", folder / FP32_FILE)
     except Exception as exc:  # an architecture the tracer cannot handle: torch still runs it
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NotExportableError(f"model {name!r} could not be exported to ONNX ({first}); "
-                                 f"{fix('backend_torch')}.") from None
+        raise NotExportableError(
+            f"model {name!r} could not be exported to ONNX ({first}); {fix('backend_torch')}."
+        ) from None
     hf_tokenizer.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
     meta = {
-        "name": name, "fingerprint": model_fingerprint(model), "dimension": int(model.get_embedding_dimension()),
-        "pooling": mode, "max_seq_length": int(model.max_seq_length), "inputs": inputs,
-        "pad_token_id": int(hf_tokenizer.pad_token_id or 0), "pad_token": str(hf_tokenizer.pad_token or "[PAD]"),
-        "do_lower_case": bool(getattr(transformer, "do_lower_case", False)), "export_version": EXPORT_VERSION,
+        "name": name,
+        "fingerprint": model_fingerprint(model),
+        "dimension": int(model.get_embedding_dimension()),
+        "pooling": mode,
+        "max_seq_length": int(model.max_seq_length),
+        "inputs": inputs,
+        "pad_token_id": int(hf_tokenizer.pad_token_id or 0),
+        "pad_token": str(hf_tokenizer.pad_token or "[PAD]"),
+        "do_lower_case": bool(getattr(transformer, "do_lower_case", False)),
+        "export_version": EXPORT_VERSION,
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
@@ -173,11 +181,18 @@ def quantize(folder: Path) -> None:
         # The temporary name carries the process id: two first users of onnx-int8 (CLI and UI) may quantise at once.
         with replacing(folder / INT8_FILE) as temporary:
             # MatMul weights only: quantising the embedding Gather too was slower on AVX2 and no more accurate.
-            quantize_dynamic(str(folder / FP32_FILE), str(temporary), weight_type=QuantType.QInt8,
-                             per_channel=True, op_types_to_quantize=["MatMul"])
+            quantize_dynamic(
+                str(folder / FP32_FILE),
+                str(temporary),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul"],
+            )
     except OSError as error:
-        raise InvalidArgumentError(f"cannot write the int8 model in {str(folder)!r} ({error.strerror}); "
-                                   "set SIMSEARCH_CACHE to a writable folder.") from None
+        raise InvalidArgumentError(
+            f"cannot write the int8 model in {str(folder)!r} ({error.strerror}); "
+            "set SIMSEARCH_CACHE to a writable folder."
+        ) from None
     finally:
         root.removeFilter(_hide_preprocessing_advice)
 
@@ -186,8 +201,7 @@ def _hide_preprocessing_advice(record: logging.LogRecord) -> bool:
     return "pre-processing before quantization" not in record.getMessage()
 
 
-def trace_to_onnx(model: Any, sample: Any, inputs: list[str], output: str, path: Path,
-                  per_token: bool = True) -> None:
+def trace_to_onnx(model: Any, sample: Any, inputs: list[str], output: str, path: Path, per_token: bool = True) -> None:
     """Trace a transformers ``model`` on CPU with the tokenizer's ``sample`` batch and save the graph.
 
     The graph takes the named ``inputs`` (batch and token axes dynamic) and returns the
@@ -201,10 +215,15 @@ def trace_to_onnx(model: Any, sample: Any, inputs: list[str], output: str, path:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about shapes the dynamic axes already cover
         torch.onnx.export(
-            _one_output(model, inputs, output), tuple(sample[n] for n in inputs), str(path),
-            input_names=inputs, output_names=[output], opset_version=17, dynamo=False,
-            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in inputs} | {output: {0: "batch", 1: "tokens"}
-                                                                           if per_token else {0: "batch"}},
+            _one_output(model, inputs, output),
+            tuple(sample[n] for n in inputs),
+            str(path),
+            input_names=inputs,
+            output_names=[output],
+            opset_version=17,
+            dynamo=False,
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in inputs}
+            | {output: {0: "batch", 1: "tokens"} if per_token else {0: "batch"}},
         )
 
 

@@ -26,11 +26,20 @@ class TorchEncoder(Encoder):
     def __init__(self, model: SentenceTransformer, name: str, fingerprint: str) -> None:
         dimension = model.get_embedding_dimension()
         if dimension is None:  # no Pooling module: the model gives token vectors, not one vector a text
-            raise InvalidArgumentError(f"model {name} gives no sentence vector of a fixed size; "
-                                       "use a sentence-transformers model with a Pooling module, or a BERT folder.")
-        super().__init__(ModelInfo(name=name, fingerprint=fingerprint, dimension=dimension,
-                                   pooling=pooling_of(model), max_seq_length=sequence_limit(model)),
-                         backend="torch")
+            raise InvalidArgumentError(
+                f"model {name} gives no sentence vector of a fixed size; "
+                "use a sentence-transformers model with a Pooling module, or a BERT folder."
+            )
+        super().__init__(
+            ModelInfo(
+                name=name,
+                fingerprint=fingerprint,
+                dimension=dimension,
+                pooling=pooling_of(model),
+                max_seq_length=sequence_limit(model),
+            ),
+            backend="torch",
+        )
         self._model = model
 
     @property
@@ -39,8 +48,7 @@ class TorchEncoder(Encoder):
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         with self.lock:  # tokenizers and torch modules are not safe under concurrent calls
-            vectors = self._model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
-                                         show_progress_bar=False)
+            vectors = self._model.encode(texts, batch_size=len(texts), convert_to_numpy=True, show_progress_bar=False)
         vectors = np.asarray(vectors, dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 

@@ -61,8 +61,9 @@ def as_documents(records: Records) -> list[Document]:
     A bare ``str`` (or bytes) is refused: iterating it would index each character.
     """
     if isinstance(records, str | bytes):
-        raise InvalidArgumentError("records must be a list of texts, dicts or Documents, not one string; "
-                                   "wrap a single text in a list.")
+        raise InvalidArgumentError(
+            "records must be a list of texts, dicts or Documents, not one string; wrap a single text in a list."
+        )
     if isinstance(records, Corpus):
         return records.documents
     rows = []
@@ -85,8 +86,9 @@ def id_list(ids: Sequence[str]) -> Sequence[str]:
     return ids
 
 
-def known_row_ids(name: str, ids: Sequence[str], row_ids_for: Callable[[list[str]], dict[str, int]],
-                  consequence: str = "") -> list[int]:
+def known_row_ids(
+    name: str, ids: Sequence[str], row_ids_for: Callable[[list[str]], dict[str, int]], consequence: str = ""
+) -> list[int]:
     """Row ids of these document ids, in order; any unknown id is refused (naming up to five)."""
     found = row_ids_for([str(i) for i in id_list(ids)])
     unknown = [i for i in ids if str(i) not in found]
@@ -95,14 +97,17 @@ def known_row_ids(name: str, ids: Sequence[str], row_ids_for: Callable[[list[str
     return [found[str(i)] for i in ids]
 
 
-def taken_row_ids(name: str, documents: list[Document], row_ids_for: Callable[[list[str]], dict[str, int]],
-                  upsert: bool) -> list[int]:
+def taken_row_ids(
+    name: str, documents: list[Document], row_ids_for: Callable[[list[str]], dict[str, int]], upsert: bool
+) -> list[int]:
     """Row ids of the ``documents`` whose ids index ``name`` holds already, to replace when ``upsert``;
     without it, an error naming up to five of those ids."""
     found = row_ids_for([doc.id for doc in documents if doc.id is not None])
     if found and not upsert:
-        raise InputError(f"ids already in index {name!r}: {', '.join(map(repr, sorted(found)[:5]))}; "
-                         f"use new ids, delete the old documents first, or {fix('upsert')} to replace them.")
+        raise InputError(
+            f"ids already in index {name!r}: {', '.join(map(repr, sorted(found)[:5]))}; "
+            f"use new ids, delete the old documents first, or {fix('upsert')} to replace them."
+        )
     return sorted(found.values())
 
 
@@ -117,8 +122,9 @@ def check_new_index(home: Path, name: str, overwrite: bool = False, kind: IndexK
     choose_kind(kind, 0)
 
 
-def build_index(home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions,
-                overwrite: bool = False) -> Path:
+def build_index(
+    home: Path, name: str, documents: list[Document], encoder: Encoder, options: BuildOptions, overwrite: bool = False
+) -> Path:
     """Build a new index ``name`` from ``documents``; returns the published build folder."""
     check_new_index(home, name, overwrite, options.kind)
     choose_kind(options.kind, len(documents))
@@ -164,8 +170,13 @@ def passages_to_encode(encoder: Encoder, texts: Sequence[str], chunking: Chunkin
     return split_texts(encoder, texts, chunking)
 
 
-def encode_passages(encoder: Encoder, texts: Sequence[str], chunking: Chunking, batch_size: int = 64,
-                    on_progress: ProgressCallback | None = None) -> tuple[Passages, np.ndarray]:
+def encode_passages(
+    encoder: Encoder,
+    texts: Sequence[str],
+    chunking: Chunking,
+    batch_size: int = 64,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[Passages, np.ndarray]:
     """The passages of ``texts`` and one unit vector per passage, encoded in this process (add)."""
     passages = passages_to_encode(encoder, texts, chunking)
     return passages, encoder.encode(passages.texts, batch_size, on_progress=on_progress)
@@ -175,13 +186,23 @@ def warn_truncated(encoder: Encoder, texts: Sequence[str]) -> None:
     """Log how many texts the model cuts short: their tails do not count towards similarity."""
     truncated = encoder.count_truncated(texts)
     if truncated:
-        log.warning("%d of %d texts are longer than the model's %d tokens and were truncated",
-                    truncated, len(texts), encoder.info.max_seq_length)
+        log.warning(
+            "%d of %d texts are longer than the model's %d tokens and were truncated",
+            truncated,
+            len(texts),
+            encoder.info.max_seq_length,
+        )
 
 
-def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list[str], list[int]]],
-                       encoder: Encoder, options: BuildOptions, chunking: Chunking,
-                       previous: Manifest | None) -> Path:
+def _publish_new_build(
+    home: Path,
+    name: str,
+    fill: Callable[[Store], tuple[list[str], list[int]]],
+    encoder: Encoder,
+    options: BuildOptions,
+    chunking: Chunking,
+    previous: Manifest | None,
+) -> Path:
     """Under the writer lock: fill a fresh build folder's store, encode and index it, swap it in."""
     with writer_lock(home, name):
         remove_unused_builds(home, name)
@@ -198,8 +219,16 @@ def _publish_new_build(home: Path, name: str, fill: Callable[[Store], tuple[list
     return folder
 
 
-def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str], row_ids: list[int],
-                 options: BuildOptions, chunking: Chunking, previous: Manifest | None) -> None:
+def _write_build(
+    folder: Path,
+    store: Store,
+    encoder: Encoder,
+    texts: list[str],
+    row_ids: list[int],
+    options: BuildOptions,
+    chunking: Chunking,
+    previous: Manifest | None,
+) -> None:
     """Encode, index and save a new build into ``folder``; the caller's store transaction is committed here.
 
     A rebuild (``previous``: the old build's manifest) keeps its creation time and default re-ranker."""
@@ -216,10 +245,21 @@ def _write_build(folder: Path, store: Store, encoder: Encoder, texts: list[str],
     now = time.time()
     name, build_id = folder.name.split("@")
     manifest = Manifest(
-        name=name, model=encoder.info.to_dict(), kind=vectors.kind, params=vectors.params, count=len(texts),
-        build_id=build_id, created_at=previous.created_at if previous else now, built_at=now, updated_at=now,
-        build_seconds=round(now - started, 3), simsearch_version=__version__, encoder_backend=encoder.backend,
-        chunk_tokens=chunking.tokens, chunk_overlap=chunking.overlap, reranker=previous.reranker if previous else None,
+        name=name,
+        model=encoder.info.to_dict(),
+        kind=vectors.kind,
+        params=vectors.params,
+        count=len(texts),
+        build_id=build_id,
+        created_at=previous.created_at if previous else now,
+        built_at=now,
+        updated_at=now,
+        build_seconds=round(now - started, 3),
+        simsearch_version=__version__,
+        encoder_backend=encoder.backend,
+        chunk_tokens=chunking.tokens,
+        chunk_overlap=chunking.overlap,
+        reranker=previous.reranker if previous else None,
     )
     if previous is not None:
         manifest.text_column, manifest.id_column = previous.text_column, previous.id_column

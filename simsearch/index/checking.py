@@ -26,9 +26,13 @@ MIN_COSINE = 0.95
 _NAMED_ROWS = 20  # ids of unusable rows a report names (the count says how many there are)
 
 
-def check_consistency(name: str, store: Store, vectors: VectorIndex,
-                      encode: Callable[[Sequence[str]], np.ndarray] | None,
-                      sample_size: int = SAMPLE_SIZE) -> dict[str, Any]:
+def check_consistency(
+    name: str,
+    store: Store,
+    vectors: VectorIndex,
+    encode: Callable[[Sequence[str]], np.ndarray] | None,
+    sample_size: int = SAMPLE_SIZE,
+) -> dict[str, Any]:
     """``{"ok", "problems", ...figures}`` for one index; ``encode`` None skips the re-encoding test."""
     problems: list[str] = []
     stored_ids, vector_ids = store.vector_ids(), vectors.ids()
@@ -40,9 +44,12 @@ def check_consistency(name: str, store: Store, vectors: VectorIndex,
     bad_metadata = store.bad_metadata_rows()
     report.update(bad_metadata=len(bad_metadata), bad_metadata_ids=[id for _, id, _ in bad_metadata[:_NAMED_ROWS]])
     if bad_metadata:
-        problems.append(f"{len(bad_metadata)} documents have unusable metadata ("
-                        + "; ".join(f"id {id!r}, row {row_id}: {problem}" for row_id, id, problem in bad_metadata[:5])
-                        + ("; ..." if len(bad_metadata) > 5 else "") + "); delete or re-add them")
+        problems.append(
+            f"{len(bad_metadata)} documents have unusable metadata ("
+            + "; ".join(f"id {id!r}, row {row_id}: {problem}" for row_id, id, problem in bad_metadata[:5])
+            + ("; ..." if len(bad_metadata) > 5 else "")
+            + "); delete or re-add them"
+        )
     if vector_ids is not None:
         no_vector = np.setdiff1d(stored_ids, vector_ids)
         no_text = np.setdiff1d(vector_ids, stored_ids)
@@ -61,8 +68,10 @@ def check_consistency(name: str, store: Store, vectors: VectorIndex,
             report.update(sample_size=len(sample), sample_min_cosine=round(float(cosines.min()), 4))
             wrong = sample[cosines < MIN_COSINE]
             if len(wrong):
-                problems.append(f"{len(wrong)} of {len(sample)} re-encoded texts differ from their stored vectors "
-                                f"(cosine below {MIN_COSINE}; row ids {_some(wrong)})")
+                problems.append(
+                    f"{len(wrong)} of {len(sample)} re-encoded texts differ from their stored vectors "
+                    f"(cosine below {MIN_COSINE}; row ids {_some(wrong)})"
+                )
     return {"ok": not problems, "problems": problems, **report}
 
 

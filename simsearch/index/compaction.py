@@ -72,8 +72,9 @@ def compaction_due(held: Generation) -> bool:
     return delta > NEW_SHARE * base or delta >= MAX_DELTA_ROWS or dead > DEAD_SHARE * max(1, base + delta)
 
 
-def compact(home: Path, folder: Path, manifest: Manifest,
-            held: Generation | None = None) -> tuple[dict[str, Any], Generation | None]:
+def compact(
+    home: Path, folder: Path, manifest: Manifest, held: Generation | None = None
+) -> tuple[dict[str, Any], Generation | None]:
     """Fold the delta and the dead ids into a new base; the figures of what was done, and the new generation
     as loaded (None when nothing changed) so the caller need not read back the base it just wrote.
 
@@ -108,8 +109,9 @@ def _fold(folder: Path, snapshot: Generation) -> tuple[int, int, VectorIndex]:
     return int(live.sum()), vectors.dead_in_base + int((~live).sum()), new_base
 
 
-def _swap_in(home: Path, folder: Path, manifest: Manifest, snapshot: Generation,
-             new_base: VectorIndex) -> Generation | None:
+def _swap_in(
+    home: Path, folder: Path, manifest: Manifest, snapshot: Generation, new_base: VectorIndex
+) -> Generation | None:
     """Under the writer lock: carry what arrived since the snapshot into G+1 and commit G+1; delete G's files.
     Returns generation G+1 as committed (None when the index was rebuilt meanwhile)."""
     number, seen = snapshot.number, snapshot.position
@@ -155,13 +157,30 @@ def _record_count(folder: Path, manifest: Manifest, store_count: Store) -> None:
         store_count.close()
 
 
-def _figures(started: float, snapshot: Generation, folded: int, dropped: int, base_vectors: int, store: Store,
-             manifest: Manifest, compacted: bool = True) -> dict[str, Any]:
+def _figures(
+    started: float,
+    snapshot: Generation,
+    folded: int,
+    dropped: int,
+    base_vectors: int,
+    store: Store,
+    manifest: Manifest,
+    compacted: bool = True,
+) -> dict[str, Any]:
     trained = int(store.meta("trained_count", "0") or 0)
     retrain = manifest.kind.startswith("ivf") and trained > 0 and base_vectors > RETRAIN_GROWTH * trained
     if retrain:
-        log.warning("index %r has grown past %sx the vectors its IVF cells were trained on; rebuild it to re-train",
-                    manifest.name, RETRAIN_GROWTH)
-    return {"compacted": compacted, "seconds": round(time.perf_counter() - started, 3), "folded_in": folded,
-            "dropped": dropped, "base_vectors": base_vectors,
-            "generation": snapshot.number + 1 if compacted else snapshot.number, "retrain_advised": retrain}
+        log.warning(
+            "index %r has grown past %sx the vectors its IVF cells were trained on; rebuild it to re-train",
+            manifest.name,
+            RETRAIN_GROWTH,
+        )
+    return {
+        "compacted": compacted,
+        "seconds": round(time.perf_counter() - started, 3),
+        "folded_in": folded,
+        "dropped": dropped,
+        "base_vectors": base_vectors,
+        "generation": snapshot.number + 1 if compacted else snapshot.number,
+        "retrain_advised": retrain,
+    }

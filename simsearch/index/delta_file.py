@@ -84,8 +84,10 @@ def uncommitted_bytes(path: Path, committed_rows: int, dimension: int) -> int:
 
 def shorter_than_committed(path: Path, rows: int, committed: int) -> CorruptIndexError:
     name = _index_name(path)
-    return CorruptIndexError(f"delta file {path.name} of index {name!r} holds {rows} rows but {committed} were "
-                             f"committed (the file was cut short); {fix('rebuild', name)}.")
+    return CorruptIndexError(
+        f"delta file {path.name} of index {name!r} holds {rows} rows but {committed} were "
+        f"committed (the file was cut short); {fix('rebuild', name)}."
+    )
 
 
 def _index_name(path: Path) -> str:

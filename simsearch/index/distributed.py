@@ -48,8 +48,9 @@ _PASSED_ENVIRONMENT = ("HF_HUB_OFFLINE", "HF_HOME", "TRANSFORMERS_OFFLINE", "TOK
 
 
 @contextmanager
-def ray_engine(address: str | None = None, workers: int | None = None,
-               gpus_per_worker: float | None = None) -> Iterator[RayEngine]:
+def ray_engine(
+    address: str | None = None, workers: int | None = None, gpus_per_worker: float | None = None
+) -> Iterator[RayEngine]:
     """Connect to Ray at ``address`` (or start it on this machine's cores), yield the engine, shut Ray down;
     a Ray session this process holds already is used as it is and left running."""
     ray = _import_ray()
@@ -58,8 +59,10 @@ def ray_engine(address: str | None = None, workers: int | None = None,
         _check_reachable(address)
     joined = ray.is_initialized()  # a caller's own Ray session (a notebook, a test) is used and left running
     if joined and address is not None:
-        raise InvalidArgumentError("this process is connected to Ray already; leave the Ray address out to build "
-                                   "on that cluster, or build from a new process.")
+        raise InvalidArgumentError(
+            "this process is connected to Ray already; leave the Ray address out to build "
+            "on that cluster, or build from a new process."
+        )
     if not joined:
         start_ray(address)
     try:
@@ -75,18 +78,22 @@ class RayEngine:
     def __init__(self, workers: int, cpus_per_worker: float, gpus_per_worker: float) -> None:
         self.workers, self.cpus_per_worker, self.gpus_per_worker = workers, cpus_per_worker, gpus_per_worker
 
-    def encode_texts(self, encoder: Encoder, texts: Sequence[str], batch_size: int,
-                     on_progress: ProgressCallback | None) -> np.ndarray:
+    def encode_texts(
+        self, encoder: Encoder, texts: Sequence[str], batch_size: int, on_progress: ProgressCallback | None
+    ) -> np.ndarray:
         import ray.data
 
         vectors = np.empty((len(texts), encoder.dimension), dtype=np.float32)
         if not len(texts):
             return vectors
         encoded = ray.data.from_arrow(_blocks(texts)).map_batches(
-            EncoderWorker, batch_size=BLOCK_TEXTS, batch_format="numpy",
+            EncoderWorker,
+            batch_size=BLOCK_TEXTS,
+            batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.workers),
             fn_constructor_kwargs={"model": _model_spec(encoder), "batch_size": batch_size},
-            num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker or None,
+            num_cpus=self.cpus_per_worker,
+            num_gpus=self.gpus_per_worker or None,
         )
         done = 0
         try:
@@ -176,9 +183,15 @@ def _blocks(texts: Sequence[str]) -> list[Any]:
     """Arrow tables of at most BLOCK_TEXTS texts and their positions: Ray Data's blocks, in order."""
     import pyarrow as pa
 
-    return [pa.table({"position": np.arange(start, min(start + BLOCK_TEXTS, len(texts)), dtype=np.int64),
-                      "text": pa.array(list(texts[start : start + BLOCK_TEXTS]), type=pa.large_string())})
-            for start in range(0, len(texts), BLOCK_TEXTS)]
+    return [
+        pa.table(
+            {
+                "position": np.arange(start, min(start + BLOCK_TEXTS, len(texts)), dtype=np.int64),
+                "text": pa.array(list(texts[start : start + BLOCK_TEXTS]), type=pa.large_string()),
+            }
+        )
+        for start in range(0, len(texts), BLOCK_TEXTS)
+    ]
 
 
 def _model_spec(encoder: Encoder) -> dict[str, Any]:
@@ -186,8 +199,12 @@ def _model_spec(encoder: Encoder) -> dict[str, Any]:
     from simsearch.index.manifest import pooling_to_reload
 
     info = encoder.info.to_dict()
-    return {"name": info["name"], "pooling": pooling_to_reload(info), "backend": encoder.backend,
-            "fingerprint": info["fingerprint"]}
+    return {
+        "name": info["name"],
+        "pooling": pooling_to_reload(info),
+        "backend": encoder.backend,
+        "fingerprint": info["fingerprint"],
+    }
 
 
 def _keep_to_loopback() -> None:
@@ -202,8 +219,11 @@ def _keep_to_loopback() -> None:
     if _LOOPBACK_SWITCH in os.environ:
         return
     if "ray" in sys.modules:  # too late to change its mind, and its processes must agree on the address
-        log.warning("ray was imported before simsearch started it, so this local Ray listens on every interface; "
-                    "set %s=0 before importing ray to keep it to 127.0.0.1", _LOOPBACK_SWITCH)
+        log.warning(
+            "ray was imported before simsearch started it, so this local Ray listens on every interface; "
+            "set %s=0 before importing ray to keep it to 127.0.0.1",
+            _LOOPBACK_SWITCH,
+        )
         return
     os.environ[_LOOPBACK_SWITCH] = "0"
 
@@ -230,13 +250,17 @@ def _check_reachable(address: str) -> None:
     host_port = address.removeprefix("ray://")
     host, _, port = host_port.rpartition(":")
     if not host or not port.isdigit():
-        raise InvalidArgumentError(f"Ray address {address!r} is not auto, host:port or ray://host:port; "
-                                   "give the head node's address, or none to start Ray on this machine.")
+        raise InvalidArgumentError(
+            f"Ray address {address!r} is not auto, host:port or ray://host:port; "
+            "give the head node's address, or none to start Ray on this machine."
+        )
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except OSError as exc:
-        raise InvalidArgumentError(f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); "
-                                   "check the head node's address and port, or give none to start Ray here.") from None
+        raise InvalidArgumentError(
+            f"no Ray cluster answers at {address!r} ({exc.strerror or exc}); "
+            "check the head node's address and port, or give none to start Ray here."
+        ) from None
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -256,11 +280,18 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     # reach us as Python exceptions. A caller's own setting wins.
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     try:
-        ray.init(address=address, runtime_env=runtime_env, logging_level=logging.ERROR, log_to_driver=False,
-                 configure_logging=True, **local)
+        ray.init(
+            address=address,
+            runtime_env=runtime_env,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            configure_logging=True,
+            **local,
+        )
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise InvalidArgumentError(f"cannot start or join Ray at {address or 'this machine'!r} "
-                                   f"({str(exc).splitlines()[0]}).") from None
+        raise InvalidArgumentError(
+            f"cannot start or join Ray at {address or 'this machine'!r} ({str(exc).splitlines()[0]})."
+        ) from None
     from ray.data import DataContext
 
     context = DataContext.get_current()
@@ -271,19 +302,24 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
             handler.setLevel(logging.ERROR)
 
 
-def _pool_shape(resources: dict[str, float], workers: int | None,
-                gpus_per_worker: float | None) -> tuple[int, float, float]:
+def _pool_shape(
+    resources: dict[str, float], workers: int | None, gpus_per_worker: float | None
+) -> tuple[int, float, float]:
     """(workers, CPUs each, GPUs each) that the cluster can run at once; Ray would wait forever otherwise."""
     cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
     if gpus_per_worker:
         if gpus < gpus_per_worker:
-            raise InvalidArgumentError(f"the Ray cluster has {gpus:g} GPUs, fewer than the {gpus_per_worker:g} "
-                                       "asked for per worker; ask for fewer, or leave GPUs out to encode on CPUs.")
+            raise InvalidArgumentError(
+                f"the Ray cluster has {gpus:g} GPUs, fewer than the {gpus_per_worker:g} "
+                "asked for per worker; ask for fewer, or leave GPUs out to encode on CPUs."
+            )
         most = int(gpus // gpus_per_worker)
         workers = workers or most
         if workers > most:
-            raise InvalidArgumentError(f"{workers} workers with {gpus_per_worker:g} GPUs each need "
-                                       f"{workers * gpus_per_worker:g} GPUs; the Ray cluster has {gpus:g}.")
+            raise InvalidArgumentError(
+                f"{workers} workers with {gpus_per_worker:g} GPUs each need "
+                f"{workers * gpus_per_worker:g} GPUs; the Ray cluster has {gpus:g}."
+            )
         return workers, 1.0 if cpus >= workers else cpus / workers, gpus_per_worker
     workers = workers or max(1, int(cpus))
     # More workers than cores share them: each reserves its fraction, so the whole pool starts.

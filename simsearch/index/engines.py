@@ -29,8 +29,9 @@ ENGINES: tuple[EngineName, ...] = get_args(EngineName)
 class BuildEngine(Protocol):
     """Encodes a build's texts and fills its vector index; must give what a local build gives."""
 
-    def encode_texts(self, encoder: Encoder, texts: Sequence[str], batch_size: int,
-                     on_progress: ProgressCallback | None) -> np.ndarray:
+    def encode_texts(
+        self, encoder: Encoder, texts: Sequence[str], batch_size: int, on_progress: ProgressCallback | None
+    ) -> np.ndarray:
         """Unit float32 vectors, one row per text, in the order of ``texts``."""
 
     def fill_index(self, vectors: VectorIndex, embeddings: np.ndarray, ids: np.ndarray) -> None:
@@ -40,8 +41,9 @@ class BuildEngine(Protocol):
 class LocalEngine:
     """Everything in this process: the encoder's own batches, then one ``build`` of the index."""
 
-    def encode_texts(self, encoder: Encoder, texts: Sequence[str], batch_size: int,
-                     on_progress: ProgressCallback | None) -> np.ndarray:
+    def encode_texts(
+        self, encoder: Encoder, texts: Sequence[str], batch_size: int, on_progress: ProgressCallback | None
+    ) -> np.ndarray:
         return encoder.encode(texts, batch_size, on_progress=on_progress)
 
     def fill_index(self, vectors: VectorIndex, embeddings: np.ndarray, ids: np.ndarray) -> None:
@@ -49,8 +51,13 @@ class LocalEngine:
 
 
 @contextmanager
-def build_engine(name: str = "local", *, ray_address: str | None = None, workers: int | None = None,
-                 gpus_per_worker: float | None = None) -> Iterator[BuildEngine]:
+def build_engine(
+    name: str = "local",
+    *,
+    ray_address: str | None = None,
+    workers: int | None = None,
+    gpus_per_worker: float | None = None,
+) -> Iterator[BuildEngine]:
     """The engine called ``name``, ready for the length of the ``with`` block.
 
     ``ray`` connects to the cluster at ``ray_address`` ("auto", "ray://host:10001"), or
@@ -61,8 +68,10 @@ def build_engine(name: str = "local", *, ray_address: str | None = None, workers
         raise InvalidArgumentError(f"unknown build engine {name!r}; valid: {', '.join(ENGINES)}.")
     if name == "local":
         if (ray_address, workers, gpus_per_worker) != (None, None, None):
-            raise InvalidArgumentError(f"a Ray address, workers and GPUs per worker apply to the ray engine only; "
-                                       f"{fix('engine_ray')}, or leave them out.")
+            raise InvalidArgumentError(
+                f"a Ray address, workers and GPUs per worker apply to the ray engine only; "
+                f"{fix('engine_ray')}, or leave them out."
+            )
         yield LocalEngine()
         return
     from simsearch.index.distributed import ray_engine

@@ -116,11 +116,15 @@ def load_generation(folder: Path, manifest: Manifest, store: Store) -> Generatio
     else:
         raise CorruptIndexError(f"index {manifest.name!r} kept changing while it was read; open it again.")
     if vectors.dimension != manifest.dimension:
-        raise CorruptIndexError(f"vector file {vectors_file(position.generation)} has dimension {vectors.dimension}, "
-                                f"manifest says {manifest.dimension}; rebuild the index.")
+        raise CorruptIndexError(
+            f"vector file {vectors_file(position.generation)} has dimension {vectors.dimension}, "
+            f"manifest says {manifest.dimension}; rebuild the index."
+        )
     if vectors.count != expected:
-        raise CorruptIndexError(f"index {manifest.name!r} holds {vectors.count} vectors but {expected} texts "
-                                f"(windows of long texts counted); {fix('rebuild', manifest.name)}.")
+        raise CorruptIndexError(
+            f"index {manifest.name!r} holds {vectors.count} vectors but {expected} texts "
+            f"(windows of long texts counted); {fix('rebuild', manifest.name)}."
+        )
     return Generation(vectors, position)
 
 
@@ -136,8 +140,9 @@ def catch_up(folder: Path, manifest: Manifest, store: Store, held: Generation) -
         return held
     if now.generation == held.number:
         try:
-            rows = read_rows(folder / delta_file(now.generation), held.position.delta_rows, now.delta_rows,
-                             held.vectors.dimension)
+            rows = read_rows(
+                folder / delta_file(now.generation), held.position.delta_rows, now.delta_rows, held.vectors.dimension
+            )
             ids = store.delta_ids(held.position.delta_rows, now.delta_rows)
             dead = store.dead_ids(held.position.dead_seq, now.dead_seq)
             if store.write_position().generation == now.generation and len(ids) == len(rows):
@@ -222,8 +227,9 @@ def writing(home: Path, folder: Path, manifest: Manifest, writer_store: Callable
             raise
 
 
-def insert_rows(batch: WriteBatch, documents: list[Document], passages: Passages, vectors: np.ndarray,
-                replaced: list[int]) -> list[int]:
+def insert_rows(
+    batch: WriteBatch, documents: list[Document], passages: Passages, vectors: np.ndarray, replaced: list[int]
+) -> list[int]:
     """Inside ``writing``: drop the rows ``replaced`` (an upsert's old versions), then insert ``documents``
     with their vectors (one per passage): texts, windows and vectors in one commit. Returns the new row ids."""
     if replaced:
@@ -266,8 +272,11 @@ def remove_leftovers(home: Path, name: str, folder: Path, generation: int, compa
     os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644))
     probe.unlink()
     keep = (f"vectors-{generation}.", f"delta-{generation}.")
-    stray = [path for path in folder.iterdir() if path.name.startswith((".vectors-", ".delta-", "vectors-", "delta-"))
-             and not path.name.startswith(keep)]
+    stray = [
+        path
+        for path in folder.iterdir()
+        if path.name.startswith((".vectors-", ".delta-", "vectors-", "delta-")) and not path.name.startswith(keep)
+    ]
     if not stray:
         return
     if compacting:
@@ -306,10 +315,14 @@ def _damage(folder: Path, manifest: Manifest, position: WritePosition, exc: Exce
     if not path.exists():
         return CorruptIndexError(f"index {manifest.name!r} has no vector file {path.name}; rebuild it.")
     if isinstance(exc, FileNotFoundError):
-        return CorruptIndexError(f"index {manifest.name!r} has no delta file {delta_file(position.generation)} but "
-                                 f"{position.delta_rows} rows were committed to it; {fix('rebuild', manifest.name)}.")
-    return CorruptIndexError(f"vector file {path.name} of index {manifest.name!r} is damaged "
-                             f"({str(exc).splitlines()[0]}); {fix('rebuild', manifest.name)}.")
+        return CorruptIndexError(
+            f"index {manifest.name!r} has no delta file {delta_file(position.generation)} but "
+            f"{position.delta_rows} rows were committed to it; {fix('rebuild', manifest.name)}."
+        )
+    return CorruptIndexError(
+        f"vector file {path.name} of index {manifest.name!r} is damaged "
+        f"({str(exc).splitlines()[0]}); {fix('rebuild', manifest.name)}."
+    )
 
 
 @contextmanager

@@ -66,8 +66,14 @@ class Index:
 
     # --- opening and building -----------------------------------------------------------
     @classmethod
-    def open(cls, name: str, *, index_dir: str | Path | None = None, encoder: Encoder | None = None,
-             backend: Backend | None = None) -> Index:
+    def open(
+        cls,
+        name: str,
+        *,
+        index_dir: str | Path | None = None,
+        encoder: Encoder | None = None,
+        backend: Backend | None = None,
+    ) -> Index:
         """Open an existing index. An ``encoder`` other than the one it was built with is refused.
 
         ``backend`` (torch, onnx, onnx-int8) runs the queries when the index loads its own
@@ -79,10 +85,21 @@ class Index:
         return index
 
     @classmethod
-    def build(cls, name: str, records: Records, *, encoder: Encoder | None = None, kind: IndexKind = "auto",
-              params: dict[str, Any] | None = None, batch_size: int = 64, index_dir: str | Path | None = None,
-              overwrite: bool = False, on_progress: ProgressCallback | None = None,
-              engine: BuildEngine | None = None, chunking: Chunking | None = None) -> Index:
+    def build(
+        cls,
+        name: str,
+        records: Records,
+        *,
+        encoder: Encoder | None = None,
+        kind: IndexKind = "auto",
+        params: dict[str, Any] | None = None,
+        batch_size: int = 64,
+        index_dir: str | Path | None = None,
+        overwrite: bool = False,
+        on_progress: ProgressCallback | None = None,
+        engine: BuildEngine | None = None,
+        chunking: Chunking | None = None,
+    ) -> Index:
         """Encode ``records`` (Documents, texts or dict rows) into a new index called ``name``; ``encoder``
         defaults to the default model; ``on_progress(done, total)`` reports passages encoded; ``engine``: where
         encoding runs (simsearch.index.engines.build_engine, e.g. a Ray cluster; default this process); ``chunking``:
@@ -93,15 +110,21 @@ class Index:
         building.check_new_index(home, name, overwrite, kind)  # before the model loads: a typo costs nothing
         encoder = encoder if encoder is not None else load_encoder()
         columns = (records.text_column, records.id_column) if isinstance(records, Corpus) else None
-        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking,
-                               columns=columns)
+        options = BuildOptions(kind, params, batch_size, on_progress, engine=engine, chunking=chunking, columns=columns)
         folder = building.build_index(home, name, building.as_documents(records), encoder, options, overwrite)
         return cls._load(home, name, folder, encoder)
 
-    def rebuild(self, *, encoder: Encoder | None = None, kind: IndexKind | None = None,
-                params: dict[str, Any] | None = None, batch_size: int = 64,
-                on_progress: ProgressCallback | None = None, engine: BuildEngine | None = None,
-                chunking: Chunking | None = None) -> Index:
+    def rebuild(
+        self,
+        *,
+        encoder: Encoder | None = None,
+        kind: IndexKind | None = None,
+        params: dict[str, Any] | None = None,
+        batch_size: int = 64,
+        on_progress: ProgressCallback | None = None,
+        engine: BuildEngine | None = None,
+        chunking: Chunking | None = None,
+    ) -> Index:
         """Re-encode the stored texts (``encoder``, ``kind``, ``chunking``: by default the index's own; ``engine``
         as in ``build``) into a new build and swap it in; ids and metadata stay. This object keeps serving the
         old version; the returned Index is the new one."""
@@ -131,28 +154,47 @@ class Index:
             self._encoder = check_encoder(self.manifest, load_own_encoder(self.manifest, self._backend))
         return self._encoder
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None, mode: SearchMode = DEFAULT_MODE,
-               min_score: float | None = None, **rerank: Unpack[RerankOptions]) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: SearchMode = DEFAULT_MODE,
+        min_score: float | None = None,
+        **rerank: Unpack[RerankOptions],
+    ) -> list[Hit]:
         """The ``k`` best, best first; ``filters``: {"tag": "pop"}, a list, {"year": {"gte": 2000}}
         (simsearch.store.filters);
         ``mode``: see simsearch.query.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score);
         ``rerank=DIR``, ``rerank_depth``: re-rank with a cross-encoder (simsearch.query.search.RerankOptions)."""
         return self.query([query], k, filters, mode, min_score=min_score, **rerank).hits[0]
 
-    def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
-                     **rerank: Unpack[RerankOptions]) -> list[list[Hit]]:
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: SearchMode = DEFAULT_MODE,
+        min_score: float | None = None,
+        **rerank: Unpack[RerankOptions],
+    ) -> list[list[Hit]]:
         """Search several queries in one encoder pass; one list of hits per query."""
         return self.query(queries, k, filters, mode, min_score=min_score, **rerank).hits
 
-    def query(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None,
-              **rerank: Unpack[RerankOptions]) -> SearchResult:
+    def query(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: SearchMode = DEFAULT_MODE,
+        fusion: Fusion | None = None,
+        min_score: float | None = None,
+        **rerank: Unpack[RerankOptions],
+    ) -> SearchResult:
         """Search several queries and report the time each stage took; ``fusion`` tunes hybrid mode."""
         return run_query(self._target(mode), queries, k, filters, mode, fusion, min_score, **rerank)
 
-    def search_vectors(self, query_vectors: np.ndarray, k: int = 10,
-                       filters: Filters | None = None) -> list[list[Hit]]:
+    def search_vectors(self, query_vectors: np.ndarray, k: int = 10, filters: Filters | None = None) -> list[list[Hit]]:
         """Search with unit vectors already made by this index's encoder."""
         return search_encoded(self._vectors(), self._store, query_vectors, check_k(k), filters)[0]
 
@@ -189,14 +231,25 @@ class Index:
         return f"Index({self.name!r}, {count} documents, kind={self.manifest.kind}, model={model!r})"
 
     # --- changing in place --------------------------------------------------------------
-    def add(self, records: Records, *, upsert: bool = False, batch_size: int = 64,
-            on_progress: ProgressCallback | None = None) -> list[str]:
+    def add(
+        self,
+        records: Records,
+        *,
+        upsert: bool = False,
+        batch_size: int = 64,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[str]:
         """Encode and add documents; returns their ids. An id the index holds is refused, or with ``upsert``
         replaced: old rows out and new rows in within one generation, so no reader sees it gone or twice."""
         documents = building.as_documents(records)
         building.taken_row_ids(self.name, documents, self._store.row_ids_for, upsert)  # refused before encoding
-        passages, vectors = building.encode_passages(self.encoder, [doc.text for doc in documents],
-                                                     building.recorded_chunking(self.manifest), batch_size, on_progress)
+        passages, vectors = building.encode_passages(
+            self.encoder,
+            [doc.text for doc in documents],
+            building.recorded_chunking(self.manifest),
+            batch_size,
+            on_progress,
+        )
         with self._writing() as batch:  # ids are checked again under the lock: another writer may have added them
             replaced = building.taken_row_ids(self.name, documents, batch.store.row_ids_for, upsert)
             row_ids = generations.insert_rows(batch, documents, passages, vectors, replaced)
@@ -212,8 +265,9 @@ class Index:
             generations.remove_rows(batch, sorted(set(row_ids)))
         return len(set(row_ids))
 
-    def sync(self, records: Records, *, batch_size: int = 64,
-             on_progress: ProgressCallback | None = None) -> SyncReport:
+    def sync(
+        self, records: Records, *, batch_size: int = 64, on_progress: ProgressCallback | None = None
+    ) -> SyncReport:
         """Make the index hold exactly these documents, keyed by id, in one commit (simsearch.index.syncing): new
         ids added, changed texts re-encoded, metadata-only changes updated in place, ids not given deleted."""
         documents = syncing.check_ids(self.name, building.as_documents(records))
@@ -244,9 +298,14 @@ class Index:
         base, rows in the delta, dead vectors not yet compacted away, the last compaction's time (None: never)."""
         self._vectors()
         compacted_at = self._store.meta("compacted_at")
-        return {**self.manifest.to_dict(), "count": self._store.count(), "size_bytes": folder_size(self.folder),
-                "path": str(self.folder), **self._generation.vectors.figures(),
-                "compacted_at": float(compacted_at) if compacted_at else None}
+        return {
+            **self.manifest.to_dict(),
+            "count": self._store.count(),
+            "size_bytes": folder_size(self.folder),
+            "path": str(self.folder),
+            **self._generation.vectors.figures(),
+            "compacted_at": float(compacted_at) if compacted_at else None,
+        }
 
     def check(self, sample_size: int = 32) -> dict[str, Any]:
         """Do texts and vectors agree? ``{"ok", "problems", ...figures}`` (see simsearch.index.checking); the model
@@ -257,8 +316,13 @@ class Index:
         """Groups of near-duplicate documents, largest first (simsearch.neighbours.dedup)."""
         return duplicate_groups(self._vectors(), self._store, self._encode, threshold, k)
 
-    def clusters(self, threshold: float | None = None, min_size: int = DEFAULT_MIN_SIZE, k: int = DEFAULT_NEIGHBOURS,
-                 save: bool = True) -> list[Cluster]:
+    def clusters(
+        self,
+        threshold: float | None = None,
+        min_size: int = DEFAULT_MIN_SIZE,
+        k: int = DEFAULT_NEIGHBOURS,
+        save: bool = True,
+    ) -> list[Cluster]:
         """Clusters of like documents, largest first (simsearch.neighbours.clustering);
         ``save``: into metadata ``cluster``."""
         clusters, labels = cluster_documents(self._vectors(), self._store, self._encode, threshold, min_size, k)

@@ -87,9 +87,7 @@ def list_index_names(home: Path) -> list[str]:
     if not home.is_dir():
         return []
     return sorted(
-        entry.name
-        for entry in home.iterdir()
-        if not entry.name.startswith(".") and (entry / MANIFEST_FILE).exists()
+        entry.name for entry in home.iterdir() if not entry.name.startswith(".") and (entry / MANIFEST_FILE).exists()
     )
 
 
@@ -98,9 +96,7 @@ def current_folder(home: Path, name: str) -> Path:
     link = home / check_name(name)
     if not (link / MANIFEST_FILE).exists():
         known = ", ".join(list_index_names(home)) or "none yet"
-        raise IndexNotFoundError(
-            f"no index named {name!r} in {home} (known: {known}); {fix('build', name)}."
-        )
+        raise IndexNotFoundError(f"no index named {name!r} in {home} (known: {known}); {fix('build', name)}.")
     folder = link.resolve()
     if link.is_symlink() and folder.parent != _own_folder(home, BUILDS).resolve():
         raise IndexFolderError(
@@ -184,8 +180,9 @@ def lock_timeout() -> float:
     except ValueError:
         seconds = -1.0
     if not 0 <= seconds <= 3600:
-        raise InvalidArgumentError(f"{LOCK_TIMEOUT}={given!r} is not a number of seconds from 0 to 3600; "
-                                   f"set it to e.g. 5, or unset it.")
+        raise InvalidArgumentError(
+            f"{LOCK_TIMEOUT}={given!r} is not a number of seconds from 0 to 3600; set it to e.g. 5, or unset it."
+        )
     return seconds
 
 
@@ -254,12 +251,15 @@ def _own_folder(home: Path, name: str) -> Path:
 
 def _unwritable(home: Path, exc: OSError) -> IndexFolderError:
     if exc.errno == errno.ENOSPC:
-        return IndexFolderError(f"the disk holding index folder {home} is full; free some space and try again. "
-                                "Nothing was changed.")
+        return IndexFolderError(
+            f"the disk holding index folder {home} is full; free some space and try again. Nothing was changed."
+        )
     reason = exc.strerror or str(exc)
     where = f" ({exc.filename})" if exc.filename else ""
-    return IndexFolderError(f"cannot write in index folder {home}: {reason}{where}; make it writable or "
-                            f"{fix('index_dir')}. Nothing was changed.")
+    return IndexFolderError(
+        f"cannot write in index folder {home}: {reason}{where}; make it writable or "
+        f"{fix('index_dir')}. Nothing was changed."
+    )
 
 
 def _adopt_plain_folder(home: Path, name: str) -> None:

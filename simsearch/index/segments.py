@@ -92,8 +92,11 @@ class Delta:
             return scores, found
         similarity = queries @ self.vectors[rows].T
         width = min(k, len(rows))
-        best = np.argpartition(-similarity, width - 1, axis=1)[:, :width] if width < len(rows) else \
-            np.tile(np.arange(len(rows)), (len(queries), 1))
+        best = (
+            np.argpartition(-similarity, width - 1, axis=1)[:, :width]
+            if width < len(rows)
+            else np.tile(np.arange(len(rows)), (len(queries), 1))
+        )
         best_scores = np.take_along_axis(similarity, best, axis=1)
         order = np.argsort(-best_scores, axis=1, kind="stable")
         scores[:, :width] = np.take_along_axis(best_scores, order, axis=1)
@@ -122,12 +125,16 @@ class SegmentedVectors:
 
     def figures(self) -> dict[str, int]:
         """Vectors in the base as written, rows in the delta, and vectors dead since the base was written."""
-        return {"base_vectors": self.base.count + self.dead_in_base, "delta_vectors": self.delta.size,
-                "dead_vectors": self.dead_in_base + int((~self.delta.live).sum())}
+        return {
+            "base_vectors": self.base.count + self.dead_in_base,
+            "delta_vectors": self.delta.size,
+            "dead_vectors": self.dead_in_base + int((~self.delta.live).sum()),
+        }
 
     # --- the read side of VectorIndex ---------------------------------------------------------
-    def search(self, queries: np.ndarray, k: int,
-               allowed_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if allowed_ids is not None:
             allowed_ids = np.asarray(allowed_ids, dtype=np.int64)

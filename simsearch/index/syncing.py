@@ -45,8 +45,7 @@ class SyncReport:
     unchanged: int
 
     def __str__(self) -> str:
-        return (f"{self.added:,} added, {self.changed:,} changed, {self.removed:,} removed, "
-                f"{self.unchanged:,} unchanged")
+        return f"{self.added:,} added, {self.changed:,} changed, {self.removed:,} removed, {self.unchanged:,} unchanged"
 
 
 @dataclass(frozen=True)
@@ -65,8 +64,9 @@ class SyncPlan:
         return SyncReport(self.added, changed, len(self.removed), self.unchanged)
 
 
-def passage_encoder(encoder: Encoder, manifest: Manifest, batch_size: int,
-                    on_progress: ProgressCallback | None) -> Encode:
+def passage_encoder(
+    encoder: Encoder, manifest: Manifest, batch_size: int, on_progress: ProgressCallback | None
+) -> Encode:
     """Texts -> (passages, vectors) as ``add`` makes them: the index's own windows; nothing to encode, no call."""
     chunking = recorded_chunking(manifest)
 
@@ -82,8 +82,10 @@ def check_ids(name: str, documents: list[Document]) -> list[Document]:
     """Sync matches by id, so every document needs one (a numbered text would be a new document each time)."""
     missing = sum(1 for doc in documents if doc.id is None)
     if missing:
-        raise InputError(f"{missing} of {len(documents)} documents have no id; sync matches documents by id, "
-                         f"so give every row an id (an 'id' column) before syncing index {name!r}.")
+        raise InputError(
+            f"{missing} of {len(documents)} documents have no id; sync matches documents by id, "
+            f"so give every row an id (an 'id' column) before syncing index {name!r}."
+        )
     return documents
 
 
@@ -108,8 +110,9 @@ def plan_sync(store: Store, documents: list[Document]) -> SyncPlan:
     return SyncPlan(encode, sorted(replaced), metadata, removed, unchanged, len(encode) - len(replaced))
 
 
-def apply_sync(batch: WriteBatch, documents: list[Document], encoded: tuple[list[Document], Passages, np.ndarray],
-               encode: Encode) -> SyncReport:
+def apply_sync(
+    batch: WriteBatch, documents: list[Document], encoded: tuple[list[Document], Passages, np.ndarray], encode: Encode
+) -> SyncReport:
     """Inside ``writing``: plan again on the writer's store, encode what the first plan did not, commit the rest."""
     from simsearch.index.generations import insert_rows, remove_rows
 

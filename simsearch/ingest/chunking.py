@@ -75,13 +75,17 @@ def resolve_chunking(encoder: Encoder, chunking: Chunking | None) -> Chunking:
         return Chunking(0, 0)
     tokens = limit if tokens is None else tokens
     if tokens > limit:
-        raise InvalidArgumentError(f"{fix('chunk_tokens')} is {tokens}, but model {encoder.name!r} reads at most "
-                                   f"{limit} word pieces besides its special tokens; give {limit} or less "
-                                   "(0: no chunking).")
+        raise InvalidArgumentError(
+            f"{fix('chunk_tokens')} is {tokens}, but model {encoder.name!r} reads at most "
+            f"{limit} word pieces besides its special tokens; give {limit} or less "
+            "(0: no chunking)."
+        )
     overlap = tokens // OVERLAP_FRACTION if overlap is None else overlap
     if overlap >= tokens:
-        raise InvalidArgumentError(f"{fix('chunk_overlap')} ({overlap}) must be smaller than {fix('chunk_tokens')} "
-                                   f"({tokens}); give an overlap of at most {tokens - 1}.")
+        raise InvalidArgumentError(
+            f"{fix('chunk_overlap')} ({overlap}) must be smaller than {fix('chunk_tokens')} "
+            f"({tokens}); give an overlap of at most {tokens - 1}."
+        )
     return Chunking(tokens, overlap)
 
 
@@ -98,8 +102,11 @@ def split_texts(encoder: Encoder, texts: Sequence[str], chunking: Chunking) -> P
         return Passages(list(texts), list(range(len(texts))), [None] * len(texts))
     tokens, overlap = int(chunking.tokens or 0), int(chunking.overlap or 0)
     special = encoder.token_counts([""])[0]
-    counts = [count - special for start in range(0, len(texts), 1024)
-              for count in encoder.token_counts(list(texts[start : start + 1024]))]
+    counts = [
+        count - special
+        for start in range(0, len(texts), 1024)
+        for count in encoder.token_counts(list(texts[start : start + 1024]))
+    ]
     long = [i for i, count in enumerate(counts) if count > tokens]
     spans = dict(zip(long, passage_spans(encoder, [texts[i] for i in long], tokens, overlap)))
     passages = Passages([], [], [])
@@ -119,8 +126,12 @@ def passage_spans(encoder: Encoder, texts: list[str], tokens: int, overlap: int)
         for pieces in encoder.word_pieces(texts[start : start + 256]):
             words = pieces.words
             starts = [i == 0 or words[i] != words[i - 1] for i in range(len(words))]
-            spans.append([(pieces.spans[first][0], pieces.spans[last - 1][1])
-                          for first, last in token_windows(starts, tokens, overlap)])
+            spans.append(
+                [
+                    (pieces.spans[first][0], pieces.spans[last - 1][1])
+                    for first, last in token_windows(starts, tokens, overlap)
+                ]
+            )
     return spans
 
 
@@ -143,8 +154,11 @@ def token_windows(word_starts: Sequence[bool], tokens: int, overlap: int) -> lis
         if last >= count:
             return windows
         step_back = max(last - overlap, first + 1)
-        first = (_last_word_start(word_starts, first + 1, step_back)
-                 or _first_word_start(word_starts, step_back, last - 1) or step_back)
+        first = (
+            _last_word_start(word_starts, first + 1, step_back)
+            or _first_word_start(word_starts, step_back, last - 1)
+            or step_back
+        )
 
 
 def _last_word_start(word_starts: Sequence[bool], lowest: int, highest: int) -> int | None:

@@ -76,8 +76,10 @@ def corpus_files(path: Path) -> list[Path]:
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     inputs = [p for p in files if p.suffix.lower() in SUPPORTED_EXTENSIONS]
     if not inputs:
-        raise InputError(f"folder {str(path)!r} holds no {', '.join(SUPPORTED_EXTENSIONS)} files; "
-                         "give a folder of input files, or one file.")
+        raise InputError(
+            f"folder {str(path)!r} holds no {', '.join(SUPPORTED_EXTENSIONS)} files; "
+            "give a folder of input files, or one file."
+        )
     types = sorted({p.suffix.lower() for p in inputs})
     if len(types) > 1:
         raise InputError(f"folder {str(path)!r} mixes {', '.join(types)} files; keep one type of file a folder.")
@@ -92,8 +94,9 @@ def _check_same_header(files: list[Path], rows: list[dict[str, Any]]) -> None:
     """CSV files of one folder must share their columns, or their rows would not line up."""
     headers = {tuple(row) for row in rows}
     if len(headers) > 1:
-        raise InputError(f"the CSV files in {files[0].parent.name} have different headers; "
-                         "give every file the same columns.")
+        raise InputError(
+            f"the CSV files in {files[0].parent.name} have different headers; give every file the same columns."
+        )
 
 
 def read_columns(path: str | Path) -> list[str]:
@@ -149,8 +152,7 @@ def documents_from_rows(
     columns = _columns_of(rows)
     if text_column not in columns:
         raise InputError(
-            f"{source} has no text column {text_column!r} (columns found: {', '.join(columns)}); "
-            f"{fix('text_column')}."
+            f"{source} has no text column {text_column!r} (columns found: {', '.join(columns)}); {fix('text_column')}."
         )
     use_ids = id_column is not None and id_column in columns
     if id_column is not None and id_column != "id" and not use_ids:
@@ -165,9 +167,7 @@ def documents_from_rows(
             skipped += 1
             continue
         doc_id = _as_id(row.get(id_column), source) if use_ids else None
-        metadata = {
-            key: _json_safe(value) for key, value in row.items() if key not in (text_column, id_column)
-        }
+        metadata = {key: _json_safe(value) for key, value in row.items() if key not in (text_column, id_column)}
         check_finite_metadata(metadata, f"document {doc_id!r}" if doc_id is not None else f"row {number}", source)
         documents.append(Document(text=text, id=doc_id, metadata=metadata))
     if not documents:
@@ -212,9 +212,7 @@ def decoded_lines(path: Path) -> list[str]:
         try:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise InputError(
-                f"{path.name} line {number} is not valid UTF-8; re-save the file as UTF-8."
-            ) from None
+            raise InputError(f"{path.name} line {number} is not valid UTF-8; re-save the file as UTF-8.") from None
     if lines and lines[0].startswith("\ufeff"):
         lines[0] = lines[0][1:]
     return lines
@@ -291,8 +289,9 @@ def _csv_header(names: list[str], source: str) -> list[str]:
     header = [name or f"Unnamed: {number}" for number, name in enumerate(names)]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
-        raise InputError(f"{source} names the column {repeated[0]!r} twice in its header; "
-                         "give each column its own name.")
+        raise InputError(
+            f"{source} names the column {repeated[0]!r} twice in its header; give each column its own name."
+        )
     return header
 
 
@@ -308,8 +307,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         except RecursionError:  # json recurses once per level of nesting
             row = None
         if row is None or _too_deep(row):  # metadata is written back as JSON, which recurses the same way
-            raise InputError(f"{path.name} line {number} nests arrays or objects more than {MAX_NESTING} deep; "
-                             "flatten that line.")
+            raise InputError(
+                f"{path.name} line {number} nests arrays or objects more than {MAX_NESTING} deep; flatten that line."
+            )
         if not isinstance(row, dict):
             raise InputError(f"{path.name} line {number} is not a JSON object; write one object a line.")
         rows.append(row)
@@ -320,8 +320,12 @@ def _too_deep(value: Any) -> bool:
     """Whether ``value`` nests lists or dicts more than MAX_NESTING levels (checked without recursion)."""
     level: list[Any] = [value]
     for _ in range(MAX_NESTING + 1):
-        level = [child for item in level if isinstance(item, (list, dict))
-                 for child in (item.values() if isinstance(item, dict) else item)]
+        level = [
+            child
+            for item in level
+            if isinstance(item, (list, dict))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
         if not level:
             return False
     return True

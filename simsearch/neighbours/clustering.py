@@ -69,14 +69,20 @@ class Cluster:
 def check_min_size(min_size: int) -> int:
     """``min_size`` when it is at least 2; else a one-line error."""
     if min_size < 2:
-        raise InvalidArgumentError(f"the smallest cluster size must be at least 2 (got {min_size}); "
-                                   f"the default is {DEFAULT_MIN_SIZE}.")
+        raise InvalidArgumentError(
+            f"the smallest cluster size must be at least 2 (got {min_size}); the default is {DEFAULT_MIN_SIZE}."
+        )
     return int(min_size)
 
 
-def cluster_documents(vectors: VectorIndex, store: Store, encode: Callable[[list[str]], np.ndarray],
-                      threshold: float | None = None, min_size: int = DEFAULT_MIN_SIZE,
-                      k: int = DEFAULT_NEIGHBOURS) -> tuple[list[Cluster], dict[int, str]]:
+def cluster_documents(
+    vectors: VectorIndex,
+    store: Store,
+    encode: Callable[[list[str]], np.ndarray],
+    threshold: float | None = None,
+    min_size: int = DEFAULT_MIN_SIZE,
+    k: int = DEFAULT_NEIGHBOURS,
+) -> tuple[list[Cluster], dict[int, str]]:
     """Clusters, largest first, and each clustered row id's label (what a stored clustering writes)."""
     threshold = check_threshold(DEFAULT_CLUSTER_THRESHOLD if threshold is None else threshold)
     min_size = check_min_size(min_size)
@@ -91,8 +97,9 @@ def cluster_documents(vectors: VectorIndex, store: Store, encode: Callable[[list
     return clusters, labelled
 
 
-def neighbour_lists(vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Callable[[np.ndarray], np.ndarray],
-                    threshold: float, k: int) -> np.ndarray:
+def neighbour_lists(
+    vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Callable[[np.ndarray], np.ndarray], threshold: float, k: int
+) -> np.ndarray:
     """(n, k + 1) positions into ``row_ids`` of neighbours at or above ``threshold``, best first; -1 pads."""
     depth = min(k + 1, len(row_ids))  # + 1: a document finds itself first
     lists = np.full((len(row_ids), depth), -1, dtype=np.int64)
@@ -148,8 +155,9 @@ def corpus_words(text: str) -> set[str]:
     return {word for word in _WORD.findall(text.lower()) if len(word) > 2 and word not in ENGLISH_STOP_WORDS}
 
 
-def _described(labels: np.ndarray, row_ids: np.ndarray, store: Store,
-               vectors_of: Callable[[np.ndarray], np.ndarray]) -> tuple[list[Cluster], dict[int, str]]:
+def _described(
+    labels: np.ndarray, row_ids: np.ndarray, store: Store, vectors_of: Callable[[np.ndarray], np.ndarray]
+) -> tuple[list[Cluster], dict[int, str]]:
     clustered = labels >= 0
     if not clustered.any():
         return [], {}
@@ -172,10 +180,15 @@ def _described(labels: np.ndarray, row_ids: np.ndarray, store: Store,
         member_vectors = vectors_of(members)
         centre = member_vectors.mean(axis=0)
         central = int(members[int(np.argmax(member_vectors @ centre))])
-        words = [word for word, _ in sorted(counts.items(), key=lambda item: (
-            -item[1] * math.log(documents / frequency[item[0]]), item[0]))[:_WORDS_PER_LABEL]]
+        words = [
+            word
+            for word, _ in sorted(
+                counts.items(), key=lambda item: (-item[1] * math.log(documents / frequency[item[0]]), item[0])
+            )[:_WORDS_PER_LABEL]
+        ]
         label = f"{number + 1}: {' '.join(words[:3])}".strip()
-        clusters.append(Cluster(number + 1, label, words, *texts[central], len(members),
-                                [texts[int(i)][0] for i in members]))
+        clusters.append(
+            Cluster(number + 1, label, words, *texts[central], len(members), [texts[int(i)][0] for i in members])
+        )
         labelled.update(dict.fromkeys(members.tolist(), label))
     return clusters, labelled

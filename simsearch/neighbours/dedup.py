@@ -57,13 +57,19 @@ class DuplicateGroup:
 def check_threshold(threshold: float) -> float:
     """``threshold`` when it is a cosine in (0, 1]; else a one-line error."""
     if not 0 < threshold <= 1:
-        raise InvalidArgumentError(f"threshold must be above 0 and at most 1 (got {threshold}); "
-                                   f"the default is {DEFAULT_THRESHOLD}.")
+        raise InvalidArgumentError(
+            f"threshold must be above 0 and at most 1 (got {threshold}); the default is {DEFAULT_THRESHOLD}."
+        )
     return float(threshold)
 
 
-def duplicate_groups(vectors: VectorIndex, store: Store, encode: Callable[[list[str]], np.ndarray],
-                     threshold: float | None = None, k: int = DEFAULT_NEIGHBOURS) -> list[DuplicateGroup]:
+def duplicate_groups(
+    vectors: VectorIndex,
+    store: Store,
+    encode: Callable[[list[str]], np.ndarray],
+    threshold: float | None = None,
+    k: int = DEFAULT_NEIGHBOURS,
+) -> list[DuplicateGroup]:
     """Groups of near-duplicates, largest first (ties: tightest first).
 
     ``encode`` re-encodes texts for kinds that cannot give their vectors back (the IVF kinds);
@@ -75,8 +81,7 @@ def duplicate_groups(vectors: VectorIndex, store: Store, encode: Callable[[list[
         raise InvalidArgumentError(f"k must be at least 1 (got {k}).")
     row_ids = store.ids()
     if len(row_ids) < 2:
-        raise InvalidArgumentError(f"the index holds {len(row_ids)} document(s); "
-                                   "duplicates need at least two.")
+        raise InvalidArgumentError(f"the index holds {len(row_ids)} document(s); duplicates need at least two.")
 
     vectors_of = stored_vectors(vectors, store, encode)
     with narrow_search(vectors, DEDUP_EF_SEARCH):
@@ -89,9 +94,11 @@ def duplicate_groups(vectors: VectorIndex, store: Store, encode: Callable[[list[
     return _described(groups, store, vectors_of)
 
 
-def stored_vectors(vectors: VectorIndex, store: Store,
-                   encode: Callable[[list[str]], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+def stored_vectors(
+    vectors: VectorIndex, store: Store, encode: Callable[[list[str]], np.ndarray]
+) -> Callable[[np.ndarray], np.ndarray]:
     """A reader of unit vectors by row id: read back where the kind keeps them (flat, hnsw), else re-encoded."""
+
     def vectors_of(row_ids: np.ndarray) -> np.ndarray:
         stored = vectors.reconstruct(row_ids)
         if stored is not None:
@@ -120,8 +127,9 @@ def narrow_search(vectors: VectorIndex, ef_search: int) -> Iterator[None]:
         vectors.set_search_params(ef_search=before)
 
 
-def write_without_duplicates(groups: list[DuplicateGroup], documents: Iterable[StoredDocument], output: str | Path,
-                             overwrite: bool = False) -> tuple[int, int]:
+def write_without_duplicates(
+    groups: list[DuplicateGroup], documents: Iterable[StoredDocument], output: str | Path, overwrite: bool = False
+) -> tuple[int, int]:
     """Write ``documents`` (id, text, metadata columns) less the extra members of each group: (kept, removed).
 
     A group keeps its first id, the one with the smallest row id (the earliest added), since
@@ -133,15 +141,24 @@ def write_without_duplicates(groups: list[DuplicateGroup], documents: Iterable[S
 
     output = check_output(output, overwrite, CORPUS_SUFFIXES)
     removed = {id_ for group in groups for id_ in group.ids[1:]}
-    rows = [{"id": doc.id, "text": doc.text, **{k: v for k, v in doc.metadata.items() if k not in ("id", "text")}}
-            for doc in documents if doc.id not in removed]
+    rows = [
+        {"id": doc.id, "text": doc.text, **{k: v for k, v in doc.metadata.items() if k not in ("id", "text")}}
+        for doc in documents
+        if doc.id not in removed
+    ]
     with replacing(output) as temporary:
         write_rows(rows, temporary, output.suffix.lower())
     return len(rows), len(removed)
 
 
-def neighbour_pairs(vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Callable[[np.ndarray], np.ndarray],
-                    threshold: float, k: int, batch_size: int = _BATCH) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_pairs(
+    vectors: VectorIndex,
+    row_ids: np.ndarray,
+    vectors_of: Callable[[np.ndarray], np.ndarray],
+    threshold: float,
+    k: int,
+    batch_size: int = _BATCH,
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions (into the sorted ``row_ids``) of every pair a kNN search finds at or above ``threshold``."""
     firsts, seconds = [], []
     depth = min(k + 1, len(row_ids))  # + 1: a document finds itself first
@@ -168,14 +185,18 @@ def components(size: int, first: np.ndarray, second: np.ndarray) -> list[np.ndar
     return [members for members in np.split(order, bounds) if len(members) > 1]
 
 
-def _described(groups: list[np.ndarray], store: Store,
-               vectors_of: Callable[[np.ndarray], np.ndarray]) -> list[DuplicateGroup]:
+def _described(
+    groups: list[np.ndarray], store: Store, vectors_of: Callable[[np.ndarray], np.ndarray]
+) -> list[DuplicateGroup]:
     documents = store.fetch(np.concatenate(groups).tolist()) if groups else {}
     described = []
     for members in groups:
         found = [documents[int(i)] for i in members]
-        described.append(DuplicateGroup([doc.id for doc in found], [doc.text for doc in found],
-                                        round(lowest_similarity(vectors_of(members)), 4)))
+        described.append(
+            DuplicateGroup(
+                [doc.id for doc in found], [doc.text for doc in found], round(lowest_similarity(vectors_of(members)), 4)
+            )
+        )
     return sorted(described, key=lambda group: (-len(group.ids), -group.score))
 
 

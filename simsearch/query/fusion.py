@@ -66,8 +66,9 @@ def fuse(scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]], fusion: 
     return standardised_score_fusion(scored_lists, weights)
 
 
-def reciprocal_rank_fusion(ranked_lists: Sequence[Sequence[int]], weights: Sequence[float],
-                           constant: float = 60.0) -> list[tuple[int, float]]:
+def reciprocal_rank_fusion(
+    ranked_lists: Sequence[Sequence[int]], weights: Sequence[float], constant: float = 60.0
+) -> list[tuple[int, float]]:
     """Fuse ranked id lists: an id scores ``sum(weight / (constant + rank))`` over the lists holding it
     (rank from 1). Best first; ties go to the smaller id, so the order is deterministic."""
     fused: dict[int, float] = {}
@@ -77,8 +78,9 @@ def reciprocal_rank_fusion(ranked_lists: Sequence[Sequence[int]], weights: Seque
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
-def normalised_score_fusion(scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]],
-                            weights: Sequence[float]) -> list[tuple[int, float]]:
+def normalised_score_fusion(
+    scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]], weights: Sequence[float]
+) -> list[tuple[int, float]]:
     """Fuse scored lists: each list's scores min-max scaled to [0, 1] (all 1 when they are equal),
     weighted and summed; an id absent from a list gets 0 from it. Best first, ties to the smaller id."""
     fused: dict[int, float] = {}
@@ -93,8 +95,9 @@ def normalised_score_fusion(scored_lists: Sequence[tuple[Sequence[int], Sequence
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
-def standardised_score_fusion(scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]],
-                              weights: Sequence[float]) -> list[tuple[int, float]]:
+def standardised_score_fusion(
+    scored_lists: Sequence[tuple[Sequence[int], Sequence[float]]], weights: Sequence[float]
+) -> list[tuple[int, float]]:
     """Fuse scored lists by z-scores: each list's scores standardised over its candidates, weighted and
     summed; an id absent from a list gets that list's lowest z-score (it ranked below every candidate
     there). A list whose scores are all equal (one candidate, say a rare word's only match) gives its
@@ -112,6 +115,7 @@ def standardised_score_fusion(scored_lists: Sequence[tuple[Sequence[int], Sequen
             absent = float(z.min())
         standardised.append((dict(zip((int(r) for r in row_ids), z.tolist())), absent, weight))
     everyone = set().union(*(found for found, _, _ in standardised))
-    fused = {row_id: sum(weight * found.get(row_id, floor) for found, floor, weight in standardised)
-             for row_id in everyone}
+    fused = {
+        row_id: sum(weight * found.get(row_id, floor) for found, floor, weight in standardised) for row_id in everyone
+    }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

@@ -96,8 +96,10 @@ def read_blend(folder: Path) -> Blend:
         data = json.loads(path.read_text(encoding="utf-8"))["blend"]
         return Blend(data.get("model"), float(data.get("weight", 0.0)))
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise InvalidArgumentError(f"{path} is not a valid re-ranker settings file; "
-                                   "train the cross-encoder again, or delete the file to use it unblended.") from None
+        raise InvalidArgumentError(
+            f"{path} is not a valid re-ranker settings file; "
+            "train the cross-encoder again, or delete the file to use it unblended."
+        ) from None
 
 
 # --- telling a cross-encoder folder apart ------------------------------------------------------
@@ -131,11 +133,14 @@ def check_cross_encoder(path: str | Path, role: str = "rerank") -> Path:
     if not is_cross_encoder(folder):
         raise InvalidArgumentError(
             f"{shown!r} is a bi-encoder (it embeds each text alone, for the first stage), not a cross-encoder "
-            f"that reads the query and a text together; {_fix_for(role)}.")
+            f"that reads the query and a text together; {_fix_for(role)}."
+        )
     outputs = len(_json(folder / "config.json").get("id2label") or {"0": ""})
     if outputs != 1:
-        raise InvalidArgumentError(f"cross-encoder {shown!r} has {outputs} outputs (a classifier); a re-ranker "
-                                   f"gives one score per pair; {_fix_for(role)}.")
+        raise InvalidArgumentError(
+            f"cross-encoder {shown!r} has {outputs} outputs (a classifier); a re-ranker "
+            f"gives one score per pair; {_fix_for(role)}."
+        )
     return folder.resolve()
 
 
@@ -154,8 +159,9 @@ class Reranker:
     Scores are comparable across queries: the blended probability (0-1 when unblended).
     """
 
-    def __init__(self, folder: Path, export: Path, blend: Blend, blend_encoder: Encoder | None,
-                 quantized: bool = True) -> None:
+    def __init__(
+        self, folder: Path, export: Path, blend: Blend, blend_encoder: Encoder | None, quantized: bool = True
+    ) -> None:
         from simsearch.encoders.onnx_encoder import load_session, load_tokenizer
 
         self.folder, self.blend = folder, blend
@@ -213,9 +219,11 @@ class Reranker:
     def _run(self, encoded: list) -> np.ndarray:
         """One logit per encoded pair: the batch padded to its longest pair and run through the session."""
         width = max(len(e.ids) for e in encoded)
-        feeds = {"input_ids": np.full((len(encoded), width), self._meta["pad_token_id"], dtype=np.int64),
-                 "attention_mask": np.zeros((len(encoded), width), dtype=np.int64),
-                 "token_type_ids": np.zeros((len(encoded), width), dtype=np.int64)}
+        feeds = {
+            "input_ids": np.full((len(encoded), width), self._meta["pad_token_id"], dtype=np.int64),
+            "attention_mask": np.zeros((len(encoded), width), dtype=np.int64),
+            "token_type_ids": np.zeros((len(encoded), width), dtype=np.int64),
+        }
         for row, item in enumerate(encoded):
             feeds["input_ids"][row, : len(item.ids)] = item.ids
             feeds["attention_mask"][row, : len(item.ids)] = 1
@@ -292,8 +300,9 @@ def load_reranker(rerank: str | Path | Reranker, quantized: bool = True) -> Rera
 @lru_cache(maxsize=4)
 def _load_cached(folder: str, key: str, quantized: bool) -> Reranker:
     model_dir = Path(folder)
-    export = find_export(model_dir, key) or publish_export(folder, model_dir, key,
-                                                          lambda staging: _write_export(model_dir, staging))
+    export = find_export(model_dir, key) or publish_export(
+        folder, model_dir, key, lambda staging: _write_export(model_dir, staging)
+    )
     if quantized and not (export / INT8_FILE).exists():
         quantize(export)
     blend = read_blend(model_dir)
@@ -315,16 +324,26 @@ def _write_export(model_dir: Path, staging: Path) -> None:
     model = CrossEncoder(str(model_dir), device="cpu")
     activation = type(model.activation_fn).__name__.lower()
     if activation not in ("sigmoid", "identity"):
-        raise InvalidArgumentError(f"cross-encoder {str(model_dir)!r} ends in {activation}; "
-                                   f"re-ranking handles sigmoid or identity outputs; {fix('rerank')}.")
+        raise InvalidArgumentError(
+            f"cross-encoder {str(model_dir)!r} ends in {activation}; "
+            f"re-ranking handles sigmoid or identity outputs; {fix('rerank')}."
+        )
     tokenizer = model.tokenizer
-    sample = tokenizer([["a query", "a short text"], ["another query", "a somewhat longer text to pad"]],
-                       padding=True, return_tensors="pt")
+    sample = tokenizer(
+        [["a query", "a short text"], ["another query", "a somewhat longer text to pad"]],
+        padding=True,
+        return_tensors="pt",
+    )
     inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
     log.info("exporting cross-encoder %s to ONNX (once; cached in %s)", model_dir, staging.parent)
     trace_to_onnx(model.model.float().eval(), sample, inputs, "logits", staging / FP32_FILE, per_token=False)
     tokenizer.backend_tokenizer.save(str(staging / TOKENIZER_FILE))
-    meta = {"name": str(model_dir), "max_seq_length": int(model.max_length), "inputs": inputs,
-            "activation": activation, "pad_token_id": int(tokenizer.pad_token_id or 0),
-            "pad_token": str(tokenizer.pad_token or "[PAD]")}
+    meta = {
+        "name": str(model_dir),
+        "max_seq_length": int(model.max_length),
+        "inputs": inputs,
+        "activation": activation,
+        "pad_token_id": int(tokenizer.pad_token_id or 0),
+        "pad_token": str(tokenizer.pad_token or "[PAD]"),
+    }
     (staging / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -142,9 +142,17 @@ class RerankOptions(TypedDict, total=False):
     rerank_depth: int | None
 
 
-def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-              mode: SearchMode = DEFAULT_MODE, fusion: Fusion | None = None, min_score: float | None = None,
-              rerank: str | Path | Reranker | bool | None = None, rerank_depth: int | None = None) -> SearchResult:
+def run_query(
+    target: SearchTarget,
+    queries: Sequence[str],
+    k: int = 10,
+    filters: Filters | None = None,
+    mode: SearchMode = DEFAULT_MODE,
+    fusion: Fusion | None = None,
+    min_score: float | None = None,
+    rerank: str | Path | Reranker | bool | None = None,
+    rerank_depth: int | None = None,
+) -> SearchResult:
     """Run every stage for a batch of queries and time each one.
 
     ``min_score`` drops hits scoring below it after ranking, so a query may get fewer
@@ -180,8 +188,9 @@ def run_query(target: SearchTarget, queries: Sequence[str], k: int = 10, filters
     rerank_ms = (time.perf_counter() - reranking) * 1000
     if min_score is not None:
         hits = [[hit for hit in found if hit.score >= min_score] for found in hits]
-    return SearchResult(hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000,
-                                           rerank_ms))
+    return SearchResult(
+        hits, StageTimings(encode_ms, candidates_ms, fetch_ms, (time.perf_counter() - started) * 1000, rerank_ms)
+    )
 
 
 def rerank_hits(reranker: Reranker, queries: list[str], hits: list[list[Hit]], k: int) -> list[list[Hit]]:
@@ -197,16 +206,25 @@ def rerank_hits(reranker: Reranker, queries: list[str], hits: list[list[Hit]], k
     return [sorted(found, key=lambda hit: -hit.score)[:k] for found in rescored]
 
 
-def share_known_vectors(reranker: Reranker, target: SearchTarget, queries: list[str],
-                        query_vectors: np.ndarray | None, hits: list[list[Hit]]) -> None:
+def share_known_vectors(
+    reranker: Reranker,
+    target: SearchTarget,
+    queries: list[str],
+    query_vectors: np.ndarray | None,
+    hits: list[list[Hit]],
+) -> None:
     """Give the re-ranker's blend the vectors this search already holds, when the blend's bi-encoder is the
     index's model: the queries' and the stored vectors of hits read whole, so none is encoded again.
 
     A document split into windows is read by its matched window and has no vector of its whole text,
     so it is left to the blend to encode; so are the hits of kinds that keep no vectors (IVF).
     """
-    if (reranker.blend_fingerprint is None or target.encoder is None or not target.exact_vectors
-            or reranker.blend_fingerprint != target.encoder.info.fingerprint):
+    if (
+        reranker.blend_fingerprint is None
+        or target.encoder is None
+        or not target.exact_vectors
+        or reranker.blend_fingerprint != target.encoder.info.fingerprint
+    ):
         return  # lexical mode on a fresh index has no model loaded; int8 vectors are not the blend's
     fingerprint = reranker.blend_fingerprint
     if query_vectors is not None:
@@ -228,13 +246,15 @@ def check_rerank_depth(depth: int | None, k: int) -> int:
     if depth is None:
         return max(k, RERANK_DEPTH)
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < k:
-        raise InvalidArgumentError(f"the re-rank depth ({depth!r}) is below the number of hits asked for ({k}); "
-                                   f"{fix('rerank_depth')}.")
+        raise InvalidArgumentError(
+            f"the re-rank depth ({depth!r}) is below the number of hits asked for ({k}); {fix('rerank_depth')}."
+        )
     return int(depth)
 
 
-def search_encoded(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
-                   filters: Filters | None = None) -> tuple[list[list[Hit]], float, float]:
+def search_encoded(
+    vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int, filters: Filters | None = None
+) -> tuple[list[list[Hit]], float, float]:
     """Candidates, then their stored rows: k hits per query, plus the milliseconds of each stage.
 
     A row that a concurrent writer (another process) deleted after these vectors were
@@ -286,8 +306,9 @@ def check_lexical(queries: list[str], terms: list[QueryWords]) -> None:
     for query, words in zip(queries, terms):
         if not words.words:
             shown = query if len(query) <= 40 else query[:37] + "..."
-            raise InvalidArgumentError(f"the query {shown!r} has no words to match lexically; "
-                                       f"type some words, or {fix('mode', 'dense')}.")
+            raise InvalidArgumentError(
+                f"the query {shown!r} has no words to match lexically; type some words, or {fix('mode', 'dense')}."
+            )
 
 
 MAX_K = 2**63 - 1  # ids and counts are int64 throughout; a k above every document count returns them all
@@ -305,8 +326,10 @@ def check_k(k: int) -> int:
     """``k`` as an int when it is a whole number from 1 to 2**63 - 1; larger than the index is fine (all hits)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:37] + "..."
-        raise InvalidArgumentError(f"k must be a whole number from 1 to 2**63 - 1 (got {shown}); "
-                                   "a k above the number of documents returns them all.")
+        raise InvalidArgumentError(
+            f"k must be a whole number from 1 to 2**63 - 1 (got {shown}); "
+            "a k above the number of documents returns them all."
+        )
     return int(k)
 
 
@@ -315,8 +338,9 @@ def encode_queries(encoder: Encoder, queries: list[str]) -> np.ndarray:
     return encoder.encode(queries)
 
 
-def dense_candidates(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
-                     filters: Filters | None = None) -> Candidates:
+def dense_candidates(
+    vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int, filters: Filters | None = None
+) -> Candidates:
     """The ``k`` best documents per query by their nearest vector (a long document's best window).
 
     Several windows of one document can fill the k nearest vectors; then the search goes
@@ -332,8 +356,9 @@ def dense_candidates(vectors: VectorIndex, store: Store, query_vectors: np.ndarr
         depth = min(2 * depth, vectors.count)
 
 
-def vector_candidates(vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int,
-                      filters: Filters | None = None) -> Candidates:
+def vector_candidates(
+    vectors: VectorIndex, store: Store, query_vectors: np.ndarray, k: int, filters: Filters | None = None
+) -> Candidates:
     """The ``k`` nearest vectors per query vector (their vector ids), restricted to documents matching ``filters``.
 
     The store turns the filters into an allow list of vector ids, so a flat index returns
@@ -370,10 +395,17 @@ def fetch_hits(store: Store, candidates: Candidates) -> list[list[Hit]]:
     spans = candidates.spans if candidates.spans is not None else np.full((*candidates.row_ids.shape, 2), -1)
     results = []
     for scores, row_ids, query_spans in zip(candidates.scores, candidates.row_ids, spans):
-        hits = [Hit(id=documents[int(r)].id, text=documents[int(r)].text, score=float(score),
-                    metadata=documents[int(r)].metadata,
-                    passage=documents[int(r)].text[start:end] if start >= 0 else None)
-                for score, r, (start, end) in zip(scores, row_ids, query_spans) if int(r) in documents]
+        hits = [
+            Hit(
+                id=documents[int(r)].id,
+                text=documents[int(r)].text,
+                score=float(score),
+                metadata=documents[int(r)].metadata,
+                passage=documents[int(r)].text[start:end] if start >= 0 else None,
+            )
+            for score, r, (start, end) in zip(scores, row_ids, query_spans)
+            if int(r) in documents
+        ]
         results.append(hits)
     return results
 
@@ -385,16 +417,23 @@ def lexical_candidates(store: Store, terms: list[QueryWords], k: int, filters: F
     return _padded([scores for scores, _ in found], [row_ids for _, row_ids in found])
 
 
-def hybrid_candidates(target: SearchTarget, query_vectors: np.ndarray, terms: list[QueryWords], k: int,
-                      filters: Filters | None, fusion: Fusion) -> Candidates:
+def hybrid_candidates(
+    target: SearchTarget,
+    query_vectors: np.ndarray,
+    terms: list[QueryWords],
+    k: int,
+    filters: Filters | None,
+    fusion: Fusion,
+) -> Candidates:
     """Dense and lexical candidates, ``fusion.depth`` (at least k) of each, fused into one list per query.
 
     A query without lexical terms fuses its dense list alone, so it ranks as in dense mode.
     Rows a concurrent writer deleted drop out when fetched; the fused lists run deeper than k.
     """
     depth = max(k, fusion.depth)
-    dense = dense_candidates(target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)),
-                             filters)
+    dense = dense_candidates(
+        target.vectors, target.store, query_vectors, min(depth, max(target.vectors.count, 1)), filters
+    )
     lexical = lexical_candidates(target.store, terms, depth, filters)
     fused_scores, fused_rows, fused_spans = [], [], []
     for row in range(len(terms)):

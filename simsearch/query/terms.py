@@ -36,8 +36,10 @@ def stop_words() -> frozenset[str]:
     """The words lexical queries leave out: ``$SIMSEARCH_STOP_WORDS``, ``english`` (the default) or ``none``."""
     setting = os.environ.get(STOP_WORDS_VARIABLE, "").strip().lower() or "english"
     if setting not in _STOP_WORD_LISTS:
-        raise InvalidArgumentError(f"{STOP_WORDS_VARIABLE}={setting!r} is not a stop word list; set it to "
-                                   f"{' or '.join(_STOP_WORD_LISTS)} (none for a corpus not in English).")
+        raise InvalidArgumentError(
+            f"{STOP_WORDS_VARIABLE}={setting!r} is not a stop word list; set it to "
+            f"{' or '.join(_STOP_WORD_LISTS)} (none for a corpus not in English)."
+        )
     return _STOP_WORD_LISTS[setting]
 
 

@@ -36,8 +36,13 @@ if TYPE_CHECKING:
 ROUTE_THREADS = max(8, 2 * (os.cpu_count() or 1))
 
 
-def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
-               model: str | None = None, backend: Backend | None = None, rerank: str | None = None) -> FastAPI:
+def create_app(
+    index_dir: str | Path | None = None,
+    api_key: str | None = None,
+    model: str | None = None,
+    backend: Backend | None = None,
+    rerank: str | None = None,
+) -> FastAPI:
     """The FastAPI application over the indexes in ``index_dir``; ``api_key`` guards every route but /health.
 
     ``backend`` runs the queries and /v1/embeddings (default: the model's fp32 ONNX export, else torch);
@@ -68,8 +73,12 @@ def create_app(index_dir: str | Path | None = None, api_key: str | None = None,
         yield
         indexes.close()
 
-    app = FastAPI(title="simsearch", version=__version__, lifespan=lifespan,
-                  description="Sentence-similarity search over simsearch indexes.")
+    app = FastAPI(
+        title="simsearch",
+        version=__version__,
+        lifespan=lifespan,
+        description="Sentence-similarity search over simsearch indexes.",
+    )
     guard = key_declaration(api_key)
     add_index_routes(app, indexes, shared, guard, lambda: list_indexes(indexes.home))
     add_openai_routes(app, shared, guard)

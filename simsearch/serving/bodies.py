@@ -39,8 +39,9 @@ MAX_JSON_INT = 2**53 - 1
 _PYTHON_SPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # check_name's rule (1-64 of letters, digits, '.', '_', '-', a letter or digit first, no '..') without look-arounds,
 # which the path parameters' regex engine lacks
-IndexName = Annotated[str, Path(pattern=r"^[A-Za-z0-9](?:\.?[A-Za-z0-9_-])*\.?$", max_length=64,
-                                description="The index's name.")]
+IndexName = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9](?:\.?[A-Za-z0-9_-])*\.?$", max_length=64, description="The index's name.")
+]
 
 
 def _whole_float_as_int(value: Any) -> Any:
@@ -70,7 +71,7 @@ def keys_must_match(schema: dict[str, Any], _model: Any = None) -> None:
             if isinstance(part, dict):
                 keys_must_match(part)
     if "patternProperties" in schema:
-        (pattern, values), = schema.pop("patternProperties").items()
+        ((pattern, values),) = schema.pop("patternProperties").items()
         schema.update(propertyNames={"pattern": pattern}, additionalProperties=values)
 
 
@@ -128,20 +129,28 @@ class SearchBody(Strict):
     model_config = ConfigDict(json_schema_extra=_search_schema)
 
     query: QueryText | SkipJsonSchema[None] = Field(
-        None, description="One query; answered as {hits, timings}. Lexical and hybrid: with a letter or digit.")
+        None, description="One query; answered as {hits, timings}. Lexical and hybrid: with a letter or digit."
+    )
     queries: Annotated[list[QueryText], Field(min_length=1)] | SkipJsonSchema[None] = Field(
-        None, description="Several queries, one encoder pass: answered as {results, timings}.")
+        None, description="Several queries, one encoder pass: answered as {results, timings}."
+    )
     k: Count = Field(10, description="Hits per query (a k above the document count returns them all).")
     filters: dict[Column, Filter] | None = Field(
-        None, description='Metadata: {"category": "music"}, a list of values, or operators '
-                          '{"year": {"gte": 2000, "lt": 2010}}, {"lang": {"ne": "fr"}}.')
+        None,
+        description='Metadata: {"category": "music"}, a list of values, or operators '
+        '{"year": {"gte": 2000, "lt": 2010}}, {"lang": {"ne": "fr"}}.',
+    )
     mode: SearchMode = Field(DEFAULT_MODE, description="dense, lexical or hybrid.")
     min_score: FiniteNumber | None = Field(None, description="Drop hits scoring below this (hybrid: the fused score).")
-    rerank: StrictBool | None = Field(None, description="true: re-rank with the server's --rerank cross-encoder (else "
-                                      "the index's default; 400 when neither exists); false: never; omitted: the "
-                                      "index's default re-ranker, if any.")
-    rerank_depth: Count | None = Field(None, description="First-stage hits re-ranked per query: at least k "
-                                       "(400 otherwise); default max(k, 50).")
+    rerank: StrictBool | None = Field(
+        None,
+        description="true: re-rank with the server's --rerank cross-encoder (else "
+        "the index's default; 400 when neither exists); false: never; omitted: the "
+        "index's default re-ranker, if any.",
+    )
+    rerank_depth: Count | None = Field(
+        None, description="First-stage hits re-ranked per query: at least k (400 otherwise); default max(k, 50)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -166,17 +175,20 @@ class SearchBody(Strict):
         """The filters as plain JSON values, the way the package reads them (operators left out stay out)."""
         if self.filters is None:
             return None
-        return {column: wanted.model_dump(exclude_unset=True) if isinstance(wanted, BaseModel) else wanted
-                for column, wanted in self.filters.items()}
-
-
+        return {
+            column: wanted.model_dump(exclude_unset=True) if isinstance(wanted, BaseModel) else wanted
+            for column, wanted in self.filters.items()
+        }
 
 
 class DocumentBody(Strict):
     id: NonBlank | None = Field(None, description="Kept as sent, less surrounding spaces; null or absent: numbered.")
     text: NonBlank
-    metadata: dict[StrictStr, Any] = Field(default_factory=dict, description="Any names but text and id.",
-                                           json_schema_extra={"propertyNames": {"not": {"enum": ["text", "id"]}}})
+    metadata: dict[StrictStr, Any] = Field(
+        default_factory=dict,
+        description="Any names but text and id.",
+        json_schema_extra={"propertyNames": {"not": {"enum": ["text", "id"]}}},
+    )
 
     @field_validator("metadata")
     @classmethod

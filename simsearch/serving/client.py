@@ -36,16 +36,30 @@ class Client:
         """A Client for the index ``name`` on the same server."""
         return Client(self.url, self.api_key, name, self.timeout)
 
-    def search(self, query: str, k: int = 10, filters: Filters | None = None,
-               mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
-               rerank: bool | None = None, rerank_depth: int | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: SearchMode = DEFAULT_MODE,
+        min_score: float | None = None,
+        rerank: bool | None = None,
+        rerank_depth: int | None = None,
+    ) -> list[Hit]:
         """As ``Index.search``; ``rerank``: True re-ranks with the server's cross-encoder (see ``_search_body``)."""
         body = {"query": query, **_search_body(k, filters, mode, min_score, rerank, rerank_depth)}
         return [Hit(**hit) for hit in self._call("POST", self._path("search"), body)["hits"]]
 
-    def search_batch(self, queries: Sequence[str], k: int = 10, filters: Filters | None = None,
-                     mode: SearchMode = DEFAULT_MODE, min_score: float | None = None,
-                     rerank: bool | None = None, rerank_depth: int | None = None) -> list[list[Hit]]:
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        filters: Filters | None = None,
+        mode: SearchMode = DEFAULT_MODE,
+        min_score: float | None = None,
+        rerank: bool | None = None,
+        rerank_depth: int | None = None,
+    ) -> list[list[Hit]]:
         if isinstance(queries, str):
             raise errors.InvalidArgumentError("queries must be a list of strings; wrap a single query in a list.")
         body = {"queries": list(queries), **_search_body(k, filters, mode, min_score, rerank, rerank_depth)}
@@ -103,12 +117,20 @@ class Client:
         except urllib.error.HTTPError as failure:
             raise _as_error(failure) from None
         except urllib.error.URLError as failure:
-            raise ServerUnreachableError(f"cannot reach the simsearch server at {self.url} ({failure.reason}); "
-                                         "start it with `simsearch serve` or check the url.") from None
+            raise ServerUnreachableError(
+                f"cannot reach the simsearch server at {self.url} ({failure.reason}); "
+                "start it with `simsearch serve` or check the url."
+            ) from None
 
 
-def _search_body(k: int, filters: Filters | None, mode: SearchMode, min_score: float | None,
-                 rerank: bool | None, rerank_depth: int | None) -> dict[str, Any]:
+def _search_body(
+    k: int,
+    filters: Filters | None,
+    mode: SearchMode,
+    min_score: float | None,
+    rerank: bool | None,
+    rerank_depth: int | None,
+) -> dict[str, Any]:
     """The search arguments as the server reads them.
 
     A re-ranker lives on the server, so ``rerank`` is a switch, not a folder: True uses the
@@ -116,10 +138,18 @@ def _search_body(k: int, filters: Filters | None, mode: SearchMode, min_score: f
     re-ranks, None follows the index's default.
     """
     if rerank is not None and not isinstance(rerank, bool):
-        raise errors.InvalidArgumentError(f"rerank must be True, False or None for a Client (got {rerank!r}); "
-                                          "the cross-encoder is the server's (`simsearch serve --rerank DIR`).")
-    return {"k": k, "filters": filters, "mode": mode, "min_score": min_score, "rerank": rerank,
-            "rerank_depth": rerank_depth}
+        raise errors.InvalidArgumentError(
+            f"rerank must be True, False or None for a Client (got {rerank!r}); "
+            "the cross-encoder is the server's (`simsearch serve --rerank DIR`)."
+        )
+    return {
+        "k": k,
+        "filters": filters,
+        "mode": mode,
+        "min_score": min_score,
+        "rerank": rerank,
+        "rerank_depth": rerank_depth,
+    }
 
 
 class UnknownDocument(errors.SimsearchError):

@@ -67,26 +67,40 @@ def add_cohere_routes(app: FastAPI, shared: SharedModel, guard: dict[str, Any]) 
     def rerank_v1(body: CohereV1Body) -> dict[str, Any]:
         texts = [doc if isinstance(doc, str) else doc.text for doc in body.documents]
         ranked, name = ranking(shared, body.query, texts, body.top_n)
-        return {"id": str(uuid.uuid4()), "meta": meta("1", name),
-                "results": [{"index": i, "relevance_score": score,
-                             **({"document": {"text": texts[i]}} if body.return_documents else {})}
-                            for i, score in ranked]}
+        return {
+            "id": str(uuid.uuid4()),
+            "meta": meta("1", name),
+            "results": [
+                {
+                    "index": i,
+                    "relevance_score": score,
+                    **({"document": {"text": texts[i]}} if body.return_documents else {}),
+                }
+                for i, score in ranked
+            ],
+        }
 
     @app.post("/v2/rerank", responses=documented(key_codes + (400, 413, 415, 422), "cohere"), **guard)
     def rerank_v2(body: CohereV2Body) -> dict[str, Any]:
         ranked, name = ranking(shared, body.query, body.documents, body.top_n)
-        return {"id": str(uuid.uuid4()), "meta": meta("2", name),
-                "results": [{"index": i, "relevance_score": score} for i, score in ranked]}
+        return {
+            "id": str(uuid.uuid4()),
+            "meta": meta("2", name),
+            "results": [{"index": i, "relevance_score": score} for i, score in ranked],
+        }
 
 
-def ranking(shared: SharedModel, query: str, texts: list[str],
-            top_n: int | None) -> tuple[list[tuple[int, float]], str]:
+def ranking(
+    shared: SharedModel, query: str, texts: list[str], top_n: int | None
+) -> tuple[list[tuple[int, float]], str]:
     """The texts' (index, score) pairs best first, cut to ``top_n``, and the re-ranker's public name."""
     from simsearch.query.reranking import load_reranker
 
     if shared.reranker is None:
-        raise InvalidArgumentError("this server has no re-ranker; start it with `simsearch serve --rerank DIR` "
-                                   "(a folder made by `simsearch train --cross-encoder`).")
+        raise InvalidArgumentError(
+            "this server has no re-ranker; start it with `simsearch serve --rerank DIR` "
+            "(a folder made by `simsearch train --cross-encoder`)."
+        )
     reranker = load_reranker(shared.reranker)
     scores = reranker.rerank_scores(query, texts).tolist() if texts else []
     order = sorted(range(len(texts)), key=lambda i: -scores[i])[:top_n]

@@ -51,8 +51,12 @@ class FieldError(InvalidArgumentError):
 
 
 _STATUS: dict[type[SimsearchError], int] = {
-    IndexNotFoundError: 404, UnknownDocumentError: 404, UnauthorizedError: 401, IndexBusyError: 409,
-    IdConflictError: 409, StaleWriterError: 409,  # the index was rebuilt under the request: the retry reopens it
+    IndexNotFoundError: 404,
+    UnknownDocumentError: 404,
+    UnauthorizedError: 401,
+    IndexBusyError: 409,
+    IdConflictError: 409,
+    StaleWriterError: 409,  # the index was rebuilt under the request: the retry reopens it
 }
 
 
@@ -89,14 +93,21 @@ class CohereErrorBody(BaseModel):
     message: str
 
 
-_BODY_MODELS: dict[Family, type[BaseModel]] = {"simsearch": ErrorBody, "openai": OpenAIErrorBody,
-                                               "cohere": CohereErrorBody}
-_MEANING = {400: "Bad request: malformed JSON or an argument the index refuses.",
-            401: "Missing or wrong API key (send 'Authorization: Bearer KEY').",
-            404: "No such index or document.",
-            409: "Another writer holds the index, or the ids conflict: try again, or change the ids.",
-            413: "The request body is over 10 MB.", 415: "The body is not JSON.",
-            422: "The body does not match the schema.", 500: "The index is damaged (see the message)."}
+_BODY_MODELS: dict[Family, type[BaseModel]] = {
+    "simsearch": ErrorBody,
+    "openai": OpenAIErrorBody,
+    "cohere": CohereErrorBody,
+}
+_MEANING = {
+    400: "Bad request: malformed JSON or an argument the index refuses.",
+    401: "Missing or wrong API key (send 'Authorization: Bearer KEY').",
+    404: "No such index or document.",
+    409: "Another writer holds the index, or the ids conflict: try again, or change the ids.",
+    413: "The request body is over 10 MB.",
+    415: "The body is not JSON.",
+    422: "The body does not match the schema.",
+    500: "The index is damaged (see the message).",
+}
 
 
 def documented(codes: tuple[int, ...], family: Family = "simsearch") -> dict[int | str, dict[str, Any]]:
@@ -113,8 +124,9 @@ def family_of(path: str) -> Family:
 _OPENAI_TYPES = {401: "authentication_error", 500: "server_error"}
 
 
-def error_response(path: str, status: int, message: str, kind: str, param: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    path: str, status: int, message: str, kind: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """The error body for a request to ``path``, in its family's shape."""
     family = family_of(path)
     if family == "openai":
@@ -156,40 +168,66 @@ def allowed_methods(request: Request) -> list[str]:
 
 def add_error_handlers(app: FastAPI) -> None:
     """Every failure as one JSON body: the package's own, bad bodies, unknown routes and methods, bugs."""
+
     @app.exception_handler(SimsearchError)
     def simsearch_error(request: Request, error: SimsearchError) -> JSONResponse:
         status = status_for(error)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return error_response(request.url.path, status, hide_paths(error.message_for("http")), type(error).__name__,
-                              param=getattr(error, "param", None), headers=headers)
+        return error_response(
+            request.url.path,
+            status,
+            hide_paths(error.message_for("http")),
+            type(error).__name__,
+            param=getattr(error, "param", None),
+            headers=headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     def bad_body(request: Request, error: RequestValidationError) -> JSONResponse:
         path = request.url.path
         first = error.errors()[0] if error.errors() else {}
         if "json" not in request.headers.get("content-type", "json"):  # curl -d sends a form's type
-            return error_response(path, 415, "the body must be JSON; send the header "
-                                             "'Content-Type: application/json' (curl --json).", "NotJSON")
+            return error_response(
+                path,
+                415,
+                "the body must be JSON; send the header 'Content-Type: application/json' (curl --json).",
+                "NotJSON",
+            )
         if first.get("type") == "json_invalid":
             return error_response(path, 400, "the body is not valid JSON; send a JSON object.", "InvalidJSON")
         where = [str(part) for part in first.get("loc", ()) if part != "body"]
         message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         status = 400 if family_of(path) == "openai" else 422  # OpenAI answers every malformed request with 400
-        return error_response(path, status, f"{'.'.join(where) or 'body'}: {message}; see /docs for the expected body.",
-                              "InvalidBody", param=where[0] if where else None)
+        return error_response(
+            path,
+            status,
+            f"{'.'.join(where) or 'body'}: {message}; see /docs for the expected body.",
+            "InvalidBody",
+            param=where[0] if where else None,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         path = request.url.path
         if error.status_code == 404:
-            return error_response(path, 404, f"no route {request.method} {path}; see /docs for the routes.",
-                                  "UnknownRoute")
+            return error_response(
+                path, 404, f"no route {request.method} {path}; see /docs for the routes.", "UnknownRoute"
+            )
         if error.status_code == 405:  # RFC 9110: a 405 lists the methods the path takes
-            return error_response(path, 405, f"{request.method} is not allowed on {path}; see /docs.",
-                                  "MethodNotAllowed", headers={"Allow": ", ".join(allowed_methods(request))})
+            return error_response(
+                path,
+                405,
+                f"{request.method} is not allowed on {path}; see /docs.",
+                "MethodNotAllowed",
+                headers={"Allow": ", ".join(allowed_methods(request))},
+            )
         return error_response(path, error.status_code, str(error.detail), "HTTPError", headers=error.headers)
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, error: Exception) -> JSONResponse:  # a bug: logged with its traceback
-        return error_response(request.url.path, 500, f"internal error ({type(error).__name__}); "
-                                                     "the server log has the details.", "InternalError")
+        return error_response(
+            request.url.path,
+            500,
+            f"internal error ({type(error).__name__}); the server log has the details.",
+            "InternalError",
+        )

@@ -27,9 +27,13 @@ class RequireKey:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or self._has_key(scope):
             await self.app(scope, receive, send)
             return
-        response = error_response(scope["path"], 401, "missing or wrong API key; send the header "
-                                                      "'Authorization: Bearer KEY'.", "UnauthorizedError",
-                                  headers={"WWW-Authenticate": "Bearer"})
+        response = error_response(
+            scope["path"],
+            401,
+            "missing or wrong API key; send the header 'Authorization: Bearer KEY'.",
+            "UnauthorizedError",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
         await response(scope, _no_receive, send)
 
     def _has_key(self, scope: dict) -> bool:
@@ -78,8 +82,12 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: dict, send: Any) -> None:
-        response = error_response(scope["path"], 413, f"the request body is over {self.limit // (1024 * 1024)} MB; "
-                                                      "send the documents in smaller batches.", "BodyTooLarge")
+        response = error_response(
+            scope["path"],
+            413,
+            f"the request body is over {self.limit // (1024 * 1024)} MB; send the documents in smaller batches.",
+            "BodyTooLarge",
+        )
         await response(scope, _no_receive, send)
 
 

@@ -26,8 +26,9 @@ READ = (404, 422, 500)  # 422: an invalid index name; 500: a damaged index
 BODY = (400, 413, 415, 422)  # 400: not JSON at all, or a value the index refuses; 422: off the schema
 
 
-def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, guard: dict[str, Any],
-                     names: Callable[[], list[str]]) -> None:
+def add_index_routes(
+    app: FastAPI, indexes: OpenIndexes, shared: SharedModel, guard: dict[str, Any], names: Callable[[], list[str]]
+) -> None:
     """The routes on ``app``; ``guard`` holds the route arguments that declare the API key (empty without one)."""
     key_codes = (401,) if guard else ()
 
@@ -37,10 +38,15 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
 
     @app.get("/info", responses=documented(key_codes), **guard)
     def info() -> dict[str, Any]:
-        return {"version": __version__, "models_loaded": [public_name(name) for name in indexes.models()],
-                "embedding_model": public_name(shared.requested) or "default", "indexes": names(),
-                "worker_pid": os.getpid(), "micro_batching": indexes.batching_figures(),
-                "onnx_threads_per_call": session_threads()}
+        return {
+            "version": __version__,
+            "models_loaded": [public_name(name) for name in indexes.models()],
+            "embedding_model": public_name(shared.requested) or "default",
+            "indexes": names(),
+            "worker_pid": os.getpid(),
+            "micro_batching": indexes.batching_figures(),
+            "onnx_threads_per_call": session_threads(),
+        }
 
     @app.get("/indexes", responses=documented(key_codes), **guard)
     def list_all() -> dict[str, list[str]]:
@@ -55,13 +61,21 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
         texts = [body.query] if body.query is not None else body.queries
         index = indexes.get(name)
         rerank = body.rerank if body.rerank is not True else shared.reranker or index.manifest.reranker or True
-        result = index.query(texts, body.k, body.filters_as_sent(), body.mode,  # type: ignore[arg-type]
-                             min_score=body.min_score, rerank=rerank, rerank_depth=body.rerank_depth)
+        result = index.query(
+            texts,
+            body.k,
+            body.filters_as_sent(),
+            body.mode,  # type: ignore[arg-type]
+            min_score=body.min_score,
+            rerank=rerank,
+            rerank_depth=body.rerank_depth,
+        )
         hits = [[hit.to_dict() for hit in found] for found in result.hits]
         timings = asdict(result.timings)
         # Plain JSON values already: answered as they are, skipping FastAPI's generic re-encoding of every hit.
-        return JSONResponse({"hits": hits[0], "timings": timings} if body.query is not None
-                            else {"results": hits, "timings": timings})
+        return JSONResponse(
+            {"hits": hits[0], "timings": timings} if body.query is not None else {"results": hits, "timings": timings}
+        )
 
     @app.post("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY), **guard)
     def add(name: IndexName, body: DocumentsBody) -> dict[str, Any]:
@@ -91,8 +105,9 @@ def add_index_routes(app: FastAPI, indexes: OpenIndexes, shared: SharedModel, gu
         index = indexes.get(name)
         unknown = [i for i in body.ids if i not in index.known_ids(body.ids)]
         if unknown:
-            raise UnknownDocumentError(f"unknown ids in index {name!r}: {', '.join(map(repr, unknown[:5]))}; "
-                                       "nothing was deleted.")
+            raise UnknownDocumentError(
+                f"unknown ids in index {name!r}: {', '.join(map(repr, unknown[:5]))}; nothing was deleted."
+            )
         deleted = index.delete(body.ids)
         indexes.compact_when_due(index)
         return {"deleted": deleted, "count": len(index)}
@@ -121,12 +136,13 @@ def public_description(info: dict[str, Any]) -> dict[str, Any]:
 def refuse_taken_ids(name: IndexName, ids: list[str], known: Callable[[list[str]], set[str]]) -> None:
     taken = sorted(known([i.strip() for i in ids]))
     if taken:
-        raise IdConflictError(f"ids already in index {name!r}: {', '.join(map(repr, taken[:5]))}; use new ids, "
-                              "delete the old documents first, or send \"upsert\": true to replace them.")
+        raise IdConflictError(
+            f"ids already in index {name!r}: {', '.join(map(repr, taken[:5]))}; use new ids, "
+            'delete the old documents first, or send "upsert": true to replace them.'
+        )
 
 
 def refuse_repeated_ids(ids: list[str]) -> None:
     repeated = sorted(i for i, times in Counter(ids).items() if times > 1)
     if repeated:
-        raise IdConflictError(f"the request repeats ids {', '.join(map(repr, repeated[:5]))}; "
-                              "send each document once.")
+        raise IdConflictError(f"the request repeats ids {', '.join(map(repr, repeated[:5]))}; send each document once.")

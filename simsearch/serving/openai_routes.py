@@ -26,9 +26,11 @@ from simsearch.serving.bodies import Count, Strict
 from simsearch.serving.errors import FieldError, documented, public_name
 from simsearch.serving.state import SharedModel
 
-TOKEN_IDS_REFUSED = ("input holds token ids; this server embeds texts, tokenized by its own model (ids made by "
-                     "another tokenizer, such as tiktoken's, cannot be read back faithfully): send the texts "
-                     "(langchain-openai: OpenAIEmbeddings(check_embedding_ctx_length=False))")
+TOKEN_IDS_REFUSED = (
+    "input holds token ids; this server embeds texts, tokenized by its own model (ids made by "
+    "another tokenizer, such as tiktoken's, cannot be read back faithfully): send the texts "
+    "(langchain-openai: OpenAIEmbeddings(check_embedding_ctx_length=False))"
+)
 
 
 def _refuse_token_ids(value: Any) -> Any:
@@ -42,7 +44,8 @@ class EmbeddingsBody(Strict):
     input: Annotated[StrictStr | Annotated[list[StrictStr], Field(min_length=1)], BeforeValidator(_refuse_token_ids)]
     model: StrictStr | None = Field(None, description='The server\'s model name, "default", or null.')
     encoding_format: Literal["float", "base64"] = Field(
-        "float", description="float: lists of numbers; base64: each vector's little-endian float32 bytes.")
+        "float", description="float: lists of numbers; base64: each vector's little-endian float32 bytes."
+    )
     dimensions: Count | None = Field(None, description="Only the model's own dimension (it is not Matryoshka-trained).")
     user: StrictStr | None = Field(None, description="Accepted and unused, as a log tag is elsewhere.")
 
@@ -56,15 +59,23 @@ def add_openai_routes(app: FastAPI, shared: SharedModel, guard: dict[str, Any]) 
         texts = [body.input] if isinstance(body.input, str) else body.input
         encoder = shared.check_name(body.model)
         if body.dimensions is not None and body.dimensions != encoder.dimension:
-            raise FieldError("dimensions", f"this model gives {encoder.dimension}-dimensional vectors and was not "
-                                           f"trained to be cut to {body.dimensions}; send dimensions="
-                                           f"{encoder.dimension} or leave it out.")
+            raise FieldError(
+                "dimensions",
+                f"this model gives {encoder.dimension}-dimensional vectors and was not "
+                f"trained to be cut to {body.dimensions}; send dimensions="
+                f"{encoder.dimension} or leave it out.",
+            )
         vectors = encoder.encode(texts)
         tokens = sum(encoder.token_counts(texts))
-        return {"object": "list", "model": public_name(encoder.info.name),
-                "data": [{"object": "embedding", "index": i, "embedding": encoded(vector, body.encoding_format)}
-                         for i, vector in enumerate(vectors)],
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "model": public_name(encoder.info.name),
+            "data": [
+                {"object": "embedding", "index": i, "embedding": encoded(vector, body.encoding_format)}
+                for i, vector in enumerate(vectors)
+            ],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
 
 def state_the_model(app: FastAPI, shared: SharedModel) -> None:
@@ -78,8 +89,10 @@ def state_the_model(app: FastAPI, shared: SharedModel) -> None:
         if app.openapi_schema is None:
             fields = plain()["components"]["schemas"]["EmbeddingsBody"]["properties"]
             encoder = shared.get()
-            fields["model"]["anyOf"] = [{"type": "string", "enum": ["default", public_name(encoder.info.name)]},
-                                        {"type": "null"}]
+            fields["model"]["anyOf"] = [
+                {"type": "string", "enum": ["default", public_name(encoder.info.name)]},
+                {"type": "null"},
+            ]
             fields["dimensions"]["anyOf"] = [{"type": "integer", "enum": [encoder.dimension]}, {"type": "null"}]
         return app.openapi_schema
 

@@ -35,5 +35,12 @@ def run_server(host: str, port: int, settings: ServerSettings, workers: int = 1)
     # short queries over 100k documents got 223 q/s from one worker with one ONNX thread per call and
     # 173 q/s with one per core (README, "Under load"). Workers inherit it; a value set by the user stays.
     os.environ.setdefault(THREADS_VARIABLE, "1")
-    uvicorn.run("simsearch.serving.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level="info", timeout_keep_alive=KEEP_ALIVE_S)
+    uvicorn.run(
+        "simsearch.serving.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )

@@ -30,12 +30,14 @@ def read_api_key(path: Path | None) -> str | None:
         try:
             key = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise InvalidArgumentError(f"cannot read the API key file {path} ({exc.strerror}); "
-                                       "give a readable file holding the key.") from None
+            raise InvalidArgumentError(
+                f"cannot read the API key file {path} ({exc.strerror}); give a readable file holding the key."
+            ) from None
         if not key:
             raise InvalidArgumentError(f"the API key file {path} is empty; write the key into it.")
         return key
     return os.environ.get("SIMSEARCH_API_KEY") or None
+
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +134,11 @@ class SharedModel:
             if self._encoder is None:
                 from simsearch.encoders import load_encoder, load_query_encoder
 
-                self._encoder = (load_query_encoder(self.requested) if self.backend is None
-                                 else load_encoder(self.requested, backend=self.backend))
+                self._encoder = (
+                    load_query_encoder(self.requested)
+                    if self.backend is None
+                    else load_encoder(self.requested, backend=self.backend)
+                )
             return self._encoder
 
     def check_name(self, asked: str | None) -> Encoder:
@@ -141,8 +146,10 @@ class SharedModel:
         encoder = self.get()
         shown = public_name(encoder.info.name)
         if asked is not None and asked not in {"default", encoder.info.name, shown}:
-            raise FieldError("model", f"unknown model {asked!r}; this server embeds with {shown!r}: "
-                                      "send that, \"default\", or no model.")
+            raise FieldError(
+                "model",
+                f'unknown model {asked!r}; this server embeds with {shown!r}: send that, "default", or no model.',
+            )
         return encoder
 
 

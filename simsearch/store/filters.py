@@ -142,8 +142,10 @@ def _check_number(column: str, value: Any) -> None:
     """Refuse numbers SQLite cannot compare: integers past 64 bits (it cannot bind them), infinities and NaN
     (metadata never holds them, so such a filter could only ever mean a mistake)."""
     if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
-        raise InvalidArgumentError(f"the filter value {value} on {column!r} is past 64-bit integers; "
-                                   f"give a whole number from {_INT64[0]} to {_INT64[1]}, or a decimal.")
+        raise InvalidArgumentError(
+            f"the filter value {value} on {column!r} is past 64-bit integers; "
+            f"give a whole number from {_INT64[0]} to {_INT64[1]}, or a decimal."
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidArgumentError(f"the filter value {value} on {column!r} is not a finite number; give one.")
 
@@ -154,9 +156,7 @@ def _values(column: str, wanted: Any) -> Values:
         raise InvalidArgumentError(f"the filter on {column!r} lists no values; give at least one.")
     for value in accepted:
         if value is not None and not isinstance(value, (str, int, float)):
-            raise InvalidArgumentError(
-                f"cannot filter on value {value!r}; use strings, numbers, booleans or None."
-            )
+            raise InvalidArgumentError(f"cannot filter on value {value!r}; use strings, numbers, booleans or None.")
         _check_number(column, value)
     return Values(
         values=tuple(v for v in accepted if v is not None and not isinstance(v, bool)),

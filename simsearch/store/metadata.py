@@ -21,8 +21,10 @@ def metadata_json(metadata: dict[str, Any], id: str | None) -> str:
     try:
         return json.dumps(metadata, allow_nan=False)
     except ValueError:
-        raise InputError(f"metadata of document {id!r} holds an infinite or NaN number, which JSON cannot hold; "
-                         "give finite numbers, or None for a missing value.") from None
+        raise InputError(
+            f"metadata of document {id!r} holds an infinite or NaN number, which JSON cannot hold; "
+            "give finite numbers, or None for a missing value."
+        ) from None
 
 
 def stored_metadata(row_id: int, id: str, text: str) -> dict[str, Any]:
@@ -35,6 +37,7 @@ def stored_metadata(row_id: int, id: str, text: str) -> dict[str, Any]:
 
 def metadata_problem(text: str) -> str | None:
     """Why a stored metadata text is not a strict JSON object with finite numbers, or None when it is."""
+
     def refuse(constant: str) -> Any:
         raise ValueError(f"{constant} is not a JSON number")
 
@@ -66,5 +69,7 @@ def bad_row_message(rows: Sequence[tuple[int, str, str]]) -> str:
     """One line naming the rows whose metadata is unusable and the fix: that row, not the whole index."""
     shown = "; ".join(f"document {id!r} (row {row_id}): {problem}" for row_id, id, problem in rows[:5])
     more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return (f"stored metadata is unusable in {shown}{more}; delete those documents, or re-add them with finite "
-            f"numbers ({fix('upsert')}).")
+    return (
+        f"stored metadata is unusable in {shown}{more}; delete those documents, or re-add them with finite "
+        f"numbers ({fix('upsert')})."
+    )

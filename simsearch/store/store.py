@@ -100,8 +100,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _SCALAR_TYPES = "('text', 'integer', 'real', 'true', 'false')"
-_KIND_NAMES = {"integer": "numbers", "real": "numbers", "text": "text", "true": "booleans", "false": "booleans",
-               "array": "lists", "object": "objects"}
+_KIND_NAMES = {
+    "integer": "numbers",
+    "real": "numbers",
+    "text": "text",
+    "true": "booleans",
+    "false": "booleans",
+    "array": "lists",
+    "object": "objects",
+}
 _FACET_SAMPLE_ROWS = 5_000  # rows read to find the low-cardinality columns before counting them in full
 _FREQUENCIES_KEPT = 50_000  # cached document frequencies per open store (a query term costs one FTS5 count)
 
@@ -237,8 +244,10 @@ class Store:
                 else:
                     vector_ids.append(int(row_id))
             self._db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'documents'", (last,))
-            self._db.executemany("INSERT INTO passages (vector_id, row_id, start_char, end_char) VALUES (?, ?, ?, ?)",
-                                 [(v, int(r), int(s), int(e)) for v, (r, s, e) in zip(vector_ids, windows)])
+            self._db.executemany(
+                "INSERT INTO passages (vector_id, row_id, start_char, end_char) VALUES (?, ?, ?, ?)",
+                [(v, int(r), int(s), int(e)) for v, (r, s, e) in zip(vector_ids, windows)],
+            )
         return vector_ids
 
     def delete(self, row_ids: Sequence[int]) -> None:
@@ -251,10 +260,15 @@ class Store:
         Runs inside the caller's transaction, so readers see the old column or the new one.
         """
         path = _json_path(column)
-        self._write("UPDATE documents SET metadata = json_remove(metadata, ?) WHERE json_type(metadata, ?) IS NOT NULL",
-                    (path, path))
-        self._write("UPDATE documents SET metadata = json_set(metadata, ?, ?) WHERE id = ?",
-                    [(path, value, int(row_id)) for row_id, value in values.items()], many=True)
+        self._write(
+            "UPDATE documents SET metadata = json_remove(metadata, ?) WHERE json_type(metadata, ?) IS NOT NULL",
+            (path, path),
+        )
+        self._write(
+            "UPDATE documents SET metadata = json_set(metadata, ?, ?) WHERE id = ?",
+            [(path, value, int(row_id)) for row_id, value in values.items()],
+            many=True,
+        )
 
     def begin(self) -> None:
         self._write("BEGIN IMMEDIATE")
@@ -290,9 +304,11 @@ class Store:
 
     def update_metadata(self, changes: dict[int, dict[str, Any]]) -> None:
         """Replace the metadata of these rows (texts and vectors unchanged), in the caller's transaction."""
-        self._write("UPDATE documents SET metadata = ? WHERE id = ?",
-                    [(metadata_json(metadata, str(row_id)), int(row_id)) for row_id, metadata in changes.items()],
-                    many=True)
+        self._write(
+            "UPDATE documents SET metadata = ? WHERE id = ?",
+            [(metadata_json(metadata, str(row_id)), int(row_id)) for row_id, metadata in changes.items()],
+            many=True,
+        )
 
     # --- reads ------------------------------------------------------------------------
     def meta(self, key: str, default: str | None = None) -> str | None:
@@ -310,28 +326,35 @@ class Store:
         generation (which would look like damage). Vectors are one per row plus one per window
         after the first of a chunked document.
         """
-        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)"
-                          " + (SELECT count(*) FROM passages WHERE vector_id != row_id)")
+        row = self._query(
+            "SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)"
+            " + (SELECT count(*) FROM passages WHERE vector_id != row_id)"
+        )
         return int(row[0][0] or 0), int(row[0][1])
 
     def write_position(self) -> WritePosition:
         """Where the write log stands now, read in one statement (one indexed read per query: cheap)."""
-        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), "
-                          "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead)")
+        row = self._query(
+            "SELECT (SELECT value FROM meta WHERE key = 'generation'), "
+            "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead)"
+        )
         return WritePosition(int(row[0][0] or 0), int(row[0][1] or 0), int(row[0][2] or 0))
 
     def write_log_figures(self) -> tuple[WritePosition, int, int]:
         """The write position, the dead ids and the vectors the store expects, all from one commit (one SELECT)."""
-        row = self._query("SELECT (SELECT value FROM meta WHERE key = 'generation'), "
-                          "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead), "
-                          "(SELECT count(*) FROM dead), (SELECT count(*) FROM documents)"
-                          " + (SELECT count(*) FROM passages WHERE vector_id != row_id)")
+        row = self._query(
+            "SELECT (SELECT value FROM meta WHERE key = 'generation'), "
+            "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead), "
+            "(SELECT count(*) FROM dead), (SELECT count(*) FROM documents)"
+            " + (SELECT count(*) FROM passages WHERE vector_id != row_id)"
+        )
         return WritePosition(int(row[0][0] or 0), int(row[0][1] or 0), int(row[0][2] or 0)), row[0][3], row[0][4]
 
     def delta_ids(self, start: int, end: int) -> np.ndarray:
         """The vector ids of delta rows ``start`` to ``end - 1``, by position (int64)."""
-        rows = self._query("SELECT vector_id FROM delta WHERE position >= ? AND position < ? ORDER BY position",
-                           (start, end))
+        rows = self._query(
+            "SELECT vector_id FROM delta WHERE position >= ? AND position < ? ORDER BY position", (start, end)
+        )
         return np.array([row[0] for row in rows], dtype=np.int64)
 
     def dead_ids(self, after_seq: int, up_to_seq: int) -> np.ndarray:
@@ -346,8 +369,7 @@ class Store:
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._query(f"SELECT id, ext_id, text, metadata FROM documents WHERE ext_id IN ({marks})",
-                                   part):
+            for row in self._query(f"SELECT id, ext_id, text, metadata FROM documents WHERE ext_id IN ({marks})", part):
                 found[row[1]] = _document(row)
         return found
 
@@ -369,8 +391,9 @@ class Store:
         found = {int(i) for i in row_ids}
         for part in _parts(sorted(found)):
             marks = ",".join("?" * len(part))
-            found.update(row[0] for row in self._query(f"SELECT vector_id FROM passages WHERE row_id IN ({marks})",
-                                                       part))
+            found.update(
+                row[0] for row in self._query(f"SELECT vector_id FROM passages WHERE row_id IN ({marks})", part)
+            )
         return np.array(sorted(found), dtype=np.int64)
 
     def passages_of(self, vector_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
@@ -382,7 +405,8 @@ class Store:
         for part in _parts(sorted({int(i) for i in vector_ids if i >= 0})):
             marks = ",".join("?" * len(part))
             for vector_id, row_id, start, end in self._query(
-                    f"SELECT vector_id, row_id, start_char, end_char FROM passages WHERE vector_id IN ({marks})", part):
+                f"SELECT vector_id, row_id, start_char, end_char FROM passages WHERE vector_id IN ({marks})", part
+            ):
                 found[vector_id] = (row_id, start, end)
         return found
 
@@ -446,12 +470,16 @@ class Store:
     def matching_vector_ids(self, filters: Filters) -> np.ndarray:
         """Vector ids of the documents matching every filter condition (their windows' too), sorted int64."""
         where, args = self._filter_where(filters)
-        rows = self._query(f"SELECT id FROM documents{where} UNION SELECT vector_id FROM passages "
-                           f"WHERE row_id IN (SELECT id FROM documents{where}) ORDER BY 1", [*args, *args])
+        rows = self._query(
+            f"SELECT id FROM documents{where} UNION SELECT vector_id FROM passages "
+            f"WHERE row_id IN (SELECT id FROM documents{where}) ORDER BY 1",
+            [*args, *args],
+        )
         return np.array([row[0] for row in rows], dtype=np.int64)
 
-    def lexical_candidates(self, terms: Sequence[str], k: int, filters: Filters | None = None,
-                           required: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_candidates(
+        self, terms: Sequence[str], k: int, filters: Filters | None = None, required: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows by BM25 for documents holding any of ``terms``: (scores, row ids), best first.
 
         Each term is quoted, so it is only ever a word to FTS5, never an operator, and the
@@ -471,13 +499,20 @@ class Store:
         if required and set(required) != set(terms):
             # Filtered here rather than by a second MATCH in SQL: SQLite 3.40 ran that subquery per row
             # (1.5-10 s a cisi query, against 6-70 ms this way).
-            holding = {row[0] for row in self._query("SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?",
-                                                     (" OR ".join(_quoted(term) for term in required),))}
+            holding = {
+                row[0]
+                for row in self._query(
+                    "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?",
+                    (" OR ".join(_quoted(term) for term in required),),
+                )
+            }
             rows = [row for row in self._query(sql + " ORDER BY bm25(documents_fts)", args) if row[0] in holding][:k]
         else:
             rows = self._query(sql + " ORDER BY bm25(documents_fts) LIMIT ?", [*args, min(k, 2**62)])
-        return (np.array([row[1] for row in rows], dtype=np.float32),
-                np.array([row[0] for row in rows], dtype=np.int64))
+        return (
+            np.array([row[1] for row in rows], dtype=np.float32),
+            np.array([row[0] for row in rows], dtype=np.int64),
+        )
 
     def known_terms(self, terms: Sequence[str]) -> list[str]:
         """Those of ``terms`` some document holds, as the lexical index reads them (stemmed, folded)."""
@@ -533,8 +568,13 @@ class Store:
         wanted = "('integer', 'real')" if numeric else "('text')"
         if self._query(f"SELECT 1 FROM documents WHERE json_type(metadata, ?) IN {wanted} LIMIT 1", (path,)):
             return
-        found = [row[0] for row in self._query("SELECT DISTINCT json_type(metadata, ?) FROM documents "
-                                               "WHERE json_type(metadata, ?) != 'null'", (path, path))]
+        found = [
+            row[0]
+            for row in self._query(
+                "SELECT DISTINCT json_type(metadata, ?) FROM documents WHERE json_type(metadata, ?) != 'null'",
+                (path, path),
+            )
+        ]
         kinds = ", ".join(sorted({_KIND_NAMES.get(kind, kind) for kind in found})) or "only nulls"
         operator, bound = condition.bounds[0]
         raise InvalidArgumentError(
@@ -657,8 +697,9 @@ class Store:
             except sqlite3.OperationalError as exc:
                 if "readonly" not in str(exc) and "unable to open" not in str(exc):
                     raise
-                raise IndexFolderError(f"cannot write store {self.path} ({exc}); make the index folder writable. "
-                                       "Nothing was changed.") from None
+                raise IndexFolderError(
+                    f"cannot write store {self.path} ({exc}); make the index folder writable. Nothing was changed."
+                ) from None
 
     def _damaged(self, exc: Exception) -> CorruptIndexError:
         return CorruptIndexError(f"store {self.path} is damaged ({exc}); rebuild the index from its source file.")
@@ -681,8 +722,9 @@ class Store:
         """
         found, last = [], -1
         while True:
-            rows = self._query("SELECT id, ext_id, metadata FROM documents WHERE id > ? ORDER BY id LIMIT ?",
-                               (last, batch_size))
+            rows = self._query(
+                "SELECT id, ext_id, metadata FROM documents WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size)
+            )
             if not rows:
                 return found
             found += [(row_id, id, problem) for row_id, id, text in rows if (problem := metadata_problem(text))]

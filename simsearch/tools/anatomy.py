@@ -75,17 +75,32 @@ class InputAnatomy:
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per piece, for a table (the UI) or JSON (the CLI)."""
-        return [{"piece": p.token.text, "id": p.token.id, "segment": p.segment, "position": p.position,
-                 "token norm": p.token_norm, "segment norm": p.segment_norm, "position norm": p.position_norm,
-                 "sum norm": p.summed_norm, "input norm": p.input_norm} for p in self.pieces]
+        return [
+            {
+                "piece": p.token.text,
+                "id": p.token.id,
+                "segment": p.segment,
+                "position": p.position,
+                "token norm": p.token_norm,
+                "segment norm": p.segment_norm,
+                "position norm": p.position_norm,
+                "sum norm": p.summed_norm,
+                "input norm": p.input_norm,
+            }
+            for p in self.pieces
+        ]
 
 
 def model_shape(encoder: Encoder) -> ModelShape:
     """The sizes of the model's input tables, read from its config."""
     config = word_piece_model(encoder)[0].auto_model.config
-    return ModelShape(int(config.vocab_size), int(config.max_position_embeddings),
-                      int(getattr(config, "type_vocab_size", 0) or 0), int(config.hidden_size),
-                      int(config.num_hidden_layers))
+    return ModelShape(
+        int(config.vocab_size),
+        int(config.max_position_embeddings),
+        int(getattr(config, "type_vocab_size", 0) or 0),
+        int(config.hidden_size),
+        int(config.num_hidden_layers),
+    )
 
 
 def input_anatomy(first: str, second: str | None = None, encoder: Encoder | None = None) -> InputAnatomy:
@@ -103,8 +118,10 @@ def input_anatomy(first: str, second: str | None = None, encoder: Encoder | None
     inputs = parts["input"].numpy()
     gap = float(np.abs(inputs - layer_output).max())
     if gap > _AGREEMENT:
-        raise InvalidArgumentError(f"model {encoder.name!r} does not build its input as BERT does (token + segment "
-                                   f"+ position, then LayerNorm; off by {gap:.2g}); {fix('model')} of a BERT model.")
+        raise InvalidArgumentError(
+            f"model {encoder.name!r} does not build its input as BERT does (token + segment "
+            f"+ position, then LayerNorm; off by {gap:.2g}); {fix('model')} of a BERT model."
+        )
     return InputAnatomy(_pieces(model.tokenizer, encoded, parts), inputs, gap, model_shape(encoder))
 
 
@@ -122,14 +139,19 @@ def _embedding_parts(transformer: Any, encoded: Any) -> tuple[dict[str, torch.Te
     embeddings = getattr(transformer, "embeddings", None)
     tables = ("word_embeddings", "token_type_embeddings", "position_embeddings", "LayerNorm")
     if embeddings is None or not all(hasattr(embeddings, name) for name in tables):
-        raise InvalidArgumentError("this model has no BERT embedding layer (token, segment and position tables); "
-                                   f"{fix('model')} of a BERT model.")
+        raise InvalidArgumentError(
+            "this model has no BERT embedding layer (token, segment and position tables); "
+            f"{fix('model')} of a BERT model."
+        )
     ids = encoded["input_ids"]
     segments = encoded.get("token_type_ids", torch.zeros_like(ids))
     positions = torch.arange(ids.shape[1]).unsqueeze(0)
     with torch.inference_mode():
-        parts = {"token": embeddings.word_embeddings(ids), "segment": embeddings.token_type_embeddings(segments),
-                 "position": embeddings.position_embeddings(positions)}
+        parts = {
+            "token": embeddings.word_embeddings(ids),
+            "segment": embeddings.token_type_embeddings(segments),
+            "position": embeddings.position_embeddings(positions),
+        }
         parts["sum"] = parts["token"] + parts["segment"] + parts["position"]
         parts["input"] = embeddings.LayerNorm(parts["sum"])  # dropout is the identity at inference
         own = transformer(**encoded, output_hidden_states=True).hidden_states[0]
@@ -141,8 +163,16 @@ def _pieces(tokenizer: Any, encoded: Any, parts: dict[str, torch.Tensor]) -> lis
     segments = encoded["token_type_ids"][0].tolist() if "token_type_ids" in encoded else [0] * len(ids)
     special = set(tokenizer.all_special_ids)
     norms = {name: part.norm(dim=-1).tolist() for name, part in parts.items()}
-    return [PieceAnatomy(Token(piece, token_id, token_id in special), "AB"[segment], position,
-                         norms["token"][position], norms["segment"][position], norms["position"][position],
-                         norms["sum"][position], norms["input"][position])
-            for position, (piece, token_id, segment)
-            in enumerate(zip(tokenizer.convert_ids_to_tokens(ids), ids, segments))]
+    return [
+        PieceAnatomy(
+            Token(piece, token_id, token_id in special),
+            "AB"[segment],
+            position,
+            norms["token"][position],
+            norms["segment"][position],
+            norms["position"][position],
+            norms["sum"][position],
+            norms["input"][position],
+        )
+        for position, (piece, token_id, segment) in enumerate(zip(tokenizer.convert_ids_to_tokens(ids), ids, segments))
+    ]

@@ -63,16 +63,22 @@ def word_in_context(word: str, first: str, second: str, encoder: Encoder | None 
         pieces = tokenizer(word.strip(), add_special_tokens=False)["input_ids"]
         spans, layers, tokens = [], [], []
         for label, sentence in (("first", first), ("second", second)):
-            ids = tokenizer(check_sentence(sentence, label), truncation=True,
-                            max_length=model.max_seq_length)["input_ids"]
+            ids = tokenizer(check_sentence(sentence, label), truncation=True, max_length=model.max_seq_length)[
+                "input_ids"
+            ]
             start = _find(pieces, ids, word, label)
             spans.append(start)
             hidden, table = _hidden_states(model[0].auto_model, ids)
             layers.append(hidden[:, start : start + len(pieces)].mean(axis=1))
             tokens.append(table[start : start + len(pieces)].mean(axis=0))
     per_layer = [_cosine(a, b) for a, b in zip(layers[0], layers[1])]
-    return WordInContext(word.strip(), tokenizer.convert_ids_to_tokens(pieces), (spans[0], spans[1]),
-                         _cosine(tokens[0], tokens[1]), per_layer)
+    return WordInContext(
+        word.strip(),
+        tokenizer.convert_ids_to_tokens(pieces),
+        (spans[0], spans[1]),
+        _cosine(tokens[0], tokens[1]),
+        per_layer,
+    )
 
 
 def _find(pieces: list[int], ids: list[int], word: str, label: str) -> int:
@@ -80,8 +86,10 @@ def _find(pieces: list[int], ids: list[int], word: str, label: str) -> int:
     for start in range(len(ids) - len(pieces) + 1):
         if pieces and ids[start : start + len(pieces)] == pieces:
             return start
-    raise InvalidArgumentError(f"the word {word!r} is not in the {label} sentence (as the model splits it); "
-                               "give a word that occurs in both sentences.")
+    raise InvalidArgumentError(
+        f"the word {word!r} is not in the {label} sentence (as the model splits it); "
+        "give a word that occurs in both sentences."
+    )
 
 
 def _hidden_states(transformer, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -43,8 +43,14 @@ class Embedded:
     max_tokens: int
 
 
-def embed_documents(documents: Sequence[Document], output: str | Path, encoder: Encoder, *, overwrite: bool = False,
-                    batch_size: int = 64) -> Embedded:
+def embed_documents(
+    documents: Sequence[Document],
+    output: str | Path,
+    encoder: Encoder,
+    *,
+    overwrite: bool = False,
+    batch_size: int = 64,
+) -> Embedded:
     """Write one unit vector per document, in order: a bare (n, dim) float32 array (.npy), or a table (.parquet)
     of id, text, the metadata columns and ``vector``. A document without an id gets its row number."""
     output = check_output(output, overwrite, SENTENCE_SUFFIXES)
@@ -59,8 +65,9 @@ def embed_documents(documents: Sequence[Document], output: str | Path, encoder: 
     return Embedded(output, len(texts), vectors.shape[1], encoder.count_truncated(texts), encoder.info.max_seq_length)
 
 
-def embed_tokens(texts: Sequence[str], output: str | Path, encoder: Encoder, *, layers: str = "last",
-                 overwrite: bool = False) -> Embedded:
+def embed_tokens(
+    texts: Sequence[str], output: str | Path, encoder: Encoder, *, layers: str = "last", overwrite: bool = False
+) -> Embedded:
     """Write one row per word piece to a .parquet: sentence, position, token, word, vector (see module doc)."""
     output = check_output(output, overwrite, (".parquet",))
     chosen = _token_layers(encoder, layers)
@@ -86,8 +93,9 @@ def _token_layers(encoder: Encoder, layers: str) -> tuple[list[int], str]:
     return check_layers(layers, int(model[0].auto_model.config.num_hidden_layers))
 
 
-def _write_token_parquet(texts: Sequence[str], encoder: Encoder, chosen: tuple[list[int], str],
-                         sink: Path | BinaryIO) -> tuple[int, int]:
+def _write_token_parquet(
+    texts: Sequence[str], encoder: Encoder, chosen: tuple[list[int], str], sink: Path | BinaryIO
+) -> tuple[int, int]:
     """Stream the token tables, a batch of texts at a time, into one parquet ``sink``: (rows, dimension)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -117,15 +125,22 @@ def check_layers(layers: str, n_layers: int) -> tuple[list[int], str]:
         return list(range(n_layers - 3, n_layers + 1)), layers.removeprefix("last4-")
     if re.fullmatch(r"\d+", layers) and int(layers) <= n_layers:
         return [int(layers)], "one"
-    raise InvalidArgumentError(f"invalid layers {layers!r}; valid: {', '.join(LAYER_CHOICES)} or a layer number "
-                               f"from 0 (embeddings) to {n_layers}.")
+    raise InvalidArgumentError(
+        f"invalid layers {layers!r}; valid: {', '.join(LAYER_CHOICES)} or a layer number "
+        f"from 0 (embeddings) to {n_layers}."
+    )
 
 
 def _TOKEN_FIELDS(dimension: int) -> list[Any]:  # noqa: N802 - a schema, named like the constant it stands for
     import pyarrow as pa
 
-    return [("sentence", pa.int64()), ("position", pa.int32()), ("token", pa.string()), ("word", pa.int32()),
-            ("vector", pa.list_(pa.float32(), dimension))]
+    return [
+        ("sentence", pa.int64()),
+        ("position", pa.int32()),
+        ("token", pa.string()),
+        ("word", pa.int32()),
+        ("vector", pa.list_(pa.float32(), dimension)),
+    ]
 
 
 def _token_tables(texts: Sequence[str], encoder: Encoder, chosen: tuple[list[int], str]) -> Iterator[Any]:
@@ -139,8 +154,9 @@ def _token_tables(texts: Sequence[str], encoder: Encoder, chosen: tuple[list[int
     for start in range(0, len(texts), _TOKEN_BATCH):
         batch = list(texts[start : start + _TOKEN_BATCH])
         with encoder.lock, torch.inference_mode():
-            inputs = tokenizer(batch, truncation=True, max_length=model.max_seq_length, padding=True,
-                               return_tensors="pt")
+            inputs = tokenizer(
+                batch, truncation=True, max_length=model.max_seq_length, padding=True, return_tensors="pt"
+            )
             words = [inputs.word_ids(i) for i in range(len(batch))]
             hidden = transformer(**inputs.to(model.device), output_hidden_states=True).hidden_states
             picked = [hidden[i].float() for i in indices]
@@ -167,12 +183,15 @@ def _write_sentence_table(path: Path, documents: Sequence[Document], vectors: np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    columns: dict[str, Any] = {"id": [doc.id if doc.id is not None else str(row) for row, doc in enumerate(documents)],
-                               "text": [doc.text for doc in documents]}
+    columns: dict[str, Any] = {
+        "id": [doc.id if doc.id is not None else str(row) for row, doc in enumerate(documents)],
+        "text": [doc.text for doc in documents],
+    }
     for key in dict.fromkeys(key for doc in documents for key in doc.metadata):
         if key in ("id", "text", "vector"):
-            raise InputError(f"the input's column {key!r} would clash with the output's own {key!r} column; "
-                             "rename it in the input.")
+            raise InputError(
+                f"the input's column {key!r} would clash with the output's own {key!r} column; rename it in the input."
+            )
         columns[key] = [doc.metadata.get(key) for doc in documents]
     table = pa.table(columns)
     vector_column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel(), pa.float32()), vectors.shape[1])

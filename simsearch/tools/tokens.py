@@ -85,8 +85,9 @@ class TokenSimilarity:
         return self._subset(rows, columns)
 
     def _subset(self, rows: list[int], columns: list[int]) -> TokenSimilarity:
-        return TokenSimilarity([self.tokens_a[i] for i in rows], [self.tokens_b[j] for j in columns],
-                               self.matrix[np.ix_(rows, columns)])
+        return TokenSimilarity(
+            [self.tokens_a[i] for i in rows], [self.tokens_b[j] for j in columns], self.matrix[np.ix_(rows, columns)]
+        )
 
 
 def _top_positions(scores: np.ndarray, limit: int) -> list[int]:
@@ -100,8 +101,10 @@ def word_piece_model(encoder: Encoder) -> SentenceTransformer:
     (a static-embedding model has neither word pieces nor contextual token vectors)."""
     model = encoder.model
     if getattr(model, "tokenizer", None) is None or not hasattr(model[0], "auto_model"):
-        raise InvalidArgumentError(f"model {encoder.name!r} is not a transformer with a tokenizer, so it has no "
-                                   f"word-piece vectors; {fix('model')} of a BERT-like model.")
+        raise InvalidArgumentError(
+            f"model {encoder.name!r} is not a transformer with a tokenizer, so it has no "
+            f"word-piece vectors; {fix('model')} of a BERT-like model."
+        )
     return model
 
 
@@ -134,6 +137,8 @@ def token_similarity(a: str, b: str, encoder: Encoder | None = None) -> TokenSim
     tokens_a, tokens_b = word_pieces(a, encoder), word_pieces(b, encoder)
     vectors_a, vectors_b = token_embeddings(a, encoder), token_embeddings(b, encoder)
     if (len(tokens_a), len(tokens_b)) != (len(vectors_a), len(vectors_b)):  # would pair the wrong labels
-        raise RuntimeError(f"tokenizer gave {len(tokens_a)}/{len(tokens_b)} tokens but the model "
-                           f"{len(vectors_a)}/{len(vectors_b)} vectors")
+        raise RuntimeError(
+            f"tokenizer gave {len(tokens_a)}/{len(tokens_b)} tokens but the model "
+            f"{len(vectors_a)}/{len(vectors_b)} vectors"
+        )
     return TokenSimilarity(tokens_a, tokens_b, vectors_a @ vectors_b.T)

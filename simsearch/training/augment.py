@@ -44,8 +44,10 @@ def check_augment(augment: str | Path | None, pairs: PairSet) -> str | Path | No
     if augment is None or str(augment) == "none":
         return None
     if pairs.format != "scored":
-        raise InvalidArgumentError(f"augmenting applies to scored pairs (sentence1,sentence2,score) and "
-                                   f"{pairs.source} has {pairs.format} ones; {fix('augment')}.")
+        raise InvalidArgumentError(
+            f"augmenting applies to scored pairs (sentence1,sentence2,score) and "
+            f"{pairs.source} has {pairs.format} ones; {fix('augment')}."
+        )
     if str(augment) == AUTO:
         return AUTO
     from simsearch.query.reranking import check_cross_encoder
@@ -53,9 +55,17 @@ def check_augment(augment: str | Path | None, pairs: PairSet) -> str | Path | No
     return check_cross_encoder(augment, role="augment")
 
 
-def augmented_pairs(gold: PairSet, augment: str | Path, encode: Encode, *, base: str | Path | None,
-                    eval_pairs: PairSet | None, seed: int, say: Callable[[str], None],
-                    progress: bool = False) -> tuple[PairSet, dict]:
+def augmented_pairs(
+    gold: PairSet,
+    augment: str | Path,
+    encode: Encode,
+    *,
+    base: str | Path | None,
+    eval_pairs: PairSet | None,
+    seed: int,
+    say: Callable[[str], None],
+    progress: bool = False,
+) -> tuple[PairSet, dict]:
     """``gold`` plus silver pairs scored by ``augment``: a cross-encoder folder, or ``auto`` to train one on ``gold``
     from ``base`` with the cross-encoder defaults, its epoch kept and its blend with ``base``'s cosine weighted on
     ``eval_pairs`` (unblended without them). ``encode`` (the bi-encoder before training) finds the neighbours.
@@ -66,16 +76,29 @@ def augmented_pairs(gold: PairSet, augment: str | Path, encode: Encode, *, base:
     from simsearch.encoders import DEFAULT_MODEL
     from simsearch.training.cross_encoder import train_cross_encoder
 
-    say(f"augmenting: training a cross-encoder on the {len(gold)} pairs to score {len(silver)} new pairs of their "
-        "sentences (--augment none skips this; --augment DIR uses a cross-encoder you trained)")
+    say(
+        f"augmenting: training a cross-encoder on the {len(gold)} pairs to score {len(silver)} new pairs of their "
+        "sentences (--augment none skips this; --augment DIR uses a cross-encoder you trained)"
+    )
     with tempfile.TemporaryDirectory(prefix="simsearch-augment-") as folder:
-        result = train_cross_encoder(gold, Path(folder) / "cross-encoder", base=base, eval_pairs=eval_pairs,
-                                     blend_model=str(base or DEFAULT_MODEL) if eval_pairs is not None else None,
-                                     seed=seed, progress=progress, say=lambda line: say(f"cross-encoder {line}"))
+        result = train_cross_encoder(
+            gold,
+            Path(folder) / "cross-encoder",
+            base=base,
+            eval_pairs=eval_pairs,
+            blend_model=str(base or DEFAULT_MODEL) if eval_pairs is not None else None,
+            seed=seed,
+            progress=progress,
+            say=lambda line: say(f"cross-encoder {line}"),
+        )
         augmented = _with_scores(gold, silver, _load(result.output), say)
-    report = {"cross_encoder": "trained on the pairs", "cross_encoder_epoch": result.best_epoch,
-              "cross_encoder_metrics": result.best_metrics, "blend": result.settings.get("blend"),
-              "silver": len(silver)}
+    report = {
+        "cross_encoder": "trained on the pairs",
+        "cross_encoder_epoch": result.best_epoch,
+        "cross_encoder_metrics": result.best_metrics,
+        "blend": result.settings.get("blend"),
+        "silver": len(silver),
+    }
     return augmented, report
 
 
@@ -101,20 +124,21 @@ def silver_pairs(gold: PairSet, encode: Encode, seed: int, neighbours: int = NEI
     return silver if len(silver) <= limit else random.Random(seed).sample(silver, limit)
 
 
-def _with_scores(gold: PairSet, silver: list[tuple[str, str]], scorer: Reranker,
-                 say: Callable[[str], None]) -> PairSet:
+def _with_scores(gold: PairSet, silver: list[tuple[str, str]], scorer: Reranker, say: Callable[[str], None]) -> PairSet:
     firsts, seconds = [a for a, _ in silver], [b for _, b in silver]
     say(f"augmenting: scoring {len(silver)} silver pairs with the cross-encoder")
     scores = np.clip(scorer.pair_scores(firsts, seconds), 0, 1)  # a blend with a negative cosine can dip below 0
-    say(f"augmenting: {len(silver)} silver pairs (mean score {float(np.mean(scores)):.2f}) "
-        f"beside {len(gold)} gold pairs")
+    say(
+        f"augmenting: {len(silver)} silver pairs (mean score {float(np.mean(scores)):.2f}) "
+        f"beside {len(gold)} gold pairs"
+    )
     texts = {"sentence1": gold.texts["sentence1"] + firsts, "sentence2": gold.texts["sentence2"] + seconds}
-    return PairSet("scored", texts, gold.targets + scores.tolist(), f"{gold.source} + {len(silver)} silver pairs",
-                   gold.score_scale)
+    return PairSet(
+        "scored", texts, gold.targets + scores.tolist(), f"{gold.source} + {len(silver)} silver pairs", gold.score_scale
+    )
 
 
 def _load(folder: str | Path) -> Reranker:
     from simsearch.query.reranking import load_reranker
 
     return load_reranker(folder, quantized=False)  # fp32: batches freely and scores as torch does
-

@@ -23,11 +23,23 @@ POOL_BATCHES = 64  # batches per sorted pool: larger pools pad less but mix less
 class LengthBucketBatchSampler(DefaultBatchSampler):
     """Random pools of ``POOL_BATCHES`` batches, each pool sorted by pair length; batch order shuffled."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, drop_last: bool,
-                 valid_label_columns: list[str] | None = None, generator: torch.Generator | None = None,
-                 seed: int = 0) -> None:
-        super().__init__(dataset, batch_size=batch_size, drop_last=drop_last,
-                         valid_label_columns=valid_label_columns, generator=generator, seed=seed)
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        drop_last: bool,
+        valid_label_columns: list[str] | None = None,
+        generator: torch.Generator | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            dataset,
+            batch_size=batch_size,
+            drop_last=drop_last,
+            valid_label_columns=valid_label_columns,
+            generator=generator,
+            seed=seed,
+        )
         text_columns = [c for c in dataset.column_names if c not in (valid_label_columns or [])]
         columns = [list(dataset[c]) for c in text_columns]  # materialised: row access on a lazy Column is slow
         self.lengths = [sum(len(column[row]) for column in columns) for row in range(len(dataset))]

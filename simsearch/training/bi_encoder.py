@@ -64,11 +64,21 @@ AUGMENTED_DEFAULTS = Hyperparameters(epochs=4, batch_size=16, learning_rate=5e-5
 
 
 def train_model(
-    pairs: str | Path | PairSet, output: str | Path, *, base: str | Path | None = None,
-    loss: LossName | None = None, pooling: str | None = None, epochs: int | None = None,
-    batch_size: int | None = None, learning_rate: float | None = None,
-    eval_pairs: str | Path | PairSet | None = None, augment: str | Path | None = None, seed: int = 42,
-    overwrite: bool = False, progress: bool = False, say: Callable[[str], None] | None = None,
+    pairs: str | Path | PairSet,
+    output: str | Path,
+    *,
+    base: str | Path | None = None,
+    loss: LossName | None = None,
+    pooling: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    eval_pairs: str | Path | PairSet | None = None,
+    augment: str | Path | None = None,
+    seed: int = 42,
+    overwrite: bool = False,
+    progress: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Fine-tune ``base`` (default model, sentence-transformers folder or plain BERT + ``pooling``).
 
@@ -94,15 +104,30 @@ def train_model(
         say(f"loss: {loss_name} (the default for {train_set.format} pairs; choose another with --loss)")
     recipe = DEFAULTS[train_set.format] if augment is None else AUGMENTED_DEFAULTS
     hyper = chosen_hyperparameters(recipe, epochs, batch_size, learning_rate)
-    settings = {"pairs": train_set.source, "pairs_count": len(train_set), "format": train_set.format,
-                "eval": eval_set.source if eval_set else None, "base": str(base or "default"),
-                "pooling": pooling, "seed": seed, "output": str(output)}
+    settings = {
+        "pairs": train_set.source,
+        "pairs_count": len(train_set),
+        "format": train_set.format,
+        "eval": eval_set.source if eval_set else None,
+        "base": str(base or "default"),
+        "pooling": pooling,
+        "seed": seed,
+        "output": str(output),
+    }
 
     set_seed(seed)
     model = load_sentence_transformer(base, pooling)  # type: ignore[arg-type]
     if augment is not None:
-        train_set, settings["augment"] = augmented_pairs(train_set, augment, _encoding(model, progress), base=base,
-                                                         eval_pairs=eval_set, seed=seed, say=say, progress=progress)
+        train_set, settings["augment"] = augmented_pairs(
+            train_set,
+            augment,
+            _encoding(model, progress),
+            base=base,
+            eval_pairs=eval_set,
+            seed=seed,
+            say=say,
+            progress=progress,
+        )
         set_seed(seed)  # the same bi-encoder run whether the cross-encoder was trained here or not
     with staged_output(output) as staging:
         evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
@@ -110,18 +135,31 @@ def train_model(
         base_weights = _weights_copy(model) if evaluator is not None else None
         best_step = _run_trainer(model, train_set, loss_name, hyper, seed, evaluator, epochs_log, staging)
         best_epoch = epochs_log.kept_epoch(best_step)  # the trainer has loaded that epoch's weights back
-        kept_base = base_weights is not None and not _beats_base(epochs_log.history, best_epoch,
-                                                                 epochs_log.selection_metric)
+        kept_base = base_weights is not None and not _beats_base(
+            epochs_log.history, best_epoch, epochs_log.selection_metric
+        )
         if kept_base and base_weights is not None:
             model.load_state_dict(base_weights)
             best_epoch = 0
         _save_model(model, staging)
-        result = TrainingResult(output, loss_name, hyper, epochs_log.history, best_epoch,
-                                epochs_log.selection_metric, time.perf_counter() - started, settings, kept_base)
+        result = TrainingResult(
+            output,
+            loss_name,
+            hyper,
+            epochs_log.history,
+            best_epoch,
+            epochs_log.selection_metric,
+            time.perf_counter() - started,
+            settings,
+            kept_base,
+        )
         if kept_base and result.selection_metric is not None:  # kept_base needs a metric to compare by
-            log.warning("no epoch beat the base model on %s (%.2f); its weights are saved unchanged "
-                        "(kept_base_model in training.json); try a lower learning rate",
-                        result.selection_metric, result.best_metrics[result.selection_metric])
+            log.warning(
+                "no epoch beat the base model on %s (%.2f); its weights are saved unchanged "
+                "(kept_base_model in training.json); try a lower learning rate",
+                result.selection_metric,
+                result.best_metrics[result.selection_metric],
+            )
         write_training_report(result, staging)
     log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
     return result
@@ -129,8 +167,9 @@ def train_model(
 
 def _encoding(model: SentenceTransformer, progress: bool) -> Encode:
     """The model's unit vectors for a list of texts, as the augmenting step wants them."""
-    return lambda texts: model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
-                                      show_progress_bar=progress)
+    return lambda texts: model.encode(
+        texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
+    )
 
 
 def choose_loss(pairs: PairSet, loss: str | None) -> LossName:
@@ -141,8 +180,9 @@ def choose_loss(pairs: PairSet, loss: str | None) -> LossName:
     if loss not in LOSSES:
         raise InvalidArgumentError(f"invalid loss {loss!r}; valid: {', '.join(LOSSES)}.")
     if loss not in fitting:
-        raise InvalidArgumentError(f"loss {loss!r} does not fit {pairs.format} pairs ({pairs.source}); "
-                                   f"valid for them: {', '.join(fitting)}.")
+        raise InvalidArgumentError(
+            f"loss {loss!r} does not fit {pairs.format} pairs ({pairs.source}); valid for them: {', '.join(fitting)}."
+        )
     return loss
 
 
@@ -157,8 +197,16 @@ def _loss_module(name: LossName, model: SentenceTransformer):
     }[name](model)
 
 
-def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName, hyper: Hyperparameters,
-                 seed: int, evaluator: _PairEvaluator | None, epochs_log: EpochLog, staging: Path) -> int | None:
+def _run_trainer(
+    model: SentenceTransformer,
+    pairs: PairSet,
+    loss_name: LossName,
+    hyper: Hyperparameters,
+    seed: int,
+    evaluator: _PairEvaluator | None,
+    epochs_log: EpochLog,
+    staging: Path,
+) -> int | None:
     """Train in place; with an evaluator, leave the best epoch's weights in ``model``. Returns its global step.
 
     Checkpoints (one per epoch, weights only) go to ``staging/checkpoints`` and are removed
@@ -175,9 +223,14 @@ def _run_trainer(model: SentenceTransformer, pairs: PairSet, loss_name: LossName
     sampler = BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else LengthBucketBatchSampler
     checkpoints = staging / "checkpoints"
     args = SentenceTransformerTrainingArguments(**epoch_arguments(hyper, seed, evaluator, checkpoints, sampler))
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=pairs.to_dataset(),
-                                         loss=_loss_module(loss_name, model), evaluator=evaluator,
-                                         callbacks=[epochs_log])
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=pairs.to_dataset(),
+        loss=_loss_module(loss_name, model),
+        evaluator=evaluator,
+        callbacks=[epochs_log],
+    )
     return train_keeping_best(trainer, checkpoints)
 
 
@@ -194,8 +247,13 @@ class _PairEvaluator(SentenceEvaluator):
         self.pairs, self.model_name = pairs, model_name
 
     # sentence-transformers types the model as its BaseModel; this evaluator is only handed SentenceTransformers
-    def __call__(self, model: SentenceTransformer, output_path: str | None = None,  # type: ignore[override]
-                 epoch: float = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self,
+        model: SentenceTransformer,
+        output_path: str | None = None,  # type: ignore[override]
+        epoch: float = -1,
+        steps: int = -1,
+    ) -> dict[str, float]:
         from simsearch.encoders.models import model_fingerprint
         from simsearch.encoders.torch_encoder import TorchEncoder
         from simsearch.training.evaluate import pair_metrics
@@ -225,5 +283,3 @@ def _beats_base(history: list[EpochRecord], epoch: int, metric: str | None) -> b
 
 def _save_model(model: SentenceTransformer, folder: Path) -> None:
     model.save(str(folder), create_model_card=False)
-
-

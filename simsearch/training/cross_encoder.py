@@ -57,10 +57,21 @@ BLEND_STEPS = 20  # blend weights tried: 0, 1/20, ..., 1
 
 
 def train_cross_encoder(
-    pairs: str | Path | PairSet, output: str | Path, *, base: str | Path | None = None, loss: CrossLoss = "bce",
-    epochs: int | None = None, batch_size: int | None = None, learning_rate: float | None = None,
-    eval_pairs: str | Path | PairSet | None = None, blend_model: str | None = DEFAULT_MODEL, layers: int | None = None,
-    seed: int = 42, overwrite: bool = False, progress: bool = False, say: Callable[[str], None] | None = None,
+    pairs: str | Path | PairSet,
+    output: str | Path,
+    *,
+    base: str | Path | None = None,
+    loss: CrossLoss = "bce",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    eval_pairs: str | Path | PairSet | None = None,
+    blend_model: str | None = DEFAULT_MODEL,
+    layers: int | None = None,
+    seed: int = 42,
+    overwrite: bool = False,
+    progress: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> TrainingResult:
     """Train a cross-encoder from ``base`` (default model's transformer, any BERT checkpoint or cross-encoder).
 
@@ -80,10 +91,19 @@ def train_cross_encoder(
     hyper = chosen_hyperparameters(CROSS_DEFAULTS, epochs, batch_size, learning_rate)
     if loss not in CROSS_LOSSES:
         raise InvalidArgumentError(f"invalid cross-encoder loss {loss!r}; valid: {', '.join(CROSS_LOSSES)}.")
-    settings = {"pairs": train_set.source, "pairs_count": len(train_set), "format": train_set.format,
-                "eval": eval_set.source if eval_set else None, "base": str(base or "default"), "seed": seed,
-                "output": str(output), "cross_encoder": True, "both_orders": True, "max_length": MAX_LENGTH,
-                "layers": layers}
+    settings = {
+        "pairs": train_set.source,
+        "pairs_count": len(train_set),
+        "format": train_set.format,
+        "eval": eval_set.source if eval_set else None,
+        "base": str(base or "default"),
+        "seed": seed,
+        "output": str(output),
+        "cross_encoder": True,
+        "both_orders": True,
+        "max_length": MAX_LENGTH,
+        "layers": layers,
+    }
 
     set_seed(seed)
     model = base_cross_encoder(base, layers)
@@ -95,8 +115,16 @@ def train_cross_encoder(
         blend, blend_report = choose_blend(model, eval_set, blend_model, say)
         model.save_pretrained(str(staging))
         write_settings(staging, blend, {"chosen_on": blend_report})
-        result = TrainingResult(output, loss, hyper, epochs_log.history, best_epoch, epochs_log.selection_metric,
-                                time.perf_counter() - started, {**settings, "blend": blend_report})
+        result = TrainingResult(
+            output,
+            loss,
+            hyper,
+            epochs_log.history,
+            best_epoch,
+            epochs_log.selection_metric,
+            time.perf_counter() - started,
+            {**settings, "blend": blend_report},
+        )
         write_training_report(result, staging)
     log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
     return result
@@ -106,8 +134,10 @@ def graded_pairs(pairs: str | Path | PairSet) -> PairSet:
     """Pairs with a score or a 0/1 label: what a cross-encoder learns to predict; anchor/positive rows are refused."""
     pair_set = pairs if isinstance(pairs, PairSet) else read_pairs(pairs)
     if pair_set.format == "triplets":
-        raise InputError(f"{pair_set.source} has anchor/positive rows without scores or labels; a cross-encoder "
-                         "learns from sentence1,sentence2,score (graded) or sentence1,sentence2,label (0/1).")
+        raise InputError(
+            f"{pair_set.source} has anchor/positive rows without scores or labels; a cross-encoder "
+            "learns from sentence1,sentence2,score (graded) or sentence1,sentence2,label (0/1)."
+        )
     return pair_set
 
 
@@ -135,8 +165,9 @@ def _checked_layers(name: str, source: str, layers: int) -> int:
     try:
         available = AutoConfig.from_pretrained(source).num_hidden_layers
     except (OSError, ValueError):
-        raise ModelNotFoundError(f"cannot start a cross-encoder from {name!r} (no readable config.json); "
-                                 f"{fix('model')}.") from None
+        raise ModelNotFoundError(
+            f"cannot start a cross-encoder from {name!r} (no readable config.json); {fix('model')}."
+        ) from None
     if isinstance(layers, bool) or not 1 <= layers <= available:
         raise InvalidArgumentError(f"layers must be 1 to {available}, the base model's layers (got {layers}).")
     return layers
@@ -147,12 +178,14 @@ def both_orders(pairs: PairSet) -> Dataset:
     from datasets import Dataset
 
     first, second = pairs.texts["sentence1"], pairs.texts["sentence2"]
-    return Dataset.from_dict({"sentence1": first + second, "sentence2": second + first,
-                              "label": [float(t) for t in pairs.targets] * 2})
+    return Dataset.from_dict(
+        {"sentence1": first + second, "sentence2": second + first, "label": [float(t) for t in pairs.targets] * 2}
+    )
 
 
-def choose_blend(model: CrossEncoder, eval_set: PairSet | None, blend_model: str | None,
-                 say: Callable[[str], None]) -> tuple[Blend, dict[str, Any]]:
+def choose_blend(
+    model: CrossEncoder, eval_set: PairSet | None, blend_model: str | None, say: Callable[[str], None]
+) -> tuple[Blend, dict[str, Any]]:
     """The blend weight (0 to 1 in steps of 1/BLEND_STEPS) scoring best on the eval pairs; ties go to less blend."""
     if eval_set is None or blend_model is None:
         return Blend(), {}
@@ -168,35 +201,55 @@ def choose_blend(model: CrossEncoder, eval_set: PairSet | None, blend_model: str
         tried[round(blend.weight, 4)] = metrics
     metric = next(iter(tried[0.0]))
     weight = max(tried, key=lambda w: (tried[w][metric], -w))
-    say(f"blend with {encoder.name}: weight {weight:g} gives {metric} {tried[weight][metric]:.2f} on "
-        f"{eval_set.source} (cross-encoder alone {tried[0.0][metric]:.2f}, bi-encoder alone {tried[1.0][metric]:.2f})")
-    report = {"model": encoder.name, "weight": weight, "metric": metric, "pairs": eval_set.source,
-              "cross_encoder_alone": tried[0.0], "bi_encoder_alone": tried[1.0], "blended": tried[weight]}
+    say(
+        f"blend with {encoder.name}: weight {weight:g} gives {metric} {tried[weight][metric]:.2f} on "
+        f"{eval_set.source} (cross-encoder alone {tried[0.0][metric]:.2f}, bi-encoder alone {tried[1.0][metric]:.2f})"
+    )
+    report = {
+        "model": encoder.name,
+        "weight": weight,
+        "metric": metric,
+        "pairs": eval_set.source,
+        "cross_encoder_alone": tried[0.0],
+        "bi_encoder_alone": tried[1.0],
+        "blended": tried[weight],
+    }
     return Blend(encoder.name if weight > 0 else None, weight), report
 
 
 def cross_scores(model: CrossEncoder, pairs: PairSet) -> np.ndarray:
     """The cross-encoder's probability for each (sentence1, sentence2), as the re-ranker computes it."""
     was_training = model.training
-    scores = model.predict(list(zip(pairs.texts["sentence1"], pairs.texts["sentence2"])), batch_size=64,
-                           show_progress_bar=False)
+    scores = model.predict(
+        list(zip(pairs.texts["sentence1"], pairs.texts["sentence2"])), batch_size=64, show_progress_bar=False
+    )
     model.train(was_training)  # predict switched the model to eval mode
     return np.asarray(scores, dtype=np.float64)
 
 
-def _run_trainer(model: CrossEncoder, pairs: PairSet, loss_name: CrossLoss, hyper: Hyperparameters, seed: int,
-                 evaluator: _CrossPairEvaluator | None, epochs_log: EpochLog, staging: Path) -> int | None:
+def _run_trainer(
+    model: CrossEncoder,
+    pairs: PairSet,
+    loss_name: CrossLoss,
+    hyper: Hyperparameters,
+    seed: int,
+    evaluator: _CrossPairEvaluator | None,
+    epochs_log: EpochLog,
+    staging: Path,
+) -> int | None:
     """Train in place; with an evaluator, leave the best epoch's weights in ``model``. Returns its global step."""
     from sentence_transformers.cross_encoder import CrossEncoderTrainer, CrossEncoderTrainingArguments, losses
 
     from simsearch.training.batching import LengthBucketBatchSampler
 
     checkpoints = staging / "checkpoints"
-    args = CrossEncoderTrainingArguments(**epoch_arguments(hyper, seed, evaluator, checkpoints,
-                                                           LengthBucketBatchSampler))
+    args = CrossEncoderTrainingArguments(
+        **epoch_arguments(hyper, seed, evaluator, checkpoints, LengthBucketBatchSampler)
+    )
     loss = losses.BinaryCrossEntropyLoss(model) if loss_name == "bce" else losses.MSELoss(model)
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=both_orders(pairs), loss=loss,
-                                  evaluator=evaluator, callbacks=[epochs_log])
+    trainer = CrossEncoderTrainer(
+        model=model, args=args, train_dataset=both_orders(pairs), loss=loss, evaluator=evaluator, callbacks=[epochs_log]
+    )
     return train_keeping_best(trainer, checkpoints)
 
 
@@ -211,8 +264,13 @@ class _CrossPairEvaluator(SentenceEvaluator):
         self.pairs = pairs
 
     # sentence-transformers types the model as its BaseModel; this evaluator is only handed CrossEncoders
-    def __call__(self, model: CrossEncoder, output_path: str | None = None,  # type: ignore[override]
-                 epoch: float = -1, steps: int = -1) -> dict[str, float]:
+    def __call__(
+        self,
+        model: CrossEncoder,
+        output_path: str | None = None,  # type: ignore[override]
+        epoch: float = -1,
+        steps: int = -1,
+    ) -> dict[str, float]:
         metrics = pair_score_metrics(cross_scores(model, self.pairs), self.pairs)
         if self.primary_metric is None:
             self.primary_metric = next(iter(metrics))

@@ -60,8 +60,10 @@ def correlation_metrics(scores: Sequence[float] | np.ndarray, pairs: PairSet) ->
     gold = np.asarray(pairs.targets, dtype=np.float64)
     if np.ptp(gold) == 0:
         raise InputError(f"{pairs.source}: every score is the same, so no correlation can be measured.")
-    return {"spearman": 100 * float(spearmanr(scores, gold).statistic),
-            "pearson": 100 * float(pearsonr(scores, gold).statistic)}
+    return {
+        "spearman": 100 * float(spearmanr(scores, gold).statistic),
+        "pearson": 100 * float(pearsonr(scores, gold).statistic),
+    }
 
 
 def pair_metrics(encoder: Encoder, pairs: PairSet, batch_size: int = 64) -> dict[str, float]:
@@ -121,9 +123,15 @@ def retrieval_metrics(encoder: Encoder, data: RetrievalSet, batch_size: int = 64
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
 
 
-def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 64, mode: SearchMode = "dense",
-                            fusion: Fusion | None = None, rerank: str | Path | Reranker | None = None,
-                            rerank_depth: int | None = None) -> dict[str, float]:
+def index_retrieval_metrics(
+    index: Index,
+    data: RetrievalSet,
+    batch_size: int = 64,
+    mode: SearchMode = "dense",
+    fusion: Fusion | None = None,
+    rerank: str | Path | Reranker | None = None,
+    rerank_depth: int | None = None,
+) -> dict[str, float]:
     """The same figures, searching an existing index (its documents and its own model) in ``mode``.
 
     With ``rerank`` (a cross-encoder) the ranking is the re-ranked first ``rerank_depth`` hits
@@ -133,16 +141,27 @@ def index_retrieval_metrics(index: Index, data: RetrievalSet, batch_size: int = 
     answers = sorted({doc for q in query_ids for doc in data.qrels[q]})
     missing = len(answers) - len(index.known_ids(answers))
     if missing:  # an answer the index cannot return would silently lower every figure
-        raise InputError(f"index {index.name!r} lacks {missing} of the {len(answers)} documents the qrels name; "
-                         f"build it from the BEIR corpus with {fix('id_column_named', '_id')}.")
+        raise InputError(
+            f"index {index.name!r} lacks {missing} of the {len(answers)} documents the qrels name; "
+            f"build it from the BEIR corpus with {fix('id_column_named', '_id')}."
+        )
     k = min(RETRIEVAL_DEPTH + 1 if rerank is None else rerank_depth or RERANK_DEPTH, len(index))
     texts = [data.queries[q] for q in query_ids]
     if mode == "dense" and rerank is None:
         hits = index.search_vectors(index.encoder.encode(texts, batch_size=batch_size), k)
     else:
-        hits = [found for start in range(0, len(texts), batch_size)
-                for found in index.query(texts[start : start + batch_size], k, mode=mode, fusion=fusion,
-                                         rerank=rerank or False, rerank_depth=rerank_depth).hits]
+        hits = [
+            found
+            for start in range(0, len(texts), batch_size)
+            for found in index.query(
+                texts[start : start + batch_size],
+                k,
+                mode=mode,
+                fusion=fusion,
+                rerank=rerank or False,
+                rerank_depth=rerank_depth,
+            ).hits
+        ]
     rankings = {q: [hit.id for hit in found] for q, found in zip(query_ids, hits)}
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
 
@@ -163,17 +182,26 @@ def lexical_retrieval_metrics(data: RetrievalSet) -> dict[str, float]:
             store.insert([Document(text, doc_id) for doc_id, text in data.corpus.items()])
             store.commit()
             k = min(RETRIEVAL_DEPTH + 1, store.count())
-            rankings = {q: [hit.id for hit in fetch_hits(store, lexical_candidates(
-                store, [query_words(data.queries[q])], k))[0]] for q in query_ids}
+            rankings = {
+                q: [
+                    hit.id for hit in fetch_hits(store, lexical_candidates(store, [query_words(data.queries[q])], k))[0]
+                ]
+                for q in query_ids
+            }
         finally:
             store.close()
     return ranking_metrics(rankings, {q: data.qrels[q] for q in query_ids}, data.exclude)
 
 
-def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMode = "dense",
-                           batch_size: int = 64, chunking: Chunking | None = None,
-                           rerank: str | Path | Reranker | None = None, rerank_depth: int | None = None,
-                           ) -> dict[str, float]:
+def mode_retrieval_metrics(
+    encoder: Encoder,
+    data: RetrievalSet,
+    mode: SearchMode = "dense",
+    batch_size: int = 64,
+    chunking: Chunking | None = None,
+    rerank: str | Path | Reranker | None = None,
+    rerank_depth: int | None = None,
+) -> dict[str, float]:
     """``retrieval_metrics`` in any search mode, re-ranked or not, as an index would search: the corpus
     is built into a temporary flat (exact) index first, for the store's FTS5 index, for the windows of
     texts longer than the model reads (``chunking``: simsearch.ingest.chunking, on by default) and for the
@@ -182,16 +210,18 @@ def mode_retrieval_metrics(encoder: Encoder, data: RetrievalSet, mode: SearchMod
 
     with tempfile.TemporaryDirectory(prefix="simsearch-eval-") as home:
         rows = [{"id": doc_id, "text": text} for doc_id, text in data.corpus.items()]
-        index = Index.build("eval", rows, encoder=encoder, kind="flat", batch_size=batch_size, index_dir=home,
-                            chunking=chunking)
+        index = Index.build(
+            "eval", rows, encoder=encoder, kind="flat", batch_size=batch_size, index_dir=home, chunking=chunking
+        )
         try:
             return index_retrieval_metrics(index, data, batch_size, mode, rerank=rerank, rerank_depth=rerank_depth)
         finally:
             index.close()
 
 
-def ranking_metrics(rankings: Mapping[str, Sequence[str]], qrels: Qrels,
-                    exclude: Mapping[str, str] | None = None) -> dict[str, float]:
+def ranking_metrics(
+    rankings: Mapping[str, Sequence[str]], qrels: Qrels, exclude: Mapping[str, str] | None = None
+) -> dict[str, float]:
     """Average the per-query metrics over every query that has at least one relevant document.
 
     Gains are the qrels relevance values (linear, as in BEIR's nDCG); a query missing
@@ -233,14 +263,17 @@ def read_beir(corpus: str | Path, queries: str | Path, qrels: str | Path) -> Ret
 
     A document's title, when present, is put before its text, as BEIR does.
     """
-    documents = {str(row["_id"]): " ".join(filter(None, (row.get("title"), row.get("text"))))
-                 for row in _beir_rows(corpus)}
+    documents = {
+        str(row["_id"]): " ".join(filter(None, (row.get("title"), row.get("text")))) for row in _beir_rows(corpus)
+    }
     questions = {str(row["_id"]): str(row.get("text") or "") for row in _beir_rows(queries)}
     judgements = _read_qrels(Path(qrels))
     unknown = {d for docs in judgements.values() for d in docs} - documents.keys()
     if unknown and len(unknown) == len({d for docs in judgements.values() for d in docs}):
-        raise InputError(f"no document id in {Path(qrels).name} is in {Path(corpus).name}; "
-                         "the qrels and the corpus do not belong together.")
+        raise InputError(
+            f"no document id in {Path(qrels).name} is in {Path(corpus).name}; "
+            "the qrels and the corpus do not belong together."
+        )
     return RetrievalSet(documents, questions, judgements, {})
 
 
@@ -267,8 +300,9 @@ def paraphrase_retrieval_set(files: Sequence[str | Path], min_score: float = PAR
             if target >= threshold - 1e-9 and first != second:
                 qrels.setdefault(texts[first], {})[texts[second]] = 1
     if not qrels:
-        raise InputError(f"no pair scores {min_score:g} or more (or is labelled 1); "
-                         "paraphrase retrieval needs some close pairs.")
+        raise InputError(
+            f"no pair scores {min_score:g} or more (or is labelled 1); paraphrase retrieval needs some close pairs."
+        )
     corpus = {doc_id: text for text, doc_id in texts.items()}
     queries = {doc_id: corpus[doc_id] for doc_id in qrels}
     return RetrievalSet(corpus, queries, qrels, exclude={doc_id: doc_id for doc_id in qrels})

@@ -43,15 +43,23 @@ class LongTextSet:
         return [query for query, words in self.words_before.items() if words > CUT_WORDS]
 
 
-def longtext_retrieval_set(pairs: str | Path, sentences: str | Path, documents: int = 600, queries: int | None = None,
-                           seed: int = 0, min_score: float = PARAPHRASE_MIN_SCORE) -> LongTextSet:
+def longtext_retrieval_set(
+    pairs: str | Path,
+    sentences: str | Path,
+    documents: int = 600,
+    queries: int | None = None,
+    seed: int = 0,
+    min_score: float = PARAPHRASE_MIN_SCORE,
+) -> LongTextSet:
     """Plant one sentence of each close pair (score >= ``min_score``, at most ``queries`` of them) in a document
     of its own among ``documents`` long ones made from ``sentences`` (the shared Wikipedia sentences file)."""
     rng = np.random.default_rng(seed)
     planted = _close_pairs(pairs, min_score, rng)[:queries]
     if documents < len(planted):
-        raise InputError(f"{documents} documents cannot hold {len(planted)} planted sentences; "
-                         f"ask for at least {len(planted)} documents or fewer queries.")
+        raise InputError(
+            f"{documents} documents cannot hold {len(planted)} planted sentences; "
+            f"ask for at least {len(planted)} documents or fewer queries."
+        )
     articles = _articles(Path(sentences), documents, seed)
     corpus: dict[str, str] = {}
     questions: dict[str, str] = {}
@@ -80,8 +88,9 @@ def write_beir(data: RetrievalSet, folder: str | Path) -> Path:
         raise InputError(f"folder {str(folder)!r} is not empty; write the set into a new folder.")
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     with open(folder / "corpus.jsonl", "w", encoding="utf-8") as out:
-        out.writelines(json.dumps({"_id": d, "title": "", "text": t}, ensure_ascii=False) + "\n"
-                       for d, t in data.corpus.items())
+        out.writelines(
+            json.dumps({"_id": d, "title": "", "text": t}, ensure_ascii=False) + "\n" for d, t in data.corpus.items()
+        )
     with open(folder / "queries.jsonl", "w", encoding="utf-8") as out:
         out.writelines(json.dumps({"_id": q, "text": t}, ensure_ascii=False) + "\n" for q, t in data.queries.items())
     with open(folder / "qrels" / "test.tsv", "w", encoding="utf-8") as out:
@@ -110,8 +119,10 @@ def _articles(path: Path, count: int, seed: int) -> list[tuple[str, list[str]]]:
     """``count`` articles of at least MIN_WORDS words, chosen by a seeded hash of their page id (so from the
     whole file, in one streaming pass), as (page id, sentences in text order), in that hash order."""
     if not path.is_file():
-        raise InputError(f"sentences file {str(path)!r} does not exist; give ../shared/data/wikipedia_sentences/"
-                         "sentences.tsv.gz or a file like it (id, page_id, title, sentence; tab-separated).")
+        raise InputError(
+            f"sentences file {str(path)!r} does not exist; give ../shared/data/wikipedia_sentences/"
+            "sentences.tsv.gz or a file like it (id, page_id, title, sentence; tab-separated)."
+        )
     chosen: list[tuple[float, str, list[str]]] = []  # a heap of the smallest keys, negated
 
     def offer(page_id: str, sentences: list[str]) -> None:

@@ -52,10 +52,14 @@ class PairSet:
             raise InputError(f"{self.source}: only labelled pairs can be reduced to their positives.")
         keep = [i for i, label in enumerate(self.targets) if label == 1]
         if len(keep) < 2:
-            raise InputError(f"{self.source} has {len(keep)} pair(s) labelled 1 and mnrl needs at least 2; "
-                             f"add similar pairs, or {fix('loss', 'online-contrastive')}.")
-        texts = {"anchor": [self.texts["sentence1"][i] for i in keep],
-                 "positive": [self.texts["sentence2"][i] for i in keep]}
+            raise InputError(
+                f"{self.source} has {len(keep)} pair(s) labelled 1 and mnrl needs at least 2; "
+                f"add similar pairs, or {fix('loss', 'online-contrastive')}."
+            )
+        texts = {
+            "anchor": [self.texts["sentence1"][i] for i in keep],
+            "positive": [self.texts["sentence2"][i] for i in keep],
+        }
         return PairSet("triplets", texts, [], self.source)
 
     def to_dataset(self) -> Dataset:
@@ -89,8 +93,10 @@ def pairs_from_rows(rows: list[dict[str, Any]], source: str = "input") -> PairSe
         raise InputError(f"{source} lacks the columns of a pair file (found: {found}); use one of: {_LAYOUTS}.")
     if len(rows) < 2:
         raise InputError(f"{source} has {len(rows)} pair(s); training and evaluation need at least 2.")
-    texts = {column: [_text(row, column, number, source) for number, row in enumerate(rows, start=1)]
-             for column in text_columns}
+    texts = {
+        column: [_text(row, column, number, source) for number, row in enumerate(rows, start=1)]
+        for column in text_columns
+    }
     if pair_format == "triplets":
         return PairSet(pair_format, texts, [], source)
     if pair_format == "labelled":
@@ -106,8 +112,9 @@ def _pair_format(columns: set[str], source: str) -> PairFormat:
         return "labelled"
     if "score" in columns:
         return "scored"
-    raise InputError(f"{source} has sentence1 and sentence2 but no label or score column; "
-                     "add label (0/1) or score (0-1 or 0-5).")
+    raise InputError(
+        f"{source} has sentence1 and sentence2 but no label or score column; add label (0/1) or score (0-1 or 0-5)."
+    )
 
 
 def _text(row: dict[str, Any], column: str, number: int, source: str) -> str:
@@ -132,8 +139,10 @@ def _labels(rows: list[dict[str, Any]], source: str) -> list[float]:
     labels = [_number(row, "label", number, source) for number, row in enumerate(rows, start=1)]
     for number, label in enumerate(labels, start=1):
         if label not in (0.0, 1.0):
-            raise InputError(f"{source} row {number}: label {label:g} is not 0 or 1; "
-                             "use 1 for similar and 0 for dissimilar, or name a graded column 'score'.")
+            raise InputError(
+                f"{source} row {number}: label {label:g} is not 0 or 1; "
+                "use 1 for similar and 0 for dissimilar, or name a graded column 'score'."
+            )
     if len(set(labels)) < 2:
         log.warning("%s has only label %g; contrastive training learns most from both kinds", source, labels[0])
     return labels
@@ -145,8 +154,9 @@ def _scores(rows: list[dict[str, Any]], source: str) -> tuple[list[float], float
     low, high = min(scores), max(scores)
     if low < 0 or high > 5:
         worst = next(n for n, s in enumerate(scores, start=1) if s < 0 or s > 5)
-        raise InputError(f"{source} row {worst}: score {scores[worst - 1]:g} is outside 0-5; "
-                         "give scores on a 0-1 or 0-5 scale.")
+        raise InputError(
+            f"{source} row {worst}: score {scores[worst - 1]:g} is outside 0-5; give scores on a 0-1 or 0-5 scale."
+        )
     scale = 5.0 if high > 1 else 1.0
     if scale != 1.0:
         log.info("%s: scores range %g-%g, read as a 0-5 scale and divided by 5", source, low, high)

@@ -72,13 +72,16 @@ class TrainingResult:
         return data
 
 
-def chosen_hyperparameters(chosen: Hyperparameters, epochs: int | None, batch_size: int | None,
-                           learning_rate: float | None) -> Hyperparameters:
+def chosen_hyperparameters(
+    chosen: Hyperparameters, epochs: int | None, batch_size: int | None, learning_rate: float | None
+) -> Hyperparameters:
     """``chosen`` (a recipe's defaults) with whatever the caller set instead, checked (both trainers use it)."""
-    hyper = Hyperparameters(epochs if epochs is not None else chosen.epochs,
-                            batch_size if batch_size is not None else chosen.batch_size,
-                            learning_rate if learning_rate is not None else chosen.learning_rate,
-                            chosen.warmup_ratio)
+    hyper = Hyperparameters(
+        epochs if epochs is not None else chosen.epochs,
+        batch_size if batch_size is not None else chosen.batch_size,
+        learning_rate if learning_rate is not None else chosen.learning_rate,
+        chosen.warmup_ratio,
+    )
     if hyper.epochs < 1 or hyper.batch_size < 2:
         raise InvalidArgumentError(f"need epochs >= 1 and batch size >= 2 (got {hyper.epochs}, {hyper.batch_size}).")
     if not 0 < hyper.learning_rate < 1:
@@ -96,21 +99,35 @@ def check_output(output: Path, overwrite: bool) -> Path:
     return output
 
 
-def epoch_arguments(hyper: Hyperparameters, seed: int, evaluator: SentenceEvaluator | None, checkpoints: Path,
-                    batch_sampler: Any) -> dict[str, Any]:
+def epoch_arguments(
+    hyper: Hyperparameters, seed: int, evaluator: SentenceEvaluator | None, checkpoints: Path, batch_sampler: Any
+) -> dict[str, Any]:
     """The training arguments both trainers (bi- and cross-encoder) share.
 
     With an evaluator: one weights-only checkpoint per epoch, at most the best and the latest
     kept, the best loaded back at the end. Logging every step feeds our progress bar.
     """
     per_epoch = "epoch" if evaluator is not None else "no"
-    return {"output_dir": str(checkpoints), "num_train_epochs": hyper.epochs,
-            "per_device_train_batch_size": hyper.batch_size, "learning_rate": hyper.learning_rate,
-            "warmup_steps": hyper.warmup_ratio, "seed": seed, "data_seed": seed, "batch_sampler": batch_sampler,
-            "eval_strategy": per_epoch, "save_strategy": per_epoch, "save_only_model": True, "save_total_limit": 1,
-            "load_best_model_at_end": evaluator is not None,
-            "metric_for_best_model": evaluator.primary_metric if evaluator is not None else None,
-            "greater_is_better": True, "logging_steps": 1, "report_to": "none", "disable_tqdm": True}
+    return {
+        "output_dir": str(checkpoints),
+        "num_train_epochs": hyper.epochs,
+        "per_device_train_batch_size": hyper.batch_size,
+        "learning_rate": hyper.learning_rate,
+        "warmup_steps": hyper.warmup_ratio,
+        "seed": seed,
+        "data_seed": seed,
+        "batch_sampler": batch_sampler,
+        "eval_strategy": per_epoch,
+        "save_strategy": per_epoch,
+        "save_only_model": True,
+        "save_total_limit": 1,
+        "load_best_model_at_end": evaluator is not None,
+        "metric_for_best_model": evaluator.primary_metric if evaluator is not None else None,
+        "greater_is_better": True,
+        "logging_steps": 1,
+        "report_to": "none",
+        "disable_tqdm": True,
+    }
 
 
 def train_keeping_best(trainer: Any, checkpoints: Path) -> int | None:
@@ -207,10 +224,16 @@ def write_training_report(result: TrainingResult, folder: Path) -> None:
     import torch
 
     report = result.to_dict()
-    report["versions"] = {"sentence_transformers": sentence_transformers.__version__, "torch": torch.__version__,
-                          "python": platform.python_version()}
-    report["machine"] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                         "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu"))}
+    report["versions"] = {
+        "sentence_transformers": sentence_transformers.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    report["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+    }
     (folder / "training.json").write_text(json.dumps(report, indent=2))
     _plot_curves(result, folder / "training.png")
 
@@ -261,7 +284,8 @@ def _move_into_place(staging: Path, output: Path) -> None:
     except OSError as error:
         if old is not None:
             os.replace(old, output)  # the previous model stays where it was
-        raise InvalidArgumentError(f"could not move the trained model into {str(output)!r} ({error.strerror}); "
-                                   "check the folder's permissions.") from None
+        raise InvalidArgumentError(
+            f"could not move the trained model into {str(output)!r} ({error.strerror}); check the folder's permissions."
+        ) from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

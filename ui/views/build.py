@@ -47,37 +47,53 @@ def new_index_section() -> tuple[str, str] | None:
     limit = limits.max_upload_bytes()
     upload = st.file_uploader(
         f"Texts: {', '.join(SUPPORTED_EXTENSIONS)} (up to {human_bytes(limit)})",
-        type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS], max_upload_size=max(1, -(-limit // 2**20)),
+        type=[ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS],
+        max_upload_size=max(1, -(-limit // 2**20)),
         key=f"upload-{st.session_state.get('upload_round', 0)}",  # a new key after a build empties the box
     )
     if upload is None:
-        st.caption("A .txt file holds one text a line; .csv, .jsonl and .parquet files have a text column and "
-                   "optionally an id column; every other column becomes metadata you can filter on.")
+        st.caption(
+            "A .txt file holds one text a line; .csv, .jsonl and .parquet files have a text column and "
+            "optionally an id column; every other column becomes metadata you can filter on."
+        )
         return None
     if upload.size > limit:
-        raise InputError(f"{upload.name} is {human_bytes(upload.size)}, over this page's "
-                         f"{human_bytes(limit)} limit; build it with `simsearch build NAME --input "
-                         f"{upload.name}` instead.")
+        raise InputError(
+            f"{upload.name} is {human_bytes(upload.size)}, over this page's "
+            f"{human_bytes(limit)} limit; build it with `simsearch build NAME --input "
+            f"{upload.name}` instead."
+        )
     path = saved_upload(upload)
     columns = read_columns(path)
     guess = guessed_text_column(path, columns)
     preview_rows(path)
     left, right = st.columns(2)
-    text_column = left.selectbox("Text column", columns, index=columns.index(guess) if guess else None,
-                                 placeholder="Choose the column holding the texts", key="text-column")
+    text_column = left.selectbox(
+        "Text column",
+        columns,
+        index=columns.index(guess) if guess else None,
+        placeholder="Choose the column holding the texts",
+        key="text-column",
+    )
     id_choices = [NUMBERED, *(c for c in columns if c != text_column)]
-    id_column = right.selectbox("Id column", id_choices, index=id_choices.index("id") if "id" in id_choices else 0,
-                                 key="id-column")
+    id_column = right.selectbox(
+        "Id column", id_choices, index=id_choices.index("id") if "id" in id_choices else 0, key="id-column"
+    )
     name = left.text_input("Index name", suggested_name(upload.name), key=f"index-name-{upload.file_id}")
     models = state.known_models()
     model = right.selectbox("Model", [*models, OTHER_MODEL], key="build-model")
     if model == OTHER_MODEL:
         model = right.text_input("Model folder or hub id", placeholder="/path/to/model").strip()
-    kind = left.selectbox("Index kind", KINDS, key="build-kind",
-                          help="auto: exact flat search up to 20,000 texts, HNSW above.")
-    backend = right.selectbox("Backend", BACKENDS, key="build-backend",
-                              help="torch: the reference. onnx: the same vectors, faster on CPU, without torch at "
-                                   "search time. onnx-int8: quantized, faster again, vectors very slightly off.")
+    kind = left.selectbox(
+        "Index kind", KINDS, key="build-kind", help="auto: exact flat search up to 20,000 texts, HNSW above."
+    )
+    backend = right.selectbox(
+        "Backend",
+        BACKENDS,
+        key="build-backend",
+        help="torch: the reference. onnx: the same vectors, faster on CPU, without torch at "
+        "search time. onnx-int8: quantized, faster again, vectors very slightly off.",
+    )
     overwrite = left.checkbox(REPLACE, value=False, key="build-replace")
     if not st.button("Build index", type="primary", icon=":material/play_arrow:"):
         return None
@@ -86,18 +102,27 @@ def new_index_section() -> tuple[str, str] | None:
     if not model:
         raise InputError("no model given; type a model folder or hub id in Model, or pick one from the list.")
     if name.strip() in state.index_names() and not overwrite:  # before any work, in the words of this page
-        raise IndexExistsError(f"index {name.strip()!r} exists already; tick “{REPLACE}” to replace it, "
-                               "or choose another Index name.")
+        raise IndexExistsError(
+            f"index {name.strip()!r} exists already; tick “{REPLACE}” to replace it, or choose another Index name."
+        )
     corpus = read_corpus(path, text_column=text_column, id_column=None if id_column == NUMBERED else id_column)
     with components.build_progress(f"Building {name}") as progress:
         encoder = state.encoder(model, backend)
         progress.model_loaded()
-        index = Index.build(name, corpus, encoder=encoder, kind=kind, overwrite=overwrite,
-                            on_progress=progress.report, index_dir=state.home())
+        index = Index.build(
+            name,
+            corpus,
+            encoder=encoder,
+            kind=kind,
+            overwrite=overwrite,
+            on_progress=progress.report,
+            index_dir=state.home(),
+        )
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
     skipped = f" ({corpus.skipped_blank} blank rows skipped)" if corpus.skipped_blank else ""
-    return index.name, (f"Built index **{index.name}**: {count(len(index), 'text')}{skipped}, "
-                        f"kind {index.manifest.kind}.")
+    return index.name, (
+        f"Built index **{index.name}**: {count(len(index), 'text')}{skipped}, kind {index.manifest.kind}."
+    )
 
 
 def guessed_text_column(path: Path, columns: list[str]) -> str | None:
@@ -150,7 +175,7 @@ def render() -> tuple[str | None, str] | None:
     if flash:
         st.success(flash)
     done = components.guarded(new_index_section)  # each section guarded alone: a failed build
-    st.divider()                                   # keeps Rebuild and Drop on the page
+    st.divider()  # keeps Rebuild and Drop on the page
     return done or components.guarded(existing_index_section)
 
 

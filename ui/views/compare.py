@@ -22,9 +22,12 @@ def render() -> None:
     model_column, cross_column = st.columns(2)
     model = model_column.selectbox("Model", models, help="The default model, or one an index here was built with.")
     cross_encoder = cross_column.selectbox(
-        "Cross-encoder", ["none", *state.known_rerankers()], accept_new_options=True,
+        "Cross-encoder",
+        ["none", *state.known_rerankers()],
+        accept_new_options=True,
         help="A cross-encoder folder (`simsearch train --cross-encoder`; an index's default re-ranker is listed): "
-             "it reads both sentences together and scores the pair.")
+        "it reads both sentences together and scores the pair.",
+    )
     left, right = st.columns(2)
     first = left.text_area("First sentence", "A man is playing a guitar.", height=80)
     second = right.text_area("Second sentence", "Someone plays an instrument on stage.", height=80)
@@ -35,22 +38,33 @@ def render() -> None:
     score_column, reading_column = st.columns([1, 4], vertical_alignment="center")
     score_column.metric("cosine similarity", f"{comparison.score:.3f}")
     if cross_encoder and cross_encoder != "none":
-        score_column.metric("cross-encoder score", f"{cross_encoder_score(cross_encoder, first, second):.3f}",
-                            help="The re-ranker's score of the pair (its recorded blend with a bi-encoder included), "
-                                 "the one `search --rerank` ranks by.")
+        score_column.metric(
+            "cross-encoder score",
+            f"{cross_encoder_score(cross_encoder, first, second):.3f}",
+            help="The re-ranker's score of the pair (its recorded blend with a bi-encoder included), "
+            "the one `search --rerank` ranks by.",
+        )
     reading_column.markdown(f"### {comparison.reading.capitalize()}")
-    reading_column.caption("Cosine of the two sentence vectors (1: same direction, 0: unrelated), read on the "
-                           "STS-B scale people use to rate sentence pairs. Calibrated on all-MiniLM-L6-v2; other "
-                           "models spread scores differently.")
+    reading_column.caption(
+        "Cosine of the two sentence vectors (1: same direction, 0: unrelated), read on the "
+        "STS-B scale people use to rate sentence pairs. Calibrated on all-MiniLM-L6-v2; other "
+        "models spread scores differently."
+    )
     st.divider()
     st.subheader("Under the hood")
     components.token_view(comparison.tokens, "first sentence", "second sentence", key="compare")
-    st.download_button("Token vectors (.parquet)", token_vectors(model, first, second),
-                       file_name="token-vectors.parquet", mime="application/vnd.apache.parquet",
-                       icon=":material/download:", key="compare-token-vectors", on_click="ignore",
-                       help="One row per word piece of both sentences, as `simsearch embed --tokens` writes them: "
-                            "sentence (0: first, 1: second), position, token, word and vector (the last layer's "
-                            "output before pooling, not normalised).")
+    st.download_button(
+        "Token vectors (.parquet)",
+        token_vectors(model, first, second),
+        file_name="token-vectors.parquet",
+        mime="application/vnd.apache.parquet",
+        icon=":material/download:",
+        key="compare-token-vectors",
+        on_click="ignore",
+        help="One row per word piece of both sentences, as `simsearch embed --tokens` writes them: "
+        "sentence (0: first, 1: second), position, token, word and vector (the last layer's "
+        "output before pooling, not normalised).",
+    )
     st.subheader("What the model adds up to read the pair")
     input_anatomy_view(first, second, state.encoder(model))
     st.subheader("One word, static and in context")

@@ -27,4 +27,5 @@ def render() -> None:
     st.subheader("Under the hood")
     components.token_view(comparison.tokens, "query", "hit", key="explain")
 
+
 components.guarded(render)

@@ -24,8 +24,10 @@ BROWSE_LIMIT = 200_000  # beyond this the whole table would not fit comfortably 
 def map_points(folder: str, name: str, version: tuple, sample: int, method: str) -> tuple[pd.DataFrame, str, int]:
     """The projected sample as a table, for one version of an index (``version`` only keys the cache)."""
     projected = embedding_map(state.current_index(name), sample=sample, method=method)
-    rows = [{"id": p.id, "text": p.text, "x": p.x, "y": p.y, **{f"meta:{k}": v for k, v in p.metadata.items()}}
-            for p in projected.points]
+    rows = [
+        {"id": p.id, "text": p.text, "x": p.x, "y": p.y, **{f"meta:{k}": v for k, v in p.metadata.items()}}
+        for p in projected.points
+    ]
     caption = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}[projected.method]
     if projected.explained:
         caption += f" (axes explain {projected.explained[0]:.0%} and {projected.explained[1]:.0%} of the variance)"
@@ -76,13 +78,20 @@ def map_section(index: Index) -> None:
     st.subheader("Map of the embeddings")
     left, middle, right = st.columns(3)
     methods = available_methods()  # the clustering one first: PCA's two axes explain a few percent
-    method = middle.selectbox("Projection", methods, format_func={"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}.get,
-                              help="t-SNE and UMAP keep neighbours together, so clusters show; PCA is exact and "
-                                   "instant but blurs them. UMAP appears when umap-learn is installed.")
+    method = middle.selectbox(
+        "Projection",
+        methods,
+        format_func={"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}.get,
+        help="t-SNE and UMAP keep neighbours together, so clusters show; PCA is exact and "
+        "instant but blurs them. UMAP appears when umap-learn is installed.",
+    )
     sample = right.number_input("Sample at most", min_value=100, max_value=20_000, value=2_000, step=500)
     points, caption, total = map_points(state.home(), index.name, state.index_version(index), int(sample), method)
-    colour = left.selectbox("Colour by", colour_choices(state.index_facets(index), points),
-                            help="A metadata column; `cluster` is what `simsearch cluster` stored.")
+    colour = left.selectbox(
+        "Colour by",
+        colour_choices(state.index_facets(index), points),
+        help="A metadata column; `cluster` is what `simsearch cluster` stored.",
+    )
     shown = f"{len(points):,} of {total:,} texts (a random sample)" if len(points) < total else f"all {total:,} texts"
     st.caption(f"{caption} · {shown} · hover a point for its text; scroll to zoom, drag to pan.")
     points["label"] = points["text"].str.slice(0, 120)
@@ -91,15 +100,22 @@ def map_section(index: Index) -> None:
     if colour != NO_COLOUR:
         points[colour] = points[f"meta:{colour}"].fillna(UNSET).astype(str)
         scheme = "tableau10" if points[colour].nunique() <= 10 else "tableau20"
-        encoding["color"] = alt.Color(field=colour, type="nominal", scale=alt.Scale(scheme=scheme),
-                                      legend=alt.Legend(title=colour, orient="right"))
+        encoding["color"] = alt.Color(
+            field=colour,
+            type="nominal",
+            scale=alt.Scale(scheme=scheme),
+            legend=alt.Legend(title=colour, orient="right"),
+        )
         tooltip.append(alt.Tooltip(field=colour, type="nominal"))
     chart = (
         alt.Chart(points.drop(columns=[c for c in points if c.startswith("meta:")]))
         .mark_circle(size=70, opacity=0.75)
-        .encode(x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-                y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
-                tooltip=tooltip, **encoding)
+        .encode(
+            x=alt.X("x:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
+            y=alt.Y("y:Q", title=None, axis=alt.Axis(labels=False, ticks=False)),
+            tooltip=tooltip,
+            **encoding,
+        )
         .properties(height=520)
         .interactive()
     )
@@ -124,9 +140,14 @@ def browse_section(index: Index) -> None:
     if contains:
         table = table[table["text"].str.contains(contains, case=False, regex=False)]
     pages = max(1, -(-len(table) // BROWSE_PAGE))
-    page = st.number_input(f"Page (of {pages}, {BROWSE_PAGE} texts each)", min_value=1, max_value=pages, value=1,
-                           key=f"browse-page-{index.name}-{contains}")
-    st.dataframe(table.iloc[(page - 1) * BROWSE_PAGE: page * BROWSE_PAGE], hide_index=True, key="browse-table")
+    page = st.number_input(
+        f"Page (of {pages}, {BROWSE_PAGE} texts each)",
+        min_value=1,
+        max_value=pages,
+        value=1,
+        key=f"browse-page-{index.name}-{contains}",
+    )
+    st.dataframe(table.iloc[(page - 1) * BROWSE_PAGE : page * BROWSE_PAGE], hide_index=True, key="browse-table")
 
 
 def render() -> None:

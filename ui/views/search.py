@@ -32,8 +32,10 @@ MANY_VALUES = 1_000  # a column with more distinct values gets no filter (free t
 QUERY_KEY, K_KEY, MODE_KEY = "q", "k", "mode"  # the widget keys, which are also the URL's parameter names
 MAX_K = 100  # results a page shows at most
 _K_ASKED = "k-asked"  # a k from the URL outside 1..MAX_K, kept to say what was shown instead
-_MODE_HELP = ("dense: by meaning (cosine) · lexical: by shared words (BM25) · "
-              "hybrid: both lists, each list's scores standardised (z-scores) and summed, meaning weighted 1.5")
+_MODE_HELP = (
+    "dense: by meaning (cosine) · lexical: by shared words (BM25) · "
+    "hybrid: both lists, each list's scores standardised (z-scores) and summed, meaning weighted 1.5"
+)
 _SIMILAR_TO = "similar_to"  # the hit "Find similar" started from, left out of its own results
 _FOCUSED = "query_focused"
 _FOCUS_QUERY_BOX = """<script>
@@ -53,8 +55,11 @@ def find_similar(hit: Hit) -> None:
 
 def explain(hit: Hit) -> None:
     st.session_state["explain_request"] = {
-        "index": state.selected_index_name(), "query": st.session_state.get(QUERY_KEY, ""),
-        "text": hit.text, "id": hit.id, "score": hit.score,
+        "index": state.selected_index_name(),
+        "query": st.session_state.get(QUERY_KEY, ""),
+        "text": hit.text,
+        "id": hit.id,
+        "score": hit.score,
     }
 
 
@@ -87,8 +92,10 @@ def limit_notices(index, query: str, mode: str, k: int) -> None:
     if asked is not None:
         st.info(f"The link asked for {asked} results; this page shows 1 to {MAX_K}, so it shows {k}.")
     if mode != "lexical" and index.encoder.count_truncated([query]):
-        st.info(f"The query is longer than the model reads ({index.encoder.info.max_seq_length} word pieces); "
-                "only its beginning counts towards the dense ranking.")
+        st.info(
+            f"The query is longer than the model reads ({index.encoder.info.max_seq_length} word pieces); "
+            "only its beginning counts towards the dense ranking."
+        )
 
 
 def to_url(values: dict) -> None:
@@ -117,39 +124,58 @@ def render() -> None:
         st.info("No indexes yet. Build one on the **Build** page, or with `simsearch build NAME --input FILE`.")
         return
     index = state.current_index(name)
-    st.caption(f"Index **{name}**: {len(index):,} texts · model `{index.manifest.model['name']}` · "
-               f"kind {index.manifest.kind}")
+    st.caption(
+        f"Index **{name}**: {len(index):,} texts · model `{index.manifest.model['name']}` · kind {index.manifest.kind}"
+    )
     from_url(QUERY_KEY, str, "")
     from_url(K_KEY, k_from_url, 10)
     from_url(MODE_KEY, lambda raw: raw if raw in MODES else DEFAULT_MODE, DEFAULT_MODE)
     query_column, k_column, mode_column = st.columns([5, 1, 2], vertical_alignment="bottom")
-    query_column.text_input("Query", key=QUERY_KEY, on_change=typed_query, persist_state="session",
-                            placeholder="Type a sentence and press Enter")
-    k = k_column.number_input("Results (k)", min_value=1, max_value=MAX_K, step=1, key=K_KEY,
-                              persist_state="session")
-    mode = mode_column.segmented_control("Mode", MODES, key=MODE_KEY, help=_MODE_HELP,
-                                         persist_state="session") or DEFAULT_MODE
+    query_column.text_input(
+        "Query",
+        key=QUERY_KEY,
+        on_change=typed_query,
+        persist_state="session",
+        placeholder="Type a sentence and press Enter",
+    )
+    k = k_column.number_input("Results (k)", min_value=1, max_value=MAX_K, step=1, key=K_KEY, persist_state="session")
+    mode = (
+        mode_column.segmented_control("Mode", MODES, key=MODE_KEY, help=_MODE_HELP, persist_state="session")
+        or DEFAULT_MODE
+    )
     focus_query_box_once()
     reranker = rerank_toggle(index)
     filters = filter_widgets(index)
-    to_url({QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""), K_KEY: (int(k), 10), MODE_KEY: (mode, DEFAULT_MODE),
-            **{key: (value, _URL_DEFAULTS[key.split("-", 1)[0]]) for key, value in st.session_state.items()
-               if isinstance(key, str) and key.startswith(tuple(f"{c}-{index.name}-" for c in _URL_DEFAULTS))}})
+    to_url(
+        {
+            QUERY_KEY: (st.session_state.get(QUERY_KEY) or "", ""),
+            K_KEY: (int(k), 10),
+            MODE_KEY: (mode, DEFAULT_MODE),
+            **{
+                key: (value, _URL_DEFAULTS[key.split("-", 1)[0]])
+                for key, value in st.session_state.items()
+                if isinstance(key, str) and key.startswith(tuple(f"{c}-{index.name}-" for c in _URL_DEFAULTS))
+            },
+        }
+    )
     query = st.session_state.get(QUERY_KEY) or ""
     if not query:
         return
     limit_notices(index, query, mode, int(k))
     source = st.session_state.get(_SIMILAR_TO)
     leave_out = source["id"] if source and source["text"] == query else None
-    result = index.query([query], k=int(k) + (leave_out is not None), filters=filters, mode=mode,
-                         rerank=reranker or False)
+    result = index.query(
+        [query], k=int(k) + (leave_out is not None), filters=filters, mode=mode, rerank=reranker or False
+    )
     hits, timings = [h for h in result.hits[0] if h.id != leave_out][: int(k)], result.timings
     scope = f" matching {', '.join(components.describe_filter(c, v) for c, v in filters.items())}" if filters else ""
     similar = f" similar to `{leave_out}` (left out)" if leave_out is not None else ""
-    st.caption(f"{count(len(hits), 'result')}{scope}{similar} from {count(len(index), 'text')} "
-               f"in {timings.total_ms:.0f} ms "
-               f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms"
-               + (f" · re-rank {timings.rerank_ms:.1f} ms)" if reranker else ")"))
+    st.caption(
+        f"{count(len(hits), 'result')}{scope}{similar} from {count(len(index), 'text')} "
+        f"in {timings.total_ms:.0f} ms "
+        f"(encode {timings.encode_ms:.1f} ms · search {timings.candidates_ms + timings.fetch_ms:.1f} ms"
+        + (f" · re-rank {timings.rerank_ms:.1f} ms)" if reranker else ")")
+    )
     if not hits:
         st.info("No text matches these filters. Set a filter back to “any”.")
         return
@@ -158,9 +184,17 @@ def render() -> None:
     shown = page_of(groups, f"{query}\0{mode}", int(k))
     score_name, score_range = score_scale(mode, hits, reranked=bool(reranker))
     for rank, hit, same in shown:
-        components.hit_card(rank, hit, key=f"hit-{rank}", on_similar=find_similar, on_explain=explain,
-                            identical=[h.id for h in same], query=query, score_name=score_name,
-                            score_range=score_range)
+        components.hit_card(
+            rank,
+            hit,
+            key=f"hit-{rank}",
+            on_similar=find_similar,
+            on_explain=explain,
+            identical=[h.id for h in same],
+            query=query,
+            score_name=score_name,
+            score_range=score_range,
+        )
 
 
 def score_scale(mode: str, hits: list[Hit], reranked: bool) -> tuple[str, tuple[float, float]]:
@@ -186,13 +220,20 @@ def rerank_toggle(index) -> str | None:
     folder = index.manifest.reranker
     if folder is None:
         with st.expander("Re-ranker"):
-            typed = st.text_input("Cross-encoder folder", key=f"rerank-folder-{index.name}",
-                                  placeholder="made by `simsearch train --cross-encoder`")
+            typed = st.text_input(
+                "Cross-encoder folder",
+                key=f"rerank-folder-{index.name}",
+                placeholder="made by `simsearch train --cross-encoder`",
+            )
         folder = str(check_cross_encoder(typed.strip())) if typed.strip() else None
     if folder is None:
         return None
-    on = st.toggle("Re-rank", value=index.manifest.reranker is not None, key=f"rerank-{index.name}",
-                   help=f"Re-score the first 50 hits with the cross-encoder {folder}: slower, orders near-ties better.")
+    on = st.toggle(
+        "Re-rank",
+        value=index.manifest.reranker is not None,
+        key=f"rerank-{index.name}",
+        help=f"Re-score the first 50 hits with the cross-encoder {folder}: slower, orders near-ties better.",
+    )
     return folder if on else None
 
 
@@ -202,19 +243,39 @@ def page_of(groups: list, query: str, k: int) -> list:
     if pages <= 1:
         return groups
     digest = hashlib.sha1(f"{query}\0{k}".encode()).hexdigest()[:12]
-    page = st.segmented_control(
-        "Page", list(range(1, pages + 1)), default=1, key=f"page-{digest}",
-        format_func=lambda p: f"{(p - 1) * PAGE_SIZE + 1}–{min(p * PAGE_SIZE, len(groups))}",
-    ) or 1
-    return groups[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    page = (
+        st.segmented_control(
+            "Page",
+            list(range(1, pages + 1)),
+            default=1,
+            key=f"page-{digest}",
+            format_func=lambda p: f"{(p - 1) * PAGE_SIZE + 1}–{min(p * PAGE_SIZE, len(groups))}",
+        )
+        or 1
+    )
+    return groups[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
 
 
 def download_buttons(query: str, filters: dict, hits: list[Hit]) -> None:
     left, right, _ = st.columns([1, 1, 6])
-    left.download_button("CSV", results.results_csv(hits), file_name="results.csv", mime="text/csv",
-                         icon=":material/download:", key="download-csv", on_click="ignore")
-    right.download_button("JSON", results.results_json(query, filters, hits), file_name="results.json",
-                          mime="application/json", icon=":material/download:", key="download-json", on_click="ignore")
+    left.download_button(
+        "CSV",
+        results.results_csv(hits),
+        file_name="results.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="download-csv",
+        on_click="ignore",
+    )
+    right.download_button(
+        "JSON",
+        results.results_json(query, filters, hits),
+        file_name="results.json",
+        mime="application/json",
+        icon=":material/download:",
+        key="download-json",
+        on_click="ignore",
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -223,8 +284,11 @@ def many_valued_facets(folder: str, name: str, version: tuple) -> list[Facet]:
     their counts cut to the FEW_VALUES most frequent for the help; ``version`` only keys the cache."""
     index = state.current_index(name)
     few = {facet.column for facet in state.index_facets(index)}
-    return [dataclasses.replace(facet, counts=facet.counts[:FEW_VALUES])
-            for facet in index.facets(max_values=MANY_VALUES) if facet.column not in few]
+    return [
+        dataclasses.replace(facet, counts=facet.counts[:FEW_VALUES])
+        for facet in index.facets(max_values=MANY_VALUES)
+        if facet.column not in few
+    ]
 
 
 def filter_widgets(index) -> dict:
@@ -237,8 +301,9 @@ def filter_widgets(index) -> dict:
     for number, column in enumerate(sorted(facets.keys() | numbers.keys())):
         place = columns[number % len(columns)]
         value = _value_picker(place, index.name, facets[column]) if column in facets else components.NO_VALUE
-        exclude = (value is not components.NO_VALUE
-                   and place.checkbox("not", key=_key("not", index.name, column), help=f"Leave out this {column}"))
+        exclude = value is not components.NO_VALUE and place.checkbox(
+            "not", key=_key("not", index.name, column), help=f"Leave out this {column}"
+        )
         low, high = _range_inputs(place, index.name, column, numbers[column]) if column in numbers else (None, None)
         spec = components.column_filter(value, exclude, low, high)
         if spec is not components.NO_VALUE:
@@ -258,8 +323,9 @@ def _value_picker(place, index_name: str, facet):
     key = _key("filter", index_name, facet.column)
     from_url(key, lambda raw, values=values: raw if raw in values else ANY, ANY)
     from_url(_key("not", index_name, facet.column), lambda raw: raw == "True", False)
-    chosen = place.selectbox(facet.column, [ANY, *values], key=key, persist_state="session",
-                             help=f"Texts per value: {counts}")
+    chosen = place.selectbox(
+        facet.column, [ANY, *values], key=key, persist_state="session", help=f"Texts per value: {counts}"
+    )
     return values[chosen] if chosen is not None and chosen != ANY else components.NO_VALUE
 
 
@@ -270,8 +336,16 @@ def _range_inputs(place, index_name: str, column: str, kind: type) -> tuple[floa
     for side, label in ((left, "from"), (right, "to")):
         key = _key(label, index_name, column)
         from_url(key, kind, None)
-        bounds.append(side.number_input(f"{column} {label}", value=None, key=key, placeholder="any",
-                                        step=1 if kind is int else None, format=None if kind is int else "%g"))
+        bounds.append(
+            side.number_input(
+                f"{column} {label}",
+                value=None,
+                key=key,
+                placeholder="any",
+                step=1 if kind is int else None,
+                format=None if kind is int else "%g",
+            )
+        )
     return bounds[0], bounds[1]
 
 
