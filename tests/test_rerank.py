@@ -192,7 +192,7 @@ def test_an_open_server_picks_up_the_default_reranker_set_by_another_process(zoo
     import subprocess
     import sys
 
-    from simsearch.serving.server import OpenIndexes
+    from simsearch.serving.state import OpenIndexes
     from tests.conftest import REPO
 
     served = OpenIndexes(index_dir)
