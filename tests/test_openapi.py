@@ -185,4 +185,6 @@ def test_schemathesis_finds_nothing_over_every_operation(live, tmp_path):
     }
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "Selected: 13/13" in run.stdout and "Tested: 13" in run.stdout
+    operations = sum(len(methods) for methods in schema_of(url, key)["paths"].values())
+    assert f"Selected: {operations}/{operations}" in run.stdout and f"Tested: {operations}" in run.stdout
+

@@ -485,7 +485,7 @@ def test_a_refused_add_tells_an_http_caller_the_body_field(server):
     status, answer = call(
         url, "POST", "/indexes/animals/documents", {"documents": [{"id": "a1", "text": "again"}], "upsert": False}
     )
-    assert status == 400 and 'send "upsert": true' in answer["error"] and "upsert=True" not in answer["error"]
+    assert status == 409 and 'send "upsert": true' in answer["error"] and "upsert=True" not in answer["error"]
 
 
 def test_the_client_gets_a_document_without_the_servers_row_id(server):
