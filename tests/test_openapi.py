@@ -187,4 +187,3 @@ def test_schemathesis_finds_nothing_over_every_operation(live, tmp_path):
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     operations = sum(len(methods) for methods in schema_of(url, key)["paths"].values())
     assert f"Selected: {operations}/{operations}" in run.stdout and f"Tested: {operations}" in run.stdout
-
