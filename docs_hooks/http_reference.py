@@ -17,7 +17,7 @@ INTRO = (
 
 def openapi_schema() -> Schema:
     """The schema of an app over an empty index folder: routes do not depend on what the folder holds."""
-    from simsearch.serving.server import create_app
+    from simsearch.serving.app import create_app
 
     with tempfile.TemporaryDirectory() as home:
         return create_app(home).openapi()
