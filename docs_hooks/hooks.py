@@ -2,7 +2,8 @@
 
 The reference pages are built from the code each time the site is: the CLI from the Typer
 app, the HTTP API from the server's OpenAPI schema. Benchmark pages take their tables from
-benchmarks/results/ (results_tables.py), and the plots there are published beside them.
+benchmarks/results/ (results_tables.py; the writes runs through writes_page.py), and the plots
+there are published beside them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from docs_hooks.cli_reference import cli_reference_markdown  # noqa: E402
 from docs_hooks.http_reference import http_reference_markdown  # noqa: E402
 from docs_hooks.nav import expand_folders  # noqa: E402
 from docs_hooks.results_tables import fill_results  # noqa: E402
+from docs_hooks.writes_page import fill_writes_runs  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 GENERATED = {"reference/cli.md": cli_reference_markdown, "reference/http.md": http_reference_markdown}
@@ -38,4 +40,4 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    return fill_results(markdown, RESULTS)
+    return fill_results(fill_writes_runs(markdown, RESULTS), RESULTS)

@@ -14,6 +14,7 @@ from docs_hooks.cli_reference import cli_reference_markdown
 from docs_hooks.http_reference import http_reference_markdown
 from docs_hooks.nav import expand_folders
 from docs_hooks.results_tables import fill_results
+from docs_hooks.writes_page import fill_writes_runs
 from tests.conftest import REPO
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -89,3 +90,16 @@ def test_the_http_reference_has_every_route_and_body_field():
     page = http_reference_markdown()
     assert "## `POST /indexes/{name}/search`" in page and "## `GET /health`" in page
     assert "| `rerank_depth` |" in page and "| `min_score` | number or null |" in page
+
+
+def test_a_writes_run_marker_becomes_that_runs_command_and_tables():
+    page = fill_writes_runs("Intro.\n\n<!-- writes-run: writes-100k.json -->\n", RESULTS)
+    recorded = json.loads((RESULTS / "writes-100k.json").read_text(encoding="utf-8"))
+    assert "<!-- writes-run:" not in page
+    assert f"`{recorded['command']}`" in page
+    assert "| simsearch flat | 100000 |" in page and "One-document writes" in page
+
+
+def test_a_writes_run_marker_naming_no_file_stops_the_build(tmp_path):
+    with pytest.raises(ValueError, match="does not hold"):
+        fill_writes_runs("<!-- writes-run: writes-9t.json -->", tmp_path)

@@ -39,7 +39,7 @@ def reader_env() -> dict[str, str]:
 
 
 def test_the_readme_has_its_three_ways_in():
-    assert len(readme_blocks("bash")) == 2 and len(readme_blocks("python")) == 1
+    assert len(readme_blocks("bash")) == 3 and len(readme_blocks("python")) == 1
     assert any("make run" in block and "make test" in block for block in readme_blocks("console"))
 
 
@@ -62,6 +62,8 @@ def test_the_readme_shell_examples_run_in_order(tmp_path):
             stop_group(shell.pid)  # a server the block started in the background ends with it
         assert shell.returncode == 0, f"{block}\n---\n{stdout[-2000:]}\n{stderr[-3000:]}"
         assert "train" in stdout.lower(), stdout  # each block ends by showing the train hits
+        if "simsearch sync" in block:  # the edited file: n1 kept, n2 gone, n3's text changed, n4 new
+            assert "1 added, 1 changed, 1 removed, 1 unchanged" in stdout, stdout
 
 
 def stop_group(group: int) -> None:
