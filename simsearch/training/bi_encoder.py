@@ -249,8 +249,8 @@ class _PairEvaluator(SentenceEvaluator):
     # sentence-transformers types the model as its BaseModel; this evaluator is only handed SentenceTransformers
     def __call__(
         self,
-        model: SentenceTransformer,
-        output_path: str | None = None,  # type: ignore[override]
+        model: SentenceTransformer,  # type: ignore[override]
+        output_path: str | None = None,
         epoch: float = -1,
         steps: int = -1,
     ) -> dict[str, float]:

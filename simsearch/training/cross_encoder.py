@@ -266,8 +266,8 @@ class _CrossPairEvaluator(SentenceEvaluator):
     # sentence-transformers types the model as its BaseModel; this evaluator is only handed CrossEncoders
     def __call__(
         self,
-        model: CrossEncoder,
-        output_path: str | None = None,  # type: ignore[override]
+        model: CrossEncoder,  # type: ignore[override]
+        output_path: str | None = None,
         epoch: float = -1,
         steps: int = -1,
     ) -> dict[str, float]:
