@@ -94,6 +94,27 @@ def test_build_checks_the_kind_before_loading_a_model(csv_file, index_dir):
     assert_one_line_error(result, "unknown index kind 'annoy'")
 
 
+def test_an_unknown_pooling_is_refused_while_parsing_before_the_input_is_read(index_dir, tmp_path):
+    # the input does not exist: a pooling checked only when the model loads would report the file instead
+    missing = str(tmp_path / "missing.csv")
+    result = run("build", "fresh", "--input", missing, "--pooling", "avg", index_dir=index_dir, check=False)
+    assert_one_line_error(result, "invalid pooling 'avg'", "valid: mean, cls, max")
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--loss", "triplet"], "invalid loss 'triplet'; valid: contrastive"),
+        (["--cross-encoder", "--loss", "hinge"], "invalid cross-encoder loss 'hinge'; valid: bce, mse"),
+    ],
+)
+def test_train_refuses_an_unknown_loss_before_reading_the_pairs(tmp_path, flags, fragment):
+    # the pairs file does not exist: a loss checked after reading it would report the file instead
+    pairs, output = str(tmp_path / "missing.csv"), str(tmp_path / "model")
+    result = run("train", "--pairs", pairs, "--output", output, *flags, index_dir=tmp_path, check=False)
+    assert_one_line_error(result, fragment)
+
+
 def test_index_build_over_an_existing_name_is_refused_before_the_default_model_loads(built_cli):
     import subprocess
     import sys

@@ -22,10 +22,16 @@ BACKENDS: dict[IndexKind, type[FaissIndex]] = {
 EXACT_SEARCH_LIMIT = 20_000
 
 
-def choose_kind(kind: IndexKind, n_vectors: int) -> IndexKind:
-    """Resolve ``auto`` by corpus size; validate any other kind name (callers may pass user text)."""
+def check_kind(kind: str) -> IndexKind:
+    """``kind`` itself when it names an index kind (``auto`` included); else a one-line error listing them."""
     if kind not in KINDS:
         raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(KINDS)}.")
+    return kind
+
+
+def choose_kind(kind: IndexKind, n_vectors: int) -> IndexKind:
+    """Resolve ``auto`` by corpus size; validate any other kind name (callers may pass user text)."""
+    kind = check_kind(kind)
     if kind != "auto":
         return kind
     return "flat" if n_vectors <= EXACT_SEARCH_LIMIT else "hnsw"
@@ -59,4 +65,4 @@ def _without_shards(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: value for name, value in (params or {}).items() if name != SHARDS}
 
 
-__all__ = ["KINDS", "IndexKind", "VectorIndex", "choose_kind", "create_vector_index", "load_vector_index"]
+__all__ = ["KINDS", "IndexKind", "VectorIndex", "check_kind", "choose_kind", "create_vector_index", "load_vector_index"]

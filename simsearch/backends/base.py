@@ -56,6 +56,11 @@ class VectorIndex(ABC):
         """The stored vectors of these ids, or None where the kind cannot give them back."""
         return None
 
+    @property
+    @abstractmethod
+    def dimension(self) -> int:
+        """The length of every stored vector (the encoder's output size)."""
+
     @abstractmethod
     def set_search_params(self, **params: int) -> None:
         """Change search-time settings (names from ``search_knobs``) in place, without rebuilding.

@@ -17,7 +17,7 @@ import faiss
 import numpy as np
 
 from simsearch.atomic import replacing
-from simsearch.backends.base import VectorIndex
+from simsearch.backends.base import IndexKind, VectorIndex
 from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
 from simsearch.errors import CorruptIndexError, InvalidArgumentError, fix
 
@@ -268,7 +268,9 @@ class FaissIndex(VectorIndex):
         if live is not None:
             if self._deleted:
                 live = np.setdiff1d(live, self._deleted_ids())
-            return _exact_among(queries, k, live, self.reconstruct(live))
+            stored = self.reconstruct(live)
+            if stored is not None:  # always, as the ids came from the id map reconstruct reads
+                return _exact_among(queries, k, live, stored)
         parameters = self._search_parameters(everything=True)
         if self._deleted:
             parameters.sel = self._excluding_deleted()
@@ -323,7 +325,7 @@ class HNSWIndex(FaissIndex):
 class IVFIndex(FaissIndex):
     """Inverted lists over k-means cells: fast to build, recall set by nprobe."""
 
-    kind = "ivf"
+    kind: IndexKind = "ivf"
     search_knobs = ("nprobe",)
 
     @classmethod
@@ -381,7 +383,7 @@ class IVFIndex(FaissIndex):
 class IVFPQIndex(IVFIndex):
     """IVF with product-quantised codes: a few dozen bytes a document, approximate scores."""
 
-    kind = "ivfpq"
+    kind: IndexKind = "ivfpq"
 
     @classmethod
     def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
@@ -421,7 +423,7 @@ class IVFSQIndex(IVFIndex):
     """IVF with 8-bit scalar-quantised vectors: one byte a dimension (~0.4 KB a document at 384),
     recall within a point or two of ``ivf`` at the same nprobe."""
 
-    kind = "ivfsq"
+    kind: IndexKind = "ivfsq"
 
     @classmethod
     def make(cls, dimension: int, params: dict[str, Any]) -> faiss.Index:

@@ -13,17 +13,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
+from typer import _click  # Typer vendors Click; its contexts are of this copy's class, exported under no public name
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
+from simsearch.encoders import Backend as EncoderBackend
+from simsearch.encoders import PoolingMode, check_backend, check_pooling
 from simsearch.errors import SimsearchError
 
 
 class _OneLineErrors(TyperGroup):
     """The root command group: a SimsearchError from any command becomes one line and exit status 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: _click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SimsearchError as error:
@@ -38,7 +40,7 @@ class _PlainUsage(TyperCommand):
     """A command whose usage line names its arguments as users type them: ``simsearch get NAME ID``
     (Typer writes required ones as ``{name} {id}``, which reads like a template to fill in)."""
 
-    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: _click.Context) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if not isinstance(param, TyperArgument):
@@ -90,20 +92,35 @@ IndexDir = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")]
 Model = Annotated[str | None, typer.Option("--model", help="Model folder or hub id.  [default: all-MiniLM-L6-v2]")]
-Pooling = Annotated[str | None, typer.Option("--pooling", help="mean, cls or max; for plain BERT checkpoints.")]
+
+# --pooling and --backend are typed as the Literals the callbacks below return (Typer evaluates these
+# annotations, so the names are imported, not only for type checking). ``parser=str`` keeps Typer from
+# checking the choices itself (its message is a box, exit status 2): the package's one-line error says it.
 
 
-def _known_backend(backend: str | None) -> str | None:
+def _known_pooling(pooling: str | None) -> PoolingMode | None:
+    """Refuse an unknown --pooling while parsing, before a command reads files or loads anything."""
+    return check_pooling(pooling)
+
+
+Pooling = Annotated[
+    PoolingMode | None,
+    typer.Option(
+        "--pooling", parser=str, callback=_known_pooling, help="mean, cls or max; for plain BERT checkpoints."
+    ),
+]
+
+
+def _known_backend(backend: str | None) -> EncoderBackend | None:
     """Refuse an unknown --backend while parsing, before a command reads files or loads anything."""
-    from simsearch.encoders import check_backend
-
     return check_backend(backend) if backend is not None else None
 
 
 Backend = Annotated[
-    str | None,
+    EncoderBackend | None,
     typer.Option(
         "--backend",
+        parser=str,
         callback=_known_backend,
         help="Encoder runtime: torch, onnx (same vectors, faster) or onnx-int8 (fastest, approximate).  "
         "[default: build: torch; queries: onnx when the model exports, else torch]",

@@ -90,7 +90,7 @@ def build(
     from simsearch.progress import progress_wanted, terminal_progress
 
     started = time.perf_counter()
-    check_new_index(index_home(index_dir), name, overwrite, kind)  # name, existence, files and columns first:
+    index_kind = check_new_index(index_home(index_dir), name, overwrite, kind)  # name, existence, files, columns first:
     corpus = read_corpus(input, text_column, id_column)  # the model takes seconds to load
     chunking = chunking_flags(chunk_tokens, chunk_overlap)
     with build_engine(engine, ray_address=ray_address, workers=workers, gpus_per_worker=gpus_per_worker) as chosen:
@@ -101,7 +101,7 @@ def build(
                 name,
                 corpus,
                 encoder=encoder,
-                kind=kind,
+                kind=index_kind,
                 batch_size=batch_size,
                 params=None if shards is None else {"shards": shards},
                 index_dir=index_dir,
@@ -137,6 +137,7 @@ def rebuild(
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
+    from simsearch.backends import check_kind
     from simsearch.index.engines import build_engine
     from simsearch.progress import progress_wanted, terminal_progress
 
@@ -151,7 +152,7 @@ def rebuild(
         with terminal_progress("encoding", progress_wanted(quiet), unit="text") as on_progress:
             new = index.rebuild(
                 encoder=encoder,
-                kind=kind,
+                kind=check_kind(kind) if kind is not None else None,
                 batch_size=batch_size,
                 on_progress=on_progress,
                 engine=chosen,

@@ -51,11 +51,10 @@ def search(
     from simsearch.query.terms import lexical_terms
     from simsearch.store.filters import filters_from_expressions
 
-    if (query is None) == (queries is None):
-        raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
+    source = _query_or_file(query, queries)
     mode = check_mode(mode)
     filters = filters_from_expressions(filter_ or [])
-    lines = [query] if queries is None else _query_lines(queries)
+    lines = [source] if isinstance(source, str) else _query_lines(source)
     index = Index.open(name, index_dir=index_dir, backend=backend)
     reranker = choose_reranker(rerank_choice(rerank), index.manifest.reranker)  # a bad folder fails before any search
     if reranker is not None:
@@ -113,6 +112,15 @@ def reranker(
     typer.echo(
         f"index {name!r} now re-ranks with {recorded}" if recorded else f"index {name!r} no longer re-ranks by default"
     )
+
+
+def _query_or_file(query: str | None, queries: Path | None) -> str | Path:
+    """The QUERY text or the --queries file, whichever of the two was given; refused when both or neither."""
+    if query is not None and queries is None:
+        return query
+    if queries is not None and query is None:
+        return queries
+    raise InputError("give either a QUERY or --queries FILE (one query a line), not both or neither.")
 
 
 def _query_lines(path: Path) -> list[str]:

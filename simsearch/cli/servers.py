@@ -98,7 +98,7 @@ def serve(
         typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
     home = str(index_dir.resolve()) if index_dir is not None else None
     reranker = str(Path(rerank).expanduser().resolve()) if rerank is not None else None  # same folder in every worker
-    run_server(host, port, ServerSettings(home, key, model, backend, reranker), workers)  # type: ignore[arg-type]
+    run_server(host, port, ServerSettings(home, key, model, backend, reranker), workers)
 
 
 def _ui_app_file() -> Path:

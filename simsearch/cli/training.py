@@ -26,6 +26,7 @@ from simsearch.cli.common import (
     print_metrics,
     say,
 )
+from simsearch.encoders import PoolingMode
 from simsearch.errors import InputError
 from simsearch.extras import require_extra
 
@@ -83,7 +84,7 @@ def train(
     """Fine-tune the Siamese BERT on your pairs (use it with `build/rebuild --model DIR`), or a cross-encoder."""
     require_extra("train", "simsearch train")
     from simsearch.progress import progress_wanted
-    from simsearch.training.bi_encoder import train_model
+    from simsearch.training.bi_encoder import check_loss, train_model
 
     if cross_encoder:
         if augment != "none":
@@ -111,7 +112,7 @@ def train(
         pairs,
         output,
         base=base,
-        loss=loss,
+        loss=check_loss(loss) if loss is not None else None,
         pooling=pooling,
         epochs=epochs,
         batch_size=batch_size,
@@ -134,7 +135,7 @@ def _train_cross(
     output: Path,
     base: str | None,
     loss: str | None,
-    pooling: str | None,
+    pooling: PoolingMode | None,
     epochs: int | None,
     batch_size: int | None,
     lr: float | None,
@@ -146,7 +147,7 @@ def _train_cross(
     quiet: bool,
 ) -> None:
     from simsearch.progress import progress_wanted
-    from simsearch.training.cross_encoder import train_cross_encoder
+    from simsearch.training.cross_encoder import check_cross_loss, train_cross_encoder
 
     if pooling is not None:
         raise InputError("--pooling does not apply to --cross-encoder: it scores the pair, it pools no vectors.")
@@ -154,7 +155,7 @@ def _train_cross(
         pairs,
         output,
         base=base,
-        loss=loss or "bce",
+        loss=check_cross_loss(loss or "bce"),
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=lr,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch.backends import IndexKind, choose_kind, create_vector_index
+from simsearch.backends import IndexKind, check_kind, choose_kind, create_vector_index
 from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.index.engines import BuildEngine, LocalEngine
 from simsearch.index.generations import STORE_FILE, vector_ids_for, vectors_file
@@ -111,15 +111,16 @@ def taken_row_ids(
     return sorted(found.values())
 
 
-def check_new_index(home: Path, name: str, overwrite: bool = False, kind: IndexKind = "auto") -> None:
+def check_new_index(home: Path, name: str, overwrite: bool = False, kind: str = "auto") -> IndexKind:
     """Refuse a bad name, a name taken (unless ``overwrite``) or an unknown kind: the checks that cost
-    nothing, made before a model loads or a file is read, so a typo never waits for the model."""
+    nothing, made before a model loads or a file is read, so a typo never waits for the model. Returns
+    ``kind`` as an IndexKind, for callers that took it as text (the CLI)."""
     check_name(name)
     if exists(home, name) and not overwrite:
         raise IndexExistsError(
             f"index {name!r} exists already; {fix('rebuild', name)}, or {fix('overwrite')} to replace it."
         )
-    choose_kind(kind, 0)
+    return check_kind(kind)
 
 
 def build_index(

@@ -86,7 +86,7 @@ def compact(
         store = Store(folder / STORE_FILE)
         try:
             fresh = held is not None and held.position == store.write_position()
-            snapshot = held if fresh else load_generation(folder, manifest, store)
+            snapshot = held if held is not None and fresh else load_generation(folder, manifest, store)
             if snapshot.vectors.delta.size == 0 and snapshot.position.dead_seq == 0:
                 return _figures(started, snapshot, 0, 0, snapshot.vectors.count, store, manifest, False), None
             folded, dropped, new_base = _fold(folder, snapshot)

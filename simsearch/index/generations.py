@@ -187,7 +187,8 @@ class WriterStore:
     the folder is still current) and kept: opening a store counts its rows, a cost that grows with the index."""
 
     def __init__(self, path: Path) -> None:
-        self.path, self._store = path, None
+        self.path = path
+        self._store: Store | None = None
         self._opening = threading.Lock()
 
     def __call__(self) -> Store:

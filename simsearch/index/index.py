@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import astuple
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,8 @@ from simsearch.query.search import (
 from simsearch.store.store import Store
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; annotations here are never evaluated
+
     from simsearch.backends import IndexKind, VectorIndex
     from simsearch.encoders import Backend, Encoder
     from simsearch.index.engines import BuildEngine
@@ -364,7 +366,7 @@ class Index:
         exact = self.manifest.encoder_backend != "onnx-int8" and (encoder is None or encoder.backend != "onnx-int8")
         return SearchTarget(encoder, self._vectors(), self._store, self.manifest.reranker, exact)  # type: ignore[arg-type]
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         return self.encoder.encode(texts)
 
     def _vectors(self) -> VectorIndex:

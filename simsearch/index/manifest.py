@@ -17,7 +17,8 @@ from simsearch.atomic import write_text
 from simsearch.errors import CorruptIndexError, FormatVersionError, ModelMismatchError
 
 if TYPE_CHECKING:
-    from simsearch.encoders import Backend, Encoder
+    from simsearch.backends import IndexKind
+    from simsearch.encoders import Backend, Encoder, PoolingMode
 
 FORMAT_VERSION = 3  # 2: chunk_tokens and chunk_overlap (format 1 manifests read as not chunked); 3: the columns
 MANIFEST_FILE = "manifest.json"
@@ -29,7 +30,7 @@ class Manifest:
 
     name: str
     model: dict[str, Any]
-    kind: str
+    kind: IndexKind  # read back unchecked; load_vector_index refuses an unknown one
     params: dict[str, Any]
     count: int
     build_id: str
@@ -37,7 +38,7 @@ class Manifest:
     built_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     build_seconds: float = 0.0
-    encoder_backend: str = "torch"
+    encoder_backend: Backend = "torch"
     chunk_tokens: int | None = None  # long-text windows (ingest.chunking); 0: off; None: built before chunking
     chunk_overlap: int | None = None
     simsearch_version: str = ""
@@ -116,7 +117,7 @@ def prepare_own_encoder(model: dict[str, Any]) -> None:
     prepare_query_encoder(model["name"], pooling_to_reload(model))
 
 
-def pooling_to_reload(model: dict[str, Any]) -> str | None:
+def pooling_to_reload(model: dict[str, Any]) -> PoolingMode | None:
     """A plain checkpoint needs its pooling again; a sentence-transformers folder carries its own."""
     path = Path(model["name"])
     if path.is_dir() and not (path / "modules.json").exists() and model["pooling"] in ("mean", "cls", "max"):

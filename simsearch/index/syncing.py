@@ -95,7 +95,7 @@ def plan_sync(store: Store, documents: list[Document]) -> SyncPlan:
     stored = store.texts_and_metadata([doc.id for doc in documents if doc.id in stored_ids])
     encode, replaced, metadata, unchanged = [], [], {}, 0
     for doc in documents:
-        old = stored.get(doc.id)
+        old = stored.get(doc.id) if doc.id is not None else None  # None never: check_ids came first
         if old is None:
             encode.append(doc)
         elif old.text != doc.text:

@@ -154,8 +154,8 @@ def documents_from_rows(
         raise InputError(
             f"{source} has no text column {text_column!r} (columns found: {', '.join(columns)}); {fix('text_column')}."
         )
-    use_ids = id_column is not None and id_column in columns
-    if id_column is not None and id_column != "id" and not use_ids:
+    ids_from = id_column if id_column is not None and id_column in columns else None  # the column ids come from
+    if id_column is not None and id_column != "id" and ids_from is None:
         raise InputError(
             f"{source} has no id column {id_column!r} (columns found: {', '.join(columns)}); "
             f"{fix('id_column')}, or leave it out to number the texts."
@@ -166,7 +166,7 @@ def documents_from_rows(
         if not text.strip():
             skipped += 1
             continue
-        doc_id = _as_id(row.get(id_column), source) if use_ids else None
+        doc_id = _as_id(row.get(ids_from), source) if ids_from is not None else None
         metadata = {key: _json_safe(value) for key, value in row.items() if key not in (text_column, id_column)}
         check_finite_metadata(metadata, f"document {doc_id!r}" if doc_id is not None else f"row {number}", source)
         documents.append(Document(text=text, id=doc_id, metadata=metadata))
@@ -175,7 +175,7 @@ def documents_from_rows(
     if skipped:
         log.warning("skipped %d empty or whitespace-only texts in %s", skipped, source)
     check_unique_ids(documents, source)
-    return Corpus(documents, skipped, text_column, id_column if use_ids else None)
+    return Corpus(documents, skipped, text_column, ids_from)
 
 
 def check_unique_ids(documents: Iterable[Document], source: str = "input") -> None:

@@ -101,16 +101,17 @@ def drop_fastapis_validation_body(app: FastAPI) -> None:
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = plain()
-            for operations in schema["paths"].values():
-                for operation in operations.values():
-                    stock = operation["responses"].get("422", {}).get("content", {}).get("application/json", {})
-                    if stock.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
-                        del operation["responses"]["422"]
-            for name in ("HTTPValidationError", "ValidationError"):
-                schema["components"]["schemas"].pop(name, None)
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = plain()  # FastAPI's own: builds app.openapi_schema, returns that same dict
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                stock = operation["responses"].get("422", {}).get("content", {}).get("application/json", {})
+                if stock.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                    del operation["responses"]["422"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema["components"]["schemas"].pop(name, None)
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -11,6 +11,7 @@ details stay in the server log; no message carries a server file path (``hide_pa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any, Literal
 
@@ -125,7 +126,7 @@ _OPENAI_TYPES = {401: "authentication_error", 500: "server_error"}
 
 
 def error_response(
-    path: str, status: int, message: str, kind: str, param: str | None = None, headers: dict[str, str] | None = None
+    path: str, status: int, message: str, kind: str, param: str | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     """The error body for a request to ``path``, in its family's shape."""
     family = family_of(path)

@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -58,14 +58,15 @@ def add_index_routes(
 
     @app.post("/indexes/{name}/search", responses=documented(key_codes + READ + BODY), **guard)
     def search(name: IndexName, body: SearchBody) -> JSONResponse:
-        texts = [body.query] if body.query is not None else body.queries
+        # SearchBody's validator lets exactly one of query and queries through, so queries is a list here.
+        texts = [body.query] if body.query is not None else cast(list[str], body.queries)
         index = indexes.get(name)
         rerank = body.rerank if body.rerank is not True else shared.reranker or index.manifest.reranker or True
         result = index.query(
             texts,
             body.k,
             body.filters_as_sent(),
-            body.mode,  # type: ignore[arg-type]
+            body.mode,
             min_score=body.min_score,
             rerank=rerank,
             rerank_depth=body.rerank_depth,

@@ -86,15 +86,17 @@ def state_the_model(app: FastAPI, shared: SharedModel) -> None:
     plain = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            fields = plain()["components"]["schemas"]["EmbeddingsBody"]["properties"]
-            encoder = shared.get()
-            fields["model"]["anyOf"] = [
-                {"type": "string", "enum": ["default", public_name(encoder.info.name)]},
-                {"type": "null"},
-            ]
-            fields["dimensions"]["anyOf"] = [{"type": "integer", "enum": [encoder.dimension]}, {"type": "null"}]
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = plain()  # FastAPI's own: builds app.openapi_schema, returns that same dict
+        fields = schema["components"]["schemas"]["EmbeddingsBody"]["properties"]
+        encoder = shared.get()
+        fields["model"]["anyOf"] = [
+            {"type": "string", "enum": ["default", public_name(encoder.info.name)]},
+            {"type": "null"},
+        ]
+        fields["dimensions"]["anyOf"] = [{"type": "integer", "enum": [encoder.dimension]}, {"type": "null"}]
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -311,6 +311,10 @@ class Store:
         )
 
     # --- reads ------------------------------------------------------------------------
+    @overload
+    def meta(self, key: str, default: str) -> str: ...
+    @overload
+    def meta(self, key: str, default: None = None) -> str | None: ...
     def meta(self, key: str, default: str | None = None) -> str | None:
         row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return row[0][0] if row else default
@@ -650,7 +654,7 @@ class Store:
             )
         except sqlite3.IntegrityError:
             raise InputError(f"id {id!r} is already in the index; use a new id or delete the old one.") from None
-        return int(cursor.lastrowid)
+        return cast(int, cursor.lastrowid)  # set to the new row's id by every INSERT that succeeds
 
     def _migrate(self) -> None:
         """Run the pending migrations and record the new version, all in one transaction.
@@ -720,7 +724,8 @@ class Store:
         Such rows can only come from an older simsearch, which wrote ``Infinity`` and ``NaN``;
         SQLite's JSON functions call them malformed, so every filtered search would fail.
         """
-        found, last = [], -1
+        found: list[tuple[int, str, str]] = []
+        last = -1
         while True:
             rows = self._query(
                 "SELECT id, ext_id, metadata FROM documents WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size)

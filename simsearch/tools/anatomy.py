@@ -22,7 +22,7 @@ import numpy as np
 
 from simsearch.encoders import Encoder, load_encoder
 from simsearch.errors import InvalidArgumentError, fix
-from simsearch.tools.tokens import Token, word_piece_model
+from simsearch.tools.tokens import Token, transformer_of, word_piece_model
 
 if TYPE_CHECKING:
     import torch
@@ -93,7 +93,7 @@ class InputAnatomy:
 
 def model_shape(encoder: Encoder) -> ModelShape:
     """The sizes of the model's input tables, read from its config."""
-    config = word_piece_model(encoder)[0].auto_model.config
+    config = transformer_of(word_piece_model(encoder)).config
     return ModelShape(
         int(config.vocab_size),
         int(config.max_position_embeddings),
@@ -158,6 +158,10 @@ def _embedding_parts(transformer: Any, encoded: Any) -> tuple[dict[str, torch.Te
     return {name: part[0].float().cpu() for name, part in parts.items()}, own[0].float().cpu().numpy()
 
 
+# BERT's token type ids 0 and 1, named as the sentences of a pair are.
+_SEGMENT_NAMES: tuple[Literal["A"], Literal["B"]] = ("A", "B")
+
+
 def _pieces(tokenizer: Any, encoded: Any, parts: dict[str, torch.Tensor]) -> list[PieceAnatomy]:
     ids = encoded["input_ids"][0].tolist()
     segments = encoded["token_type_ids"][0].tolist() if "token_type_ids" in encoded else [0] * len(ids)
@@ -166,7 +170,7 @@ def _pieces(tokenizer: Any, encoded: Any, parts: dict[str, torch.Tensor]) -> lis
     return [
         PieceAnatomy(
             Token(piece, token_id, token_id in special),
-            "AB"[segment],
+            _SEGMENT_NAMES[segment],
             position,
             norms["token"][position],
             norms["segment"][position],

@@ -87,10 +87,11 @@ def token_parquet_bytes(texts: Sequence[str], encoder: Encoder, *, layers: str =
 
 def _token_layers(encoder: Encoder, layers: str) -> tuple[list[int], str]:
     """``check_layers`` for this encoder's model, refusing a model without a tokenizer (no word pieces)."""
-    from simsearch.tools.tokens import word_piece_model  # imports search and the encoders: only for token vectors
+    # imports search and the encoders: only for token vectors
+    from simsearch.tools.tokens import transformer_of, word_piece_model
 
     model = word_piece_model(encoder)
-    return check_layers(layers, int(model[0].auto_model.config.num_hidden_layers))
+    return check_layers(layers, int(transformer_of(model).config.num_hidden_layers))
 
 
 def _write_token_parquet(
@@ -148,8 +149,10 @@ def _token_tables(texts: Sequence[str], encoder: Encoder, chosen: tuple[list[int
     import pyarrow as pa
     import torch
 
+    from simsearch.tools.tokens import transformer_of
+
     model = encoder.model
-    tokenizer, transformer = model.tokenizer, model[0].auto_model
+    tokenizer, transformer = model.tokenizer, transformer_of(model)
     indices, combine = chosen
     for start in range(0, len(texts), _TOKEN_BATCH):
         batch = list(texts[start : start + _TOKEN_BATCH])

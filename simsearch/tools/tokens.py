@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -106,6 +106,12 @@ def word_piece_model(encoder: Encoder) -> SentenceTransformer:
             f"word-piece vectors; {fix('model')} of a BERT-like model."
         )
     return model
+
+
+def transformer_of(model: SentenceTransformer) -> Any:
+    """The Hugging Face model inside a ``word_piece_model``'s first module. Typed Any: its class depends on the
+    checkpoint (BertModel, DistilBertModel, ...), and torch types a submodule as ``Tensor | Module``."""
+    return model[0].auto_model
 
 
 def word_pieces(text: str, encoder: Encoder | None = None) -> list[Token]:

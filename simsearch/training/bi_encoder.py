@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LossName = Literal["contrastive", "online-contrastive", "mnrl", "cosent"]
-LOSSES: tuple[str, ...] = get_args(LossName)
+LOSSES: tuple[LossName, ...] = get_args(LossName)
 # which losses fit which pair layout; the first is the default
 LOSSES_FOR: dict[PairFormat, tuple[LossName, ...]] = {
     "labelled": ("online-contrastive", "contrastive", "cosent", "mnrl"),
@@ -172,13 +172,19 @@ def _encoding(model: SentenceTransformer, progress: bool) -> Encode:
     )
 
 
+def check_loss(loss: str) -> LossName:
+    """``loss`` itself when it names a bi-encoder loss; else a one-line error listing them."""
+    if loss not in LOSSES:
+        raise InvalidArgumentError(f"invalid loss {loss!r}; valid: {', '.join(LOSSES)}.")
+    return loss
+
+
 def choose_loss(pairs: PairSet, loss: str | None) -> LossName:
     """The requested loss if it fits the pair layout, else the layout's default (logged)."""
     fitting = LOSSES_FOR[pairs.format]
     if loss is None:
         return fitting[0]
-    if loss not in LOSSES:
-        raise InvalidArgumentError(f"invalid loss {loss!r}; valid: {', '.join(LOSSES)}.")
+    loss = check_loss(loss)
     if loss not in fitting:
         raise InvalidArgumentError(
             f"loss {loss!r} does not fit {pairs.format} pairs ({pairs.source}); valid for them: {', '.join(fitting)}."
@@ -249,8 +255,8 @@ class _PairEvaluator(SentenceEvaluator):
     # sentence-transformers types the model as its BaseModel; this evaluator is only handed SentenceTransformers
     def __call__(
         self,
-        model: SentenceTransformer,
-        output_path: str | None = None,  # type: ignore[override]
+        model: SentenceTransformer,  # type: ignore[override]
+        output_path: str | None = None,
         epoch: float = -1,
         steps: int = -1,
     ) -> dict[str, float]:

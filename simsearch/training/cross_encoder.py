@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CrossLoss = Literal["bce", "mse"]
-CROSS_LOSSES: tuple[str, ...] = get_args(CrossLoss)
+CROSS_LOSSES: tuple[CrossLoss, ...] = get_args(CrossLoss)
 # Chosen on STS-B train/dev with the default model's weights (README, "Re-ranking"): every run is listed there.
 CROSS_DEFAULTS = Hyperparameters(epochs=2, batch_size=16, learning_rate=8e-5)
 MAX_LENGTH = 256  # word pieces of query + text together; STS pairs are far shorter, passages are cut here
@@ -89,8 +89,7 @@ def train_cross_encoder(
     train_set = graded_pairs(pairs)
     eval_set = graded_pairs(eval_pairs) if eval_pairs is not None else None
     hyper = chosen_hyperparameters(CROSS_DEFAULTS, epochs, batch_size, learning_rate)
-    if loss not in CROSS_LOSSES:
-        raise InvalidArgumentError(f"invalid cross-encoder loss {loss!r}; valid: {', '.join(CROSS_LOSSES)}.")
+    loss = check_cross_loss(loss)
     settings = {
         "pairs": train_set.source,
         "pairs_count": len(train_set),
@@ -128,6 +127,13 @@ def train_cross_encoder(
         write_training_report(result, staging)
     log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
     return result
+
+
+def check_cross_loss(loss: str) -> CrossLoss:
+    """``loss`` itself when it names a cross-encoder loss; else a one-line error listing them."""
+    if loss not in CROSS_LOSSES:
+        raise InvalidArgumentError(f"invalid cross-encoder loss {loss!r}; valid: {', '.join(CROSS_LOSSES)}.")
+    return loss
 
 
 def graded_pairs(pairs: str | Path | PairSet) -> PairSet:
@@ -266,8 +272,8 @@ class _CrossPairEvaluator(SentenceEvaluator):
     # sentence-transformers types the model as its BaseModel; this evaluator is only handed CrossEncoders
     def __call__(
         self,
-        model: CrossEncoder,
-        output_path: str | None = None,  # type: ignore[override]
+        model: CrossEncoder,  # type: ignore[override]
+        output_path: str | None = None,
         epoch: float = -1,
         steps: int = -1,
     ) -> dict[str, float]:
