@@ -38,7 +38,13 @@ the baselines of the same run.
         --real-model-size 0 --json benchmarks/results/writes-1m.json
     python benchmarks/writes.py --smoke --json /tmp/writes-smoke.json      # seconds; what the test runs
     python benchmarks/writes.py --markdown benchmarks/results/writes-100k.json benchmarks/results/writes-1m.json \\
-        > docs/benchmarks/writes.md
+        benchmarks/results/writes-100k-before.json benchmarks/results/writes-1m-before.json \\
+        --compare benchmarks/results/writes-100k-before.json benchmarks/results/writes-100k.json \\
+        --compare benchmarks/results/writes-1m-before.json benchmarks/results/writes-1m.json > docs/benchmarks/writes.md
+
+The ``-before`` files are the copy-on-write storage's run on this machine (each file's command says how it was
+made); ``--compare`` lines a run up with its before, figure by figure. The 100k "after" run passed
+``--competitors-max 0``: the competitors' figures are the before run's (they do not depend on simsearch).
 
 BENCHVENV: a venv with ``pip install chromadb lancedb qdrant-client`` (simsearch's ``[bench]`` extra); a separate
 one because chromadb would downgrade a package fastapi needs. Without it the competitors are skipped, each with a line.

@@ -328,7 +328,13 @@ def before_after_table(before: dict, after: dict) -> str:
 
 
 def ratio_of(after: float, before: float) -> float | None:
-    return round(after / before, 3) if before else None
+    """after / before to three significant figures: a 0.06 MB write against 155 MB is 0.000386, not 0.0."""
+    return float(f"{after / before:.3g}") if before else None
+
+
+def load_at_start(results: dict) -> str:
+    load = results.get("load_average_at_start")
+    return "load average not recorded" if load is None else f"load average {load} at the start"
 
 
 def render_comparison(pairs: list[tuple[dict, dict]]) -> str:
@@ -336,9 +342,9 @@ def render_comparison(pairs: list[tuple[dict, dict]]) -> str:
     parts = ["## Before and after", ""]
     for before, after in pairs:
         parts += [
-            f"Before: `{before['command']}` ({before['date']}, load average {before.get('load_average_at_start')})",
+            f"Before: `{before['command']}` ({before['date']}, {load_at_start(before)})",
             "",
-            f"After: `{after['command']}` ({after['date']}, load average {after.get('load_average_at_start')})",
+            f"After: `{after['command']}` ({after['date']}, {load_at_start(after)})",
             "",
             before_after_table(before, after),
             "",
