@@ -41,6 +41,8 @@ the baselines of the same run.
         benchmarks/results/writes-100k-before.json benchmarks/results/writes-1m-before.json \\
         --compare benchmarks/results/writes-100k-before.json benchmarks/results/writes-100k.json \\
         --compare benchmarks/results/writes-1m-before.json benchmarks/results/writes-1m.json > docs/benchmarks/writes.md
+    (the page also lists writes-100k-hnsw-repeat.json after writes-1m.json: the hnsw half of the first command
+    run again with ``--kinds hnsw --real-model-size 0``, to show how far a p99 of 200 searches moves between runs)
 
 The ``-before`` files are the copy-on-write storage's run on this machine (each file's command says how it was
 made); ``--compare`` lines a run up with its before, figure by figure. The 100k "after" run passed
