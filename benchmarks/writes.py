@@ -42,7 +42,8 @@ the baselines of the same run.
         --compare benchmarks/results/writes-100k-before.json benchmarks/results/writes-100k.json \\
         --compare benchmarks/results/writes-1m-before.json benchmarks/results/writes-1m.json > docs/benchmarks/writes.md
     (the page also lists writes-100k-hnsw-repeat.json after writes-1m.json: the hnsw half of the first command
-    run again with ``--kinds hnsw --real-model-size 0``, to show how far a p99 of 200 searches moves between runs)
+    run again with ``--kinds hnsw --real-model-size 0``, to show how far a p99 of 200 searches moves between runs,
+    and writes-real-20k.json: ``--sizes --kinds flat --ops 40 --real-model-size 20000``, the default model alone)
 
 The ``-before`` files are the copy-on-write storage's run on this machine (each file's command says how it was
 made); ``--compare`` lines a run up with its before, figure by figure. The 100k "after" run passed
@@ -467,7 +468,7 @@ def run(args: argparse.Namespace, target: Path | None) -> dict:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="none: real model only")
     parser.add_argument("--kinds", nargs="+", default=["flat", "hnsw"])
     parser.add_argument("--ops", type=int, default=200, help="one-document operations per figure")
     parser.add_argument("--rounds", type=int, default=30, help="writes a reader process catches up with")
