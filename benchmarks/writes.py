@@ -37,8 +37,16 @@ the baselines of the same run.
     python benchmarks/writes.py --sizes 1000000 --kinds flat --ops 10 --rounds 5 --queries 100 \\
         --real-model-size 0 --json benchmarks/results/writes-1m.json
     python benchmarks/writes.py --smoke --json /tmp/writes-smoke.json      # seconds; what the test runs
-    python benchmarks/writes.py --markdown benchmarks/results/writes-100k.json benchmarks/results/writes-1m.json \\
-        > docs/benchmarks/writes.md
+    python benchmarks/writes.py --markdown benchmarks/results/writes-100k.json \\
+        --compare benchmarks/results/writes-100k-before.json benchmarks/results/writes-100k.json
+    (the same tables on the command line; the docs page draws them from the result files at build time,
+    docs_hooks/writes_page.py. It also shows writes-100k-hnsw-repeat.json: the hnsw half of the first command
+    run again with ``--kinds hnsw --real-model-size 0``, to show how far a p99 of 200 searches moves between runs,
+    and writes-real-20k.json: ``--sizes --kinds flat --ops 40 --real-model-size 20000``, the default model alone)
+
+The ``-before`` files are the copy-on-write storage's run on this machine (each file's command says how it was
+made); ``--compare`` lines a run up with its before, figure by figure. The 100k "after" run passed
+``--competitors-max 0``: the competitors' figures are the before run's (they do not depend on simsearch).
 
 BENCHVENV: a venv with ``pip install chromadb lancedb qdrant-client`` (simsearch's ``[bench]`` extra); a separate
 one because chromadb would downgrade a package fastapi needs. Without it the competitors are skipped, each with a line.
@@ -138,12 +146,22 @@ def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 2) if denominator > 0 else None
 
 
+def base_files(folder: Path) -> list[Path]:
+    """The folder's FAISS files, the one searched last: the segmented storage's bases ``vectors-G.faiss`` by
+    generation G (a build leaves G's base beside nothing older; ``delta-G.f32`` is plain rows, not FAISS), else
+    the copy-on-write storage's files by size."""
+    bases = [path for path in folder.glob("vectors-*.faiss") if path.stem.removeprefix("vectors-").isdigit()]
+    if bases:
+        return sorted(bases, key=lambda path: int(path.stem.removeprefix("vectors-")))
+    return sorted(folder.glob("*.faiss"), key=lambda path: path.stat().st_size)
+
+
 def raw_faiss_search(folder: Path, params: dict) -> Callable[[np.ndarray], object] | None:
-    """A search on the largest .faiss file of the build folder read by plain FAISS (the same graph and
+    """A search on the build folder's base file (``base_files``) read by plain FAISS (the same graph and
     vectors, ``ef_search`` as the index uses it), or None when the folder holds none."""
     import faiss
 
-    files = sorted(folder.glob("*.faiss"), key=lambda path: path.stat().st_size)
+    files = base_files(folder)
     if not files:
         return None
     index = faiss.read_index(str(files[-1]))
@@ -252,7 +270,8 @@ def sync_to_base(index, rows: list[dict], changed: list[str]) -> dict | str:
         return NOT_HERE
     records = [{**row, "text": changed[i]} if i < len(changed) else row for i, row in enumerate(rows)]
     report, seconds, written = timed_call(lambda: index.sync(records))
-    return {"seconds": round(seconds, 2), "write_mb": round(written, 1), "changed": len(changed), "report": report}
+    counts = {field: getattr(report, field) for field in ("added", "changed", "removed", "unchanged")}
+    return {"seconds": round(seconds, 2), "write_mb": round(written, 1), "changed": len(changed), "report": counts}
 
 
 def compaction(index, queries: np.ndarray) -> dict | str:
@@ -448,7 +467,7 @@ def run(args: argparse.Namespace, target: Path | None) -> dict:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000], help="none: real model only")
     parser.add_argument("--kinds", nargs="+", default=["flat", "hnsw"])
     parser.add_argument("--ops", type=int, default=200, help="one-document operations per figure")
     parser.add_argument("--rounds", type=int, default=30, help="writes a reader process catches up with")
@@ -471,6 +490,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--markdown", type=Path, nargs="+", help="print the docs page for these result files; measure nothing"
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("BEFORE", "AFTER"),
+        help="with --markdown: also show these two result files' figures side by side (repeatable)",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.sizes, args.ops, args.rounds, args.writer_seconds, args.queries = [1500], 4, 3, 1.5, 20
@@ -481,7 +509,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     if args.markdown:
-        print(render_markdown([json.loads(path.read_text()) for path in args.markdown]))
+        pairs = [(json.loads(before.read_text()), json.loads(after.read_text())) for before, after in args.compare]
+        print(render_markdown([json.loads(path.read_text()) for path in args.markdown], pairs))
         return
     target = args.json or (None if args.smoke else RESULTS)
     results = run(args, target)

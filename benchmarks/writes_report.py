@@ -4,11 +4,14 @@ Everything shown is read from the result JSON, so the page in docs/benchmarks/wr
 is regenerated, never typed:
 
     python benchmarks/writes.py --markdown benchmarks/results/writes.json > docs/benchmarks/writes.md
+
+``--compare BEFORE AFTER`` (repeatable) adds a section that lines up the runs both files hold (same kind,
+encoder and N) figure by figure, with after / before: how a storage change moved each figure on one machine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 OPERATIONS = ("add", "upsert", "delete")
 
@@ -258,8 +261,9 @@ def print_tables(results: dict) -> None:
     print(render_tables(results))
 
 
-def render_markdown(runs: list[dict]) -> str:
-    """The docs page: how the figures were made, then each result file's command and tables."""
+def render_markdown(runs: list[dict], pairs: Sequence[tuple[dict, dict]] = ()) -> str:
+    """The docs page: how the figures were made, the (before, after) ``pairs`` side by side, then each result
+    file's command and tables."""
     parts = [
         "# What a write costs (benchmarks/writes.py)",
         "",
@@ -268,6 +272,8 @@ def render_markdown(runs: list[dict]) -> str:
         "so 100k-1M documents build in minutes rather than hours; rows marked all-MiniLM-L6-v2 use the default "
         "model, encoding included. Competitors are given the same vectors and texts. See the script's docstring.",
     ]
+    if pairs:
+        parts += ["", render_comparison(list(pairs))]
     for results in runs:
         load = results.get("load_average_at_start")  # other work on a shared machine stretches every latency
         parts += [
@@ -280,3 +286,67 @@ def render_markdown(runs: list[dict]) -> str:
             render_tables(results),
         ]
     return "\n".join(parts) + "\n"
+
+
+def before_after_figures(run: dict) -> dict[str, object]:
+    """The figures of one storage or real-model run that a before/after comparison lines up, by label."""
+    figures: dict[str, object] = {}
+    for operation in OPERATIONS:
+        figures[f"{operation} p50 ms"] = run[operation]["p50_ms"]
+        figures[f"{operation} p99 ms"] = run[operation]["p99_ms"]
+        figures[f"{operation} MB written"] = run[operation]["write_mb"]
+    if "quiet" in run:  # the storage path's runs; the real-model ones measure writes only
+        figures["quiet search p99 ms"] = run["quiet"]["p99_ms"]
+        figures["quiet p99 / raw FAISS p99"] = run["quiet_p99_vs_raw_faiss"]
+        figures["search p99 under a writer ms"] = run["under_writer"]["search"]["p99_ms"]
+        figures["under-writer p99 / quiet p99"] = run["under_writer"]["p99_vs_quiet"]
+        figures["writer process add p50 ms"] = run["under_writer"]["writer"]["add"]["p50_ms"]
+        figures["reader's first search after a write p50 ms"] = run["reader_after_write"]["first"]["p50_ms"]
+        figures["MB a reader reads to catch up"] = run["reader_after_write"]["read_mb"]
+        figures["bulk add s"] = latency(run["bulk"], "add_s")
+    return figures
+
+
+def runs_by_setting(results: dict) -> dict[tuple[str, str, int], dict]:
+    return {
+        (f"simsearch {run['kind']}", run["encoder"].split(" (")[0], run["documents"]): run
+        for run in results["storage"] + results["real_model"]
+    }
+
+
+def before_after_table(before: dict, after: dict) -> str:
+    """Each figure of the runs both files hold (same kind, encoder and N) before and after, and after / before."""
+    earlier, later = runs_by_setting(before), runs_by_setting(after)
+    rows = []
+    for setting in [key for key in later if key in earlier]:
+        old, new = before_after_figures(earlier[setting]), before_after_figures(later[setting])
+        for label, value in new.items():
+            was = old.get(label)
+            both = isinstance(was, int | float) and isinstance(value, int | float)
+            rows.append([*setting, label, was, value, ratio_of(value, was) if both else None])
+    return table(["system", "encoder", "N", "figure", "before", "after", "after / before"], rows)
+
+
+def ratio_of(after: float, before: float) -> float | None:
+    """after / before to three significant figures: a 0.06 MB write against 155 MB is 0.000386, not 0.0."""
+    return float(f"{after / before:.3g}") if before else None
+
+
+def load_at_start(results: dict) -> str:
+    load = results.get("load_average_at_start")
+    return "load average not recorded" if load is None else f"load average {load} at the start"
+
+
+def render_comparison(pairs: list[tuple[dict, dict]]) -> str:
+    """The page's first section: each (before, after) pair of result files side by side."""
+    parts = ["## Before and after", ""]
+    for before, after in pairs:
+        parts += [
+            f"Before: `{before['command']}` ({before['date']}, {load_at_start(before)})",
+            "",
+            f"After: `{after['command']}` ({after['date']}, {load_at_start(after)})",
+            "",
+            before_after_table(before, after),
+            "",
+        ]
+    return "\n".join(parts)

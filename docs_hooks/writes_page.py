@@ -7,7 +7,9 @@ already knows how to lay them out. So a page names a run on a line of its own::
     <!-- writes-run: writes-100k.json -->
 
 and gets that run's heading, its exact command and its tables, as ``writes.py --markdown``
-prints them. A missing file stops the build, as a missing results marker does.
+prints them; ``<!-- writes-compare: BEFORE.json AFTER.json -->`` gets the two runs' figures side by
+side with after / before (``writes.py --compare``). A missing file stops the build, as a missing
+results marker does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from types import ModuleType
 
 REPORT = Path(__file__).resolve().parent.parent / "benchmarks" / "writes_report.py"
 MARKER = re.compile(r"^<!--\s*writes-run:\s*(?P<file>[\w.-]+\.json)\s*-->$", re.MULTILINE)
+COMPARE = re.compile(
+    r"^<!--\s*writes-compare:\s*(?P<before>[\w.-]+\.json)\s+(?P<after>[\w.-]+\.json)\s*-->$", re.MULTILINE
+)
 
 
 @cache
@@ -42,12 +47,15 @@ def run_section(results: dict) -> str:
 
 
 def fill_writes_runs(markdown: str, results: Path) -> str:
-    """``markdown`` with every writes-run marker replaced by that run's section."""
+    """``markdown`` with every writes-compare and writes-run marker replaced by its section."""
 
-    def section(found: re.Match) -> str:
-        source = results / found["file"]
+    def read(name: str) -> dict:
+        source = results / name
         if not source.is_file():
-            raise ValueError(f"a writes-run marker names {found['file']}, which benchmarks/results/ does not hold")
-        return run_section(json.loads(source.read_text(encoding="utf-8")))
+            raise ValueError(f"a writes marker names {name}, which benchmarks/results/ does not hold")
+        return json.loads(source.read_text(encoding="utf-8"))
 
-    return MARKER.sub(section, markdown)
+    compared = COMPARE.sub(
+        lambda found: writes_report().render_comparison([(read(found["before"]), read(found["after"]))]), markdown
+    )
+    return MARKER.sub(lambda found: run_section(read(found["file"])), compared)

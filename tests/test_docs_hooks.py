@@ -103,3 +103,11 @@ def test_a_writes_run_marker_becomes_that_runs_command_and_tables():
 def test_a_writes_run_marker_naming_no_file_stops_the_build(tmp_path):
     with pytest.raises(ValueError, match="does not hold"):
         fill_writes_runs("<!-- writes-run: writes-9t.json -->", tmp_path)
+
+
+def test_a_writes_compare_marker_lines_up_the_two_runs_figure_by_figure():
+    page = fill_writes_runs("<!-- writes-compare: writes-100k-before.json writes-100k.json -->\n", RESULTS)
+    before = json.loads((RESULTS / "writes-100k-before.json").read_text(encoding="utf-8"))
+    assert "<!-- writes-compare:" not in page and "## Before and after" in page
+    assert f"`{before['command']}`" in page and "| after / before |" in page
+    assert "| simsearch hnsw | static-384 | 100000 | add MB written |" in page

@@ -3,6 +3,7 @@ printed tables, result JSON and generated docs page have the shape the docs and 
 
 from __future__ import annotations
 
+import copy
 import csv
 import gzip
 import json
@@ -82,7 +83,36 @@ def test_writes_benchmark_smoke_mode_prints_tables_and_writes_results(tmp_path):
     assert {run["system"] for run in results["competitors"]} == {"chroma", "lancedb", "qdrant-local"}
     assert all("skipped" in run or run["add"]["p50_ms"] > 0 for run in results["competitors"])
 
-    page = run_benchmark("--markdown", result_file)
+    page = run_benchmark("--markdown", result_file, "--compare", result_file, result_file)
     assert page.returncode == 0, page.stderr[-3000:]
     assert page.stdout.startswith("# What a write costs") and results["command"] in page.stdout
     assert "| simsearch hnsw | 1500 | static-384" in page.stdout
+    assert "## Before and after" in page.stdout
+    add = results["storage"][1]["add"]["p50_ms"]
+    assert f"| simsearch hnsw | static-384 | 1500 | add p50 ms | {add} | {add} | 1.0 |" in page.stdout
+
+
+def test_before_after_table_lines_up_matching_runs_and_divides_after_by_before():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from writes_report import before_after_table
+
+    before = json.loads((REPO / "benchmarks" / "results" / "writes-100k-before.json").read_text())
+    after = copy.deepcopy(before)
+    flat = next(run for run in after["storage"] if run["kind"] == "flat")
+    flat["add"]["p50_ms"] = before["storage"][0]["add"]["p50_ms"] / 4
+    flat["documents"] = 300_000  # a run at another size has nothing to line up with
+    table = before_after_table(before, after).splitlines()
+
+    hnsw_add = next(line for line in table if line.startswith("| simsearch hnsw | static-384 | 100000 | add p50 ms |"))
+    assert hnsw_add.endswith("| 1.0 |")
+    assert not any("| simsearch flat | static-384 |" in line for line in table)
+    real_add = next(line for line in table if line.startswith("| simsearch flat | all-MiniLM-L6-v2 | 1000 | add p50"))
+    assert real_add.endswith("| 1.0 |")
+
+    flat["documents"] = 100_000
+    quartered = before_after_table(before, after)
+    assert "| simsearch flat | static-384 | 100000 | add p50 ms |" in quartered
+    flat_add = next(
+        line for line in quartered.splitlines() if "| simsearch flat | static-384 | 100000 | add p50" in line
+    )
+    assert flat_add.endswith("| 0.25 |")
