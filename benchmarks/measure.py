@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 
-def time_queries(search: Callable[[str], Any], queries: Sequence[str]) -> dict[str, float]:
-    """Median, 99th-percentile and mean wall time of ``search(query)`` per query, in milliseconds.
+def time_queries(search: Callable[[Any], Any], queries: Sequence[Any]) -> dict[str, float]:
+    """Median, 99th-percentile and mean wall time of ``search(query)`` per query (a text, a vector), in milliseconds.
 
     One untimed call first: the first query pays lazy initialisation (thread pools,
     ONNX sessions, SQLite page cache) that no later query sees.
@@ -43,3 +43,21 @@ def process_io() -> dict[str, int]:
     """
     with open("/proc/self/io", encoding="ascii") as handle:
         return {key: int(value) for key, value in (line.split(": ") for line in handle if ": " in line)}
+
+
+def timed_ops(operation: Callable[[int], object], count: int) -> dict[str, float]:
+    """Latency of ``operation(i)`` for i < count, and the mean megabytes each wrote (write_bytes; wchar)."""
+    seconds, written, handed = [], [], []
+    for number in range(count):
+        before = process_io()
+        started = time.perf_counter()
+        operation(number)
+        seconds.append(time.perf_counter() - started)
+        after = process_io()
+        written.append(after["write_bytes"] - before["write_bytes"])
+        handed.append(after["wchar"] - before["wchar"])
+    return {
+        **latency_summary(seconds),
+        "write_mb": round(float(np.mean(written)) / 1e6, 4),
+        "wchar_mb": round(float(np.mean(handed)) / 1e6, 4),
+    }

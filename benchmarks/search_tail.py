@@ -22,13 +22,13 @@ import gc
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from measure import latency_summary  # benchmarks/measure.py, beside this script
-from writes import WIKI, base_files, ratio, raw_faiss_search, wiki_rows, write_static_encoder
+from measure import latency_summary, time_queries  # benchmarks/measure.py, beside this script
+from writes import WIKI, base_files, ratio, raw_faiss_search, single_rows, wiki_rows, write_static_encoder
 
 
 class CollectorWatch:
@@ -85,20 +85,10 @@ def staged_searches(index, queries: np.ndarray) -> dict:
     }
 
 
-def timed(search: Callable[[np.ndarray], object], queries: np.ndarray) -> dict:
-    search(queries[:1])
-    seconds = []
-    for row in range(len(queries)):
-        started = time.perf_counter()
-        search(queries[row : row + 1])
-        seconds.append(time.perf_counter() - started)
-    return latency_summary(seconds)
-
-
 def measure(index, queries: np.ndarray) -> dict:
     """Raw FAISS and the staged search under each collector setting, interleaved so load drifts hit all alike."""
     raw = raw_faiss_search(Path(index.info()["path"]), index.manifest.params)
-    figures: dict = {"raw_faiss": timed(raw, queries)}
+    figures: dict = {"raw_faiss": time_queries(raw, single_rows(queries))}
     figures["gc_default"] = staged_searches(index, queries)
     gc.disable()
     try:
@@ -111,7 +101,7 @@ def measure(index, queries: np.ndarray) -> dict:
         figures["gc_frozen"] = staged_searches(index, queries)
     finally:
         gc.unfreeze()
-    figures["raw_faiss_again"] = timed(raw, queries)
+    figures["raw_faiss_again"] = time_queries(raw, single_rows(queries))
     raw_p99 = max(figures["raw_faiss"]["p99_ms"], 1e-9)
     for setting in ("gc_default", "gc_disabled", "gc_frozen"):
         figures[setting]["p99_vs_raw_faiss"] = ratio(figures[setting]["total"]["p99_ms"], raw_p99)

@@ -69,7 +69,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from measure import latency_summary, process_io  # benchmarks/measure.py, beside this script
+from measure import latency_summary, process_io, time_queries, timed_ops  # benchmarks/measure.py
 from writes_report import print_tables, render_markdown
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,33 +104,9 @@ def write_static_encoder(folder: Path, dimension: int = 384, seed: int = 0) -> P
     return folder
 
 
-def timed_ops(operation: Callable[[int], object], count: int) -> dict[str, float]:
-    """Latency of ``operation(i)`` for i < count, and the mean megabytes each wrote (write_bytes; wchar)."""
-    seconds, written, handed = [], [], []
-    for number in range(count):
-        before = process_io()
-        started = time.perf_counter()
-        operation(number)
-        seconds.append(time.perf_counter() - started)
-        after = process_io()
-        written.append(after["write_bytes"] - before["write_bytes"])
-        handed.append(after["wchar"] - before["wchar"])
-    return {
-        **latency_summary(seconds),
-        "write_mb": round(float(np.mean(written)) / 1e6, 4),
-        "wchar_mb": round(float(np.mean(handed)) / 1e6, 4),
-    }
-
-
-def timed_searches(search: Callable[[np.ndarray], object], queries: np.ndarray) -> dict[str, float]:
-    """p50/p99 of one single-query search per row of ``queries``, after one untimed search."""
-    search(queries[:1])
-    seconds = []
-    for row in range(len(queries)):
-        started = time.perf_counter()
-        search(queries[row : row + 1])
-        seconds.append(time.perf_counter() - started)
-    return latency_summary(seconds)
+def single_rows(queries: np.ndarray) -> list[np.ndarray]:
+    """Each query vector as a one-row matrix, the shape a single-query search takes."""
+    return [queries[row : row + 1] for row in range(len(queries))]
 
 
 def timed_call(call: Callable[[], object]) -> tuple[object, float, float]:
@@ -285,7 +261,7 @@ def compaction(index, queries: np.ndarray) -> dict | str:
         "write_mb": round(written, 1),
         "before": before,
         "report": report,
-        "quiet_after": timed_searches(lambda q: index.search_vectors(q, k=10), queries),
+        "quiet_after": time_queries(lambda q: index.search_vectors(q, k=10), single_rows(queries)),
     }
 
 
@@ -320,8 +296,8 @@ def measure_storage(
     )
     print(f"  built {n} {kind} in {build_seconds:.1f} s", flush=True)
     raw = raw_faiss_search(Path(index.info()["path"]), index.manifest.params)
-    raw_figures = timed_searches(raw, queries) if raw is not None else NOT_HERE
-    quiet = timed_searches(lambda q: index.search_vectors(q, k=10), queries)
+    raw_figures = time_queries(raw, single_rows(queries)) if raw is not None else NOT_HERE
+    quiet = time_queries(lambda q: index.search_vectors(q, k=10), single_rows(queries))
     ops = args.ops
     adds, upserts = extra.take(ops), extra.take(ops)
     add = timed_ops(lambda i: index.add([{"id": f"one-{i}", "text": adds[i]}]), ops)

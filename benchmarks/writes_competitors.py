@@ -18,44 +18,15 @@ import argparse
 import json
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from measure import latency_summary, process_io  # benchmarks/measure.py, beside this script
+from measure import time_queries, timed_ops  # benchmarks/measure.py, beside this script
 
 _BATCH = 5000  # rows per load call: below Chroma's maximum batch size
 # Qdrant's local mode warns above 20,000 points and loaded 95,000 in 37 minutes here (each point pickled into
 # SQLite, on the shared 2-core machine): it is measured on the first 5,000 base vectors, and its row says so.
 LARGEST = {"qdrant-local": 5_000}
-
-
-def timed_ops(operation: Callable[[int], object], count: int) -> dict[str, float]:
-    """Latency and mean bytes written (write_bytes, and wchar) of ``operation(i)`` for i < count."""
-    seconds, written, handed = [], [], []
-    for number in range(count):
-        before = process_io()
-        started = time.perf_counter()
-        operation(number)
-        seconds.append(time.perf_counter() - started)
-        after = process_io()
-        written.append(after["write_bytes"] - before["write_bytes"])
-        handed.append(after["wchar"] - before["wchar"])
-    return {
-        **latency_summary(seconds),
-        "write_mb": round(float(np.mean(written)) / 1e6, 4),
-        "wchar_mb": round(float(np.mean(handed)) / 1e6, 4),
-    }
-
-
-def timed_searches(search: Callable[[np.ndarray], object], queries: np.ndarray) -> dict[str, float]:
-    search(queries[0])  # the first search pays lazy loading
-    seconds = []
-    for query in queries:
-        started = time.perf_counter()
-        search(query)
-        seconds.append(time.perf_counter() - started)
-    return latency_summary(seconds)
 
 
 class Chroma:
@@ -157,7 +128,7 @@ def measure_store(name: str, folder: Path, data: dict, ops: int) -> dict:
         stop = min(n, start + _BATCH)
         store.add([str(i) for i in range(start, stop)], base[start:stop], texts[start:stop])
     load_seconds = time.perf_counter() - started
-    quiet = timed_searches(store.search, queries)
+    quiet = time_queries(store.search, queries)
     add = timed_ops(lambda i: store.add([str(n + i)], extra[i : i + 1], [texts[n + i]]), ops)
     upsert = timed_ops(lambda i: store.upsert([str(i)], extra[ops + i : ops + i + 1], [texts[n + ops + i]]), ops)
     delete = timed_ops(lambda i: store.delete([str(n - 1 - i)]), ops)

@@ -46,6 +46,15 @@ def write_text(path: Path, text: str) -> None:
         temporary.write_text(text, encoding="utf-8")
 
 
+def fsync_folder(folder: Path) -> None:
+    """Make a folder's entries durable: a new or renamed name survives a power cut only once its folder is synced."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def check_output(output: str | Path, overwrite: bool, suffixes: Sequence[str]) -> Path:
     """``output`` as a Path when a command may write it: a known extension, an existing folder, not taken.
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simsearch.atomic import fsync_folder
 from simsearch.errors import CorruptIndexError, fix
 from simsearch.index.failpoints import failpoint
 
@@ -56,7 +57,7 @@ def append_rows(path: Path, committed_rows: int, vectors: np.ndarray) -> None:
     finally:
         os.close(descriptor)
     if created:
-        _fsync_folder(path.parent)  # the new name must survive a crash as well as its bytes
+        fsync_folder(path.parent)  # the new name must survive a crash as well as its bytes
 
 
 def read_rows(path: Path, start: int, end: int, dimension: int) -> np.ndarray:
@@ -93,11 +94,3 @@ def shorter_than_committed(path: Path, rows: int, committed: int) -> CorruptInde
 def _index_name(path: Path) -> str:
     folder = path.parent.name
     return folder.split("@", 1)[0] if "@" in folder else folder
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

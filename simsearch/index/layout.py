@@ -23,6 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from simsearch.atomic import fsync_folder
 from simsearch.errors import (
     IndexBusyError,
     IndexFolderError,
@@ -130,7 +131,7 @@ def publish(home: Path, name: str, folder: Path) -> None:
     temporary = home / f".{name}.link-{uuid.uuid4().hex[:8]}"
     os.symlink(os.path.relpath(folder, home), temporary)
     os.replace(temporary, link)
-    _fsync_dir(home)
+    fsync_folder(home)
     remove_unused_builds(home, name)
 
 
@@ -268,11 +269,3 @@ def _adopt_plain_folder(home: Path, name: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(home / name, target)
     os.symlink(os.path.relpath(target, home), home / name)
-
-
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
