@@ -25,11 +25,11 @@ def take_screenshot(output: Path = OUTPUT) -> Path:
     from simsearch import Index, read_corpus
     from simsearch.testing import CHROMIUM, CHROMIUM_ARGS, serving_ui
 
-    # a plain folder name, because the sidebar shows where the indexes live
+    # the UI is started in the scratch folder with a relative index folder, because the sidebar shows
+    # where the indexes live: `indexes`, as after `make run`, not a temporary path
     with tempfile.TemporaryDirectory(prefix="simsearch-") as scratch:
-        home = Path(scratch) / "indexes"
-        Index.build("demo", read_corpus(REPO / "simsearch" / "data" / "demo.csv"), index_dir=home)
-        with serving_ui(home, cwd=Path(scratch)) as url, sync_playwright() as playwright:
+        Index.build("demo", read_corpus(REPO / "simsearch" / "data" / "demo.csv"), index_dir=Path(scratch) / "indexes")
+        with serving_ui(Path("indexes"), cwd=Path(scratch)) as url, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(90_000)

@@ -758,3 +758,14 @@ def test_a_query_longer_than_the_model_reads_is_said_to_be_cut(app_home):
     app = search(start(), "a very long query about cats " * 60)
     assert any("longer than the model reads" in i.value for i in app.info)
     assert not any("longer than the model reads" in i.value for i in search(start(), "cats").info)
+
+
+def test_the_sidebar_names_the_index_folder_as_the_user_gave_it(tmp_path, monkeypatch):
+    from simsearch_ui import state
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SIMSEARCH_HOME", "indexes")
+    assert state.home_as_shown() == "indexes"
+    elsewhere = tmp_path.parent / "elsewhere"
+    monkeypatch.setenv("SIMSEARCH_HOME", str(elsewhere))
+    assert state.home_as_shown() == str(elsewhere.resolve())

@@ -32,7 +32,7 @@ def index_picker() -> None:
             st.selectbox("Index", names, key=state.INDEX_KEY, help="Every page works on this index.")
         else:
             st.caption("No indexes yet: build one on the Build page.")
-        st.caption(f"Indexes in `{state.home()}`")
+        st.caption(f"Indexes in `{state.home_as_shown()}`")
 
 
 st.set_page_config(page_title="simsearch", page_icon="🔎", layout="wide")

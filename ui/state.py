@@ -10,6 +10,7 @@ does not outlive it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -29,6 +30,12 @@ _FLASH = "flash_message"
 def home() -> str:
     """The index folder this app serves ($SIMSEARCH_HOME, else ./indexes), as the cache key."""
     return str(index_home().resolve())
+
+
+def home_as_shown() -> str:
+    """The index folder as the user named it: relative to where the app started when it lies below it."""
+    folder = Path(home())
+    return str(folder.relative_to(Path.cwd().resolve())) if folder.is_relative_to(Path.cwd().resolve()) else str(folder)
 
 
 def index_names() -> list[str]:
