@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simsearch.backends import IndexKind, check_kind, choose_kind, create_vector_index
-from simsearch.errors import IndexExistsError, InputError, InvalidArgumentError, fix
+from simsearch.errors import IdConflictError, IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.index.engines import BuildEngine, LocalEngine
 from simsearch.index.generations import STORE_FILE, vector_ids_for, vectors_file
 from simsearch.index.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
@@ -104,7 +104,7 @@ def taken_row_ids(
     without it, an error naming up to five of those ids."""
     found = row_ids_for([doc.id for doc in documents if doc.id is not None])
     if found and not upsert:
-        raise InputError(
+        raise IdConflictError(
             f"ids already in index {name!r}: {', '.join(map(repr, sorted(found)[:5]))}; "
             f"use new ids, delete the old documents first, or {fix('upsert')} to replace them."
         )

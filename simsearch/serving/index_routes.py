@@ -81,8 +81,6 @@ def add_index_routes(
     @app.post("/indexes/{name}/documents", responses=documented(key_codes + READ + (409,) + BODY), **guard)
     def add(name: IndexName, body: DocumentsBody) -> dict[str, Any]:
         index = indexes.get(name)
-        if not body.upsert:
-            refuse_taken_ids(name, [doc.id for doc in body.documents if doc.id is not None], index.known_ids)
         refuse_repeated_ids([doc.id.strip() for doc in body.documents if doc.id is not None])
         rows = [{**doc.metadata, "text": doc.text, "id": doc.id} for doc in body.documents]
         ids = index.add(rows, upsert=body.upsert)
@@ -132,15 +130,6 @@ def public_description(info: dict[str, Any]) -> dict[str, Any]:
     described["model"] = {**info["model"], "name": public_name(info["model"].get("name"))}
     described["reranker"] = public_name(info.get("reranker"))
     return described
-
-
-def refuse_taken_ids(name: IndexName, ids: list[str], known: Callable[[list[str]], set[str]]) -> None:
-    taken = sorted(known([i.strip() for i in ids]))
-    if taken:
-        raise IdConflictError(
-            f"ids already in index {name!r}: {', '.join(map(repr, taken[:5]))}; use new ids, "
-            'delete the old documents first, or send "upsert": true to replace them.'
-        )
 
 
 def refuse_repeated_ids(ids: list[str]) -> None:
