@@ -25,7 +25,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup import NOISE, real_vectors, unique_texts_store  # noqa: E402
 
-from simsearch.backends import create_vector_index  # noqa: E402
 from simsearch.neighbours.clustering import (  # noqa: E402
     DEFAULT_CLUSTER_THRESHOLD,
     DEFAULT_MIN_SIZE,
@@ -33,6 +32,7 @@ from simsearch.neighbours.clustering import (  # noqa: E402
     corpus_words,
 )
 from simsearch.testing import noisy_copies  # noqa: E402
+from simsearch.vectors import create_vector_index  # noqa: E402
 
 
 def main() -> None:

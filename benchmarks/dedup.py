@@ -32,7 +32,6 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from simsearch.backends import create_vector_index  # noqa: E402
 from simsearch.ingest.corpus import Document  # noqa: E402
 from simsearch.neighbours.dedup import (  # noqa: E402
     DEDUP_EF_SEARCH,
@@ -44,6 +43,7 @@ from simsearch.neighbours.dedup import (  # noqa: E402
 )
 from simsearch.store.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies, unit_vectors  # noqa: E402
+from simsearch.vectors import create_vector_index  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 NOISE = 0.5

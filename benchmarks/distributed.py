@@ -50,8 +50,8 @@ def bytes_per_document(count: int = 50_000, dimension: int = 384) -> None:
     """Saved-file bytes per document of every kind at the default model's dimension, default parameters."""
     import numpy as np
 
-    from simsearch.backends import create_vector_index
     from simsearch.testing import unit_vectors
+    from simsearch.vectors import create_vector_index
 
     vectors, ids = unit_vectors(count, dimension), np.arange(count, dtype=np.int64)
     with tempfile.TemporaryDirectory() as folder:

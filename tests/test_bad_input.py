@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from simsearch import Index, load_encoder
-from simsearch.backends import create_vector_index
 from simsearch.cli import app
 from simsearch.errors import CorruptIndexError, InputError, InvalidArgumentError, ModelNotFoundError
 from simsearch.ingest.corpus import read_corpus
 from simsearch.training.evaluate import read_beir
 from simsearch.training.pairs import read_pairs
+from simsearch.vectors import create_vector_index
 
 KINDS = ("flat", "hnsw", "ivf", "ivfpq", "ivfsq")
 

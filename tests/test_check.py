@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simsearch import Index, load_encoder
-from simsearch.backends import create_vector_index
+from simsearch.vectors import create_vector_index
 
 REPO = Path(__file__).resolve().parent.parent
 

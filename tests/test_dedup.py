@@ -179,9 +179,9 @@ def test_default_threshold_finds_planted_stsb_paraphrases_among_wikipedia_senten
 
 def test_hnsw_walks_narrower_for_dedup_only_and_finds_what_an_exact_index_finds(tiny_model, index_dir):
     from simsearch import load_encoder
-    from simsearch.backends import create_vector_index
     from simsearch.neighbours.dedup import DEDUP_EF_SEARCH, narrow_search
     from simsearch.testing import noisy_copies, unit_vectors
+    from simsearch.vectors import create_vector_index
 
     encoder = load_encoder(tiny_model)
     rows = [(f"t{n}", f"sentence {n} about the {['sea', 'sky', 'hill'][n % 3]}") for n in range(60)]

@@ -253,9 +253,9 @@ def test_cli_build_on_ray_from_a_folder(ray_session, tiny_model, rows, tmp_path)
 def test_ivf_filled_in_parts_and_merged_equals_one_build_byte_for_byte(kind):
     import faiss
 
-    from simsearch.backends import create_vector_index
     from simsearch.index.distributed import _filled_copy
     from simsearch.testing import unit_vectors
+    from simsearch.vectors import create_vector_index
 
     vectors, ids = unit_vectors(3000, 32, seed=3), np.arange(7, 3007, dtype=np.int64)
     params = {"m": 8} if kind == "ivfpq" else None

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from simsearch.backends import create_vector_index, load_vector_index
+from simsearch.vectors import create_vector_index, load_vector_index
 from tests.conftest import REPO, SHARED_DATA
 
 
@@ -76,7 +76,7 @@ def test_benchmark_smoke_mode_runs_and_writes_figures(tiny_model, tmp_path):
 def test_gpu_exact_search_equals_cpu():
     import faiss
 
-    from simsearch.backends.gpu import gpu_count
+    from simsearch.vectors.gpu import gpu_count
 
     if gpu_count() == 0:
         pytest.skip("needs faiss-gpu and a CUDA GPU")

@@ -232,8 +232,8 @@ def test_garbage_past_the_committed_delta_is_ignored_and_cut_by_the_next_write(b
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])
 def test_segmented_search_equals_brute_force_over_the_live_vectors(kind):
-    from simsearch.backends import create_vector_index
     from simsearch.index.segments import Delta, SegmentedVectors
+    from simsearch.vectors import create_vector_index
 
     rng = np.random.default_rng(7)
     vectors = rng.standard_normal((700, 16)).astype(np.float32)

@@ -1,6 +1,6 @@
 """The sharded index (params {"shards": N}) meets the same contract as every kind, and works as a whole Index.
 
-The backend contract is test_backends.py's own tests, imported here and run against
+The vector-index contract is test_vector_kinds.py's own tests, imported here and run against
 indexes split into four shards: pytest resolves their ``built`` fixture from this module.
 """
 
@@ -11,12 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from simsearch import Index
-from simsearch.backends import create_vector_index, load_vector_index
-from simsearch.backends.base import VectorIndex
-from simsearch.backends.sharded import ShardedIndex
 from simsearch.errors import InvalidArgumentError
-from tests import test_backends as contract
-from tests.test_backends import (  # noqa: F401 - the contract, collected again for sharded indexes
+from simsearch.vectors import create_vector_index, load_vector_index
+from simsearch.vectors.base import VectorIndex
+from simsearch.vectors.sharded import ShardedIndex
+from tests import test_vector_kinds as contract
+from tests.test_vector_kinds import (  # noqa: F401 - the contract, collected again for sharded indexes
     test_add_after_build_makes_new_ids_findable,
     test_copy_is_independent_of_the_original,
     test_copy_of_hnsw_with_tombstones_keeps_them_and_does_not_share_them,

@@ -137,9 +137,9 @@ def rebuild(
 ) -> None:
     """Re-encode the stored texts of NAME (no source file needed) and swap the new index in."""
     from simsearch import Index, load_encoder
-    from simsearch.backends import check_kind
     from simsearch.index.engines import build_engine
     from simsearch.progress import progress_wanted, terminal_progress
+    from simsearch.vectors import check_kind
 
     started = time.perf_counter()
     index = Index.open(name, index_dir=index_dir, backend=backend)  # no --model: its own model, maybe new runtime

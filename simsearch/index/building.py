@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch.backends import IndexKind, check_kind, choose_kind, create_vector_index
 from simsearch.errors import IdConflictError, IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.index.engines import BuildEngine, LocalEngine
 from simsearch.index.generations import STORE_FILE, vector_ids_for, vectors_file
@@ -30,6 +29,7 @@ from simsearch.ingest.chunking import Chunking, Passages, resolve_chunking, spli
 from simsearch.ingest.corpus import Corpus, Document, documents_from_rows
 from simsearch.progress import ProgressCallback
 from simsearch.store.store import Store
+from simsearch.vectors import IndexKind, check_kind, choose_kind, create_vector_index
 from simsearch.version import __version__
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from simsearch.backends import VectorIndex
     from simsearch.store.store import Store
+    from simsearch.vectors import VectorIndex
 
 SAMPLE_SIZE = 32
 # The index's own encoder re-encoding its own texts gives cosine 1.0 up to float noise (torch, onnx);

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 
-from simsearch.backends import VectorIndex
 from simsearch.index.delta_file import append_rows, delta_file, read_rows
 from simsearch.index.failpoints import failpoint
 from simsearch.index.generations import (
@@ -51,6 +50,7 @@ from simsearch.index.layout import compaction_lock, current_folder, writer_lock
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
 from simsearch.index.segments import Delta, SegmentedVectors
 from simsearch.store.store import Store
+from simsearch.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -31,11 +31,12 @@ import numpy as np
 
 from simsearch import errors
 from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError, SimsearchError
+from simsearch.numbers import is_whole_number
 from simsearch.progress import ProgressCallback
 
 if TYPE_CHECKING:
-    from simsearch.backends import VectorIndex
     from simsearch.encoders import Encoder
+    from simsearch.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class RayEngine:
 
     def fill_index(self, vectors: VectorIndex, embeddings: np.ndarray, ids: np.ndarray) -> None:
         """IVF kinds: lists filled in parallel Ray tasks; other kinds (graphs, flat) are built here."""
-        from simsearch.backends.faiss_index import IVFIndex
+        from simsearch.vectors.faiss_index import IVFIndex
 
         if not isinstance(vectors, IVFIndex) or self.workers == 1:
             vectors.build(embeddings, ids)
@@ -237,7 +238,7 @@ def _import_ray() -> Any:
 
 
 def _check_counts(workers: int | None, gpus_per_worker: float | None) -> None:
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+    if workers is not None and (not is_whole_number(workers) or workers < 1):
         raise InvalidArgumentError(f"workers must be a whole number of at least 1 (got {workers!r}).")
     if gpus_per_worker is not None and not gpus_per_worker > 0:
         raise InvalidArgumentError(f"GPUs per worker must be more than 0 (got {gpus_per_worker!r}).")

@@ -19,8 +19,8 @@ from simsearch.errors import InvalidArgumentError, fix
 from simsearch.progress import ProgressCallback
 
 if TYPE_CHECKING:
-    from simsearch.backends import VectorIndex
     from simsearch.encoders import Encoder
+    from simsearch.vectors import VectorIndex
 
 EngineName = Literal["local", "ray"]
 ENGINES: tuple[EngineName, ...] = get_args(EngineName)

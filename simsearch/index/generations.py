@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from simsearch.backends import load_vector_index
 from simsearch.errors import CorruptIndexError, SimsearchError, StaleWriterError, fix
 from simsearch.index.delta_file import append_rows, delta_file, read_rows
 from simsearch.index.failpoints import failpoint
@@ -40,6 +39,7 @@ from simsearch.index.segments import Delta, SegmentedVectors
 from simsearch.ingest.chunking import Passages
 from simsearch.ingest.corpus import Document
 from simsearch.store.store import Store, WritePosition
+from simsearch.vectors import load_vector_index
 
 STORE_FILE = "store.sqlite"
 _ATTEMPTS = 20  # a concurrent writer moving on between our reads; each retry is one more commit to catch up with

@@ -44,7 +44,6 @@ from simsearch.store.store import Store
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+; annotations here are never evaluated
 
-    from simsearch.backends import IndexKind, VectorIndex
     from simsearch.encoders import Backend, Encoder
     from simsearch.index.engines import BuildEngine
     from simsearch.ingest.chunking import Chunking
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     from simsearch.query.fusion import Fusion
     from simsearch.query.search import RerankOptions, SearchMode
     from simsearch.store.store import Facet, StoredDocument
+    from simsearch.vectors import IndexKind, VectorIndex
 
 
 class Index:

@@ -17,8 +17,8 @@ from simsearch.atomic import write_text
 from simsearch.errors import CorruptIndexError, FormatVersionError, ModelMismatchError
 
 if TYPE_CHECKING:
-    from simsearch.backends import IndexKind
     from simsearch.encoders import Backend, Encoder, PoolingMode
+    from simsearch.vectors import IndexKind
 
 FORMAT_VERSION = 3  # 2: chunk_tokens and chunk_overlap (format 1 manifests read as not chunked); 3: the columns
 MANIFEST_FILE = "manifest.json"

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from simsearch.backends import VectorIndex
+from simsearch.vectors import VectorIndex
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simsearch.errors import InvalidArgumentError, fix
+from simsearch.numbers import is_whole_number
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
@@ -69,7 +70,7 @@ def resolve_chunking(encoder: Encoder, chunking: Chunking | None) -> Chunking:
     limit = window_limit(encoder)
     tokens, overlap = chunking.tokens, chunking.overlap
     for value, what in ((tokens, "chunk_tokens"), (overlap, "chunk_overlap")):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        if value is not None and (not is_whole_number(value) or value < 0):
             raise InvalidArgumentError(f"{fix(what)} must be a whole number, 0 or more (got {value!r}).")
     if tokens == 0:
         return Chunking(0, 0)

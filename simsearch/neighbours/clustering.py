@@ -35,8 +35,8 @@ from simsearch.errors import InvalidArgumentError
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, check_threshold, stored_vectors
 
 if TYPE_CHECKING:
-    from simsearch.backends import VectorIndex
     from simsearch.store.store import Store
+    from simsearch.vectors import VectorIndex
 
 # all-MiniLM-L6-v2 on the shipped demo.csv (8 topics x 40 sentences): 0.4 gives clusters of
 # purity 0.97 covering most documents; 0.3 starts merging topics (tests/test_cluster.py).

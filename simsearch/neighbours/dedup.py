@@ -25,8 +25,8 @@ from simsearch.atomic import replacing
 from simsearch.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from simsearch.backends import VectorIndex
     from simsearch.store.store import Store, StoredDocument
+    from simsearch.vectors import VectorIndex
 
 # all-MiniLM-L6-v2 on STS-B train pairs (>= 4.5 duplicate, else not): the highest threshold that still
 # finds 80% of the duplicates (recall 0.825, precision 0.32 against STS-B's hard same-topic negatives,

@@ -36,15 +36,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError, fix
+from simsearch.numbers import is_whole_number
 from simsearch.query.fusion import Fusion, fuse
 from simsearch.query.reranking import RERANK_DEPTH, Reranker, choose_reranker
 from simsearch.query.terms import QueryWords, query_words
 from simsearch.store.filters import Filters
 
 if TYPE_CHECKING:
-    from simsearch.backends import VectorIndex
     from simsearch.encoders import Encoder
     from simsearch.store.store import Store
+    from simsearch.vectors import VectorIndex
 
 
 SearchMode = Literal["dense", "lexical", "hybrid"]
@@ -245,7 +246,7 @@ def check_rerank_depth(depth: int | None, k: int) -> int:
     """First-stage hits to re-rank: ``depth`` when it is a whole number >= k; by default the larger of k and 50."""
     if depth is None:
         return max(k, RERANK_DEPTH)
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < k:
+    if not is_whole_number(depth) or depth < k:
         raise InvalidArgumentError(
             f"the re-rank depth ({depth!r}) is below the number of hits asked for ({k}); {fix('rerank_depth')}."
         )
@@ -324,7 +325,7 @@ def check_min_score(min_score: float | None) -> float | None:
 
 def check_k(k: int) -> int:
     """``k`` as an int when it is a whole number from 1 to 2**63 - 1; larger than the index is fine (all hits)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+    if not is_whole_number(k) or not 1 <= k <= MAX_K:
         shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:37] + "..."
         raise InvalidArgumentError(
             f"k must be a whole number from 1 to 2**63 - 1 (got {shown}); "

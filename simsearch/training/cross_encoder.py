@@ -27,6 +27,7 @@ from transformers import set_seed
 from simsearch.encoders.models import DEFAULT_MODEL
 from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundError, fix
 from simsearch.extras import require_extra
+from simsearch.numbers import is_whole_number
 from simsearch.query.reranking import Blend, blended, write_settings
 from simsearch.training.evaluate import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs
@@ -174,7 +175,7 @@ def _checked_layers(name: str, source: str, layers: int) -> int:
         raise ModelNotFoundError(
             f"cannot start a cross-encoder from {name!r} (no readable config.json); {fix('model')}."
         ) from None
-    if isinstance(layers, bool) or not 1 <= layers <= available:
+    if not is_whole_number(layers) or not 1 <= layers <= available:
         raise InvalidArgumentError(f"layers must be 1 to {available}, the base model's layers (got {layers}).")
     return layers
 

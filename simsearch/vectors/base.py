@@ -1,4 +1,4 @@
-"""The interface every vector index backend provides, so index.py never sees FAISS types.
+"""The interface every vector index kind provides, so index.py never sees FAISS types.
 
 Ids are int64 and chosen by the caller (the store's row ids): one id space for
 vectors and texts, so nothing is renumbered by an add or a delete.
@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-# "auto" picks one of the others by corpus size (backends.choose_kind).
+# "auto" picks one of the others by corpus size (vectors.choose_kind).
 IndexKind = Literal["auto", "flat", "hnsw", "ivf", "ivfpq", "ivfsq"]
 
 
@@ -84,7 +84,7 @@ class VectorIndex(ABC):
 
     @abstractmethod
     def save(self, path: Path) -> None:
-        """Write the index to ``path`` (CPU form, the backend's own format, never pickle)."""
+        """Write the index to ``path`` (CPU form, FAISS.s own format, never pickle)."""
 
     @property
     @abstractmethod

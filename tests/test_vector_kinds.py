@@ -9,16 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simsearch.backends import (
-    BACKENDS,
+from simsearch.errors import InvalidArgumentError
+from simsearch.vectors import (
+    CLASSES,
     EXACT_SEARCH_LIMIT,
     KINDS,
     choose_kind,
     create_vector_index,
     load_vector_index,
 )
-from simsearch.backends.base import VectorIndex
-from simsearch.errors import InvalidArgumentError
+from simsearch.vectors.base import VectorIndex
 
 DIMENSION = 64
 N_VECTORS = 4000
@@ -408,4 +408,4 @@ def test_unknown_or_bad_search_params_are_refused(built, kind, params, message):
 
 
 def test_kinds_are_the_index_kind_literal_and_each_has_a_backend():
-    assert KINDS == ("auto", *BACKENDS)
+    assert KINDS == ("auto", *CLASSES)

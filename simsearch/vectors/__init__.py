@@ -1,4 +1,7 @@
-"""Vector index backends and the factory that picks one by kind name."""
+"""Vector indexes, one per FAISS kind, and the factory that picks one by kind name.
+
+"Backend" in simsearch means the encoder runtime (torch, onnx, onnx-int8), as in sentence-transformers;
+the FAISS index types are "kinds" (flat, hnsw, ivf, ivfpq, ivfsq, auto) and live here."""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, get_args
 
-from simsearch.backends.base import IndexKind, VectorIndex
-from simsearch.backends.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
-from simsearch.backends.sharded import SHARDS, ShardedIndex, shard_count
 from simsearch.errors import InvalidArgumentError
+from simsearch.vectors.base import IndexKind, VectorIndex
+from simsearch.vectors.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
+from simsearch.vectors.sharded import SHARDS, ShardedIndex, shard_count
 
 KINDS: tuple[IndexKind, ...] = get_args(IndexKind)
-BACKENDS: dict[IndexKind, type[FaissIndex]] = {
+CLASSES: dict[IndexKind, type[FaissIndex]] = {
     cls.kind: cls for cls in (FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex)
 }
 
@@ -41,24 +44,24 @@ def create_vector_index(
     kind: IndexKind, dimension: int, n_vectors: int, params: Mapping[str, Any] | None = None
 ) -> VectorIndex:
     """An empty index of ``kind`` sized for ``n_vectors``; ``params`` override the kind's defaults, and
-    ``shards`` (default 1) splits it over that many files (backends.sharded)."""
-    backend = BACKENDS[choose_kind(kind, n_vectors)]
+    ``shards`` (default 1) splits it over that many files (vectors.sharded)."""
+    cls = CLASSES[choose_kind(kind, n_vectors)]
     shards, own = shard_count(params or {}), _without_shards(params)
     return (
-        backend.create(dimension, n_vectors, own)
+        cls.create(dimension, n_vectors, own)
         if shards == 1
-        else ShardedIndex.create(backend, dimension, n_vectors, own, shards)
+        else ShardedIndex.create(cls, dimension, n_vectors, own, shards)
     )
 
 
 def load_vector_index(path: Path, kind: IndexKind, params: Mapping[str, Any]) -> VectorIndex:
     """Read an index saved by ``VectorIndex.save``; ``kind`` and ``params`` come from the manifest."""
-    if kind not in BACKENDS:
-        raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(BACKENDS)}.")
+    if kind not in CLASSES:
+        raise InvalidArgumentError(f"unknown index kind {kind!r}; valid: {', '.join(CLASSES)}.")
     shards = shard_count(params)
     if shards == 1:
-        return BACKENDS[kind].load(path, _without_shards(params))
-    return ShardedIndex.load(BACKENDS[kind], path, _without_shards(params), shards)
+        return CLASSES[kind].load(path, _without_shards(params))
+    return ShardedIndex.load(CLASSES[kind], path, _without_shards(params), shards)
 
 
 def _without_shards(params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""FAISS backends, one small class per index kind.
+"""FAISS vector indexes, one small class per index kind.
 
 All kinds use inner product on unit vectors (= cosine similarity) and the
 caller's int64 ids. Kinds whose FAISS index cannot ``remove_ids`` (HNSW) keep
@@ -17,9 +17,10 @@ import faiss
 import numpy as np
 
 from simsearch.atomic import replacing
-from simsearch.backends.base import IndexKind, VectorIndex
-from simsearch.backends.gpu import gpu_count, to_cpu, to_gpu
 from simsearch.errors import CorruptIndexError, InvalidArgumentError, fix
+from simsearch.numbers import is_whole_number
+from simsearch.vectors.base import IndexKind, VectorIndex
+from simsearch.vectors.gpu import gpu_count, to_cpu, to_gpu
 
 # Filtered searches over at most this many documents score them exactly (see _exact_among).
 EXACT_FILTER_LIMIT = 20_000
@@ -163,7 +164,7 @@ class FaissIndex(VectorIndex):
             if name not in self.search_knobs:
                 valid = ", ".join(self.search_knobs) or "none"
                 raise InvalidArgumentError(f"kind {self.kind} has no search setting {name!r}; valid: {valid}.")
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_whole_number(value) or value < 1:
                 raise InvalidArgumentError(f"search setting {name} must be a positive integer (got {value!r}).")
         self._params.update(params)
         self._tune(self._cpu)
@@ -477,7 +478,7 @@ def _whole_numbers(kind: str, known: Mapping[str, Any], params: Mapping[str, Any
     for name, value in params.items():
         if name not in known:
             raise InvalidArgumentError(f"kind {kind} has no parameter {name!r}; valid: {', '.join(known) or 'none'}.")
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if not is_whole_number(value):
             raise InvalidArgumentError(f"kind {kind} parameter {name} must be a whole number (got {value!r}).")
         checked[name] = int(value)
     return checked

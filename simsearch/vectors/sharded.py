@@ -25,9 +25,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-from simsearch.backends.base import VectorIndex
-from simsearch.backends.faiss_index import FaissIndex
 from simsearch.errors import InvalidArgumentError
+from simsearch.numbers import is_whole_number
+from simsearch.vectors.base import VectorIndex
+from simsearch.vectors.faiss_index import FaissIndex
 
 SHARDS = "shards"
 MAX_SHARDS = 1024
@@ -44,19 +45,19 @@ class ShardedIndex(VectorIndex):
     # --- construction -------------------------------------------------------------------
     @classmethod
     def create(
-        cls, backend: type[FaissIndex], dimension: int, n_vectors: int, params: Mapping[str, Any], shards: int
+        cls, per_shard: type[FaissIndex], dimension: int, n_vectors: int, params: Mapping[str, Any], shards: int
     ) -> ShardedIndex:
-        """``shards`` empty indexes of ``backend``, each sized for its share of ``n_vectors``."""
+        """``shards`` empty indexes of ``per_shard``, each sized for its share of ``n_vectors``."""
         if n_vectors < shards:
             raise InvalidArgumentError(
-                f"kind {backend.kind} with shards={shards} needs at least {shards} "
+                f"kind {per_shard.kind} with shards={shards} needs at least {shards} "
                 f"documents (got {n_vectors}); use fewer shards."
             )
-        return cls([backend.create(dimension, n_vectors // shards, params) for _ in range(shards)])
+        return cls([per_shard.create(dimension, n_vectors // shards, params) for _ in range(shards)])
 
     @classmethod
-    def load(cls, backend: type[FaissIndex], path: Path, params: Mapping[str, Any], shards: int) -> ShardedIndex:
-        return cls([backend.load(shard_path(path, number), params) for number in range(shards)])
+    def load(cls, per_shard: type[FaissIndex], path: Path, params: Mapping[str, Any], shards: int) -> ShardedIndex:
+        return cls([per_shard.load(shard_path(path, number), params) for number in range(shards)])
 
     # --- VectorIndex --------------------------------------------------------------------
     def build(self, vectors: np.ndarray, ids: np.ndarray) -> None:
@@ -157,7 +158,7 @@ class ShardedIndex(VectorIndex):
 def shard_count(params: Mapping[str, Any]) -> int:
     """The ``shards`` parameter, checked (1, the default, is an ordinary one-file index)."""
     shards = params.get(SHARDS, 1)
-    if isinstance(shards, bool) or not isinstance(shards, (int, np.integer)) or not 1 <= shards <= MAX_SHARDS:
+    if not is_whole_number(shards) or not 1 <= shards <= MAX_SHARDS:
         raise InvalidArgumentError(f"shards must be a whole number from 1 to {MAX_SHARDS} (got {shards!r}).")
     return int(shards)
 
