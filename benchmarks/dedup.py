@@ -41,7 +41,7 @@ from simsearch.neighbours.dedup import (  # noqa: E402
     narrow_search,
     neighbour_pairs,
 )
-from simsearch.store.store import Store  # noqa: E402
+from simsearch.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies, unit_vectors  # noqa: E402
 from simsearch.vectors import create_vector_index  # noqa: E402
 

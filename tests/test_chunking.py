@@ -13,7 +13,7 @@ from simsearch import Index, load_encoder
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
 from simsearch.ingest.chunking import Chunking, resolve_chunking, split_texts, token_windows
-from simsearch.store.store import SCHEMA_VERSION, Store
+from simsearch.store import SCHEMA_VERSION, Store
 from simsearch.training.evaluate import read_beir
 from simsearch.training.longtext import longtext_retrieval_set
 from simsearch.training.pairs import read_pairs
@@ -252,7 +252,7 @@ def test_store_migration_3_starts_with_no_windows(tmp_path):
     store = Store(path)
     try:
         assert store.schema_version == 4 and store.vector_ids().tolist() == [1, 2]
-        assert store.generation_and_count()[1] == 2 and store.passages_of([1, 2]) == {}
+        assert store.write_log_figures()[2] == 2 and store.passages_of([1, 2]) == {}
     finally:
         store.close()
 

@@ -20,7 +20,7 @@ from simsearch.query.fusion import (
 )
 from simsearch.query.search import MODES
 from simsearch.query.terms import lexical_terms
-from simsearch.store.store import SCHEMA_VERSION, Store
+from simsearch.store import SCHEMA_VERSION, Store
 
 
 @pytest.fixture
@@ -59,8 +59,8 @@ def test_terms_in_half_the_documents_or_more_are_left_out_of_the_match_with_the_
         ]
     )
     terms = ["the", "cat", "owl"]
-    assert store._weighing(terms) == ["cat", "owl"]  # "the" is in 3 of 5 documents
-    assert store._weighing(["the"]) == ["the"]  # never left with no terms
+    assert store._lexical._weighing(terms) == ["cat", "owl"]  # "the" is in 3 of 5 documents
+    assert store._lexical._weighing(["the"]) == ["the"]  # never left with no terms
     kept_scores, kept_rows = store.lexical_candidates(terms, 10)
     match = "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ? ORDER BY 2 DESC"
     every = dict(store._query(match, ('"the" OR "cat" OR "owl"',)))

@@ -133,7 +133,7 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     from simsearch.index import compaction
     from simsearch.index.generations import load_generation
     from simsearch.index.layout import compaction_lock
-    from simsearch.store.store import Store
+    from simsearch.store import Store
 
     built.add([{"id": "n1", "text": "Folded: the parrot."}, {"id": "n2", "text": "Folded: the ferry."}])
     built.delete(["a1"])

@@ -12,7 +12,7 @@ import pytest
 
 from simsearch.errors import CorruptIndexError, FormatVersionError, InputError, InvalidArgumentError
 from simsearch.ingest.corpus import Document
-from simsearch.store.store import SCHEMA_VERSION, Facet, Store, StoredDocument
+from simsearch.store import SCHEMA_VERSION, Facet, Store, StoredDocument
 
 
 @pytest.fixture
@@ -63,11 +63,16 @@ def test_fetch_leaves_out_unknown_and_negative_row_ids(store):
     assert store.fetch([]) == {}
 
 
-def test_fetch_of_more_ids_than_one_query_batch_finds_them_all(store):
+def test_lookups_of_more_ids_than_one_statement_binds_find_them_all(store):
     row_ids = insert(store, [Document(f"text {i}") for i in range(1200)])
     fetched = store.fetch(row_ids)
     assert len(fetched) == 1200
     assert fetched[1200].text == "text 1199"
+    ids = [str(row_id) for row_id in row_ids]
+    assert store.row_ids_for(ids) == dict(zip(ids, row_ids))
+    assert len(store.texts_of(row_ids)) == len(store.texts_and_metadata(ids)) == 1200
+    assert store.texts_and_metadata(ids)["1200"].text == store.texts_of(row_ids)[1200] == "text 1199"
+    assert store.vector_ids_of(row_ids).tolist() == row_ids
 
 
 def test_delete_removes_rows_and_leaves_the_others(store):
@@ -243,10 +248,11 @@ def shelf(store) -> Store:
 
 
 def matching_ids(store: Store, filters) -> list[str]:
-    row_ids = store.matching_row_ids(filters)
-    assert row_ids.dtype == np.int64
-    documents = store.fetch(row_ids.tolist())
-    return [documents[r].id for r in row_ids.tolist()]
+    """The user ids matching ``filters``, in row-id order (no document here is chunked: vector id = row id)."""
+    vector_ids = store.matching_vector_ids(filters)
+    assert vector_ids.dtype == np.int64
+    documents = store.fetch(vector_ids.tolist())
+    return [documents[r].id for r in vector_ids.tolist()]
 
 
 def test_filter_value_none_matches_json_null_and_absent_column(shelf):
@@ -272,12 +278,12 @@ def test_filter_columns_must_all_match(shelf):
 
 
 def test_no_filter_conditions_match_every_document(shelf):
-    assert len(shelf.matching_row_ids({})) == 6
+    assert len(shelf.matching_vector_ids({})) == 6
 
 
 def test_filter_on_a_column_no_document_has_is_refused_by_name(shelf):
     with pytest.raises(InvalidArgumentError, match="'colour'"):
-        shelf.matching_row_ids({"colour": None})
+        shelf.matching_vector_ids({"colour": None})
 
 
 @pytest.mark.parametrize(
@@ -291,7 +297,7 @@ def test_filter_on_a_column_no_document_has_is_refused_by_name(shelf):
 )
 def test_malformed_filters_are_refused(shelf, filters, message):
     with pytest.raises(InvalidArgumentError, match=message):
-        shelf.matching_row_ids(filters)
+        shelf.matching_vector_ids(filters)
 
 
 # --- facets and sampling -----------------------------------------------------------------
@@ -320,16 +326,20 @@ def test_facets_list_scalar_columns_with_few_values_most_frequent_first(store):
     assert facets["done"] == Facet("done", [False, True], [4, 4])
 
 
-def test_sample_row_ids_is_seeded_sorted_and_all_when_small(store):
+def test_sample_documents_is_seeded_in_row_id_order_and_all_when_small(store):
     insert(store, [Document(f"text {i}") for i in range(20)])
     delete(store, [5])
-    every = store.sample_row_ids(50)
-    assert every.tolist() == [i for i in range(1, 21) if i != 5]
-    sample = store.sample_row_ids(6, seed=3)
-    assert len(sample) == 6 and sample.tolist() == sorted(sample.tolist())
-    assert set(sample.tolist()) <= set(every.tolist())
-    assert store.sample_row_ids(6, seed=3).tolist() == sample.tolist()
-    assert store.sample_row_ids(6, seed=4).tolist() != sample.tolist()
+
+    def sampled(size: int, seed: int = 0) -> list[int]:
+        return [document.row_id for document in store.sample_documents(size, seed)]
+
+    every = sampled(50)
+    assert every == [i for i in range(1, 21) if i != 5]
+    sample = sampled(6, seed=3)
+    assert len(sample) == 6 and sample == sorted(sample)
+    assert set(sample) <= set(every)
+    assert sampled(6, seed=3) == sample
+    assert sampled(6, seed=4) != sample
 
 
 # --- schema versions ---------------------------------------------------------------------
@@ -404,13 +414,13 @@ def test_store_from_a_newer_simsearch_is_refused_naming_the_fix(tmp_path):
 
 
 def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    import simsearch.store.store as store_module
+    from simsearch.store import schema
 
     path = tmp_path / "store.sqlite"
     write_store_as_first_release(path)
-    broken = (*store_module._MIGRATIONS, ("CREATE TABLE extra (x TEXT)", "THIS IS NOT SQL"))
-    monkeypatch.setattr(store_module, "_MIGRATIONS", broken)
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(broken))
+    broken = (*schema._MIGRATIONS, ("CREATE TABLE extra (x TEXT)", "THIS IS NOT SQL"))
+    monkeypatch.setattr(schema, "_MIGRATIONS", broken)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", len(broken))
     with pytest.raises(CorruptIndexError):
         Store(path)
     db = sqlite3.connect(path)
@@ -441,7 +451,7 @@ def test_store_refuses_to_write_a_non_finite_metadata_number(store, value):
 def test_a_filtered_search_over_a_row_written_with_infinity_names_that_row_not_a_rebuild(shelf):
     poison(shelf, 3, '{"flag": Infinity, "kind": "b"}')
     with pytest.raises(CorruptIndexError) as refused:
-        shelf.matching_row_ids({"kind": "a"})
+        shelf.matching_vector_ids({"kind": "a"})
     message = str(refused.value)
     assert "document 'one' (row 3)" in message and "delete" in message and "rebuild" not in message
 
@@ -467,7 +477,7 @@ def test_bad_metadata_rows_lists_every_unusable_row(shelf):
 @pytest.mark.parametrize("filters", [{"flag": 2**63}, {"flag": {"gte": -(2**63) - 1}}, {"flag": [1, 10**30]}])
 def test_filter_value_past_64_bit_integers_is_refused(shelf, filters):
     with pytest.raises(InvalidArgumentError, match="past 64-bit integers"):
-        shelf.matching_row_ids(filters)
+        shelf.matching_vector_ids(filters)
 
 
 def test_filter_value_at_the_64_bit_limit_is_answered(shelf):
@@ -477,16 +487,16 @@ def test_filter_value_at_the_64_bit_limit_is_answered(shelf):
 @pytest.mark.parametrize("filters", [{"flag": float("inf")}, {"flag": {"lt": float("nan")}}])
 def test_non_finite_filter_value_is_refused(shelf, filters):
     with pytest.raises(InvalidArgumentError, match="not a finite number"):
-        shelf.matching_row_ids(filters)
+        shelf.matching_vector_ids(filters)
 
 
 def test_text_bound_on_a_column_of_numbers_is_refused_naming_its_type(store):
     insert(store, [Document(f"text {year}", metadata={"year": year}) for year in (1999, 2000, 2001)])
     with pytest.raises(InvalidArgumentError, match=r"'year' \(holding numbers\) with gte '2000'; give a number"):
-        store.matching_row_ids({"year": {"gte": "2000"}})
-    assert len(store.matching_row_ids({"year": {"gte": 2000}})) == 2
+        store.matching_vector_ids({"year": {"gte": "2000"}})
+    assert len(store.matching_vector_ids({"year": {"gte": 2000}})) == 2
 
 
 def test_number_bound_on_a_column_of_text_is_refused_naming_its_type(shelf):
     with pytest.raises(InvalidArgumentError, match=r"'kind' \(holding text\) with lt 5; give text"):
-        shelf.matching_row_ids({"kind": {"lt": 5}})
+        shelf.matching_vector_ids({"kind": {"lt": 5}})

@@ -20,7 +20,7 @@ from simsearch.query.terms import lexical_terms
 from simsearch.tools.tokens import Token, TokenSimilarity
 
 if TYPE_CHECKING:
-    from simsearch.store.store import StoredDocument
+    from simsearch.store import StoredDocument
 
 log = logging.getLogger(__name__)
 

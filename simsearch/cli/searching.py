@@ -49,7 +49,7 @@ def search(
     from simsearch.query.reranking import choose_reranker
     from simsearch.query.search import check_mode, check_rerank_depth
     from simsearch.query.terms import lexical_terms
-    from simsearch.store.filters import filters_from_expressions
+    from simsearch.store import filters_from_expressions
 
     source = _query_or_file(query, queries)
     mode = check_mode(mode)

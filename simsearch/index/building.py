@@ -28,7 +28,7 @@ from simsearch.index.manifest import Manifest, prepare_own_encoder, write_manife
 from simsearch.ingest.chunking import Chunking, Passages, resolve_chunking, split_texts
 from simsearch.ingest.corpus import Corpus, Document, documents_from_rows
 from simsearch.progress import ProgressCallback
-from simsearch.store.store import Store
+from simsearch.store import Store
 from simsearch.vectors import IndexKind, check_kind, choose_kind, create_vector_index
 from simsearch.version import __version__
 

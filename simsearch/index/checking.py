@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from simsearch.store.store import Store
+    from simsearch.store import Store
     from simsearch.vectors import VectorIndex
 
 SAMPLE_SIZE = 32

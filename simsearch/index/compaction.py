@@ -49,7 +49,7 @@ from simsearch.index.generations import (
 from simsearch.index.layout import compaction_lock, current_folder, writer_lock
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
 from simsearch.index.segments import Delta, SegmentedVectors
-from simsearch.store.store import Store
+from simsearch.store import Store
 from simsearch.vectors import VectorIndex
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ from simsearch.index.manifest import Manifest, read_manifest, write_manifest
 from simsearch.index.segments import Delta, SegmentedVectors
 from simsearch.ingest.chunking import Passages
 from simsearch.ingest.corpus import Document
-from simsearch.store.store import Store, WritePosition
+from simsearch.store import Store, WritePosition
 from simsearch.vectors import load_vector_index
 
 STORE_FILE = "store.sqlite"

@@ -39,7 +39,7 @@ from simsearch.query.search import (
     run_query,
     search_encoded,
 )
-from simsearch.store.store import Store
+from simsearch.store import Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+; annotations here are never evaluated
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from simsearch.neighbours.dedup import DuplicateGroup
     from simsearch.query.fusion import Fusion
     from simsearch.query.search import RerankOptions, SearchMode
-    from simsearch.store.store import Facet, StoredDocument
+    from simsearch.store import Facet, StoredDocument
     from simsearch.vectors import IndexKind, VectorIndex
 
 

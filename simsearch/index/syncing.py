@@ -25,7 +25,7 @@ from simsearch.errors import InputError
 from simsearch.index.building import ProgressCallback, encode_passages, recorded_chunking
 from simsearch.ingest.chunking import Passages
 from simsearch.ingest.corpus import Document
-from simsearch.store.store import Store
+from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder

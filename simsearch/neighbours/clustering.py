@@ -35,7 +35,7 @@ from simsearch.errors import InvalidArgumentError
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, check_threshold, stored_vectors
 
 if TYPE_CHECKING:
-    from simsearch.store.store import Store
+    from simsearch.store import Store
     from simsearch.vectors import VectorIndex
 
 # all-MiniLM-L6-v2 on the shipped demo.csv (8 topics x 40 sentences): 0.4 gives clusters of

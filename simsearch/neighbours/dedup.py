@@ -25,7 +25,7 @@ from simsearch.atomic import replacing
 from simsearch.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from simsearch.store.store import Store, StoredDocument
+    from simsearch.store import Store, StoredDocument
     from simsearch.vectors import VectorIndex
 
 # all-MiniLM-L6-v2 on STS-B train pairs (>= 4.5 duplicate, else not): the highest threshold that still

@@ -40,11 +40,11 @@ from simsearch.numbers import is_whole_number
 from simsearch.query.fusion import Fusion, fuse
 from simsearch.query.reranking import RERANK_DEPTH, Reranker, choose_reranker
 from simsearch.query.terms import QueryWords, query_words
-from simsearch.store.filters import Filters
+from simsearch.store import Filters
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
-    from simsearch.store.store import Store
+    from simsearch.store import Store
     from simsearch.vectors import VectorIndex
 
 

@@ -30,7 +30,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.query.search import DEFAULT_MODE, MAX_K, SearchMode
-from simsearch.store.filters import filter_conditions
+from simsearch.store import filter_conditions
 
 # I-JSON's integer range (RFC 7493): every integer in it, and its neighbours, is exact as a double, so a client or a
 # schema validator that reads numbers as doubles (JavaScript, schemathesis) draws the same line as the server.

@@ -13,7 +13,7 @@ A filter maps a metadata column to what its value must be; several columns must 
   of that JSON type, so ``{"year": {"gte": 2000}}`` never matches a year written "n/a".
 
 ``filters_from_expressions`` reads the ``year>=2000`` form the command line uses.
-This module holds no SQL: ``Store.matching_row_ids`` turns the conditions into a query.
+This module holds no SQL: filter_sql.py turns the conditions into a WHERE clause.
 """
 
 from __future__ import annotations

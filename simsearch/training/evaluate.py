@@ -172,7 +172,7 @@ def lexical_retrieval_metrics(data: RetrievalSet) -> dict[str, float]:
     from simsearch.ingest.corpus import Document
     from simsearch.query.search import fetch_hits, lexical_candidates
     from simsearch.query.terms import query_words
-    from simsearch.store.store import Store
+    from simsearch.store import Store
 
     query_ids = [q for q in data.queries if q in data.qrels]
     with tempfile.TemporaryDirectory(prefix="simsearch-eval-") as home:

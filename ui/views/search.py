@@ -22,7 +22,7 @@ from simsearch.query.search import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
 if TYPE_CHECKING:
-    from simsearch.store.store import Facet
+    from simsearch.store import Facet
 
 ANY = "any"
 _URL_DEFAULTS = {"filter": ANY, "not": False, "from": None, "to": None}  # filter controls' values left out of URLs
