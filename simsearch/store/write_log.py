@@ -67,21 +67,6 @@ def replace_write_log(write: Write, generation: int, delta_ids: np.ndarray, dead
     set_meta(write, "generation", str(generation))
 
 
-def generation_and_count(query: Query) -> tuple[int, int]:
-    """The vector generation the store names and the number of vectors it expects, read in one statement.
-
-    One SELECT is one read transaction, so both figures come from the same commit even
-    while another process adds or deletes: a reader never pairs a new count with an old
-    generation (which would look like damage). Vectors are one per row plus one per window
-    after the first of a chunked document.
-    """
-    row = query(
-        "SELECT (SELECT value FROM meta WHERE key = 'generation'), (SELECT count(*) FROM documents)"
-        " + (SELECT count(*) FROM passages WHERE vector_id != row_id)"
-    )
-    return int(row[0][0] or 0), int(row[0][1])
-
-
 def write_position(query: Query) -> WritePosition:
     """Where the write log stands now, read in one statement (one indexed read per query: cheap)."""
     row = query(
@@ -92,7 +77,12 @@ def write_position(query: Query) -> WritePosition:
 
 
 def write_log_figures(query: Query) -> tuple[WritePosition, int, int]:
-    """The write position, the dead ids and the vectors the store expects, all from one commit (one SELECT)."""
+    """The write position, the dead ids and the vectors the store expects, all from one commit (one SELECT).
+
+    A reader never pairs a new count with an old generation (which would look like damage), even
+    while another process adds or deletes. Vectors are one per row plus one per window after the
+    first of a chunked document.
+    """
     row = query(
         "SELECT (SELECT value FROM meta WHERE key = 'generation'), "
         "(SELECT value FROM meta WHERE key = 'delta_rows'), (SELECT max(seq) FROM dead), "
