@@ -35,12 +35,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from simsearch.ingest.corpus import Document  # noqa: E402
 from simsearch.neighbours.dedup import (  # noqa: E402
     DEDUP_EF_SEARCH,
-    DEFAULT_NEIGHBOURS,
     DEFAULT_THRESHOLD,
     duplicate_groups,
     narrow_search,
-    neighbour_pairs,
 )
+from simsearch.neighbours.knn import DEFAULT_NEIGHBOURS, neighbour_pairs  # noqa: E402
 from simsearch.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies, unit_vectors  # noqa: E402
 from simsearch.vectors import create_vector_index  # noqa: E402

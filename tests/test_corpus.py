@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from simsearch.errors import InputError
-from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, guess_text_column, read_corpus
+from simsearch.ingest.corpus import Corpus, Document, documents_from_rows, read_corpus
+from simsearch.ingest.readers import guess_text_column
 
 ROWS = [
     {"id": "d1", "text": "The cat sleeps on the windowsill.", "category": "pets", "year": 2021},

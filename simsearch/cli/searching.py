@@ -132,7 +132,7 @@ def _query_lines(path: Path) -> list[str]:
 
 def _query_column(path: Path) -> list[str]:
     """The query (else text) column of a table, one query a row; a table without either is refused."""
-    from simsearch.ingest.corpus import read_rows
+    from simsearch.ingest.readers import read_rows
 
     rows = read_rows(path)
     columns = list(dict.fromkeys(column for row in rows for column in row))

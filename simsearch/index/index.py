@@ -27,7 +27,8 @@ from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
 from simsearch.index.syncing import SyncReport
 from simsearch.ingest.corpus import Corpus
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
-from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
+from simsearch.neighbours.dedup import duplicate_groups
+from simsearch.neighbours.knn import DEFAULT_NEIGHBOURS, stored_vectors
 from simsearch.query.reranking import check_cross_encoder
 from simsearch.query.search import (
     DEFAULT_MODE,

@@ -2,7 +2,8 @@
 
 sentence-transformers' ``community_detection`` compares every pair (n² cosines). Here the
 cost is that of dedup: each document asks the vector index for its ``k`` nearest neighbours
-(n searches), and the clustering works on those lists alone:
+(n searches, the kNN self-join of simsearch.neighbours.knn), and the clustering works on
+those lists alone:
 
 1. centres: the document with the most neighbours at or above ``threshold`` starts a cluster
    and takes its unclaimed neighbours; then the next most connected unclaimed one, and so
@@ -32,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, check_threshold, stored_vectors
+from simsearch.neighbours.dedup import check_threshold
+from simsearch.neighbours.knn import DEFAULT_NEIGHBOURS, documents_to_join, neighbour_lists, stored_vectors
 
 if TYPE_CHECKING:
     from simsearch.store import Store
@@ -46,7 +48,6 @@ CLUSTER_COLUMN = "cluster"  # the metadata key a stored clustering writes (repla
 _WORDS_PER_LABEL = 5
 _WORD = re.compile(r"[^\W\d_][\w'-]*[^\W_]")
 _GROWTH_ROUNDS = 100
-_BATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -86,32 +87,11 @@ def cluster_documents(
     """Clusters, largest first, and each clustered row id's label (what a stored clustering writes)."""
     threshold = check_threshold(DEFAULT_CLUSTER_THRESHOLD if threshold is None else threshold)
     min_size = check_min_size(min_size)
-    if k < 1:
-        raise InvalidArgumentError(f"k must be at least 1 (got {k}).")
-    row_ids = store.ids()
-    if len(row_ids) < 2:
-        raise InvalidArgumentError(f"the index holds {len(row_ids)} document(s); clusters need at least two.")
+    row_ids = documents_to_join(store, k, "clusters")
     vectors_of = stored_vectors(vectors, store, encode)
     labels = cluster_labels(neighbour_lists(vectors, row_ids, vectors_of, threshold, k), min_size)
     clusters, labelled = _described(labels, row_ids, store, vectors_of)
     return clusters, labelled
-
-
-def neighbour_lists(
-    vectors: VectorIndex, row_ids: np.ndarray, vectors_of: Callable[[np.ndarray], np.ndarray], threshold: float, k: int
-) -> np.ndarray:
-    """(n, k + 1) positions into ``row_ids`` of neighbours at or above ``threshold``, best first; -1 pads."""
-    depth = min(k + 1, len(row_ids))  # + 1: a document finds itself first
-    lists = np.full((len(row_ids), depth), -1, dtype=np.int64)
-    for start in range(0, len(row_ids), _BATCH):
-        batch = row_ids[start : start + _BATCH]
-        scores, found = vectors.search(vectors_of(batch), depth)
-        # a document is its first vector (its row id); later windows of long texts are not documents
-        keep = (found >= 0) & (scores >= threshold) & (found != batch[:, None]) & np.isin(found, row_ids)
-        positions = np.searchsorted(row_ids, np.where(keep, found, row_ids[0]))
-        lists[start : start + len(batch)] = np.where(keep, positions, -1)
-    order = np.argsort(lists < 0, axis=1, kind="stable")  # valid neighbours first, in score order
-    return np.take_along_axis(lists, order, axis=1)
 
 
 def cluster_labels(neighbours: np.ndarray, min_size: int) -> np.ndarray:

@@ -1,11 +1,10 @@
 """Near-duplicate groups found through the index itself: k nearest neighbours of every document.
 
 Comparing every pair (sentence-transformers' ``paraphrase_mining``) costs n² similarities;
-here each document asks the vector index for its ``k`` nearest neighbours, in batches, so
-the cost is that of n searches: exact for flat indexes, approximate (and much faster at
-1M) for hnsw and the IVF kinds. Pairs at or above the threshold are joined into connected
-components. Documents with the very same text are always grouped, whatever the kind found,
-because the store groups them by text.
+here the pairs come from the kNN self-join (simsearch.neighbours.knn), n searches, and
+pairs at or above the threshold are joined into connected components. Documents with the
+very same text are always grouped, whatever the kind found, because the store groups them
+by text.
 
 A group's ``score`` is the lowest cosine between any two of its members: in a chain
 a ~ b ~ c it can fall below the threshold, which tells the reader the group is loose.
@@ -23,6 +22,7 @@ import numpy as np
 
 from simsearch.atomic import replacing
 from simsearch.errors import InvalidArgumentError
+from simsearch.neighbours.knn import DEFAULT_NEIGHBOURS, documents_to_join, neighbour_pairs, stored_vectors
 
 if TYPE_CHECKING:
     from simsearch.store import Store, StoredDocument
@@ -32,14 +32,12 @@ if TYPE_CHECKING:
 # finds 80% of the duplicates (recall 0.825, precision 0.32 against STS-B's hard same-topic negatives,
 # 0.78 against pairs scored < 3; best F1 would be 0.89 at recall 0.65). `python benchmarks/dedup_threshold.py`.
 DEFAULT_THRESHOLD = 0.83
-DEFAULT_NEIGHBOURS = 10
 # hnsw's search breadth for dedup's kNN pass. Pairs at or above the threshold are each other's closest
 # neighbours, which a narrow walk finds; a query's default breadth (256 at 1M) is sized for recall@10 of
 # any query. On benchmarks/dedup.py's 100k corpus (neighbour_pairs timed at three settings, one process,
 # 2026-11-24): efSearch 64 and 32 find the same 96,015 pairs, 16 loses 7 of them; 32 takes 59% of 64's time.
 DEDUP_EF_SEARCH = 32
 CORPUS_SUFFIXES = (".csv", ".jsonl", ".parquet")
-_BATCH = 4096  # documents per batch of searches: large enough for BLAS, small enough for memory at 1M
 
 
 @dataclass(frozen=True)
@@ -77,12 +75,7 @@ def duplicate_groups(
     still grow larger through chains).
     """
     threshold = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
-    if k < 1:
-        raise InvalidArgumentError(f"k must be at least 1 (got {k}).")
-    row_ids = store.ids()
-    if len(row_ids) < 2:
-        raise InvalidArgumentError(f"the index holds {len(row_ids)} document(s); duplicates need at least two.")
-
+    row_ids = documents_to_join(store, k, "duplicates")
     vectors_of = stored_vectors(vectors, store, encode)
     with narrow_search(vectors, DEDUP_EF_SEARCH):
         first, second = neighbour_pairs(vectors, row_ids, vectors_of, threshold, k)
@@ -92,21 +85,6 @@ def duplicate_groups(
         second = np.concatenate([second, positions[1:]])
     groups = [row_ids[members] for members in components(len(row_ids), first, second)]
     return _described(groups, store, vectors_of)
-
-
-def stored_vectors(
-    vectors: VectorIndex, store: Store, encode: Callable[[list[str]], np.ndarray]
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A reader of unit vectors by row id: read back where the kind keeps them (flat, hnsw), else re-encoded."""
-
-    def vectors_of(row_ids: np.ndarray) -> np.ndarray:
-        stored = vectors.reconstruct(row_ids)
-        if stored is not None:
-            return np.asarray(stored, dtype=np.float32)
-        documents = store.fetch(row_ids.tolist())
-        return encode([documents[int(i)].text for i in row_ids])
-
-    return vectors_of
 
 
 @contextmanager
@@ -149,28 +127,6 @@ def write_without_duplicates(
     with replacing(output) as temporary:
         write_rows(rows, temporary, output.suffix.lower())
     return len(rows), len(removed)
-
-
-def neighbour_pairs(
-    vectors: VectorIndex,
-    row_ids: np.ndarray,
-    vectors_of: Callable[[np.ndarray], np.ndarray],
-    threshold: float,
-    k: int,
-    batch_size: int = _BATCH,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (into the sorted ``row_ids``) of every pair a kNN search finds at or above ``threshold``."""
-    firsts, seconds = [], []
-    depth = min(k + 1, len(row_ids))  # + 1: a document finds itself first
-    for start in range(0, len(row_ids), batch_size):
-        batch = row_ids[start : start + batch_size]
-        scores, found = vectors.search(vectors_of(batch), depth)
-        # a document is its first vector (its row id); later windows of long texts are not documents
-        keep = (found >= 0) & (scores >= threshold) & (found != batch[:, None]) & np.isin(found, row_ids)
-        rows, columns = np.nonzero(keep)
-        firsts.append(start + rows)
-        seconds.append(np.searchsorted(row_ids, found[rows, columns]))
-    return np.concatenate(firsts).astype(np.int64), np.concatenate(seconds).astype(np.int64)
 
 
 def components(size: int, first: np.ndarray, second: np.ndarray) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.ingest.corpus import number_from_text
+from simsearch.ingest.csv_rows import number_from_text
 
 Filters = Mapping[str, Any]
 Bound = Literal["gt", "gte", "lt", "lte"]

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simsearch.errors import InputError, fix
-from simsearch.ingest.corpus import decoded_lines, read_rows
+from simsearch.ingest.lines import decoded_lines
+from simsearch.ingest.readers import read_rows
 from simsearch.query.reranking import RERANK_DEPTH
 from simsearch.training.pairs import PairSet, read_pairs
 

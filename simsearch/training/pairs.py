@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from simsearch.errors import InputError, fix
-from simsearch.ingest.corpus import read_rows
+from simsearch.ingest.readers import read_rows
 
 if TYPE_CHECKING:
     from datasets import Dataset
