@@ -189,7 +189,7 @@ def eval_sts(
     """Spearman and Pearson (x100) of cosine similarity, or of a cross-encoder's score, against the gold scores."""
     from simsearch.encoders import load_encoder
     from simsearch.query.reranking import is_cross_encoder
-    from simsearch.training.evaluate import sts_metrics
+    from simsearch.training.pair_metrics import sts_metrics
     from simsearch.training.pairs import read_pairs
 
     pairs = read_pairs(file)
@@ -203,7 +203,7 @@ def eval_sts(
 def _eval_sts_cross(model: str, pooling: str | None, pairs, as_json: bool) -> None:
     """``eval sts`` with a cross-encoder: its (blended) pair scores, the ones `--rerank` ranks by."""
     from simsearch.query.reranking import load_reranker
-    from simsearch.training.evaluate import correlation_metrics
+    from simsearch.training.pair_metrics import correlation_metrics
 
     if pooling is not None:
         raise InputError("--pooling does not apply to a cross-encoder: it scores the pair, it pools no vectors.")
@@ -236,12 +236,12 @@ def eval_retrieval(
 
     With --rerank the ranking is the re-ranked first --rerank-depth hits (50), so @100 figures see that many."""
     from simsearch.query.search import check_mode
-    from simsearch.training.evaluate import (
+    from simsearch.training.retrieval_metrics import (
         index_retrieval_metrics,
         lexical_retrieval_metrics,
         mode_retrieval_metrics,
-        read_beir,
     )
+    from simsearch.training.retrieval_sets import read_beir
 
     if index is not None and (model is not None or pooling is not None):
         raise InputError("give --model or --index, not both: an index searches with its own model.")
@@ -294,7 +294,8 @@ def eval_paraphrase(
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
     from simsearch.encoders import load_encoder
     from simsearch.query.search import check_mode
-    from simsearch.training.evaluate import mode_retrieval_metrics, paraphrase_retrieval_set
+    from simsearch.training.retrieval_metrics import mode_retrieval_metrics
+    from simsearch.training.retrieval_sets import paraphrase_retrieval_set
 
     mode = check_mode(mode)
     data = paraphrase_retrieval_set(files)
@@ -347,8 +348,8 @@ def eval_longtext(
     """Retrieval in long texts: each pair's partner must find the long document its sentence was planted in."""
     from simsearch.encoders import load_encoder
     from simsearch.query.search import check_mode
-    from simsearch.training.evaluate import mode_retrieval_metrics
     from simsearch.training.longtext import longtext_retrieval_set, write_beir
+    from simsearch.training.retrieval_metrics import mode_retrieval_metrics
 
     mode = check_mode(mode)
     data = longtext_retrieval_set(pairs, sentences, documents, queries, seed).data

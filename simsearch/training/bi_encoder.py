@@ -1,7 +1,7 @@
 """Contrastive fine-tuning of the Siamese BERT on a user's own pairs, on top of SentenceTransformerTrainer.
 
 Three separate ideas, as in sentence-transformers: the pairs (simsearch.training.pairs), a loss
-chosen to fit them, and an evaluator (our pair metrics from simsearch.training.evaluate) that the
+chosen to fit them, and an evaluator (our pair metrics from simsearch.training.pair_metrics) that the
 trainer runs after every epoch; the trainer's own best-model selection keeps the best epoch
 on the evaluation file. The result is an ordinary sentence-transformers folder. Scored pairs
 can gain silver pairs first (simsearch.training.augment). The run around the trainer, the report and the
@@ -241,7 +241,7 @@ def _run_trainer(
 
 
 class _PairEvaluator(SentenceEvaluator):
-    """Our pair metrics (simsearch.training.evaluate.pair_metrics) as a sentence-transformers evaluator.
+    """Our pair metrics (simsearch.training.pair_metrics.pair_metrics) as a sentence-transformers evaluator.
 
     The first metric pair_metrics reports for the layout (average precision, Spearman or
     nDCG@10) is the one the trainer selects the best epoch by; a NaN (a collapsed model
@@ -262,7 +262,7 @@ class _PairEvaluator(SentenceEvaluator):
     ) -> dict[str, float]:
         from simsearch.encoders.models import model_fingerprint
         from simsearch.encoders.torch_encoder import TorchEncoder
-        from simsearch.training.evaluate import pair_metrics
+        from simsearch.training.pair_metrics import pair_metrics
 
         was_training = model.training
         metrics = pair_metrics(TorchEncoder(model, self.model_name, model_fingerprint(model)), self.pairs)

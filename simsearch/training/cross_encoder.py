@@ -29,7 +29,7 @@ from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundErro
 from simsearch.extras import require_extra
 from simsearch.numbers import is_whole_number
 from simsearch.query.reranking import Blend, blended, write_settings
-from simsearch.training.evaluate import pair_cosines, pair_score_metrics
+from simsearch.training.pair_metrics import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs
 from simsearch.training.run import (
     EpochLog,
@@ -261,7 +261,7 @@ def _run_trainer(
 
 
 class _CrossPairEvaluator(SentenceEvaluator):
-    """Our pair metrics (simsearch.training.evaluate.pair_score_metrics) on the cross-encoder's scores, for the trainer.
+    """Our pair metrics (pair_metrics.pair_score_metrics) on the cross-encoder's scores, for the trainer.
 
     The first metric (Spearman for scored pairs, average precision for labelled ones) selects the best epoch.
     """
