@@ -89,7 +89,8 @@ def measure(data_folder: Path, model: str | None, epochs: int, limit: int | None
     import torch
 
     from simsearch import load_encoder
-    from simsearch.training.evaluate import read_beir, retrieval_metrics
+    from simsearch.training.retrieval_metrics import retrieval_metrics
+    from simsearch.training.retrieval_sets import read_beir
 
     data = read_beir(data_folder / "corpus.jsonl", data_folder / "queries.jsonl", data_folder / "qrels" / "test.tsv")
     texts = list(data.corpus.values())[:limit]

@@ -34,8 +34,8 @@ QUERY_WORDS = [{"stop_words": "none", "coverage": False}, {"coverage": False}, {
 
 
 def retrieval_sets(names: list[str]) -> dict:
-    from simsearch.training.evaluate import paraphrase_retrieval_set, read_beir
     from simsearch.training.longtext import longtext_retrieval_set
+    from simsearch.training.retrieval_sets import paraphrase_retrieval_set, read_beir
 
     cisi = DATA / "cisi"
     readers = {
@@ -70,7 +70,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from simsearch import load_encoder
     from simsearch.query.fusion import Fusion
-    from simsearch.training.evaluate import index_retrieval_metrics
+    from simsearch.training.retrieval_metrics import index_retrieval_metrics
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="?", help="a JSON list of Fusion settings (default: the README's sweep)")

@@ -38,7 +38,7 @@ def plain_stack(model, data, past_cut: list[str]) -> dict[str, float]:
     """sentence-transformers + faiss.IndexFlatIP, texts cut at the model's limit: what a user would wire by hand."""
     import faiss
 
-    from simsearch.training.evaluate import RETRIEVAL_DEPTH, ranking_metrics
+    from simsearch.training.retrieval_metrics import RETRIEVAL_DEPTH, ranking_metrics
 
     doc_ids = list(data.corpus)
     vectors = model.encode([data.corpus[d] for d in doc_ids], batch_size=64, normalize_embeddings=True)
@@ -56,7 +56,8 @@ def simsearch_rows(encoder, data, past_cut, chunking, home: Path) -> tuple[list[
     """Build one flat index with ``chunking`` and measure each mode on all queries and on the past-cut ones."""
     from simsearch import Index
     from simsearch.query.fusion import Fusion
-    from simsearch.training.evaluate import RetrievalSet, index_retrieval_metrics
+    from simsearch.training.retrieval_metrics import index_retrieval_metrics
+    from simsearch.training.retrieval_sets import RetrievalSet
 
     started = time.perf_counter()
     index = Index.build(
@@ -88,7 +89,7 @@ def beir_chunking(folder: Path, windows: str) -> None:
     """Does chunking change a BEIR set of mostly short texts? Each mode with chunking off and on."""
     from simsearch import load_encoder
     from simsearch.ingest.chunking import Chunking
-    from simsearch.training.evaluate import read_beir
+    from simsearch.training.retrieval_sets import read_beir
 
     data = read_beir(folder / "corpus.jsonl", folder / "queries.jsonl", folder / "qrels" / "test.tsv")
     encoder = load_encoder()

@@ -32,8 +32,10 @@ PARAPHRASE_ROWS = ("ndcg@10", "mrr@10", "recall@1", "recall@10")
 
 def measure(model: str | Path, dev: Path) -> dict[str, dict[str, float]]:
     from simsearch import load_encoder
-    from simsearch.training.evaluate import paraphrase_retrieval_set, retrieval_metrics, sts_metrics
+    from simsearch.training.pair_metrics import sts_metrics
     from simsearch.training.pairs import read_pairs
+    from simsearch.training.retrieval_metrics import retrieval_metrics
+    from simsearch.training.retrieval_sets import paraphrase_retrieval_set
 
     encoder = load_encoder(model)
     return {

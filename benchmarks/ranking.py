@@ -42,7 +42,7 @@ TOKENIZERS = ("unicode61", "unicode61 remove_diacritics 2", "trigram", "porter u
 def quality_rows(name: str, data, encoder, plain_model, home: Path, rerank: str | None = None) -> list[dict]:
     """One row per mode (and hybrid + re-rank with ``rerank``) plus the plain stack, over one corpus and its vectors."""
     from simsearch import Index
-    from simsearch.training.evaluate import RETRIEVAL_DEPTH, index_retrieval_metrics, ranking_metrics
+    from simsearch.training.retrieval_metrics import RETRIEVAL_DEPTH, index_retrieval_metrics, ranking_metrics
 
     index = Index.build(
         name, [{"id": d, "text": t} for d, t in data.corpus.items()], encoder=encoder, kind="flat", index_dir=home
@@ -113,7 +113,7 @@ def latency_rows(
 def tokenizer_rows(name: str, data) -> list[dict]:
     """BM25 alone under each FTS5 tokenizer, every query word quoted and OR-ed as the store scores them."""
     from simsearch.query.terms import query_words
-    from simsearch.training.evaluate import ranking_metrics
+    from simsearch.training.retrieval_metrics import ranking_metrics
 
     rows = []
     doc_ids = list(data.corpus)
@@ -148,7 +148,7 @@ def wiki_sentences(count: int, skip: int = 0) -> list[str]:
 def smoke_data(folder: Path):
     """Synthetic topic pairs (paraphrase set) and sentences for the latency rows."""
     from simsearch.testing import write_scored
-    from simsearch.training.evaluate import paraphrase_retrieval_set
+    from simsearch.training.retrieval_sets import paraphrase_retrieval_set
 
     pairs = paraphrase_retrieval_set([write_scored(folder / "dev.csv", 40, seed=2)])
     texts = [f"sentence {n} about topic {n % 9} and word{n % 13}" for n in range(300)]
@@ -199,8 +199,8 @@ def main() -> None:
     from simsearch import load_encoder
     from simsearch.encoders.models import default_model_path
     from simsearch.testing import write_tiny_bert
-    from simsearch.training.evaluate import paraphrase_retrieval_set, read_beir
     from simsearch.training.longtext import longtext_retrieval_set
+    from simsearch.training.retrieval_sets import paraphrase_retrieval_set, read_beir
 
     torch.set_num_threads(args.threads)
     scratch = tempfile.TemporaryDirectory()

@@ -35,8 +35,6 @@ OVERSIZE_TODAY = {
     "simsearch/index/generations.py": "the write batch, the delta's catch-up and the locked update in one module",
     "simsearch/index/distributed.py": "the Ray engine and its encoder actors in one module",
     "simsearch/cli/indexes.py": "build, add, delete, info, list and drop: one command module for all of them",
-    "simsearch/cli/training.py": "train, eval and the cross-encoder's options in one command module",
-    "simsearch/training/evaluate.py": "STS metrics, retrieval sets and retrieval metrics in one module",
     "ui/views/search.py": "the page's controls, its query and its results in one view",
 }
 _STATED_REASON = re.compile(r"longer than 300 lines because", re.IGNORECASE)

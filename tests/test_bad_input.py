@@ -17,8 +17,8 @@ from simsearch import Index, load_encoder
 from simsearch.cli import app
 from simsearch.errors import CorruptIndexError, InputError, InvalidArgumentError, ModelNotFoundError
 from simsearch.ingest.corpus import read_corpus
-from simsearch.training.evaluate import read_beir
 from simsearch.training.pairs import read_pairs
+from simsearch.training.retrieval_sets import read_beir
 from simsearch.vectors import create_vector_index
 
 KINDS = ("flat", "hnsw", "ivf", "ivfpq", "ivfsq")

@@ -14,9 +14,9 @@ from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
 from simsearch.ingest.chunking import Chunking, resolve_chunking, split_texts, token_windows
 from simsearch.store import SCHEMA_VERSION, Store
-from simsearch.training.evaluate import read_beir
 from simsearch.training.longtext import longtext_retrieval_set
 from simsearch.training.pairs import read_pairs
+from simsearch.training.retrieval_sets import read_beir
 from tests.conftest import SHARED_DATA
 
 FILLER = " ".join(f"Report {i} describes the weather over the harbour town on a quiet day." for i in range(40))

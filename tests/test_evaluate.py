@@ -12,18 +12,15 @@ from scipy.stats import spearmanr
 
 from simsearch import Index, load_encoder
 from simsearch.errors import InputError
-from simsearch.training.evaluate import (
-    average_precision,
+from simsearch.training.pair_metrics import average_precision, pair_metrics, sts_metrics
+from simsearch.training.pairs import read_pairs
+from simsearch.training.retrieval_metrics import (
     index_retrieval_metrics,
     lexical_retrieval_metrics,
-    pair_metrics,
-    paraphrase_retrieval_set,
     ranking_metrics,
-    read_beir,
     retrieval_metrics,
-    sts_metrics,
 )
-from simsearch.training.pairs import read_pairs
+from simsearch.training.retrieval_sets import paraphrase_retrieval_set, read_beir
 
 
 def test_ranking_metrics_match_hand_computed_values():

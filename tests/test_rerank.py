@@ -234,7 +234,7 @@ def test_an_index_default_reranker_applies_until_switched_off(zoo, cross_encoder
 
 
 def test_eval_sts_scores_with_a_cross_encoder_and_its_blend(cross_encoder, tmp_path):
-    from simsearch.training.evaluate import correlation_metrics
+    from simsearch.training.pair_metrics import correlation_metrics
     from simsearch.training.pairs import read_pairs
 
     pairs_file = write_scored(tmp_path / "sts.csv", 24, seed=3)

@@ -73,7 +73,7 @@ def test_trained_folder_has_the_report_and_the_best_epoch(trained):
 
 
 def test_trained_folder_loads_and_scores_as_recorded_and_builds_an_index(trained, data, animals, index_dir):
-    from simsearch.training.evaluate import pair_metrics
+    from simsearch.training.pair_metrics import pair_metrics
 
     encoder = load_encoder(trained.output)
     assert encoder.info.pooling == "mean"
@@ -98,7 +98,7 @@ def test_existing_output_is_refused_unless_overwrite(tiny_model, data, tmp_path)
 
 
 def test_when_no_epoch_beats_the_base_model_its_weights_are_kept_and_said(trained, data, tmp_path, caplog):
-    from simsearch.training.evaluate import pair_metrics
+    from simsearch.training.pair_metrics import pair_metrics
 
     base = load_encoder(trained.output)  # a model that already scores well, then a learning rate that wrecks it
     with caplog.at_level("WARNING", logger="simsearch.training.bi_encoder"):

@@ -12,7 +12,7 @@ from simsearch.errors import InvalidArgumentError
 from simsearch.query.reranking import is_cross_encoder, load_reranker, read_blend
 from simsearch.testing import write_anchors, write_scored, write_tiny_bert
 from simsearch.training.cross_encoder import both_orders, train_cross_encoder
-from simsearch.training.evaluate import correlation_metrics
+from simsearch.training.pair_metrics import correlation_metrics
 from simsearch.training.pairs import read_pairs
 
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 import logging
 import sys
 
-from simsearch.cli import indexes, searching, servers, tools, training, writes  # noqa: F401 - registers the commands
+from simsearch.cli import (  # noqa: F401 - importing each module registers its commands
+    evaluating,
+    indexes,
+    searching,
+    servers,
+    tools,
+    training,
+    writes,
+)
 from simsearch.cli.common import app
 
 __all__ = ["app", "main"]

@@ -6,7 +6,6 @@ itself, so in-process callers (Typer's CliRunner in the tests) see what the cons
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -184,15 +183,6 @@ def chunking_flags(tokens: int | None, overlap: int | None):
     from simsearch.ingest.chunking import Chunking
 
     return None if tokens is None and overlap is None else Chunking(tokens, overlap)
-
-
-def print_metrics(name: str, count: int, metrics: dict[str, float], as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps({"model": name, "count": count, **metrics}))
-        return
-    typer.echo(f"{name} ({count} evaluated)")
-    for metric, value in metrics.items():
-        typer.echo(f"{metric:>12}  {value:.2f}")
 
 
 def say(message: str, quiet: bool) -> None:

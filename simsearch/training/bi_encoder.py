@@ -1,41 +1,38 @@
 """Contrastive fine-tuning of the Siamese BERT on a user's own pairs, on top of SentenceTransformerTrainer.
 
 Three separate ideas, as in sentence-transformers: the pairs (simsearch.training.pairs), a loss
-chosen to fit them, and an evaluator (our pair metrics from simsearch.training.evaluate) that the
+chosen to fit them, and an evaluator (our pair metrics from simsearch.training.pair_metrics) that the
 trainer runs after every epoch; the trainer's own best-model selection keeps the best epoch
 on the evaluation file. The result is an ordinary sentence-transformers folder. Scored pairs
-can gain silver pairs first (simsearch.training.augment). The run around the trainer, the report and the
-atomic publish are simsearch.training.run's, shared with the cross-encoder's training.
+can gain silver pairs first (simsearch.training.augment). What the cross-encoder's training shares is
+written once: the arguments checked, the trainer's epochs and the atomic publish (simsearch.training.run),
+the history and the report (simsearch.training.history).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from transformers import set_seed
 
 from simsearch.encoders.models import load_sentence_transformer
 from simsearch.errors import InvalidArgumentError
 from simsearch.extras import require_extra
 from simsearch.training.augment import Encode, augmented_pairs, check_augment
+from simsearch.training.history import EpochLog, EpochRecord, TrainingResult, finished_result, write_training_report
 from simsearch.training.pairs import PairFormat, PairSet, read_pairs
 from simsearch.training.run import (
-    EpochLog,
-    EpochRecord,
+    EpochEvaluator,
     Hyperparameters,
-    TrainingResult,
-    check_output,
-    chosen_hyperparameters,
+    TrainingRun,
     epoch_arguments,
     staged_output,
+    start_run,
     train_keeping_best,
-    write_training_report,
 )
 
 if TYPE_CHECKING:
@@ -94,26 +91,28 @@ def train_model(
     """
     require_extra("train", "fine-tuning")
     say = say or log.info
-    started = time.perf_counter()
-    output = check_output(Path(output), overwrite)
     train_set = pairs if isinstance(pairs, PairSet) else read_pairs(pairs)
     eval_set = eval_pairs if isinstance(eval_pairs, PairSet) or eval_pairs is None else read_pairs(eval_pairs)
     loss_name = choose_loss(train_set, loss)
     augment = check_augment(augment, train_set)
+    recipe = DEFAULTS[train_set.format] if augment is None else AUGMENTED_DEFAULTS
+    run = start_run(
+        train_set,
+        eval_set,
+        output,
+        recipe,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        base=base,
+        seed=seed,
+        overwrite=overwrite,
+        progress=progress,
+        say=say,
+    )
     if loss is None:
         say(f"loss: {loss_name} (the default for {train_set.format} pairs; choose another with --loss)")
-    recipe = DEFAULTS[train_set.format] if augment is None else AUGMENTED_DEFAULTS
-    hyper = chosen_hyperparameters(recipe, epochs, batch_size, learning_rate)
-    settings = {
-        "pairs": train_set.source,
-        "pairs_count": len(train_set),
-        "format": train_set.format,
-        "eval": eval_set.source if eval_set else None,
-        "base": str(base or "default"),
-        "pooling": pooling,
-        "seed": seed,
-        "output": str(output),
-    }
+    settings = {**run.settings(), "pooling": pooling}
 
     set_seed(seed)
     model = load_sentence_transformer(base, pooling)  # type: ignore[arg-type]
@@ -129,11 +128,11 @@ def train_model(
             progress=progress,
         )
         set_seed(seed)  # the same bi-encoder run whether the cross-encoder was trained here or not
-    with staged_output(output) as staging:
-        evaluator = _PairEvaluator(eval_set, str(base or "default")) if eval_set is not None else None
+    with staged_output(run.output) as staging:
+        evaluator = _pair_evaluator(eval_set, str(base or "default")) if eval_set is not None else None
         epochs_log = EpochLog(evaluator(model) if evaluator else {}, progress, say)
         base_weights = _weights_copy(model) if evaluator is not None else None
-        best_step = _run_trainer(model, train_set, loss_name, hyper, seed, evaluator, epochs_log, staging)
+        best_step = _run_trainer(model, train_set, loss_name, run, evaluator, epochs_log, staging)
         best_epoch = epochs_log.kept_epoch(best_step)  # the trainer has loaded that epoch's weights back
         kept_base = base_weights is not None and not _beats_base(
             epochs_log.history, best_epoch, epochs_log.selection_metric
@@ -142,17 +141,7 @@ def train_model(
             model.load_state_dict(base_weights)
             best_epoch = 0
         _save_model(model, staging)
-        result = TrainingResult(
-            output,
-            loss_name,
-            hyper,
-            epochs_log.history,
-            best_epoch,
-            epochs_log.selection_metric,
-            time.perf_counter() - started,
-            settings,
-            kept_base,
-        )
+        result = finished_result(run, loss_name, epochs_log, best_epoch, settings, kept_base)
         if kept_base and result.selection_metric is not None:  # kept_base needs a metric to compare by
             log.warning(
                 "no epoch beat the base model on %s (%.2f); its weights are saved unchanged "
@@ -161,7 +150,7 @@ def train_model(
                 result.best_metrics[result.selection_metric],
             )
         write_training_report(result, staging)
-    log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
+    log.info("saved %s (epoch %d kept) in %.0f s", run.output, result.best_epoch, result.wall_seconds)
     return result
 
 
@@ -207,9 +196,8 @@ def _run_trainer(
     model: SentenceTransformer,
     pairs: PairSet,
     loss_name: LossName,
-    hyper: Hyperparameters,
-    seed: int,
-    evaluator: _PairEvaluator | None,
+    run: TrainingRun,
+    evaluator: EpochEvaluator | None,
     epochs_log: EpochLog,
     staging: Path,
 ) -> int | None:
@@ -228,7 +216,7 @@ def _run_trainer(
     # MNRL takes other rows as negatives, so a batch must not repeat a text; other losses batch by length.
     sampler = BatchSamplers.NO_DUPLICATES if loss_name == "mnrl" else LengthBucketBatchSampler
     checkpoints = staging / "checkpoints"
-    args = SentenceTransformerTrainingArguments(**epoch_arguments(hyper, seed, evaluator, checkpoints, sampler))
+    args = SentenceTransformerTrainingArguments(**epoch_arguments(run, evaluator, checkpoints, sampler))
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -240,36 +228,14 @@ def _run_trainer(
     return train_keeping_best(trainer, checkpoints)
 
 
-class _PairEvaluator(SentenceEvaluator):
-    """Our pair metrics (simsearch.training.evaluate.pair_metrics) as a sentence-transformers evaluator.
+def _pair_evaluator(pairs: PairSet, model_name: str) -> EpochEvaluator:
+    """Our pair metrics (simsearch.training.pair_metrics.pair_metrics) of the model being trained: the first
+    (average precision, Spearman or nDCG@10, by the layout) selects the best epoch."""
+    from simsearch.encoders.models import model_fingerprint
+    from simsearch.encoders.torch_encoder import TorchEncoder
+    from simsearch.training.pair_metrics import pair_metrics
 
-    The first metric pair_metrics reports for the layout (average precision, Spearman or
-    nDCG@10) is the one the trainer selects the best epoch by; a NaN (a collapsed model
-    with constant similarities) never compares greater, so it is never kept.
-    """
-
-    def __init__(self, pairs: PairSet, model_name: str) -> None:
-        super().__init__()
-        self.pairs, self.model_name = pairs, model_name
-
-    # sentence-transformers types the model as its BaseModel; this evaluator is only handed SentenceTransformers
-    def __call__(
-        self,
-        model: SentenceTransformer,  # type: ignore[override]
-        output_path: str | None = None,
-        epoch: float = -1,
-        steps: int = -1,
-    ) -> dict[str, float]:
-        from simsearch.encoders.models import model_fingerprint
-        from simsearch.encoders.torch_encoder import TorchEncoder
-        from simsearch.training.evaluate import pair_metrics
-
-        was_training = model.training
-        metrics = pair_metrics(TorchEncoder(model, self.model_name, model_fingerprint(model)), self.pairs)
-        model.train(was_training)  # encoding switched the model to eval mode
-        if self.primary_metric is None:  # the base model's evaluation names it, before the trainer starts
-            self.primary_metric = next(iter(metrics))
-        return metrics
+    return EpochEvaluator(lambda model: pair_metrics(TorchEncoder(model, model_name, model_fingerprint(model)), pairs))
 
 
 def _weights_copy(model: SentenceTransformer) -> dict[str, Any]:

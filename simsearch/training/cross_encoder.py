@@ -8,20 +8,19 @@ BERT reads ``[CLS] A [SEP] B [SEP]`` asymmetrically while similarity is symmetri
 
 After training, the weight of a blend with a bi-encoder's cosine is chosen on the
 evaluation pairs and recorded beside the weights (simsearch.query.reranking.Blend): the two
-models err differently, so the mix ranks better than either. The report (training.json,
-training.png), the staging folder and the final atomic move are simsearch.training.run's, as for the bi-encoder.
+models err differently, so the mix ranks better than either. The arguments' checks, the staging folder and
+the final atomic move (simsearch.training.run), the history and the report (training.json, training.png:
+simsearch.training.history) are the bi-encoder's too.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 from transformers import set_seed
 
 from simsearch.encoders.models import DEFAULT_MODEL
@@ -29,18 +28,17 @@ from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundErro
 from simsearch.extras import require_extra
 from simsearch.numbers import is_whole_number
 from simsearch.query.reranking import Blend, blended, write_settings
-from simsearch.training.evaluate import pair_cosines, pair_score_metrics
+from simsearch.training.history import EpochLog, TrainingResult, finished_result, write_training_report
+from simsearch.training.pair_metrics import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs
 from simsearch.training.run import (
-    EpochLog,
+    EpochEvaluator,
     Hyperparameters,
-    TrainingResult,
-    check_output,
-    chosen_hyperparameters,
+    TrainingRun,
     epoch_arguments,
     staged_output,
+    start_run,
     train_keeping_best,
-    write_training_report,
 )
 
 if TYPE_CHECKING:
@@ -84,21 +82,25 @@ def train_cross_encoder(
     ``output`` receives the model, simsearch-cross-encoder.json, training.json and training.png.
     """
     require_extra("train", "training a cross-encoder")
-    say = say or log.info
-    started = time.perf_counter()
-    output = check_output(Path(output), overwrite)
     train_set = graded_pairs(pairs)
     eval_set = graded_pairs(eval_pairs) if eval_pairs is not None else None
-    hyper = chosen_hyperparameters(CROSS_DEFAULTS, epochs, batch_size, learning_rate)
     loss = check_cross_loss(loss)
+    run = start_run(
+        train_set,
+        eval_set,
+        output,
+        CROSS_DEFAULTS,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        base=base,
+        seed=seed,
+        overwrite=overwrite,
+        progress=progress,
+        say=say or log.info,
+    )
     settings = {
-        "pairs": train_set.source,
-        "pairs_count": len(train_set),
-        "format": train_set.format,
-        "eval": eval_set.source if eval_set else None,
-        "base": str(base or "default"),
-        "seed": seed,
-        "output": str(output),
+        **run.settings(),
         "cross_encoder": True,
         "both_orders": True,
         "max_length": MAX_LENGTH,
@@ -107,26 +109,17 @@ def train_cross_encoder(
 
     set_seed(seed)
     model = base_cross_encoder(base, layers)
-    with staged_output(output) as staging:
-        evaluator = _CrossPairEvaluator(eval_set) if eval_set is not None else None
-        epochs_log = EpochLog(evaluator(model) if evaluator else {}, progress, say)
-        best_step = _run_trainer(model, train_set, loss, hyper, seed, evaluator, epochs_log, staging)
+    with staged_output(run.output) as staging:
+        evaluator = _cross_pair_evaluator(eval_set) if eval_set is not None else None
+        epochs_log = EpochLog(evaluator(model) if evaluator else {}, progress, run.say)
+        best_step = _run_trainer(model, loss, run, evaluator, epochs_log, staging)
         best_epoch = epochs_log.kept_epoch(best_step)
-        blend, blend_report = choose_blend(model, eval_set, blend_model, say)
+        blend, blend_report = choose_blend(model, eval_set, blend_model, run.say)
         model.save_pretrained(str(staging))
         write_settings(staging, blend, {"chosen_on": blend_report})
-        result = TrainingResult(
-            output,
-            loss,
-            hyper,
-            epochs_log.history,
-            best_epoch,
-            epochs_log.selection_metric,
-            time.perf_counter() - started,
-            {**settings, "blend": blend_report},
-        )
+        result = finished_result(run, loss, epochs_log, best_epoch, {**settings, "blend": blend_report})
         write_training_report(result, staging)
-    log.info("saved %s (epoch %d kept) in %.0f s", output, result.best_epoch, result.wall_seconds)
+    log.info("saved %s (epoch %d kept) in %.0f s", run.output, result.best_epoch, result.wall_seconds)
     return result
 
 
@@ -236,11 +229,9 @@ def cross_scores(model: CrossEncoder, pairs: PairSet) -> np.ndarray:
 
 def _run_trainer(
     model: CrossEncoder,
-    pairs: PairSet,
     loss_name: CrossLoss,
-    hyper: Hyperparameters,
-    seed: int,
-    evaluator: _CrossPairEvaluator | None,
+    run: TrainingRun,
+    evaluator: EpochEvaluator | None,
     epochs_log: EpochLog,
     staging: Path,
 ) -> int | None:
@@ -250,35 +241,20 @@ def _run_trainer(
     from simsearch.training.batching import LengthBucketBatchSampler
 
     checkpoints = staging / "checkpoints"
-    args = CrossEncoderTrainingArguments(
-        **epoch_arguments(hyper, seed, evaluator, checkpoints, LengthBucketBatchSampler)
-    )
+    args = CrossEncoderTrainingArguments(**epoch_arguments(run, evaluator, checkpoints, LengthBucketBatchSampler))
     loss = losses.BinaryCrossEntropyLoss(model) if loss_name == "bce" else losses.MSELoss(model)
     trainer = CrossEncoderTrainer(
-        model=model, args=args, train_dataset=both_orders(pairs), loss=loss, evaluator=evaluator, callbacks=[epochs_log]
+        model=model,
+        args=args,
+        train_dataset=both_orders(run.pairs),
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=[epochs_log],
     )
     return train_keeping_best(trainer, checkpoints)
 
 
-class _CrossPairEvaluator(SentenceEvaluator):
-    """Our pair metrics (simsearch.training.evaluate.pair_score_metrics) on the cross-encoder's scores, for the trainer.
-
-    The first metric (Spearman for scored pairs, average precision for labelled ones) selects the best epoch.
-    """
-
-    def __init__(self, pairs: PairSet) -> None:
-        super().__init__()
-        self.pairs = pairs
-
-    # sentence-transformers types the model as its BaseModel; this evaluator is only handed CrossEncoders
-    def __call__(
-        self,
-        model: CrossEncoder,  # type: ignore[override]
-        output_path: str | None = None,
-        epoch: float = -1,
-        steps: int = -1,
-    ) -> dict[str, float]:
-        metrics = pair_score_metrics(cross_scores(model, self.pairs), self.pairs)
-        if self.primary_metric is None:
-            self.primary_metric = next(iter(metrics))
-        return metrics
+def _cross_pair_evaluator(pairs: PairSet) -> EpochEvaluator:
+    """Our pair metrics (simsearch.training.pair_metrics.pair_score_metrics) of the cross-encoder's scores: the
+    first (Spearman for scored pairs, average precision for labelled ones) selects the best epoch."""
+    return EpochEvaluator(lambda model: pair_score_metrics(cross_scores(model, pairs), pairs))

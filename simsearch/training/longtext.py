@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from simsearch.errors import InputError
-from simsearch.training.evaluate import PARAPHRASE_MIN_SCORE, RetrievalSet
 from simsearch.training.pairs import read_pairs
+from simsearch.training.retrieval_sets import PARAPHRASE_MIN_SCORE, RetrievalSet
 
 MIN_WORDS, MAX_WORDS = 300, 1100
 CUT_WORDS = 190  # words before the 256-piece cut of all-MiniLM-L6-v2 (about 1.3 pieces per word here)
