@@ -28,17 +28,17 @@ from simsearch.index.syncing import SyncReport
 from simsearch.ingest.corpus import Corpus
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import DEFAULT_NEIGHBOURS, duplicate_groups, stored_vectors
-from simsearch.query.reranking import check_cross_encoder
-from simsearch.query.search import (
+from simsearch.query import (
     DEFAULT_MODE,
-    Filters,
     Hit,
     SearchResult,
     SearchTarget,
-    check_k,
+    check_cross_encoder,
     run_query,
     search_encoded,
 )
+from simsearch.query.checks import check_k
+from simsearch.store.filters import Filters
 from simsearch.store.store import Store
 
 if TYPE_CHECKING:
@@ -49,8 +49,8 @@ if TYPE_CHECKING:
     from simsearch.ingest.chunking import Chunking
     from simsearch.neighbours.clustering import Cluster
     from simsearch.neighbours.dedup import DuplicateGroup
+    from simsearch.query import RerankOptions, SearchMode
     from simsearch.query.fusion import Fusion
-    from simsearch.query.search import RerankOptions, SearchMode
     from simsearch.store.store import Facet, StoredDocument
     from simsearch.vectors import IndexKind, VectorIndex
 

@@ -28,7 +28,7 @@ from simsearch.encoders.models import DEFAULT_MODEL
 from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundError, fix
 from simsearch.extras import require_extra
 from simsearch.numbers import is_whole_number
-from simsearch.query.reranking import Blend, blended, write_settings
+from simsearch.query.blend import Blend, blended, write_settings
 from simsearch.training.evaluate import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs
 from simsearch.training.run import (
