@@ -35,7 +35,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from simsearch.encoders import Encoder, load_encoder  # noqa: E402
 from simsearch.encoders.models import default_model_path  # noqa: E402
 from simsearch.ingest.corpus import Document  # noqa: E402
-from simsearch.query.search import SearchTarget, run_query  # noqa: E402
+from simsearch.query import SearchTarget, run_query  # noqa: E402
 from simsearch.store import Store  # noqa: E402
 from simsearch.testing import noisy_copies  # noqa: E402
 from simsearch.vectors import create_vector_index  # noqa: E402

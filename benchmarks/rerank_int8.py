@@ -67,8 +67,8 @@ def main() -> None:
     parser.add_argument("--rerank", required=True, help="cross-encoder folder")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from simsearch.encoders.onnx_export import find_export
-    from simsearch.query.reranking import _CROSS_EXPORT, export_key, load_reranker
+    from simsearch.encoders.onnx_export import export_key, find_export
+    from simsearch.query.rerankers import _CROSS_EXPORT, load_reranker
     from simsearch.training.pairs import read_pairs
 
     reranker = load_reranker(args.rerank)

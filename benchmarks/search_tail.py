@@ -55,7 +55,7 @@ class CollectorWatch:
 
 def staged_searches(index, queries: np.ndarray) -> dict:
     """Each query's total, candidates and fetch time, and the collections that ran inside it."""
-    from simsearch.query.search import search_encoded
+    from simsearch.query import search_encoded
 
     vectors, store = index._vectors(), index._store
     search_encoded(vectors, store, queries[:1], 10)

@@ -21,7 +21,7 @@ from simsearch.index.index import Index  # noqa: E402
 from simsearch.index.layout import describe_index, drop_index, list_indexes  # noqa: E402
 from simsearch.ingest.chunking import Chunking  # noqa: E402
 from simsearch.ingest.corpus import Corpus, Document, read_corpus  # noqa: E402
-from simsearch.query.search import Hit, SearchResult  # noqa: E402
+from simsearch.query import Hit, SearchResult  # noqa: E402
 from simsearch.serving.client import Client  # noqa: E402
 from simsearch.version import __version__  # noqa: E402
 

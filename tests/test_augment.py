@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from simsearch import load_encoder
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.query.reranking import load_reranker
+from simsearch.query import load_reranker
 from simsearch.testing import write_labelled, write_scored
 from simsearch.training.augment import SILVER_PER_GOLD, augmented_pairs, silver_pairs
 from simsearch.training.bi_encoder import train_model

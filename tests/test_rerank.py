@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from simsearch import Index, load_encoder
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.query.reranking import Blend, check_cross_encoder, is_cross_encoder, load_reranker, write_settings
+from simsearch.query import check_cross_encoder, is_cross_encoder, load_reranker
+from simsearch.query.blend import Blend, write_settings
 from simsearch.testing import write_scored
 
 

@@ -11,6 +11,7 @@ import pytest
 from simsearch import Index, load_encoder
 from simsearch.errors import InvalidArgumentError
 from simsearch.ingest.corpus import Document
+from simsearch.query import MODES
 from simsearch.query.fusion import (
     Fusion,
     fuse,
@@ -18,7 +19,6 @@ from simsearch.query.fusion import (
     reciprocal_rank_fusion,
     standardised_score_fusion,
 )
-from simsearch.query.search import MODES
 from simsearch.query.terms import lexical_terms
 from simsearch.store import SCHEMA_VERSION, Store
 
@@ -294,7 +294,7 @@ def test_known_terms_are_those_some_text_holds_as_the_lexical_index_reads_them(t
 
 
 def test_hybrid_weighs_the_lexical_list_by_the_share_of_query_words_the_corpus_holds(tmp_path):
-    from simsearch.query.search import lexical_weighed
+    from simsearch.query.candidates import lexical_weighed
 
     store = Store(tmp_path / "store.sqlite")
     store.begin()

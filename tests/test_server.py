@@ -343,7 +343,7 @@ def rerank_server(tmp_path, encoder, animals, tiny_model, cross_encoder):
 
 
 def test_rerank_route_answers_in_cohere_shape_best_first(rerank_server, cross_encoder):
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     documents = ["The cat sleeps.", "Rates rose again.", "A dog fetches the ball."]
     status, body = call(

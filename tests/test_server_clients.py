@@ -104,7 +104,7 @@ def test_langchain_openai_embeds_through_the_server(url, local):
 
 
 def expected_order(cross_encoder, query, documents):
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     scores = load_reranker(cross_encoder).rerank_scores(query, documents)
     return sorted(range(len(documents)), key=lambda i: -scores[i]), scores

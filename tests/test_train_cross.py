@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
-from simsearch.query.reranking import is_cross_encoder, load_reranker, read_blend
+from simsearch.query import is_cross_encoder, load_reranker
+from simsearch.query.blend import read_blend
 from simsearch.testing import write_anchors, write_scored, write_tiny_bert
 from simsearch.training.cross_encoder import both_orders, train_cross_encoder
 from simsearch.training.pair_metrics import correlation_metrics

@@ -702,7 +702,7 @@ def test_a_long_document_shows_the_matched_passage_first_then_the_whole_text_fol
 
 
 def test_search_offers_rerank_for_an_index_default_and_ranks_by_the_cross_encoder(app_home, cross_encoder):
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     Index.open("zoo", index_dir=app_home).set_reranker(cross_encoder)
     app = search(start(), "a pet in the park")
@@ -729,7 +729,7 @@ def test_search_reranks_with_a_typed_folder_and_refuses_a_bi_encoder(app_home, c
 
 
 def test_compare_shows_the_cross_encoder_score_beside_the_cosine(app_home, tiny_model, cross_encoder):
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     recorded = Index.open("zoo", index_dir=app_home).set_reranker(cross_encoder)
     app = start("compare")

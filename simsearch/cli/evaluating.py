@@ -46,7 +46,7 @@ def eval_sts(
 ) -> None:
     """Spearman and Pearson (x100) of cosine similarity, or of a cross-encoder's score, against the gold scores."""
     from simsearch.encoders import load_encoder
-    from simsearch.query.reranking import is_cross_encoder
+    from simsearch.query import is_cross_encoder
     from simsearch.training.pair_metrics import sts_metrics
     from simsearch.training.pairs import read_pairs
 
@@ -60,7 +60,7 @@ def eval_sts(
 
 def _eval_sts_cross(model: str, pooling: str | None, pairs, as_json: bool) -> None:
     """``eval sts`` with a cross-encoder: its (blended) pair scores, the ones `--rerank` ranks by."""
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
     from simsearch.training.pair_metrics import correlation_metrics
 
     if pooling is not None:
@@ -93,7 +93,7 @@ def eval_retrieval(
     """nDCG@10, MRR@10, Recall@1/10/100 and MAP@100 (x100): exact search with a model, or an index.
 
     With --rerank the ranking is the re-ranked first --rerank-depth hits (50), so @100 figures see that many."""
-    from simsearch.query.search import check_mode
+    from simsearch.query.checks import check_mode
     from simsearch.training.retrieval_metrics import (
         index_retrieval_metrics,
         lexical_retrieval_metrics,
@@ -151,7 +151,7 @@ def eval_paraphrase(
 ) -> None:
     """Retrieval built from pairs: each sentence1 scored >= 4 must find its sentence2 among all sentences."""
     from simsearch.encoders import load_encoder
-    from simsearch.query.search import check_mode
+    from simsearch.query.checks import check_mode
     from simsearch.training.retrieval_metrics import mode_retrieval_metrics
     from simsearch.training.retrieval_sets import paraphrase_retrieval_set
 
@@ -166,7 +166,7 @@ def eval_paraphrase(
 
 def _reranker(rerank: str | None, rerank_depth: int | None):
     """The --rerank folder loaded (a bad one fails here, before any encoding); --rerank-depth alone is refused."""
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     if rerank is None or rerank == "none":
         if rerank_depth is not None:
@@ -205,7 +205,7 @@ def eval_longtext(
 ) -> None:
     """Retrieval in long texts: each pair's partner must find the long document its sentence was planted in."""
     from simsearch.encoders import load_encoder
-    from simsearch.query.search import check_mode
+    from simsearch.query.checks import check_mode
     from simsearch.training.longtext import longtext_retrieval_set, write_beir
     from simsearch.training.retrieval_metrics import mode_retrieval_metrics
 

@@ -46,8 +46,8 @@ def search(
 ) -> None:
     """Search NAME for the texts closest to QUERY (or each line of --queries), by meaning, words or both."""
     from simsearch import Index
-    from simsearch.query.reranking import choose_reranker
-    from simsearch.query.search import check_mode, check_rerank_depth
+    from simsearch.query import choose_reranker
+    from simsearch.query.checks import check_mode, check_rerank_depth
     from simsearch.query.terms import lexical_terms
     from simsearch.store import filters_from_expressions
 

@@ -100,7 +100,7 @@ def find_export(model_dir: Path, key: str) -> Path | None:
 def publish_export(name: str, model_dir: Path, key: str, write: Callable[[Path], None]) -> Path:
     """Run ``write(staging)`` in a fresh folder of the first writable cache root, then publish it as ``key``.
 
-    Shared by the encoders' exports and the re-rankers' (simsearch.query.reranking): ``write``
+    Shared by the encoders' exports and the re-rankers' (simsearch.query.rerankers): ``write``
     fills the folder (``model.onnx``, ``tokenizer.json``, ``meta.json`` last).
     """
     for root in cache_roots(model_dir):

@@ -29,18 +29,17 @@ from simsearch.ingest.corpus import Corpus
 from simsearch.neighbours.clustering import CLUSTER_COLUMN, DEFAULT_MIN_SIZE, cluster_documents
 from simsearch.neighbours.dedup import duplicate_groups
 from simsearch.neighbours.knn import DEFAULT_NEIGHBOURS, stored_vectors
-from simsearch.query.reranking import check_cross_encoder
-from simsearch.query.search import (
+from simsearch.query import (
     DEFAULT_MODE,
-    Filters,
     Hit,
     SearchResult,
     SearchTarget,
-    check_k,
+    check_cross_encoder,
     run_query,
     search_encoded,
 )
-from simsearch.store import Store
+from simsearch.query.checks import check_k
+from simsearch.store import Filters, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+; annotations here are never evaluated
@@ -50,8 +49,8 @@ if TYPE_CHECKING:
     from simsearch.ingest.chunking import Chunking
     from simsearch.neighbours.clustering import Cluster
     from simsearch.neighbours.dedup import DuplicateGroup
+    from simsearch.query import RerankOptions, SearchMode
     from simsearch.query.fusion import Fusion
-    from simsearch.query.search import RerankOptions, SearchMode
     from simsearch.store import Facet, StoredDocument
     from simsearch.vectors import IndexKind, VectorIndex
 
@@ -169,7 +168,7 @@ class Index:
         """The ``k`` best, best first; ``filters``: {"tag": "pop"}, a list, {"year": {"gte": 2000}}
         (simsearch.store.filters);
         ``mode``: see simsearch.query.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score);
-        ``rerank=DIR``, ``rerank_depth``: re-rank with a cross-encoder (simsearch.query.search.RerankOptions)."""
+        ``rerank=DIR``, ``rerank_depth``: re-rank with a cross-encoder (simsearch.query.RerankOptions)."""
         return self.query([query], k, filters, mode, min_score=min_score, **rerank).hits[0]
 
     def search_batch(

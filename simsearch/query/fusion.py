@@ -1,7 +1,7 @@
 """Hybrid search's last step: merge a dense and a lexical ranked list into one.
 
 Plain functions over id lists, so the fusion math is tested on hand-made lists and can be
-swapped without touching the query pipeline (search.py calls them per query).
+swapped without touching the query pipeline (candidates.py calls them per query).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Fusion:
     32.97, dense alone 41.67 / 95.07 / 17.22.
 
     ``coverage``: the lexical list's weight is multiplied by the share of the query's informative
-    words that any text holds (``search.lexical_weighed``), so on a small corpus a list resting on
+    words that any text holds (``candidates.lexical_weighed``), so on a small corpus a list resting on
     one word of three counts a third. On the held-out sets nearly every query word is in the corpus:
     44.70 / 95.32 with it, 44.66 / 95.32 without (cisi / STS-B dev paraphrase; `python
     benchmarks/fusion_sweep.py --sets cisi,stsb --query-words`). Scaling each text's BM25 by the share

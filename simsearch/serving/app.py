@@ -60,7 +60,7 @@ def create_app(
     from simsearch.serving.openai_routes import add_openai_routes
 
     if rerank is not None:
-        from simsearch.query.reranking import check_cross_encoder
+        from simsearch.query import check_cross_encoder
 
         rerank = str(check_cross_encoder(rerank))  # a wrong folder stops the server at start, not at a request
     indexes, shared = OpenIndexes(index_dir, backend), SharedModel(model, backend, rerank)

@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 
 from simsearch.errors import InvalidArgumentError
-from simsearch.query.search import DEFAULT_MODE, MAX_K, SearchMode
+from simsearch.query import DEFAULT_MODE, MAX_K, SearchMode
 from simsearch.store import filter_conditions
 
 # I-JSON's integer range (RFC 7493): every integer in it, and its neighbours, is exact as a double, so a client or a

@@ -19,7 +19,7 @@ from simsearch import errors
 from simsearch.index.building import Records, as_documents
 from simsearch.index.syncing import SyncReport
 from simsearch.ingest.corpus import Document
-from simsearch.query.search import DEFAULT_MODE, Hit, SearchMode
+from simsearch.query import DEFAULT_MODE, Hit, SearchMode
 from simsearch.store import Filters
 
 

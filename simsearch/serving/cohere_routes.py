@@ -94,7 +94,7 @@ def ranking(
     shared: SharedModel, query: str, texts: list[str], top_n: int | None
 ) -> tuple[list[tuple[int, float]], str]:
     """The texts' (index, score) pairs best first, cut to ``top_n``, and the re-ranker's public name."""
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     if shared.reranker is None:
         raise InvalidArgumentError(

@@ -27,7 +27,7 @@ def run_server(host: str, port: int, settings: ServerSettings, workers: int = 1)
     if workers < 1:
         raise InvalidArgumentError(f"workers must be at least 1 (got {workers}).")
     if settings.rerank is not None:
-        from simsearch.query.reranking import check_cross_encoder
+        from simsearch.query import check_cross_encoder
 
         check_cross_encoder(settings.rerank)  # a wrong folder stops the server here, before any worker starts
     settings.to_environment()

@@ -17,7 +17,7 @@ import numpy as np
 
 from simsearch.encoders import Encoder, load_encoder
 from simsearch.errors import InvalidArgumentError, fix
-from simsearch.query.search import check_query
+from simsearch.query.checks import check_query
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

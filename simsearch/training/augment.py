@@ -25,7 +25,7 @@ from simsearch.errors import InvalidArgumentError, fix
 from simsearch.training.pairs import PairSet
 
 if TYPE_CHECKING:
-    from simsearch.query.reranking import Reranker
+    from simsearch.query import Reranker
 
 Encode = Callable[[list[str]], np.ndarray]  # texts -> unit vectors, one row each
 
@@ -50,7 +50,7 @@ def check_augment(augment: str | Path | None, pairs: PairSet) -> str | Path | No
         )
     if str(augment) == AUTO:
         return AUTO
-    from simsearch.query.reranking import check_cross_encoder
+    from simsearch.query import check_cross_encoder
 
     return check_cross_encoder(augment, role="augment")
 
@@ -139,6 +139,6 @@ def _with_scores(gold: PairSet, silver: list[tuple[str, str]], scorer: Reranker,
 
 
 def _load(folder: str | Path) -> Reranker:
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     return load_reranker(folder, quantized=False)  # fp32: batches freely and scores as torch does

@@ -1,4 +1,4 @@
-"""Train a cross-encoder (the re-ranker of simsearch.query.reranking) on scored or labelled pairs.
+"""Train a cross-encoder (the re-ranker of simsearch.query.rerankers) on scored or labelled pairs.
 
 The same three ideas as the bi-encoder's training (simsearch.training.bi_encoder): the pairs, a loss
 (binary cross-entropy on the 0-1 targets by default), an evaluator (our pair metrics on the
@@ -7,7 +7,7 @@ epoch and selects the best epoch by. Both orders of every pair are trained on, b
 BERT reads ``[CLS] A [SEP] B [SEP]`` asymmetrically while similarity is symmetric.
 
 After training, the weight of a blend with a bi-encoder's cosine is chosen on the
-evaluation pairs and recorded beside the weights (simsearch.query.reranking.Blend): the two
+evaluation pairs and recorded beside the weights (simsearch.query.blend.Blend): the two
 models err differently, so the mix ranks better than either. The arguments' checks, the staging folder and
 the final atomic move (simsearch.training.run), the history and the report (training.json, training.png:
 simsearch.training.history) are the bi-encoder's too.
@@ -27,7 +27,7 @@ from simsearch.encoders.models import DEFAULT_MODEL
 from simsearch.errors import InputError, InvalidArgumentError, ModelNotFoundError, fix
 from simsearch.extras import require_extra
 from simsearch.numbers import is_whole_number
-from simsearch.query.reranking import Blend, blended, write_settings
+from simsearch.query.blend import Blend, blended, write_settings
 from simsearch.training.history import EpochLog, TrainingResult, finished_result, write_training_report
 from simsearch.training.pair_metrics import pair_cosines, pair_score_metrics
 from simsearch.training.pairs import PairSet, read_pairs

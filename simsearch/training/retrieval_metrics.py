@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simsearch.errors import InputError, fix
-from simsearch.query.reranking import RERANK_DEPTH
+from simsearch.query.checks import RERANK_DEPTH
 from simsearch.training.retrieval_sets import RetrievalSet
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
     from simsearch.index.index import Index
     from simsearch.ingest.chunking import Chunking
+    from simsearch.query.checks import SearchMode
     from simsearch.query.fusion import Fusion
-    from simsearch.query.reranking import Reranker
-    from simsearch.query.search import SearchMode
+    from simsearch.query.pair_scoring import Reranker
 
 Qrels = Mapping[str, Mapping[str, int]]  # query id -> {document id: relevance > 0}
 RETRIEVAL_DEPTH = 100  # deepest cut-off reported (Recall@100, MAP@100)
@@ -96,7 +96,7 @@ def lexical_retrieval_metrics(data: RetrievalSet) -> dict[str, float]:
     """The same figures for BM25 alone, as lexical mode searches an index, with no model: the corpus goes
     into a temporary store for its FTS5 index, and nothing is encoded."""
     from simsearch.ingest.corpus import Document
-    from simsearch.query.search import fetch_hits, lexical_candidates
+    from simsearch.query.candidates import fetch_hits, lexical_candidates
     from simsearch.query.terms import query_words
     from simsearch.store import Store
 

@@ -72,7 +72,7 @@ def render() -> None:
 
 
 def cross_encoder_score(folder: str, first: str, second: str) -> float:
-    from simsearch.query.reranking import load_reranker
+    from simsearch.query import load_reranker
 
     return float(load_reranker(folder).pair_scores([first], [second])[0])
 

@@ -18,7 +18,7 @@ import streamlit as st
 
 from simsearch import Hit
 from simsearch.formatting import count
-from simsearch.query.search import DEFAULT_MODE, MODES
+from simsearch.query import DEFAULT_MODE, MODES
 from simsearch_ui import components, results, state
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ def score_scale(mode: str, hits: list[Hit], reranked: bool) -> tuple[str, tuple[
 def rerank_toggle(index) -> str | None:
     """The cross-encoder folder to re-rank with, or None: a toggle, offered when the index records a default
     re-ranker or a folder is typed under "Re-ranker" (checked at once, so a wrong folder is one red line)."""
-    from simsearch.query.reranking import check_cross_encoder
+    from simsearch.query import check_cross_encoder
 
     folder = index.manifest.reranker
     if folder is None:
