@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from simsearch import Encoder, Index, SimsearchError, describe_index, list_indexes, load_encoder
+from simsearch import Encoder, Index, SimsearchError, describe_index, index_home, list_indexes, load_encoder
 from simsearch.encoders import DEFAULT_MODEL, Backend
-from simsearch.index.layout import index_home
 
 if TYPE_CHECKING:
-    from simsearch.store.store import Facet
+    from simsearch.store import Facet
 
 INDEX_KEY = "index_name"  # the sidebar picker's widget key
 _PENDING_INDEX = "pending_index_name"  # set before a rerun to move the picker to a new index

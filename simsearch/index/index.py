@@ -39,6 +39,8 @@ from simsearch.query.search import (
     run_query,
     search_encoded,
 )
+from simsearch.query.terms import lexical_terms
+from simsearch.store.highlights import Highlight, matched_spans
 from simsearch.store.store import Store
 
 if TYPE_CHECKING:
@@ -378,3 +380,13 @@ class Index:
 
     def _writing(self):
         return generations.writing(self.home, self.folder, self.manifest, self._writer)
+
+    def highlights(self, query: str, ids: Sequence[str]) -> dict[str, Highlight]:
+        """The words of each stored text (by id) the lexical index matched for ``query``, as character spans.
+
+        The same words lexical search requires (stop words left out), stemmed and folded as FTS5
+        reads them; an id whose text holds none of them (a match by meaning alone) is absent.
+        """
+        row_ids = self._store.row_ids_for([str(i) for i in ids])
+        found = matched_spans(self._store, lexical_terms(query), list(row_ids.values()))
+        return {id: found[row_id] for id, row_id in row_ids.items() if row_id in found}
