@@ -3,6 +3,12 @@
 A Siamese BERT (sentence-transformers) turns texts into unit vectors, FAISS
 finds the nearest ones by cosine similarity, and SQLite keeps the texts.
 Importing this package does not import torch; the model loads on first use.
+
+The public surface is the names below; the modules ``simsearch.errors`` (the exception family)
+and ``simsearch.formatting`` (numbers, sizes and times as the surfaces write them); and the names
+in ``__all__`` of the subpackages ``encoders``, ``vectors``, ``ingest``, ``store``, ``query``,
+``neighbours`` and ``tools``. Every other module is internal and may move. The web UI
+(``simsearch_ui``) imports nothing else: an import-linter contract in pyproject.toml checks it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from simsearch.encoders import Encoder, load_encoder  # noqa: E402
 from simsearch.errors import SimsearchError  # noqa: E402
 from simsearch.index.index import Index  # noqa: E402
-from simsearch.index.layout import describe_index, drop_index, list_indexes  # noqa: E402
+from simsearch.index.layout import describe_index, drop_index, index_home, list_indexes  # noqa: E402
 from simsearch.ingest.chunking import Chunking  # noqa: E402
 from simsearch.ingest.corpus import Corpus, Document, read_corpus  # noqa: E402
 from simsearch.query import Hit, SearchResult  # noqa: E402
@@ -37,6 +43,7 @@ __all__ = [
     "SimsearchError",
     "describe_index",
     "drop_index",
+    "index_home",
     "list_indexes",
     "load_encoder",
     "read_corpus",

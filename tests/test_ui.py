@@ -60,8 +60,7 @@ def all_markdown(app: AppTest) -> str:
 # --- search -----------------------------------------------------------------------------
 def test_score_bars_span_each_modes_range():
     from simsearch import Hit
-    from simsearch_ui.components import score_bar
-    from simsearch_ui.views.search import score_scale
+    from simsearch_ui.result_cards import score_bar, score_scale
 
     hits = [Hit("a", "x", 2.5), Hit("b", "y", 0.1), Hit("c", "z", -1.2)]  # hybrid: sums of z-scores
     assert score_scale("hybrid", hits, reranked=False) == ("fused score", (-1.2, 2.5))
@@ -153,13 +152,19 @@ def test_a_lexical_query_without_words_is_one_message_naming_the_mode_control(ap
     assert any("no words to match lexically" in e.value and "choose the mode dense" in e.value for e in app.error)
 
 
-def test_matched_query_words_are_bold_and_user_text_stays_escaped(app_home):
+def test_the_words_the_lexical_index_matched_are_bold_and_user_text_stays_escaped(app_home):
     app = search(start(), "warm cats")
     assert "The **cat** sleeps on the **warm** windowsill." in result_texts(app, highlighted=True)
-    from simsearch_ui.components import highlighted
+    from simsearch_ui.result_cards import marked
 
-    shown = highlighted("pay $5 for *fetching* balls", "fetches ball $5")
+    shown = marked("pay $5 for *fetching* balls", [(5, 6), (12, 20), (22, 27)])
     assert shown == r"pay \$**5** for \***fetching**\* **balls**"
+
+
+def test_a_hit_found_by_meaning_alone_shows_no_bold(app_home):
+    app = search(start(), "kitten napping")  # no text holds either word: every hit is a dense one
+    shown = result_texts(app, highlighted=True)
+    assert len(shown) == 8 and not any("**" in text for text in shown)
 
 
 def test_typed_query_k_and_filter_go_into_the_url(app_home):

@@ -7,9 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from simsearch import Encoder, SimsearchError
-from simsearch.tools.anatomy import ModelShape, input_anatomy
-from simsearch.tools.contextual import word_in_context
-from simsearch.tools.tokens import word_pieces
+from simsearch.tools import ModelShape, input_anatomy, word_in_context, word_pieces
 
 # The BERT paper's sizes (Devlin et al., 2019, sections 3 and A.2), compared with what the model's config says
 _PAPER = {"vocabulary": 30_000, "positions": 512, "segments": 2}

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from simsearch import Encoder, Index, SimsearchError, describe_index, list_indexes, load_encoder
+from simsearch import Encoder, Index, SimsearchError, describe_index, index_home, list_indexes, load_encoder
 from simsearch.encoders import DEFAULT_MODEL, Backend
-from simsearch.index.layout import index_home
 
 if TYPE_CHECKING:
     from simsearch.store import Facet

@@ -39,6 +39,7 @@ from simsearch.query import (
     search_encoded,
 )
 from simsearch.query.checks import check_k
+from simsearch.query.terms import lexical_terms
 from simsearch.store import Filters, Store
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from simsearch.neighbours.dedup import DuplicateGroup
     from simsearch.query import RerankOptions, SearchMode
     from simsearch.query.fusion import Fusion
-    from simsearch.store import Facet, StoredDocument
+    from simsearch.store import Facet, Highlight, StoredDocument
     from simsearch.vectors import IndexKind, VectorIndex
 
 
@@ -378,3 +379,13 @@ class Index:
 
     def _writing(self):
         return generations.writing(self.home, self.folder, self.manifest, self._writer)
+
+    def highlights(self, query: str, ids: Sequence[str]) -> dict[str, Highlight]:
+        """The words of each stored text (by id) the lexical index matched for ``query``, as character spans.
+
+        The same words lexical search requires (stop words left out), stemmed and folded as FTS5
+        reads them; an id whose text holds none of them (a match by meaning alone) is absent.
+        """
+        row_ids = self._store.row_ids_for([str(i) for i in ids])
+        found = self._store.highlights(lexical_terms(query), list(row_ids.values()))
+        return {id: found[row_id] for id, row_id in row_ids.items() if row_id in found}

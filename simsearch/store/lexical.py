@@ -38,7 +38,7 @@ class LexicalSearch:
         """
         if not terms:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        match = " OR ".join(_quoted(term) for term in self._weighing(terms))
+        match = " OR ".join(fts5_term(term) for term in self._weighing(terms))
         sql = "SELECT rowid, -bm25(documents_fts) FROM documents_fts WHERE documents_fts MATCH ?"
         args: list[Any] = [match]
         if filters:
@@ -52,7 +52,7 @@ class LexicalSearch:
                 row[0]
                 for row in self._query(
                     "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?",
-                    (" OR ".join(_quoted(term) for term in required),),
+                    (" OR ".join(fts5_term(term) for term in required),),
                 )
             }
             rows = [row for row in self._query(sql + " ORDER BY bm25(documents_fts)", args) if row[0] in holding][:k]
@@ -86,11 +86,11 @@ class LexicalSearch:
         if known is None:
             if len(self._frequencies) >= _FREQUENCIES_KEPT:
                 self._frequencies.clear()
-            found = self._query("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?", (_quoted(term),))
+            found = self._query("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?", (fts5_term(term),))
             known = self._frequencies[(term, generation)] = int(found[0][0])
         return known
 
 
-def _quoted(term: str) -> str:
-    """A term as an FTS5 string: only ever a word, never an operator."""
+def fts5_term(term: str) -> str:
+    """A term as an FTS5 string: only ever a word, never an operator (the one quoting of user words)."""
     return '"' + term.replace('"', '""') + '"'

@@ -21,7 +21,7 @@ import numpy as np
 
 from simsearch.errors import CorruptIndexError, IndexFolderError
 from simsearch.ingest.corpus import Document
-from simsearch.store import facets, passages, rows, sampling, schema, write_log
+from simsearch.store import facets, highlights, passages, rows, sampling, schema, write_log
 from simsearch.store.facets import Facet
 from simsearch.store.filter_sql import matching_vector_ids
 from simsearch.store.filters import Filters
@@ -251,6 +251,10 @@ class Store:
     def known_terms(self, terms: Sequence[str]) -> list[str]:
         """Those of ``terms`` some document holds, as the lexical index reads them (stemmed, folded)."""
         return self._lexical.known_terms(terms)
+
+    def highlights(self, terms: Sequence[str], row_ids: Sequence[int]) -> dict[int, highlights.Highlight]:
+        """The spans of each row's text that FTS5 matched for ``terms`` (highlights.matched_spans)."""
+        return highlights.matched_spans(self._query, terms, row_ids)
 
     def facets(self, max_values: int = 25) -> list[Facet]:
         """Columns worth a drop-down: scalar values only, between 2 and ``max_values`` distinct ones."""

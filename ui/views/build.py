@@ -14,7 +14,7 @@ from simsearch import Index, drop_index, read_corpus
 from simsearch.encoders import BACKENDS
 from simsearch.errors import IndexExistsError, InputError
 from simsearch.formatting import count, human_bytes
-from simsearch.ingest.readers import SUPPORTED_EXTENSIONS, guess_text_column, read_columns, read_rows
+from simsearch.ingest import SUPPORTED_EXTENSIONS, guess_text_column, read_columns, read_rows
 from simsearch.vectors import KINDS
 from simsearch_ui import components, limits, state
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simsearch.tools.compare import compare_texts
-from simsearch.tools.embedding import token_parquet_bytes
-from simsearch_ui import components, state
+from simsearch.query import load_reranker
+from simsearch.tools import compare_texts, token_parquet_bytes
+from simsearch_ui import components, state, token_views
 from simsearch_ui.anatomy import input_anatomy_view, word_in_context_view
 
 
@@ -52,7 +52,7 @@ def render() -> None:
     )
     st.divider()
     st.subheader("Under the hood")
-    components.token_view(comparison.tokens, "first sentence", "second sentence", key="compare")
+    token_views.token_view(comparison.tokens, "first sentence", "second sentence", key="compare")
     st.download_button(
         "Token vectors (.parquet)",
         token_vectors(model, first, second),
@@ -72,8 +72,6 @@ def render() -> None:
 
 
 def cross_encoder_score(folder: str, first: str, second: str) -> float:
-    from simsearch.query import load_reranker
-
     return float(load_reranker(folder).pair_scores([first], [second])[0])
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simsearch.tools.compare import compare_texts
-from simsearch_ui import components, state
+from simsearch.tools import compare_texts
+from simsearch_ui import components, state, token_views
 
 
 def render() -> None:
@@ -25,7 +25,7 @@ def render() -> None:
     st.metric("cosine similarity", f"{comparison.score:.3f}")
     st.markdown(f"*{comparison.reading}*")
     st.subheader("Under the hood")
-    components.token_view(comparison.tokens, "query", "hit", key="explain")
+    token_views.token_view(comparison.tokens, "query", "hit", key="explain")
 
 
 components.guarded(render)

@@ -10,8 +10,8 @@ import streamlit as st
 
 from simsearch import Index
 from simsearch.formatting import human_bytes, readable_time
-from simsearch.neighbours.clustering import CLUSTER_COLUMN
-from simsearch.tools.projection import available_methods, embedding_map
+from simsearch.neighbours import CLUSTER_COLUMN
+from simsearch.tools import available_methods, embedding_map
 from simsearch_ui import components, state
 
 NO_COLOUR = "(none)"
