@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from simsearch import Document, Index, load_encoder
-from simsearch.store.store import LEXICAL_TOKENIZER, Store
+from simsearch.store import Store
+from simsearch.store.schema import LEXICAL_TOKENIZER
 
 
 def stored(tmp_path, *texts: str) -> tuple[Store, list[int]]:
