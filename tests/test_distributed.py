@@ -253,7 +253,7 @@ def test_cli_build_on_ray_from_a_folder(ray_session, tiny_model, rows, tmp_path)
 def test_ivf_filled_in_parts_and_merged_equals_one_build_byte_for_byte(kind):
     import faiss
 
-    from simsearch.index.distributed import _filled_copy
+    from simsearch.index.ray_workers import filled_copy
     from simsearch.testing import unit_vectors
     from simsearch.vectors import create_vector_index
 
@@ -261,7 +261,7 @@ def test_ivf_filled_in_parts_and_merged_equals_one_build_byte_for_byte(kind):
     params = {"m": 8} if kind == "ivfpq" else None
     whole, parts = create_vector_index(kind, 32, 3000, params), create_vector_index(kind, 32, 3000, params)
     whole.build(vectors, ids)
-    parts.build_from_parts(vectors, ids, 3, lambda trained, slices: [_filled_copy(trained, *s) for s in slices])
+    parts.build_from_parts(vectors, ids, 3, lambda trained, slices: [filled_copy(trained, *s) for s in slices])
     assert np.array_equal(faiss.serialize_index(parts._cpu), faiss.serialize_index(whole._cpu))
 
 

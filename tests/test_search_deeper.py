@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from simsearch import Index, load_encoder
-from simsearch.query.search import search_encoded
+from simsearch.query import search_encoded
 
 ECHO = " ".join(["The violinist tuned her instrument."] * 120)  # many windows, all nearly one vector
 

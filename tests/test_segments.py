@@ -81,12 +81,12 @@ def test_heavily_deleted_and_filtered_searches_still_return_k_live_hits(encoder,
 def test_an_open_reader_catches_up_by_the_tail_and_keeps_its_base(built, encoder, index_dir):
     reader = Index.open("animals", index_dir=index_dir, encoder=encoder)
     reader.search("warm up", k=1)
-    base = reader._generation.vectors.base
+    base = reader._reader.generation.vectors.base
     built.add([{"id": "n1", "text": "A parrot repeats every word it hears."}])
     built.delete(["a3"])
     hits = reader.search("A parrot repeats every word it hears.", k=8, mode="dense")
     assert hits[0].id == "n1" and "a3" not in {h.id for h in hits}
-    segments = reader._generation.vectors
+    segments = reader._reader.generation.vectors
     assert segments.delta.size == 1 and segments.base.count == 7
     assert segments.base._cpu is base._cpu  # the FAISS data was not read again: only the tail
 
@@ -153,10 +153,10 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     assert reopened.search("Arrived meanwhile: the lighthouse.", k=1, mode="dense")[0].id == "n3"
     assert reopened.check()["ok"] and built.check()["ok"]
     assert (handed.vectors.figures(), handed.position) == (
-        reopened._generation.vectors.figures(),
-        reopened._generation.position,
+        reopened._reader.generation.vectors.figures(),
+        reopened._reader.generation.position,
     )
-    assert handed.vectors.ids().tolist() == reopened._generation.vectors.ids().tolist()
+    assert handed.vectors.ids().tolist() == reopened._reader.generation.vectors.ids().tolist()
 
 
 def test_compaction_is_due_past_five_percent_new_or_ten_percent_dead(encoder, index_dir, monkeypatch):

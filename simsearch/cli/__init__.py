@@ -8,15 +8,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from simsearch.cli import (  # noqa: F401 - importing each module registers its commands
-    evaluating,
-    indexes,
-    searching,
-    servers,
-    tools,
-    training,
-    writes,
-)
+# Importing a module registers its commands, and `simsearch --help` lists them in this order.
+from simsearch.cli import writes, building, indexes, searching, servers, tools, training, evaluating  # noqa: F401  # isort: skip
 from simsearch.cli.common import app
 
 __all__ = ["app", "main"]

@@ -126,6 +126,8 @@ Backend = Annotated[
     ),
 ]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")]
+InputFile = Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")]
+TextColumn = Annotated[str, typer.Option(help="Column holding the texts.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 Mode = Annotated[
     str,

@@ -7,12 +7,22 @@ the write itself is committed before that, and a compaction that fails leaves it
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from simsearch.cli.common import AsJson, Backend, BatchSize, IndexDir, Quiet, app, loading_model, say
+from simsearch.cli.common import (
+    AsJson,
+    Backend,
+    BatchSize,
+    IndexDir,
+    InputFile,
+    Quiet,
+    TextColumn,
+    app,
+    loading_model,
+    say,
+)
 
 if TYPE_CHECKING:
     from simsearch import Index
@@ -21,8 +31,8 @@ if TYPE_CHECKING:
 @app.command()
 def sync(
     name: str,
-    input: Annotated[Path, typer.Option("--input", "-i", help=".txt, .csv, .jsonl or .parquet file.")],
-    text_column: Annotated[str, typer.Option(help="Column holding the texts.")] = "text",
+    input: InputFile,
+    text_column: TextColumn = "text",
     id_column: Annotated[str, typer.Option(help="Column holding ids (every row needs one).")] = "id",
     batch_size: BatchSize = 64,
     index_dir: IndexDir = None,

@@ -21,14 +21,12 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simsearch.atomic import replacing
+from simsearch.atomic import publish_folder, replacing, staged_folder
 from simsearch.encoders.models import PoolingMode, build_sentence_transformer, model_fingerprint, pooling_of
 from simsearch.errors import InvalidArgumentError, MissingDependencyError, fix
 
@@ -103,28 +101,28 @@ def publish_export(name: str, model_dir: Path, key: str, write: Callable[[Path],
     Shared by the encoders' exports and the re-rankers' (simsearch.query.rerankers): ``write``
     fills the folder (``model.onnx``, ``tokenizer.json``, ``meta.json`` last).
     """
+    root = _writable_root(model_dir)
+    if root is None:
+        raise NotExportableError(
+            f"cannot write an ONNX export of {name!r} beside the model or in the user cache; "
+            "set SIMSEARCH_CACHE to a writable folder."
+        )
+    with staged_folder(root, f".{key}.partial-") as staging:
+        write(staging)
+        publish_folder(staging, root / key, replace=False)  # kept if another process published it first
+    return root / key
+
+
+def _writable_root(model_dir: Path) -> Path | None:
+    """The first cache root that exists or can be made, and that this process may write in."""
     for root in cache_roots(model_dir):
         try:
             root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=root))
         except OSError:
             continue
-        try:
-            write(staging)
-            staging.chmod(0o755)  # mkdtemp makes it private; other users may read the export
-            final = root / key
-            try:
-                os.replace(staging, final)
-            except OSError:  # another process published the same export first
-                if not (final / META_FILE).exists():
-                    raise
-            return final
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    raise NotExportableError(
-        f"cannot write an ONNX export of {name!r} beside the model or in the user cache; "
-        "set SIMSEARCH_CACHE to a writable folder."
-    )
+        if os.access(root, os.W_OK | os.X_OK):
+            return root
+    return None
 
 
 def _write_export(name: str, source: str, pooling: PoolingMode | None, folder: Path) -> None:

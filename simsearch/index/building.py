@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,20 @@ def check_new_index(home: Path, name: str, overwrite: bool = False, kind: str = 
             f"index {name!r} exists already; {fix('rebuild', name)}, or {fix('overwrite')} to replace it."
         )
     return check_kind(kind)
+
+
+def build_from_records(
+    home: Path, name: str, records: Records, encoder: Encoder | None, options: BuildOptions, overwrite: bool
+) -> tuple[Path, Encoder]:
+    """Index.build: the checks that cost nothing, then the model (``encoder``, else the default one) and the
+    build; the published folder and the model. A Corpus's text and id columns go into the manifest."""
+    from simsearch.encoders import load_encoder
+
+    check_new_index(home, name, overwrite, options.kind)  # before the model loads: a typo costs nothing
+    encoder = encoder if encoder is not None else load_encoder()
+    columns = (records.text_column, records.id_column) if isinstance(records, Corpus) else None
+    documents = as_documents(records)
+    return build_index(home, name, documents, encoder, replace(options, columns=columns), overwrite), encoder
 
 
 def build_index(

@@ -2,12 +2,12 @@
 
 Imported only for ``engine="ray"`` (simsearch.index.engines). The driver keeps what one machine
 must hold anyway (the validated documents, the SQLite store, the publish); Ray does the
-costly parts. The texts building.py hands over become a Ray Dataset of 1,024-text blocks,
-each tagged with its position; ``map_batches`` runs the encoder in ``workers`` actors (CPU,
-or ``gpus_per_worker`` GPUs each) and every vector is put back at its position, so the
-result is in input order whatever order blocks finish in. An IVF index is trained once on
-the driver and its lists are filled by tasks, one slice of the vectors each, merged in
-order: the same lists as a one-machine build.
+costly parts, in the actors and tasks of ray_workers.py. The texts building.py hands over
+become a Ray Dataset of 1,024-text blocks, each tagged with its position; ``map_batches``
+runs the encoder in ``workers`` actors (CPU, or ``gpus_per_worker`` GPUs each) and every
+vector is put back at its position, so the result is in input order whatever order blocks
+finish in. An IVF index is trained once on the driver and its lists are filled by tasks,
+one slice of the vectors each, merged in order: the same lists as a one-machine build.
 
 Failures: Ray Data restarts a lost encoder actor and re-runs its block (``max_restarts``
 and ``max_task_retries`` default to unlimited there); the IVF tasks are retried up to
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import sys
 from collections.abc import Iterator, Sequence
@@ -29,8 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simsearch import errors
-from simsearch.errors import InvalidArgumentError, MissingDependencyError, ModelMismatchError, SimsearchError
+from simsearch.errors import InvalidArgumentError, MissingDependencyError, SimsearchError
+from simsearch.index.ray_workers import (
+    BLOCK_TEXTS,
+    EncoderWorker,
+    fill_parts_on_ray,
+    model_spec,
+    text_blocks,
+    worker_failure,
+)
 from simsearch.numbers import is_whole_number
 from simsearch.progress import ProgressCallback
 
@@ -42,9 +48,6 @@ log = logging.getLogger(__name__)
 
 _LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # Ray's own: 0 makes a local node use 127.0.0.1
 
-BLOCK_TEXTS = 1024  # texts per Ray Data block and per actor call: the local encoder's own chunk size
-TASK_RETRIES = 3  # re-runs of an IVF fill task whose worker died
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the actor names in its messages
 _PASSED_ENVIRONMENT = ("HF_HUB_OFFLINE", "HF_HOME", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
 
 
@@ -87,12 +90,12 @@ class RayEngine:
         vectors = np.empty((len(texts), encoder.dimension), dtype=np.float32)
         if not len(texts):
             return vectors
-        encoded = ray.data.from_arrow(_blocks(texts)).map_batches(
+        encoded = ray.data.from_arrow(text_blocks(texts)).map_batches(
             EncoderWorker,
             batch_size=BLOCK_TEXTS,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=self.workers),
-            fn_constructor_kwargs={"model": _model_spec(encoder), "batch_size": batch_size},
+            fn_constructor_kwargs={"model": model_spec(encoder), "batch_size": batch_size},
             num_cpus=self.cpus_per_worker,
             num_gpus=self.gpus_per_worker or None,
         )
@@ -104,7 +107,7 @@ class RayEngine:
                 if on_progress is not None:
                     on_progress(done, len(texts))
         except Exception as exc:  # Ray wraps a worker's error in its own types, several levels deep
-            raise _worker_failure(exc) from None
+            raise worker_failure(exc) from None
         if done != len(texts):  # a lost or doubled block must fail the build, never shift vectors
             raise SimsearchError(f"the Ray build returned {done} vectors for {len(texts)} texts; build again.")
         return vectors
@@ -116,96 +119,7 @@ class RayEngine:
         if not isinstance(vectors, IVFIndex) or self.workers == 1:
             vectors.build(embeddings, ids)
             return
-        vectors.build_from_parts(embeddings, ids, self.workers, _fill_parts_on_ray)
-
-
-class EncoderWorker:
-    """A Ray Data actor: loads the build's model once, then encodes one block of texts per call.
-
-    It refuses to run if the model it loads is not the driver's (same fingerprint): a
-    node with other weights at the same path would otherwise write foreign vectors.
-    """
-
-    def __init__(self, model: dict[str, Any], batch_size: int) -> None:
-        from simsearch.encoders import load_encoder
-
-        self.encoder = load_encoder(model["name"], model["pooling"], model["backend"])
-        self.batch_size = batch_size
-        if self.encoder.info.fingerprint != model["fingerprint"]:
-            raise ModelMismatchError(
-                f"the Ray worker on {socket.gethostname()} loaded {model['name']!r} with fingerprint "
-                f"{self.encoder.info.fingerprint}, not the driver's {model['fingerprint']}; "
-                "give every node the same model files."
-            )
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts = [str(text) for text in batch["text"]]
-        return {"position": batch["position"], "vector": self.encoder.encode(texts, self.batch_size)}
-
-
-def _worker_failure(error: BaseException) -> SimsearchError:
-    """The SimsearchError a worker raised (a model mismatch), else one naming Ray's own failure.
-
-    Ray passes a worker's exception back as an object, or (an actor that died in ``__init__``)
-    only as the text of its traceback; both are read, so the user sees the worker's own line.
-    """
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, SimsearchError):
-            return seen
-        seen = getattr(seen, "cause", None) or seen.__cause__ or seen.__context__
-    text = _ANSI.sub("", str(error))
-    raised = re.findall(r"simsearch\.errors\.(\w+): (.+)", text)
-    if raised:
-        kind = getattr(errors, raised[-1][0], SimsearchError)
-        return kind(raised[-1][1]) if issubclass(kind, SimsearchError) else SimsearchError(raised[-1][1])
-    first = (text.strip().splitlines() or [type(error).__name__])[0]
-    return SimsearchError(f"the Ray build failed ({type(error).__name__}: {first}); the index is unchanged.")
-
-
-def _fill_parts_on_ray(trained: np.ndarray, parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """Each part added to its own copy of the trained empty index, in Ray tasks; results in the parts' order."""
-    import ray
-
-    fill = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_filled_copy)
-    trained_ref = ray.put(trained)
-    return ray.get([fill.remote(trained_ref, part_vectors, part_ids) for part_vectors, part_ids in parts])
-
-
-def _filled_copy(trained: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    import faiss
-
-    index = faiss.deserialize_index(trained)
-    index.add_with_ids(vectors, ids)
-    return faiss.serialize_index(index)
-
-
-def _blocks(texts: Sequence[str]) -> list[Any]:
-    """Arrow tables of at most BLOCK_TEXTS texts and their positions: Ray Data's blocks, in order."""
-    import pyarrow as pa
-
-    return [
-        pa.table(
-            {
-                "position": np.arange(start, min(start + BLOCK_TEXTS, len(texts)), dtype=np.int64),
-                "text": pa.array(list(texts[start : start + BLOCK_TEXTS]), type=pa.large_string()),
-            }
-        )
-        for start in range(0, len(texts), BLOCK_TEXTS)
-    ]
-
-
-def _model_spec(encoder: Encoder) -> dict[str, Any]:
-    """How a worker loads the driver's model: name or path, pooling for plain checkpoints, runtime, fingerprint."""
-    from simsearch.index.manifest import pooling_to_reload
-
-    info = encoder.info.to_dict()
-    return {
-        "name": info["name"],
-        "pooling": pooling_to_reload(info),
-        "backend": encoder.backend,
-        "fingerprint": info["fingerprint"],
-    }
+        vectors.build_from_parts(embeddings, ids, self.workers, fill_parts_on_ray)
 
 
 def _keep_to_loopback() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from simsearch.atomic import fsync_folder
+from simsearch.atomic import rename_into_place, staged_folder
 from simsearch.errors import (
     IndexBusyError,
     IndexFolderError,
@@ -113,14 +113,9 @@ def exists(home: Path, name: str) -> bool:
 
 @contextmanager
 def new_build_folder(home: Path, name: str) -> Iterator[Path]:
-    """A fresh build folder, removed again if the build fails before it is published."""
-    folder = _own_folder(home, BUILDS) / f"{name}@{uuid.uuid4().hex[:12]}"
-    folder.mkdir(parents=True)
-    try:
+    """A fresh build folder ``.builds/NAME@<build id>``, removed again if the build fails before it is published."""
+    with staged_folder(_own_folder(home, BUILDS), f"{name}@") as folder:
         yield folder
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
 
 
 def publish(home: Path, name: str, folder: Path) -> None:
@@ -130,8 +125,7 @@ def publish(home: Path, name: str, folder: Path) -> None:
         _adopt_plain_folder(home, name)
     temporary = home / f".{name}.link-{uuid.uuid4().hex[:8]}"
     os.symlink(os.path.relpath(folder, home), temporary)
-    os.replace(temporary, link)
-    fsync_folder(home)
+    rename_into_place(temporary, link)
     remove_unused_builds(home, name)
 
 

@@ -46,7 +46,9 @@ class Client:
         rerank: bool | None = None,
         rerank_depth: int | None = None,
     ) -> list[Hit]:
-        """As ``Index.search``; ``rerank``: True re-ranks with the server's cross-encoder (see ``_search_body``)."""
+        """[Index.search][simsearch.Index.search] on the server. The cross-encoder is the server's, so ``rerank`` is
+        a switch rather than a folder: True re-ranks with ``serve --rerank DIR`` (else the index's recorded one),
+        False never re-ranks, None follows the index's default."""
         body = {"query": query, **_search_body(k, filters, mode, min_score, rerank, rerank_depth)}
         return [Hit(**hit) for hit in self._call("POST", self._path("search"), body)["hits"]]
 
@@ -60,34 +62,37 @@ class Client:
         rerank: bool | None = None,
         rerank_depth: int | None = None,
     ) -> list[list[Hit]]:
+        """[Index.search_batch][simsearch.Index.search_batch] on the server, in one request; ``rerank`` as in
+        ``search``."""
         if isinstance(queries, str):
             raise errors.InvalidArgumentError("queries must be a list of strings; wrap a single query in a list.")
         body = {"queries": list(queries), **_search_body(k, filters, mode, min_score, rerank, rerank_depth)}
         return [[Hit(**hit) for hit in found] for found in self._call("POST", self._path("search"), body)["results"]]
 
     def add(self, records: Records, *, upsert: bool = False) -> list[str]:
-        """Add documents (texts, dicts or Documents); existing ids are refused, or replaced with ``upsert``."""
+        """[Index.add][simsearch.Index.add] on the server: the documents travel as JSON and are encoded there, so
+        there is no ``batch_size`` or progress callback."""
         documents = [{"id": doc.id, "text": doc.text, "metadata": doc.metadata} for doc in as_documents(records)]
         return self._call("POST", self._path("documents"), {"documents": documents, "upsert": upsert})["ids"]
 
     def sync(self, records: Records) -> SyncReport:
-        """As ``Index.sync``: the index then holds exactly these documents, keyed by id."""
+        """[Index.sync][simsearch.Index.sync] on the server, in one request (no ``batch_size`` or progress callback)."""
         documents = [{"id": doc.id, "text": doc.text, "metadata": doc.metadata} for doc in as_documents(records)]
         answer = self._call("POST", self._path("sync"), {"documents": documents})
         return SyncReport(answer["added"], answer["changed"], answer["removed"], answer["unchanged"])
 
     def compact(self) -> dict[str, Any]:
-        """As ``Index.compact``: the compaction's figures."""
+        """[Index.compact][simsearch.Index.compact] on the server; the request returns when it has finished."""
         return self._call("POST", self._path("compact"))
 
     def delete(self, ids: Sequence[str]) -> int:
+        """[Index.delete][simsearch.Index.delete] on the server."""
         if isinstance(ids, str | bytes):
             raise errors.InvalidArgumentError("ids must be a list of ids, not one string; wrap a single id in a list.")
         return self._call("DELETE", self._path("documents"), {"ids": [str(i) for i in ids]})["deleted"]
 
     def get(self, id: str) -> Document | None:
-        """The document with this id (``id``, ``text``, ``metadata``), or None; the server keeps its row ids to
-        itself, so a remote document has none."""
+        """[Index.get][simsearch.Index.get] on the server, as a Document: the server keeps its row ids to itself."""
         try:
             found = self._call("GET", self._path("documents", urllib.parse.quote(str(id), safe="")))
         except UnknownDocument:
@@ -95,9 +100,11 @@ class Client:
         return Document(text=found["text"], id=found["id"], metadata=found["metadata"])
 
     def info(self) -> dict[str, Any]:
+        """[Index.info][simsearch.Index.info] as the server shows it: no ``path``, and models that live in server
+        folders named by their folder name only."""
         return self._call("GET", self._path())
 
-    def __len__(self) -> int:
+    def __len__(self) -> int:  # documents, as len(Index)
         return int(self.info()["count"])
 
     def _path(self, *parts: str) -> str:

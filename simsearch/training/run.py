@@ -11,9 +11,7 @@ history, training.json and training.png) is simsearch.training.history's.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ from typing import Any
 
 from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
 
+from simsearch.atomic import publish_folder, staged_folder
 from simsearch.errors import InvalidArgumentError, fix
 from simsearch.training.pairs import PairSet
 
@@ -180,30 +179,15 @@ def train_keeping_best(trainer: Any, checkpoints: Path) -> int | None:
 
 @contextmanager
 def staged_output(output: Path) -> Iterator[Path]:
-    """A private folder beside ``output`` to write a model into, published as ``output`` when the block ends
-    without an error and removed either way, so an interrupted run leaves nothing half-written."""
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the published model should read like any folder
-    try:
+    """A hidden folder beside ``output`` to write a model into, published as ``output`` when the block ends
+    without an error (an old folder, with --overwrite, removed only then) and removed otherwise, so an
+    interrupted run leaves nothing half-written."""
+    with staged_folder(output.parent, f".{output.name}.partial-") as staging:
         yield staging
-        _move_into_place(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _move_into_place(staging: Path, output: Path) -> None:
-    """Swap the finished folder in; an old folder (with --overwrite) is removed only after."""
-    old = None
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        os.replace(output, old)
-    try:
-        os.replace(staging, output)
-    except OSError as error:
-        if old is not None:
-            os.replace(old, output)  # the previous model stays where it was
-        raise InvalidArgumentError(
-            f"could not move the trained model into {str(output)!r} ({error.strerror}); check the folder's permissions."
-        ) from None
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            publish_folder(staging, output)
+        except OSError as error:
+            raise InvalidArgumentError(
+                f"could not move the trained model into {str(output)!r} ({error.strerror}); "
+                "check the folder's permissions."
+            ) from None
