@@ -11,7 +11,10 @@ from typing import Any, get_args
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.vectors.base import IndexKind, VectorIndex
-from simsearch.vectors.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
+from simsearch.vectors.faiss_index import FaissIndex
+from simsearch.vectors.flat import FlatIndex
+from simsearch.vectors.hnsw import HNSWIndex
+from simsearch.vectors.ivf import IVFIndex, IVFPQIndex, IVFSQIndex
 from simsearch.vectors.sharded import SHARDS, ShardedIndex, shard_count
 
 KINDS: tuple[IndexKind, ...] = get_args(IndexKind)
