@@ -9,7 +9,7 @@ with an ``IDSelector`` at search time; compaction or a rebuild drops them for go
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -142,16 +142,54 @@ class FaissIndex(VectorIndex):
         if self._gpu is not None:
             self._tune(self._gpu)
 
-    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> FaissIndex:
-        """A new index: this one less ``dead`` (ids stored here) and its tombstones, plus ``vectors`` under ``ids``,
-        appended to a clone (IVF kinds: into the cells they were trained on)."""
+    def compacted_parts(
+        self, vectors: np.ndarray, ids: np.ndarray, retrain_from: int | None = None
+    ) -> Iterator[FaissIndex]:
+        if retrain_from is None:
+            yield self.compacted(vectors, ids)
+        else:
+            yield self.retrained(vectors, ids, self.regrown_settings(retrain_from, self.count + len(ids)))
+
+    def compacted(self, vectors: np.ndarray, ids: np.ndarray) -> FaissIndex:
+        """A new index: this one less its tombstones, plus ``vectors`` under ``ids``, appended to a clone
+        (IVF kinds: into the cells they were trained on)."""
         fresh = type(self)(faiss.clone_index(self._cpu), dict(self._params))
-        gone = np.union1d(self._tombstones.sorted_ids, np.asarray(dead, dtype=np.int64))
-        if len(gone):
-            fresh._cpu.remove_ids(faiss.IDSelectorBatch(gone))
+        if self._tombstones:
+            fresh._cpu.remove_ids(faiss.IDSelectorBatch(self._tombstones.sorted_ids))
         if len(ids):
             fresh.add(vectors, ids)
         return fresh
+
+    def retrained(self, vectors: np.ndarray, ids: np.ndarray, settings: dict[str, Any]) -> FaissIndex:
+        """A new index of this kind with ``settings``, built (trained, where the kind needs it) from this one's
+        live vectors plus ``vectors`` under ``ids``, as a build from those vectors would be."""
+        live_ids, live_vectors = self._live_vectors()
+        all_ids = np.concatenate([live_ids, np.asarray(ids, dtype=np.int64)])
+        all_vectors = np.concatenate([live_vectors, np.asarray(vectors, dtype=np.float32)])
+        fresh = type(self).create(self.dimension, len(all_ids), settings)
+        fresh.build(all_vectors, all_ids)
+        return fresh
+
+    def regrown_settings(self, built_for: int, count: int) -> dict[str, Any]:
+        """The settings a build of ``count`` vectors would choose, keeping the caller's own choices.
+
+        A setting that equals what ``default_params`` derives for the ``built_for`` vectors this index
+        was built from is taken as derived (an IVF's nlist and nprobe, HNSW's ef_search), and derived
+        again for ``count`` by the same formula; any other setting was the caller's, and stays.
+        """
+        chosen = self._chosen_settings(built_for)
+        return type(self).fit_defaults({**self.default_params(self.dimension, count), **chosen}, chosen)
+
+    def _chosen_settings(self, built_for: int) -> dict[str, Any]:
+        """The settings a build of ``built_for`` vectors would not have derived by itself."""
+        defaults = self.default_params(self.dimension, built_for)
+        differing = {name: value for name, value in self._params.items() if defaults.get(name) != value}
+        chosen = {}
+        for name, value in differing.items():
+            others = {other: given for other, given in differing.items() if other != name}
+            if type(self).fit_defaults({**defaults, **others}, others).get(name) != value:  # not fitted to another
+                chosen[name] = value
+        return chosen
 
     def copy(self) -> FaissIndex:
         return type(self)(faiss.clone_index(self._cpu), dict(self._params), self._tombstones)
@@ -174,6 +212,11 @@ class FaissIndex(VectorIndex):
         return dict(self._params)
 
     # --- helpers ------------------------------------------------------------------------
+    def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every live id and its vector as the index holds it (IVF kinds decode their codes)."""
+        live = self.ids()
+        return live, self._cpu.reconstruct_batch(live)
+
     def _stored_ids(self) -> np.ndarray:
         """Every id in the FAISS index, tombstones included, in no particular order."""
         return faiss.vector_to_array(self._cpu.id_map)

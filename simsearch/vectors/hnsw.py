@@ -51,22 +51,15 @@ class HNSWIndex(FaissIndex):
         self._tombstones = self._tombstones.plus(ids[np.isin(ids, self._stored_ids())])
         self._gpu = None
 
-    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> FaissIndex:
-        """The new vectors join a clone of the graph and the dead stay tombstones, until tombstones pass
+    def compacted(self, vectors: np.ndarray, ids: np.ndarray) -> FaissIndex:
+        """The new vectors join a clone of the graph and the tombstones stay, until they pass
         ``HNSW_REBUILD_DEAD`` of the graph: then a fresh graph is built from the live stored vectors."""
-        gone = self._tombstones.plus(np.asarray(dead, dtype=np.int64))
-        if len(gone) <= HNSW_REBUILD_DEAD * max(1, self._cpu.ntotal):
-            fresh = HNSWIndex(faiss.clone_index(self._cpu), dict(self._params), gone)
-            if len(ids):
-                fresh.add(vectors, ids)
-            return fresh
-        live = np.setdiff1d(self._stored_ids(), gone.sorted_ids)
-        stored = self._cpu.reconstruct_batch(np.ascontiguousarray(live))
-        all_vectors = np.concatenate([stored, np.asarray(vectors, dtype=np.float32)])
-        all_ids = np.concatenate([live, np.asarray(ids, dtype=np.int64)])
-        graph = HNSWIndex.create(self.dimension, len(all_ids), self._params)
-        graph.build(all_vectors, all_ids)
-        return graph
+        if len(self._tombstones) > HNSW_REBUILD_DEAD * max(1, self._cpu.ntotal):
+            return self.retrained(vectors, ids, self._params)
+        fresh = HNSWIndex(faiss.clone_index(self._cpu), dict(self._params), self._tombstones)
+        if len(ids):
+            fresh.add(vectors, ids)
+        return fresh
 
 
 def _hnsw_ef_search(n_vectors: int) -> int:

@@ -18,6 +18,7 @@ from simsearch.errors import InvalidArgumentError, fix
 from simsearch.vectors.base import IndexKind
 from simsearch.vectors.faiss_index import FaissIndex, as_inputs
 from simsearch.vectors.settings import MAX_SETTING, check_range
+from simsearch.vectors.tombstones import Tombstones
 
 # (trained empty index serialised, [(vectors, ids) per part]) -> each part added to its own copy, serialised
 PartsFiller = Callable[[np.ndarray, list[tuple[np.ndarray, np.ndarray]]], list[np.ndarray]]
@@ -28,6 +29,12 @@ class IVFIndex(FaissIndex):
 
     kind: IndexKind = "ivf"
     search_knobs = ("nprobe",)
+    needs_training = True
+
+    def __init__(self, index: faiss.Index, params: dict[str, Any], tombstones: Tombstones | None = None) -> None:
+        # The file's own cell count wins: a compaction that re-trains writes the new base and then the
+        # manifest that records it, and a process may read the one without the other.
+        super().__init__(index, {**params, "nlist": int(faiss.extract_index_ivf(index).nlist)}, tombstones)
 
     @classmethod
     def default_params(cls, dimension: int, n_vectors: int) -> dict[str, Any]:
@@ -74,6 +81,23 @@ class IVFIndex(FaissIndex):
                 if lists.list_size(i)
             ]
         )
+
+    def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The live ids and their vectors decoded from the inverted lists: exact for ``ivf``, within the 8-bit
+        step for ``ivfsq``, the product-quantised approximation for ``ivfpq``."""
+        ivf = faiss.extract_index_ivf(self._cpu)
+        lists, prefix_bytes = ivf.invlists, ivf.coarse_code_size()
+        ids, codes = [np.zeros(0, dtype=np.int64)], [np.zeros((0, ivf.sa_code_size()), dtype=np.uint8)]
+        for number in range(lists.nlist):
+            size = lists.list_size(number)
+            if size:  # a standalone code is the list's number (little-endian) followed by the vector's code
+                ids.append(faiss.rev_swig_ptr(lists.get_ids(number), size).copy())
+                own = faiss.rev_swig_ptr(lists.get_codes(number), size * lists.code_size).reshape(size, -1)
+                prefix = np.frombuffer(number.to_bytes(prefix_bytes, "little"), dtype=np.uint8)
+                codes.append(np.hstack([np.broadcast_to(prefix, (size, prefix_bytes)), own]))
+        stored = np.concatenate(ids)
+        live = ~np.isin(stored, self._tombstones.sorted_ids)
+        return stored[live], ivf.sa_decode(np.ascontiguousarray(np.concatenate(codes)[live]))
 
     def build_from_parts(self, vectors: np.ndarray, ids: np.ndarray, parts: int, fill_parts: PartsFiller) -> None:
         """``build`` with the adding spread out: train once here, let ``fill_parts`` add each of ``parts``
