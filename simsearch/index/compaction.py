@@ -50,16 +50,11 @@ import numpy as np
 
 from simsearch.index.delta_file import append_rows, delta_file, read_rows
 from simsearch.index.failpoints import failpoint
-from simsearch.index.generations import (
-    STORE_FILE,
-    Generation,
-    load_generation,
-    remove_leftovers,
-    vectors_file,
-)
+from simsearch.index.generations import STORE_FILE, Generation, load_generation, vectors_file
 from simsearch.index.layout import compaction_lock, current_folder, writer_lock
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
 from simsearch.index.segments import Delta, SegmentedVectors
+from simsearch.index.writer import remove_leftovers
 from simsearch.store.store import Store
 from simsearch.vectors import VectorIndex, shard_count, shard_path
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from simsearch.encoders import check_backend
 from simsearch.errors import InputError
-from simsearch.index import building, compaction, generations, syncing
+from simsearch.index import building, compaction, generations, syncing, writer
 from simsearch.index.building import BuildOptions, ProgressCallback, Records
 from simsearch.index.checking import check_consistency
 from simsearch.index.generations import Generation
@@ -61,7 +61,7 @@ class Index:
     def __init__(self, home: Path, folder: Path, manifest: Manifest, store: Store, generation: Generation) -> None:
         self.home, self.folder, self.manifest = home, folder, manifest
         self._store, self._generation = store, generation
-        self._writer = generations.WriterStore(store.path)  # the writers' own connection, opened on first write
+        self._writer = writer.WriterStore(store.path)  # the writers' own connection, opened on first write
         self._refreshing = threading.Lock()
         self._encoder: Encoder | None = None
         self._backend: Backend | None = None  # query runtime; None: the one that built the index
@@ -254,7 +254,7 @@ class Index:
         )
         with self._writing() as batch:  # ids are checked again under the lock: another writer may have added them
             replaced = building.taken_row_ids(self.name, documents, batch.store.row_ids_for, upsert)
-            row_ids = generations.insert_rows(batch, documents, passages, vectors, replaced)
+            row_ids = writer.insert_rows(batch, documents, passages, vectors, replaced)
         return [doc.id for doc in self._store.fetch(row_ids).values()]
 
     def delete(self, ids: Sequence[str]) -> int:
@@ -264,7 +264,7 @@ class Index:
         building.known_row_ids(self.name, ids, self._store.row_ids_for, "; nothing was deleted")
         with self._writing() as batch:  # checked again under the lock: another writer may have deleted some
             row_ids = building.known_row_ids(self.name, ids, batch.store.row_ids_for, "; nothing was deleted")
-            generations.remove_rows(batch, sorted(set(row_ids)))
+            writer.remove_rows(batch, sorted(set(row_ids)))
         return len(set(row_ids))
 
     def sync(
@@ -329,7 +329,7 @@ class Index:
         ``save``: into metadata ``cluster``."""
         clusters, labels = cluster_documents(self._vectors(), self._store, self._encode, threshold, min_size, k)
         if save:
-            with generations.updating_store(self.home, self.folder, self.manifest, self._store):
+            with writer.updating_store(self.home, self.folder, self.manifest, self._store):
                 self._store.replace_metadata_column(CLUSTER_COLUMN, labels)
         return clusters
 
@@ -341,7 +341,7 @@ class Index:
         next search. Returns the recorded folder (absolute), or None.
         """
         recorded = str(check_cross_encoder(folder)) if folder is not None else None
-        with generations.updating_store(self.home, self.folder, self.manifest, self._store) as manifest:
+        with writer.updating_store(self.home, self.folder, self.manifest, self._store) as manifest:
             manifest.reranker = recorded
         return recorded
 
@@ -377,4 +377,4 @@ class Index:
         return self._generation.vectors  # type: ignore[return-value]  # the read side of VectorIndex
 
     def _writing(self):
-        return generations.writing(self.home, self.folder, self.manifest, self._writer)
+        return writer.writing(self.home, self.folder, self.manifest, self._writer)
