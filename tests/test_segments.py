@@ -140,7 +140,7 @@ def test_writes_during_a_compaction_are_carried_into_the_new_generation(built, e
     store = Store(built.folder / "store.sqlite")
     with compaction_lock(built.home, "animals"):  # held by compact(): writers keep its new files meanwhile
         snapshot = load_generation(built.folder, built.manifest, store)
-        new_base = compaction._fold(built.folder, snapshot)[2]  # the new base is built from the snapshot...
+        new_base = compaction._fold(built.folder, snapshot, None)  # the new base is built from the snapshot...
         built.add([{"id": "n3", "text": "Arrived meanwhile: the lighthouse."}])  # ...while writers go on
         built.add([{"id": "n4", "text": "Arrived and left meanwhile."}])
         built.delete(["n4", "a2", "n1"])

@@ -17,6 +17,7 @@ from simsearch.vectors.base import VectorIndex
 from simsearch.vectors.sharded import ShardedIndex
 from tests import test_vector_kinds as contract
 from tests.test_vector_kinds import (  # noqa: F401 - the contract, collected again for sharded indexes
+    test_a_retrained_ivf_index_sizes_its_cells_for_the_new_count_and_keeps_its_recall,
     test_add_after_build_makes_new_ids_findable,
     test_copy_is_independent_of_the_original,
     test_copy_of_hnsw_with_tombstones_keeps_them_and_does_not_share_them,
@@ -29,6 +30,7 @@ from tests.test_vector_kinds import (  # noqa: F401 - the contract, collected ag
     test_raising_nprobe_to_every_list_makes_ivf_exact,
     test_recall_at_10_against_brute_force_reaches_kind_threshold,
     test_removed_ids_are_never_returned_and_count_drops,
+    test_retraining_keeps_the_settings_the_caller_chose,
     test_save_then_load_after_removes_keeps_removed_ids_hidden,
     test_save_then_load_gives_identical_results,
     test_scores_are_inner_products_of_unit_vectors,
@@ -52,6 +54,12 @@ def built(data) -> dict[str, VectorIndex]:
         indexes[kind] = create_vector_index(kind, DIMENSION, len(vectors), {"shards": SHARDS})
         indexes[kind].build(vectors, ids)
     return indexes
+
+
+@pytest.fixture(scope="module")
+def sized():
+    """An empty index of a kind sized for ``n`` vectors, in four shards (for the contract's compaction tests)."""
+    return lambda kind, n, params=None: create_vector_index(kind, DIMENSION, n, {**(params or {}), "shards": SHARDS})
 
 
 def test_every_kind_is_split_evenly_by_id_and_reports_its_shards(built):

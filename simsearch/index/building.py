@@ -22,9 +22,10 @@ import numpy as np
 
 from simsearch.errors import IdConflictError, IndexExistsError, InputError, InvalidArgumentError, fix
 from simsearch.index.engines import BuildEngine, LocalEngine
-from simsearch.index.generations import STORE_FILE, vector_ids_for, vectors_file
+from simsearch.index.generations import STORE_FILE, vectors_file
 from simsearch.index.layout import check_name, exists, new_build_folder, publish, remove_unused_builds, writer_lock
 from simsearch.index.manifest import Manifest, prepare_own_encoder, write_manifest
+from simsearch.index.writer import vector_ids_for
 from simsearch.ingest.chunking import Chunking, Passages, resolve_chunking, split_texts
 from simsearch.ingest.corpus import Corpus, Document, documents_from_rows
 from simsearch.progress import ProgressCallback

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simsearch.errors import InputError
-from simsearch.index import building, generations, syncing
+from simsearch.index import building, syncing, writer
 from simsearch.index.building import ProgressCallback, Records
 from simsearch.index.opening import OpenedBuild
 from simsearch.index.syncing import SyncReport
@@ -41,7 +41,7 @@ def add_documents(
     passages, vectors = building.encode_passages(model(), texts, chunking, batch_size, on_progress)
     with build.writing() as batch:
         replaced = building.taken_row_ids(name, documents, batch.store.row_ids_for, upsert)
-        row_ids = generations.insert_rows(batch, documents, passages, vectors, replaced)
+        row_ids = writer.insert_rows(batch, documents, passages, vectors, replaced)
     return [doc.id for doc in build.store.fetch(row_ids).values()]
 
 
@@ -53,7 +53,7 @@ def delete_documents(build: OpenedBuild, ids: Sequence[str]) -> int:
     building.known_row_ids(name, ids, build.store.row_ids_for, consequence)
     with build.writing() as batch:
         row_ids = building.known_row_ids(name, ids, batch.store.row_ids_for, consequence)
-        generations.remove_rows(batch, sorted(set(row_ids)))
+        writer.remove_rows(batch, sorted(set(row_ids)))
     return len(set(row_ids))
 
 

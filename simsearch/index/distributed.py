@@ -114,7 +114,7 @@ class RayEngine:
 
     def fill_index(self, vectors: VectorIndex, embeddings: np.ndarray, ids: np.ndarray) -> None:
         """IVF kinds: lists filled in parallel Ray tasks; other kinds (graphs, flat) are built here."""
-        from simsearch.vectors.faiss_index import IVFIndex
+        from simsearch.vectors.ivf import IVFIndex
 
         if not isinstance(vectors, IVFIndex) or self.workers == 1:
             vectors.build(embeddings, ids)

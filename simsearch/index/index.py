@@ -239,9 +239,9 @@ class Index:
         return changes.sync_documents(self._build, self._reader.encoder, records, batch_size, on_progress)
 
     def compact(self) -> dict[str, Any]:
-        """Fold the delta and the dead ids into a new base now (simsearch.index.compaction); readers and writers
-        go on meanwhile. Figures: ``seconds``, ``folded_in`` (delta rows), ``dropped`` (dead vectors),
-        ``base_vectors`` (the new base), ``generation``, ``compacted`` (False when there was nothing to fold)."""
+        """Fold the delta and the dead ids into a new base now (simsearch.index.compaction; an IVF base grown past
+        twice its training count is re-trained); readers and writers go on. Figures: ``seconds``, ``folded_in``,
+        ``dropped``, ``base_vectors``, ``generation``, ``compacted`` (False: nothing), ``retrained``, ``trained_count``."""
         return self._reader.compact()
 
     def compaction_due(self) -> bool:

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simsearch.encoders import check_backend
-from simsearch.index import generations
-from simsearch.index.generations import WriterStore
+from simsearch.index import writer
 from simsearch.index.manifest import Manifest, check_encoder, load_own_encoder
+from simsearch.index.writer import WriterStore
 from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.encoders import Backend, Encoder
-    from simsearch.index.generations import WriteBatch
+    from simsearch.index.writer import WriteBatch
 
 
 @dataclass(frozen=True)
@@ -40,12 +40,12 @@ class OpenedBuild:
         return cls(home, folder, manifest, store, WriterStore(store.path))
 
     def writing(self) -> AbstractContextManager[WriteBatch]:
-        """A change that moves vectors: one new generation under the writer lock (generations.writing)."""
-        return generations.writing(self.home, self.folder, self.manifest, self.writer)
+        """A change that moves vectors: one new generation under the writer lock (writer.writing)."""
+        return writer.writing(self.home, self.folder, self.manifest, self.writer)
 
     def updating(self) -> AbstractContextManager[Manifest]:
-        """A change that moves no vectors (metadata, the default re-ranker): generations.updating_store."""
-        return generations.updating_store(self.home, self.folder, self.manifest, self.store)
+        """A change that moves no vectors (metadata, the default re-ranker): writer.updating_store."""
+        return writer.updating_store(self.home, self.folder, self.manifest, self.store)
 
     def close(self) -> None:
         self.store.close()

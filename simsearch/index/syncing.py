@@ -29,8 +29,8 @@ from simsearch.store import Store
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
-    from simsearch.index.generations import WriteBatch
     from simsearch.index.manifest import Manifest
+    from simsearch.index.writer import WriteBatch
 
 Encode = Callable[[list[str]], tuple[Passages, np.ndarray]]
 
@@ -114,7 +114,7 @@ def apply_sync(
     batch: WriteBatch, documents: list[Document], encoded: tuple[list[Document], Passages, np.ndarray], encode: Encode
 ) -> SyncReport:
     """Inside ``writing``: plan again on the writer's store, encode what the first plan did not, commit the rest."""
-    from simsearch.index.generations import insert_rows, remove_rows
+    from simsearch.index.writer import insert_rows, remove_rows
 
     plan = plan_sync(batch.store, documents)
     planned, passages, vectors = encoded

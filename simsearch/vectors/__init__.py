@@ -11,8 +11,11 @@ from typing import Any, get_args
 
 from simsearch.errors import InvalidArgumentError
 from simsearch.vectors.base import IndexKind, VectorIndex
-from simsearch.vectors.faiss_index import FaissIndex, FlatIndex, HNSWIndex, IVFIndex, IVFPQIndex, IVFSQIndex
-from simsearch.vectors.sharded import SHARDS, ShardedIndex, shard_count
+from simsearch.vectors.faiss_index import FaissIndex
+from simsearch.vectors.flat import FlatIndex
+from simsearch.vectors.hnsw import HNSWIndex
+from simsearch.vectors.ivf import IVFIndex, IVFPQIndex, IVFSQIndex
+from simsearch.vectors.sharded import SHARDS, ShardedIndex, shard_count, shard_path
 
 KINDS: tuple[IndexKind, ...] = get_args(IndexKind)
 CLASSES: dict[IndexKind, type[FaissIndex]] = {
@@ -68,4 +71,14 @@ def _without_shards(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: value for name, value in (params or {}).items() if name != SHARDS}
 
 
-__all__ = ["KINDS", "IndexKind", "VectorIndex", "check_kind", "choose_kind", "create_vector_index", "load_vector_index"]
+__all__ = [
+    "KINDS",
+    "IndexKind",
+    "VectorIndex",
+    "check_kind",
+    "choose_kind",
+    "create_vector_index",
+    "load_vector_index",
+    "shard_count",
+    "shard_path",
+]

@@ -7,6 +7,7 @@ vectors and texts, so nothing is renumbered by an add or a delete.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ class VectorIndex(ABC):
     """
 
     kind: IndexKind  # a class attribute of each kind; a sharded index takes its parts'
+    needs_training: bool = False  # cells learnt from the vectors (IVF): compaction re-trains them as the index grows
     search_knobs: tuple[str, ...] = ()  # params that change search only, settable on a built index
 
     @abstractmethod
@@ -75,8 +77,17 @@ class VectorIndex(ABC):
         untouched, so searches running on it go on undisturbed (deleted rows of an immutable base)."""
 
     @abstractmethod
-    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> VectorIndex:
-        """A new index holding this one's vectors less ``dead``, plus ``vectors`` under ``ids`` (compaction)."""
+    def compacted_parts(
+        self, vectors: np.ndarray, ids: np.ndarray, retrain_from: int | None = None
+    ) -> Iterator[VectorIndex]:
+        """The index compaction writes: this one's live vectors (tombstones dropped) plus ``vectors`` under
+        ``ids``, as one new index per file ``save`` would write (one; a sharded index: one per shard, in order).
+
+        Each part is made only when the caller asks for the next, so a caller that saves a part and
+        lets it go holds one part's memory at a time. ``retrain_from``: the count a kind that needs
+        training learnt its cells from; given, the parts are trained afresh, with the settings a build
+        derived from that count derived again for the new one.
+        """
 
     @abstractmethod
     def copy(self) -> VectorIndex:

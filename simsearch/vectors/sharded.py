@@ -16,7 +16,7 @@ Files: shard 0 is the generation's own file (``vectors-G.faiss``), shard i besid
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +41,7 @@ class ShardedIndex(VectorIndex):
         self._shards = shards
         self.kind = shards[0].kind  # the manifest records the kind of the parts, and shards in params
         self.search_knobs = shards[0].search_knobs
+        self.needs_training = shards[0].needs_training
 
     # --- construction -------------------------------------------------------------------
     @classmethod
@@ -118,13 +119,24 @@ class ShardedIndex(VectorIndex):
         ids = np.asarray(ids, dtype=np.int64)
         return ShardedIndex([shard.without(self._own(ids, number)) for number, shard in enumerate(self._shards)])
 
-    def compacted(self, dead: np.ndarray, vectors: np.ndarray, ids: np.ndarray) -> ShardedIndex:
-        """Compaction shard by shard: each shard folds in only its own dead and new vectors."""
-        dead = np.asarray(dead, dtype=np.int64)
+    def compacted_parts(
+        self, vectors: np.ndarray, ids: np.ndarray, retrain_from: int | None = None
+    ) -> Iterator[FaissIndex]:
+        """Shard by shard, in order: each folds in only its own new vectors, and is made only when the caller
+        asks for it, so compaction holds one new shard at a time. Re-trained shards share one set of settings
+        (the manifest records one), derived for an even share of the vectors as ``create`` sizes them."""
         parts = self._split(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension), ids)
-        return ShardedIndex(
-            [shard.compacted(self._own(dead, number), *parts[number]) for number, shard in enumerate(self._shards)]
+        shards = len(self._shards)
+        settings = (
+            None
+            if retrain_from is None
+            else self._shards[0].regrown_settings(retrain_from // shards, (self.count + len(ids)) // shards)
         )
+        for shard, (own_vectors, own_ids) in zip(self._shards, parts):
+            if settings is None:
+                yield shard.compacted(own_vectors, own_ids)
+            else:
+                yield shard.retrained(own_vectors, own_ids, settings)
 
     def copy(self) -> ShardedIndex:
         return ShardedIndex([shard.copy() for shard in self._shards])
