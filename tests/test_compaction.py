@@ -47,7 +47,7 @@ def test_a_sharded_index_compacted_gives_what_a_fresh_build_of_the_same_document
     assert index.compact()["compacted"]
     reopened = Index.open("zoo", index_dir=index_dir, encoder=encoder)
     assert ranked(index, k=10) == ranked(reopened, k=10) == ranked(fresh, k=10)
-    assert len(reopened._generation.vectors.ids()) == len(fresh._generation.vectors.ids()) == 10
+    assert len(reopened._reader.generation.vectors.ids()) == len(fresh._reader.generation.vectors.ids()) == 10
     assert reopened.info()["params"] == fresh.info()["params"] and reopened.check()["ok"]
 
 

@@ -241,7 +241,7 @@ class Index:
     def compact(self) -> dict[str, Any]:
         """Fold the delta and the dead ids into a new base now (simsearch.index.compaction; an IVF base grown past
         twice its training count is re-trained); readers and writers go on. Figures: ``seconds``, ``folded_in``,
-        ``dropped``, ``base_vectors``, ``generation``, ``compacted`` (False: nothing), ``retrained``, ``trained_count``."""
+        ``dropped``, ``base_vectors``, ``generation``, ``compacted`` (False: none), ``retrained``, ``trained_count``."""
         return self._reader.compact()
 
     def compaction_due(self) -> bool:
