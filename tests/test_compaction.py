@@ -31,7 +31,55 @@ def ranked(index: Index, k: int = 8) -> list[list[tuple[str, float]]]:
     return [[(h.id, round(h.score, 4)) for h in hits] for hits in index.search_batch(QUERIES, k=k, mode="dense")]
 
 
-""" + open('/tmp/vectors/moved.py').read() + """
+WORDS = ["parrot", "ferry", "bread", "market", "trail", "violin", "glacier", "lantern", "orchard", "comet"]
+
+
+def varied(start: int, stop: int) -> list[dict]:
+    """Texts the tiny model tells apart: three of ten words each, by the digits of the number."""
+    return [
+        {"id": f"d{i}", "text": f"{WORDS[i % 10]} {WORDS[i // 10 % 10]} and {WORDS[i // 100 % 10]} number {i}"}
+        for i in range(start, stop)
+    ]
+
+
+def test_an_ivf_index_grown_past_twice_its_training_is_retrained_by_compaction(encoder, index_dir):
+    index = Index.build("grown", varied(0, 100), encoder=encoder, index_dir=index_dir, kind="ivf")
+    built = (index.manifest.params, index.manifest.updated_at)
+    assert built[0] == {"nlist": 2, "nprobe": 2}  # ~4 sqrt(n) cells, 39 points a cell at least
+    index.add(varied(100, 200))
+    figures = index.compact()  # 200 live: not past twice the 100 trained on
+    assert figures["compacted"] and not figures["retrained"] and figures["trained_count"] == 100
+    assert (index.manifest.params, index.manifest.updated_at) == built
+    index.add(varied(200, 210))
+    index.delete(["d0"])
+    figures = index.compact()
+    assert figures["retrained"] and figures["trained_count"] == figures["base_vectors"] == 209
+    reopened = Index.open("grown", index_dir=index_dir, encoder=encoder)
+    assert reopened.manifest.params == index.manifest.params == {"nlist": 5, "nprobe": 5}  # a build's for 209
+    assert reopened.manifest.updated_at > built[1] and reopened._store.meta("trained_count") == "209"
+    documents = varied(1, 210)
+    vectors = encoder.encode([doc["text"] for doc in documents])
+    queries = ["parrot and comet", "a glacier by the orchard", "lantern ferry number 17", "violin market"]
+    expected = np.argsort(-(encoder.encode(queries) @ vectors.T), axis=1)[:, :10]
+    for searched in (index, reopened):
+        found = [[hit.id for hit in hits] for hits in searched.search_batch(queries, k=10, mode="dense")]
+        hits = sum(len(set(f) & {documents[j]["id"] for j in e}) for f, e in zip(found, expected.tolist()))
+        assert hits / expected.size >= 0.9  # ivf's threshold against brute force (test_vector_kinds.py)
+    assert reopened.check()["ok"] and len(reopened) == 209
+
+
+def test_a_shard_emptied_by_deletes_is_not_retrained_so_the_compaction_does_not_fail():
+    """Every shard trains with the same settings; one left with fewer vectors than cells cannot, so none is."""
+    vectors = np.random.default_rng(3).standard_normal((12_000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(12_000)
+    base = create_vector_index("ivf", 16, 4_000, {"shards": 4})
+    base.build(vectors[:4_000], ids[:4_000])
+    grown = ids[4_000:]
+    assert base.can_retrain(4_000, grown)
+    emptied = base.without(ids[:4_000][ids[:4_000] % 4 == 0])  # shard 0 loses every vector it had
+    assert not emptied.can_retrain(4_000, grown[grown % 4 != 0])
+    assert emptied.can_retrain(4_000, grown)  # new vectors of its own refill it
 
 
 @pytest.mark.parametrize("kind, params", [("flat", {"shards": 3}), ("hnsw", {"shards": 2})])
@@ -58,7 +106,7 @@ import numpy as np
 from simsearch.index import compaction
 from simsearch.index.generations import Generation
 from simsearch.index.segments import Delta, SegmentedVectors
-from simsearch.store.store import WritePosition
+from simsearch.store import WritePosition
 from simsearch.vectors import load_vector_index
 
 def status(field):

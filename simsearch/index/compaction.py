@@ -79,10 +79,15 @@ def compaction_due(held: Generation) -> bool:
 
 
 def retrain_from(snapshot: Generation, trained_count: int) -> int | None:
-    """``trained_count`` when the snapshot's base needs training and its live vectors have passed
-    ``RETRAIN_GROWTH`` times that count; else None (no re-training)."""
-    grown = trained_count > 0 and snapshot.vectors.count > RETRAIN_GROWTH * trained_count
-    return trained_count if snapshot.vectors.base.needs_training and grown else None
+    """``trained_count`` when the snapshot's base needs training, its live vectors have passed
+    ``RETRAIN_GROWTH`` times that count, and every part keeps enough vectors to train (a shard emptied
+    by deletes keeps its cells instead of failing the compaction); else None (no re-training)."""
+    vectors = snapshot.vectors
+    grown = trained_count > 0 and vectors.count > RETRAIN_GROWTH * trained_count
+    if not (grown and vectors.base.needs_training):
+        return None
+    new_ids = vectors.delta.ids[: vectors.delta.size][vectors.delta.live]
+    return trained_count if vectors.base.can_retrain(trained_count, new_ids) else None
 
 
 def compact(

@@ -89,6 +89,11 @@ class VectorIndex(ABC):
         derived from that count derived again for the new one.
         """
 
+    def can_retrain(self, retrain_from: int, ids: np.ndarray) -> bool:
+        """Whether ``compacted_parts(vectors, ids, retrain_from)`` can train every part: each part must keep
+        at least as many vectors as its new settings need (a shard emptied by deletes cannot be trained)."""
+        return self.needs_training
+
     @abstractmethod
     def copy(self) -> VectorIndex:
         """An independent copy: writers change a copy and swap it in, so readers never wait."""

@@ -170,6 +170,19 @@ class FaissIndex(VectorIndex):
         fresh.build(all_vectors, all_ids)
         return fresh
 
+    def can_retrain(self, retrain_from: int, ids: np.ndarray) -> bool:
+        return self.needs_training and self.trains_with(
+            self.regrown_settings(retrain_from, self.count + len(ids)), len(ids)
+        )
+
+    def trains_with(self, settings: dict[str, Any], new: int) -> bool:
+        """Whether this index's live vectors plus ``new`` more are enough to train a copy with ``settings``."""
+        try:
+            type(self).check_params(dict(settings), self.dimension, self.count + new)
+        except InvalidArgumentError:
+            return False
+        return True
+
     def regrown_settings(self, built_for: int, count: int) -> dict[str, Any]:
         """The settings a build of ``count`` vectors would choose, keeping the caller's own choices.
 

@@ -126,17 +126,25 @@ class ShardedIndex(VectorIndex):
         asks for it, so compaction holds one new shard at a time. Re-trained shards share one set of settings
         (the manifest records one), derived for an even share of the vectors as ``create`` sizes them."""
         parts = self._split(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension), ids)
-        shards = len(self._shards)
-        settings = (
-            None
-            if retrain_from is None
-            else self._shards[0].regrown_settings(retrain_from // shards, (self.count + len(ids)) // shards)
-        )
+        settings = None if retrain_from is None else self._shared_settings(retrain_from, ids)
         for shard, (own_vectors, own_ids) in zip(self._shards, parts):
             if settings is None:
                 yield shard.compacted(own_vectors, own_ids)
             else:
                 yield shard.retrained(own_vectors, own_ids, settings)
+
+    def can_retrain(self, retrain_from: int, ids: np.ndarray) -> bool:
+        if not self.needs_training:
+            return False
+        settings = self._shared_settings(retrain_from, ids)
+        return all(
+            shard.trains_with(settings, len(self._own(ids, number))) for number, shard in enumerate(self._shards)
+        )
+
+    def _shared_settings(self, retrain_from: int, ids: np.ndarray) -> dict[str, Any]:
+        """One set of settings for every re-trained shard (the manifest records one), derived for an even share."""
+        shards = len(self._shards)
+        return self._shards[0].regrown_settings(retrain_from // shards, (self.count + len(ids)) // shards)
 
     def copy(self) -> ShardedIndex:
         return ShardedIndex([shard.copy() for shard in self._shards])
