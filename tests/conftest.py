@@ -20,19 +20,20 @@ DEMO_CSV = REPO / "simsearch" / "data" / "demo.csv"
 # The files that take longest, longest first. pytest-xdist's loadfile hands out whole files in collection
 # order (with --no-loadscope-reorder, as the Makefile runs it), so the long ones start at once and the short
 # ones fill in around them, instead of a long file starting last and running alone on one worker.
-# Seconds per file, `pytest -n 2 --dist loadfile --durations=0` on the shared 2-core machine at load 10-18:
-# distributed 630 (a Ray session and its actors), train 273, install 197, browser 186, writes_benchmark 133,
-# readme 96, performance_kinds 81, features_benchmark 75, dedup 69, adapt_benchmark 68, browser_anatomy 67.
+# Seconds per file, `pytest -n 2 --dist loadfile --durations=60` on the shared 2-core machine at load 10-18,
+# before test_train ran its CLI in-process: distributed 630 (a Ray session and its actors), install 197,
+# browser 186, writes_benchmark 133, readme 96, performance_kinds 81, features_benchmark 75, dedup 69,
+# adapt_benchmark 68, browser_anatomy 67; train 273 then, about 60 now (its benchmark smoke run).
 # Files not listed follow, most tests first (xdist's own default order).
 LONGEST_FIRST = (
     "test_distributed.py",
-    "test_train.py",
     "test_install.py",
     "test_browser.py",
     "test_writes_benchmark.py",
     "test_readme.py",
     "test_performance_kinds.py",
     "test_features_benchmark.py",
+    "test_train.py",
     "test_dedup.py",
     "test_adapt_benchmark.py",
     "test_browser_anatomy.py",
