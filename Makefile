@@ -6,8 +6,11 @@ PY      := $(VENV)/bin/python
 BIN     := $(VENV)/bin
 PORT    ?= 8501
 # pytest-xdist processes, one per core (2 on the machine the suite was timed on); WORKERS=0 runs serially.
-# --dist loadfile keeps a file on one worker: its module fixtures (a Ray session, a served UI) start once.
+# --dist loadfile keeps a file on one worker: its module fixtures (a Ray session, a served UI) start once;
+# --no-loadscope-reorder hands the files out in the order tests/conftest.py gives them, the longest first
+# (xdist's own order, most tests first, left the 2-minute writes benchmark to start last and run alone).
 WORKERS ?= auto
+DIST    := --dist loadfile --no-loadscope-reorder
 SOURCES := simsearch ui tests benchmarks docs_hooks
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -42,10 +45,10 @@ browser:
 
 # What a reviewer checks, in CI's order (.ci/run): lint, format, types, layers, docs, then every test.
 test: install browser lint format-check typecheck contracts docs
-	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile --durations=20
+	$(PY) -m pytest -q -n $(WORKERS) $(DIST) --durations=20
 
 check: install lint contracts
-	$(PY) -m pytest -q -n $(WORKERS) --dist loadfile -m "not slow" --durations=10
+	$(PY) -m pytest -q -n $(WORKERS) $(DIST) -m "not slow" --durations=10
 
 lint: install
 	$(BIN)/ruff check $(SOURCES)

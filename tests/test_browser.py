@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from simsearch import Index, load_encoder, read_corpus
+from simsearch import Index, load_encoder
 from simsearch.testing import CHROMIUM, CHROMIUM_ARGS, serving_ui
 from tests.conftest import DEMO_CSV, REPO
 
@@ -36,11 +36,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(demo_home, tmp_path_factory):
     """The demo index built with the real default model, served by the real app."""
-    home = tmp_path_factory.mktemp("browser-home") / "indexes"
-    Index.build("demo", read_corpus(DEMO_CSV), index_dir=home)
-    with serving_ui(home, cwd=tmp_path_factory.mktemp("elsewhere")) as url:
+    with serving_ui(demo_home, cwd=tmp_path_factory.mktemp("elsewhere")) as url:
         yield url
 
 

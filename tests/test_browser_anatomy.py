@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from simsearch import Index, read_corpus
 from simsearch.testing import serving_ui
-from tests.conftest import DEMO_CSV
 from tests.test_browser import SCREENSHOTS, browser, page  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("anatomy-home") / "indexes"
-    Index.build("demo", read_corpus(DEMO_CSV), index_dir=home)
-    with serving_ui(home, cwd=tmp_path_factory.mktemp("elsewhere")) as url:
+def app_url(demo_home, tmp_path_factory):
+    with serving_ui(demo_home, cwd=tmp_path_factory.mktemp("elsewhere")) as url:
         yield url
 
 

@@ -21,9 +21,9 @@ def purity(clusters, category: dict[str, str]) -> float:
 
 
 @pytest.fixture(scope="module")
-def demo(default_encoder, tmp_path_factory):
+def demo(default_encoder, demo_home):
     documents = read_corpus(files("simsearch") / "data" / "demo.csv").documents
-    index = Index.build("demo", documents, encoder=default_encoder, index_dir=tmp_path_factory.mktemp("indexes"))
+    index = Index.open("demo", index_dir=demo_home, encoder=default_encoder)
     return index, {doc.id: doc.metadata["category"] for doc in documents}
 
 

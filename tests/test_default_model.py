@@ -8,15 +8,15 @@ import logging
 import numpy as np
 import pytest
 
-from simsearch import Chunking, Index, read_corpus
-from tests.conftest import DEMO_CSV, SHARED_DATA
+from simsearch import Chunking, Index
+from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_index(default_encoder, tmp_path_factory) -> Index:
-    return Index.build("demo", read_corpus(DEMO_CSV), index_dir=tmp_path_factory.mktemp("home"))
+def demo_index(default_encoder, demo_home) -> Index:
+    return Index.open("demo", index_dir=demo_home, encoder=default_encoder)
 
 
 def test_default_model_is_the_packaged_minilm(default_encoder):

@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
 from simsearch import Index, load_encoder
+from simsearch.cli import app
 from simsearch.errors import InvalidArgumentError
 from simsearch.testing import write_anchors, write_labelled, write_scored, write_tiny_bert
 from simsearch.training.bi_encoder import train_model
@@ -149,16 +151,11 @@ def test_anchor_positive_pairs_train_with_mnrl_and_report_retrieval(tiny_model, 
     assert result.selection_metric == "ndcg@10" and "mrr@10" in result.best_metrics
 
 
-def run_cli(*args, check=True):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    done = subprocess.run(
-        [sys.executable, "-m", "simsearch", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-        timeout=300,
-    )
+def run_cli(*args, check=True) -> subprocess.CompletedProcess:
+    """``simsearch ARGS`` in this process (a new process would cost seconds importing torch); an exception the
+    command does not turn into its one-line error fails the test, as a traceback would."""
+    result = CliRunner().invoke(app, [str(arg) for arg in args], catch_exceptions=False)
+    done = subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
     if check:
         assert done.returncode == 0, done.stderr
     return done
