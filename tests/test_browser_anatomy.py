@@ -34,7 +34,10 @@ def test_compare_page_shows_the_pairs_anatomy_and_banks_drift(page, app_url):  #
     heading.wait_for()
     page.get_by_text("30,522 word pieces").wait_for()
     page.get_by_text("last layer cosine").wait_for()
-    assert page.get_by_label("A word in both sentences", exact=True).input_value() == "bank"
+    from playwright.sync_api import expect  # the page fixture already needs playwright
+
+    # waits for it: under load the word box was seen empty just after the views showed (a later rerun fills it)
+    expect(page.get_by_label("A word in both sentences", exact=True)).to_have_value("bank")
     last_chart = page.locator("[data-testid='stVegaLiteChart']").last
     last_chart.wait_for()
     page.wait_for_timeout(800)  # the chart's transition
