@@ -12,6 +12,12 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each of the two workers of `make test` gets one core: torch, FAISS (both OpenMP) and ONNX Runtime would
+    # otherwise each start a thread per core, four busy threads on two cores. Set before any of them loads;
+    # the processes a test starts inherit it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("SIMSEARCH_ONNX_THREADS", "1")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -460,3 +460,27 @@ def test_retraining_keeps_the_settings_the_caller_chose(sized, data, tmp_path):
     index.build(vectors[:FIRST], ids[:FIRST])
     fresh = compacted_through_files(index, tmp_path / "fresh.faiss", vectors[FIRST:], ids[FIRST:], retrain_from=FIRST)
     assert (fresh.params["nlist"], fresh.params["nprobe"]) == (16, 16) and fresh.count == N_VECTORS
+
+
+def test_a_single_query_searches_on_one_openmp_thread_and_batches_keep_the_team():
+    import threading
+
+    import faiss
+
+    from simsearch.vectors.threads import threads_for
+
+    own = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        with threads_for(1):
+            assert faiss.omp_get_max_threads() == 1
+            seen_elsewhere = []
+            other = threading.Thread(target=lambda: seen_elsewhere.append(faiss.omp_get_max_threads()))
+            other.start()
+            other.join()
+            assert seen_elsewhere != [1] or own == 1  # the count is the searching thread's own
+        assert faiss.omp_get_max_threads() == 2
+        with threads_for(8):
+            assert faiss.omp_get_max_threads() == 2
+    finally:
+        faiss.omp_set_num_threads(own)

@@ -22,6 +22,7 @@ from simsearch.numbers import is_whole_number
 from simsearch.vectors.base import VectorIndex
 from simsearch.vectors.gpu import gpu_count, to_cpu, to_gpu
 from simsearch.vectors.settings import whole_numbers
+from simsearch.vectors.threads import threads_for
 from simsearch.vectors.tombstones import Tombstones
 
 # Filtered searches over at most this many documents score them exactly (see _exact_among).
@@ -34,9 +35,7 @@ class FaissIndex(VectorIndex):
     gpu_capable: ClassVar[bool] = True
 
     def __init__(self, index: faiss.Index, params: dict[str, Any], tombstones: Tombstones | None = None) -> None:
-        self._cpu = index
-        self._params = params
-        self._tombstones = tombstones or Tombstones()
+        self._cpu, self._params, self._tombstones = index, params, tombstones or Tombstones()
         self._gpu: faiss.Index | None = None
         self._tune(index)
 
@@ -107,6 +106,10 @@ class FaissIndex(VectorIndex):
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        with threads_for(len(queries)):  # one query: one OpenMP thread (threads.py)
+            return self._search(queries, k, allowed_ids)
+
+    def _search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         k = min(int(k), max(1, int(self._cpu.ntotal)))  # FAISS allocates k slots per query: never more than exist
         if allowed_ids is not None:
             return self._search_among(queries, k, allowed_ids)
