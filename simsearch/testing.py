@@ -209,7 +209,7 @@ def serving_ui(home: Path, cwd: Path, host: str | None = None, stderr: Path | No
             command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True
         )
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://{host or '127.0.0.1'}:{port}"
         wait_until_serving(url, server)
         yield url
     finally:

@@ -71,3 +71,17 @@ def test_index_highlights_by_id_the_informative_query_words_and_leaves_meaning_o
         "a2": ["dog"],
     }
     index.close()
+
+
+def test_index_highlights_refuses_a_missing_query_and_a_bare_string_of_ids(tiny_model, index_dir):
+    import pytest
+
+    from simsearch.errors import InvalidArgumentError
+
+    encoder = load_encoder(tiny_model)
+    index = Index.build("hl", [{"id": "ab", "text": "the cat runs"}], encoder=encoder, index_dir=index_dir)
+    with pytest.raises(InvalidArgumentError, match="the query is empty"):
+        index.highlights(None, ["ab"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="wrap a single id in a list"):
+        index.highlights("cat", "ab")  # a string would look up "a" and "b"
+    assert set(index.highlights("cat", ["ab"])) == {"ab"}

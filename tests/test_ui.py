@@ -459,15 +459,34 @@ def test_simsearch_ui_listens_on_loopback_only_by_default(zoo_home, tmp_path):
     assert addresses == {"127.0.0.1"}  # not 0.0.0.0 / :: (every interface)
 
 
-def test_simsearch_ui_host_widens_it_with_a_warning(zoo_home, tmp_path):
+def test_simsearch_ui_host_moves_it_to_another_address(zoo_home, tmp_path):
+    """--host reaches Streamlit's address. Tests bind loopback only, so another loopback address shows it."""
     from simsearch.testing import listening_addresses, serving_ui
 
     log = tmp_path / "stderr.txt"
-    with serving_ui(zoo_home, cwd=tmp_path / "cwd", host="0.0.0.0", stderr=log) as url:
+    with serving_ui(zoo_home, cwd=tmp_path / "cwd", host="127.0.0.2", stderr=log) as url:
         addresses = listening_addresses(int(url.rsplit(":", 1)[1]))
-    assert addresses == {"0.0.0.0"}
-    first = log.read_text().splitlines()[0]
-    assert first.startswith("warning: serving on 0.0.0.0") and "no login" in first
+    assert addresses == {"127.0.0.2"}
+    assert "warning" not in log.read_text()  # loopback: only this machine reaches it
+
+
+@pytest.mark.parametrize(
+    "host, warned",
+    [
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.5", True),
+        ("my-box", True),
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("::1", False),
+        ("localhost", False),
+    ],
+)
+def test_serving_beyond_this_machine_is_warned_about(host, warned):
+    from simsearch.cli.servers import is_loopback
+
+    assert is_loopback(host) is not warned
 
 
 def test_upload_cap_setting_must_be_a_positive_number(monkeypatch):

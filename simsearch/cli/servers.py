@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def ui(
     env = dict(os.environ)
     if index_dir is not None:
         env["SIMSEARCH_HOME"] = str(index_dir.resolve())
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(host):
         typer.echo(
             f"warning: serving on {host}: anyone who can reach it can search, upload, rebuild and drop "
             "indexes here (the UI has no login).",
@@ -93,12 +94,22 @@ def serve(
     from simsearch.serving.state import ServerSettings, read_api_key
 
     key = read_api_key(api_key_file)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(host):
         who = "anyone who can reach it and has the API key" if key else "anyone who can reach it (no API key is set)"
         typer.echo(f"warning: serving on {host}: {who} can search, add and delete documents.", err=True)
     home = str(index_dir.resolve()) if index_dir is not None else None
     reranker = str(Path(rerank).expanduser().resolve()) if rerank is not None else None  # same folder in every worker
     run_server(host, port, ServerSettings(home, key, model, backend, reranker), workers)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only this machine reaches (localhost, 127.0.0.0/8, ::1): anything else gets the warning."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
 
 
 def _ui_app_file() -> Path:

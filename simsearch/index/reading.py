@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simsearch.index import compaction, generations
+from simsearch.index.building import id_list
 from simsearch.index.generations import Generation
 from simsearch.index.opening import OpenedBuild, own_encoder
 from simsearch.query import SearchTarget
+from simsearch.query.checks import check_query
 from simsearch.query.terms import lexical_terms
 
 if TYPE_CHECKING:
@@ -74,7 +76,8 @@ class BuildReader:
 
 
 def highlights(store: Store, query: str, ids: Sequence[str]) -> dict[str, Highlight]:
-    """Index.highlights: the query's informative words (query.terms) matched by FTS5 in each stored text."""
-    row_ids = store.row_ids_for([str(i) for i in ids])
-    found = store.highlights(lexical_terms(query), list(row_ids.values()))
+    """Index.highlights: the query's informative words (query.terms) matched by FTS5 in each stored text;
+    the query and the ids are checked as search and delete check them."""
+    row_ids = store.row_ids_for([str(i) for i in id_list(ids)])
+    found = store.highlights(lexical_terms(check_query(query)), list(row_ids.values()))
     return {id: found[row_id] for id, row_id in row_ids.items() if row_id in found}
