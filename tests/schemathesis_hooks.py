@@ -11,7 +11,7 @@ import re
 
 import schemathesis
 
-_WORD = re.compile(r"[^\W_]")  # simsearch.query.search's _TERM: what lexical search can look up
+_WORD = re.compile(r"[^\W_]")  # simsearch.query.terms' _TERM: what lexical search can look up
 
 
 @schemathesis.hook

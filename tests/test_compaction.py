@@ -68,6 +68,15 @@ def test_an_ivf_index_grown_past_twice_its_training_is_retrained_by_compaction(e
     assert reopened.check()["ok"] and len(reopened) == 209
 
 
+def test_a_settings_change_by_a_process_opened_before_a_retrain_keeps_the_new_ivf_settings(encoder, index_dir):
+    index = Index.build("grown", varied(0, 100), encoder=encoder, index_dir=index_dir, kind="ivf")
+    opened_before = Index.open("grown", index_dir=index_dir, encoder=encoder)
+    index.add(varied(100, 210))
+    assert index.compact()["retrained"] and index.manifest.params == {"nlist": 5, "nprobe": 5}
+    opened_before.set_reranker(None)  # a metadata change: it rewrites the manifest it holds
+    assert Index.open("grown", index_dir=index_dir, encoder=encoder).manifest.params == {"nlist": 5, "nprobe": 5}
+
+
 def test_a_shard_emptied_by_deletes_is_not_retrained_so_the_compaction_does_not_fail():
     """Every shard trains with the same settings; one left with fewer vectors than cells cannot, so none is."""
     vectors = np.random.default_rng(3).standard_normal((12_000, 16)).astype(np.float32)

@@ -201,3 +201,14 @@ def test_hnsw_walks_narrower_for_dedup_only_and_finds_what_an_exact_index_finds(
     assert vectors.params["ef_search"] == 200  # put back, even after a failure
     with narrow_search(vectors, 500):  # never widened
         assert vectors.params["ef_search"] == 200
+
+
+@pytest.mark.parametrize("k", [0, True, 2.5, "3"])
+def test_a_neighbour_count_that_is_not_a_whole_number_of_at_least_one_is_one_line(tiny_model, index_dir, k):
+    from simsearch import load_encoder
+    from simsearch.errors import InvalidArgumentError
+
+    rows = [(f"t{n}", f"sentence {n} about the sea") for n in range(5)]
+    index = Index.build("k", records(rows), encoder=load_encoder(tiny_model), index_dir=index_dir)
+    with pytest.raises(InvalidArgumentError, match="k must be a whole number of at least 1"):
+        index.duplicates(k=k)

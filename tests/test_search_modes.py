@@ -290,6 +290,10 @@ def test_known_terms_are_those_some_text_holds_as_the_lexical_index_reads_them(t
     store.insert([Document("Cats sleep on warm stones."), Document("Dogs bark.")])
     store.commit()
     assert store.known_terms(["cat", "sleeping", "zeppelin", "barks"]) == ["cat", "sleeping", "barks"]  # stemmed
+    store.begin()
+    store.insert([Document("A zeppelin drifts.")])  # an add moves the write position, not the generation
+    store.commit()
+    assert store.known_terms(["zeppelin"]) == ["zeppelin"]  # not the count cached before the add
     store.close()
 
 

@@ -470,15 +470,24 @@ def test_a_single_query_searches_on_one_openmp_thread_and_batches_keep_the_team(
     from simsearch.vectors.threads import threads_for
 
     own = faiss.omp_get_max_threads()
+    inside, other_ready, other_seen = threading.Event(), threading.Event(), []
+
+    def other_thread():
+        faiss.omp_set_num_threads(3)  # its own count, which the searching thread must not change
+        other_ready.set()
+        inside.wait(10)
+        other_seen.append(faiss.omp_get_max_threads())
+
+    other = threading.Thread(target=other_thread)
+    other.start()
+    other_ready.wait(10)
     faiss.omp_set_num_threads(2)
     try:
         with threads_for(1):
             assert faiss.omp_get_max_threads() == 1
-            seen_elsewhere = []
-            other = threading.Thread(target=lambda: seen_elsewhere.append(faiss.omp_get_max_threads()))
-            other.start()
+            inside.set()
             other.join()
-            assert seen_elsewhere != [1] or own == 1  # the count is the searching thread's own
+        assert other_seen == [3]
         assert faiss.omp_get_max_threads() == 2
         with threads_for(8):
             assert faiss.omp_get_max_threads() == 2

@@ -141,7 +141,7 @@ class Index:
     ) -> list[Hit]:
         """The ``k`` best, best first; ``filters``: {"tag": "pop"}, a list, {"year": {"gte": 2000}}
         (simsearch.store.filters);
-        ``mode``: see simsearch.query.search; ``min_score`` drops hits below it after ranking (hybrid: the fused score);
+        ``mode``: see simsearch.query.checks; ``min_score`` drops hits below it after ranking (hybrid: the fused score);
         ``rerank=DIR``, ``rerank_depth``: re-rank with a cross-encoder (simsearch.query.RerankOptions)."""
         return self.query([query], k, filters, mode, min_score=min_score, **rerank).hits[0]
 

@@ -29,7 +29,7 @@ from simsearch.index.layout import compaction_lock, current_folder, remove_unuse
 from simsearch.index.manifest import Manifest, read_manifest, write_manifest
 from simsearch.ingest.chunking import Passages
 from simsearch.ingest.corpus import Document
-from simsearch.store.store import Store, WritePosition
+from simsearch.store import Store, WritePosition
 
 
 @dataclass
@@ -191,7 +191,8 @@ def updating_store(home: Path, folder: Path, manifest: Manifest, store: Store) -
     with writer_lock(home, manifest.name):
         if current_folder(home, manifest.name) != folder:
             raise StaleWriterError(f"index {manifest.name!r} was rebuilt since it was opened; open it again.")
-        manifest.reranker = read_manifest(folder).reranker  # set meanwhile by another process (simsearch reranker)
+        on_disk = read_manifest(folder)  # another process may have set a re-ranker or re-trained IVF settings
+        manifest.reranker, manifest.params = on_disk.reranker, on_disk.params
         store.begin()
         try:
             yield manifest

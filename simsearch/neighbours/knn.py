@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simsearch.errors import InvalidArgumentError
+from simsearch.numbers import is_whole_number
 
 if TYPE_CHECKING:
     from simsearch.store import Store
@@ -31,8 +32,8 @@ def documents_to_join(store: Store, k: int, wanted: str) -> np.ndarray:
 
     ``wanted`` names what the caller looks for (``duplicates``, ``clusters``) in the error.
     """
-    if k < 1:
-        raise InvalidArgumentError(f"k must be at least 1 (got {k}).")
+    if not is_whole_number(k) or k < 1:
+        raise InvalidArgumentError(f"k must be a whole number of at least 1 (got {k!r}).")
     row_ids = store.ids()
     if len(row_ids) < 2:
         raise InvalidArgumentError(f"the index holds {len(row_ids)} document(s); {wanted} need at least two.")

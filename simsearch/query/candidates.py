@@ -23,10 +23,10 @@ from simsearch.query.fusion import Fusion, fuse
 from simsearch.query.results import Hit
 from simsearch.query.target import SearchTarget
 from simsearch.query.terms import QueryWords
-from simsearch.store.filters import Filters
+from simsearch.store import Filters
 
 if TYPE_CHECKING:
-    from simsearch.store.store import Store, StoredDocument
+    from simsearch.store import Store, StoredDocument
     from simsearch.vectors import VectorIndex
 
 

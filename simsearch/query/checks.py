@@ -77,7 +77,9 @@ def check_rerank_depth(depth: int | None, k: int) -> int:
     """First-stage hits to re-rank: ``depth`` when it is a whole number >= k; by default the larger of k and 50."""
     if depth is None:
         return max(k, RERANK_DEPTH)
-    if not is_whole_number(depth) or depth < k:
+    if not is_whole_number(depth):
+        raise InvalidArgumentError(f"the re-rank depth must be a whole number (got {depth!r}); {fix('rerank_depth')}.")
+    if depth < k:
         raise InvalidArgumentError(
             f"the re-rank depth ({depth!r}) is below the number of hits asked for ({k}); {fix('rerank_depth')}."
         )

@@ -43,11 +43,11 @@ from simsearch.query.rerankers import choose_reranker
 from simsearch.query.results import Hit, SearchResult, StageTimings
 from simsearch.query.target import SearchTarget
 from simsearch.query.terms import query_words
-from simsearch.store.filters import Filters
+from simsearch.store import Filters
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
-    from simsearch.store.store import Store
+    from simsearch.store import Store
     from simsearch.vectors import VectorIndex
 
 

@@ -10,7 +10,7 @@ from simsearch.query.pair_scoring import Reranker
 
 if TYPE_CHECKING:
     from simsearch.encoders import Encoder
-    from simsearch.store.store import Store
+    from simsearch.store import Store
     from simsearch.vectors import VectorIndex
 
 

@@ -15,7 +15,7 @@ from simsearch.store.filter_sql import filter_where
 from simsearch.store.filters import Filters
 from simsearch.store.rows import count
 from simsearch.store.statements import Query
-from simsearch.store.write_log import meta, write_position
+from simsearch.store.write_log import write_position
 
 _FREQUENCIES_KEPT = 50_000  # cached document frequencies per open store (a query term costs one FTS5 count)
 
@@ -25,7 +25,7 @@ class LexicalSearch:
 
     def __init__(self, query: Query) -> None:
         self._query = query
-        self._frequencies: dict[tuple[str, str], int] = {}  # (term, generation) -> documents holding it
+        self._frequencies: dict[tuple[str, str], int] = {}  # (term, store state) -> documents holding it
 
     def candidates(
         self, terms: Sequence[str], k: int, filters: Filters | None, required: Sequence[str] | None
@@ -65,8 +65,8 @@ class LexicalSearch:
 
     def known_terms(self, terms: Sequence[str]) -> list[str]:
         """Those of ``terms`` some document holds, as the lexical index reads them (stemmed, folded)."""
-        generation = meta(self._query, "generation", "0")
-        return [term for term in terms if self._document_frequency(term, generation)]
+        state = self._state()
+        return [term for term in terms if self._document_frequency(term, state)]
 
     def _weighing(self, terms: Sequence[str]) -> list[str]:
         """``terms`` less those in half the documents or more, unless that would leave none.
@@ -76,18 +76,23 @@ class LexicalSearch:
         sentences "the history of the city" took 122 ms with "the" and "of" and 7 ms without,
         with the same scores.
         """
-        total, generation = count(self._query), str(write_position(self._query))  # moves on with every add or delete
-        weighing = [term for term in terms if 2 * self._document_frequency(term, generation) < total]
+        total, state = count(self._query), self._state()
+        weighing = [term for term in terms if 2 * self._document_frequency(term, state) < total]
         return weighing or list(terms)
 
-    def _document_frequency(self, term: str, generation: str) -> int:
-        """Documents holding ``term``, cached per write position (every add or delete moves it on)."""
-        known = self._frequencies.get((term, generation))
+    def _state(self) -> str:
+        """What the cached counts hold for: the write position (an Index's add or delete moves it on) and the
+        number of documents (a store written without the write log, as in a build)."""
+        return f"{write_position(self._query)}/{count(self._query)}"
+
+    def _document_frequency(self, term: str, state: str) -> int:
+        """Documents holding ``term``, cached per store state (``_state``)."""
+        known = self._frequencies.get((term, state))
         if known is None:
             if len(self._frequencies) >= _FREQUENCIES_KEPT:
                 self._frequencies.clear()
             found = self._query("SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ?", (fts5_term(term),))
-            known = self._frequencies[(term, generation)] = int(found[0][0])
+            known = self._frequencies[(term, state)] = int(found[0][0])
         return known
 
 

@@ -101,12 +101,18 @@ def chosen_hyperparameters(
 
 
 def check_output(output: Path, overwrite: bool) -> Path:
+    """``output`` as an absolute folder path that may be written, its parent made; else one line naming the fix."""
     output = output.expanduser().resolve()
     if output.exists() and not output.is_dir():
         raise InvalidArgumentError(f"output {str(output)!r} is a file; give a folder path for the trained model.")
     if output.exists() and not overwrite:
         raise InvalidArgumentError(f"output folder {str(output)!r} exists; choose a new folder or {fix('overwrite')}.")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder should be, or a folder nobody may write
+        raise InvalidArgumentError(
+            f"cannot make {str(output.parent)!r} ({exc.strerror}); choose an output folder you can write to."
+        ) from None
     return output
 
 

@@ -92,7 +92,7 @@ class VectorIndex(ABC):
     def can_retrain(self, retrain_from: int, ids: np.ndarray) -> bool:
         """Whether ``compacted_parts(vectors, ids, retrain_from)`` can train every part: each part must keep
         at least as many vectors as its new settings need (a shard emptied by deletes cannot be trained)."""
-        return self.needs_training
+        return False
 
     @abstractmethod
     def copy(self) -> VectorIndex:
@@ -100,7 +100,7 @@ class VectorIndex(ABC):
 
     @abstractmethod
     def save(self, path: Path) -> None:
-        """Write the index to ``path`` (CPU form, FAISS.s own format, never pickle)."""
+        """Write the index to ``path`` (CPU form, FAISS's own format, never pickle)."""
 
     @property
     @abstractmethod
