@@ -109,6 +109,24 @@ def test_a_compaction_killed_while_retraining_or_between_shards_leaves_the_index
     assert reopened.compact()["retrained"] and reopened.check()["ok"] and len(reopened) == 18  # and "after"
 
 
+def test_a_retrain_killed_after_its_commit_leaves_settings_that_match_its_new_cells(encoder, index_dir):
+    import faiss
+
+    texts = [
+        {"id": f"d{i}", "text": f"note {i} on the {['ferry', 'bread', 'comet'][i % 3]} number {i}"} for i in range(210)
+    ]
+    index = Index.build("animals", texts[:100], encoder=encoder, index_dir=index_dir, kind="ivf")
+    assert index.manifest.params == {"nlist": 2, "nprobe": 2}  # derived for 100: re-derived when re-trained
+    index.add(texts[100:])
+    child = run_child(index_dir, "compact", "after-compaction-commit")  # the re-trained base is committed
+    assert child.returncode == -9, child.stderr
+    reopened = Index.open("animals", index_dir=index_dir, encoder=encoder)
+    base = max(name for name in segment_files(reopened) if name.endswith(".faiss"))  # G+1; G's is left to clean
+    cells = faiss.read_index(str(reopened.folder / base)).nlist
+    assert cells > 2 and reopened.manifest.params == {"nlist": cells, "nprobe": cells}  # not the old nprobe 2
+    assert reopened.check()["ok"] and len(reopened) == 210
+
+
 def killed_and_reopened_whole(index: Index, encoder, index_dir: Path, action: str, failpoint: str) -> None:
     """Kill a child process doing ``action`` at ``failpoint``; the index must read as before, keep every
     acknowledged write, and take the next write, which cleans what the crash left."""

@@ -174,6 +174,8 @@ def _swap_in(
     with writer_lock(home, manifest.name):
         if current_folder(home, manifest.name) != folder:
             return None  # rebuilt meanwhile: this folder is retired, and its files go with it
+        if retrained:  # before the commit: killed after it, the new cells must not be searched with the old nprobe;
+            _record_settings(folder, new_base.params)  # killed before it, FAISS caps a larger nprobe at the old nlist
         store = Store(folder / STORE_FILE)
         try:
             store.begin()
@@ -207,6 +209,13 @@ def _swap_in(
         return None
     segments = SegmentedVectors(new_base.index, Delta.empty(new_base.index.dimension), 0)
     return Generation(segments.extended(later_rows[keep], later_ids[keep], dead), position)
+
+
+def _record_settings(folder: Path, params: dict[str, Any]) -> None:
+    """A re-trained base's settings in the manifest, with a new update time so other processes reopen."""
+    current = read_manifest(folder)
+    current.params, current.updated_at = params, time.time()
+    write_manifest(folder, current)
 
 
 def _record_figures(folder: Path, manifest: Manifest, store: Store, new_params: dict[str, Any] | None) -> None:
